@@ -1,0 +1,141 @@
+/// What a device is, as far as scheduling and `auto` selection care.
+public enum DeviceKind: String, Sendable, Codable {
+    /// A discrete GPU or other dedicated accelerator.
+    case gpu
+    /// A GPU sharing memory with the host.
+    case integrated
+    /// The host CPU driven natively.
+    case cpu
+    /// An accelerator API implemented in software on the CPU (lavapipe, PoCL's CPU device).
+    case emulated
+}
+
+/// A device's probed capabilities.
+public struct DeviceInfo: Sendable, Codable, Hashable {
+    public var name: String
+    public var kind: DeviceKind
+    /// Device-visible memory in bytes, when the driver reports it.
+    public var memoryBytes: UInt64?
+    public var computeUnits: Int
+    /// Capability flags such as "fp16", "int8-dot", "avx2", "subgroup-size=32".
+    public var features: [String]
+    /// True for an oracle written for obviousness: `auto` ranks it below every other device.
+    public var isReference: Bool
+
+    public init(name: String, kind: DeviceKind, memoryBytes: UInt64? = nil, computeUnits: Int,
+                features: [String] = [], isReference: Bool = false) {
+        self.name = name
+        self.kind = kind
+        self.memoryBytes = memoryBytes
+        self.computeUnits = computeUnits
+        self.features = features
+        self.isReference = isReference
+    }
+}
+
+/// The outcome of probing a backend: whether it can run here, why not, and its devices.
+public struct BackendStatus: Sendable {
+    public var available: Bool
+    /// Why the backend is unavailable (library not found, no platform, no device…), or a note.
+    public var reason: String?
+    public var devices: [DeviceInfo]
+
+    public init(available: Bool, reason: String? = nil, devices: [DeviceInfo] = []) {
+        self.available = available
+        self.reason = reason
+        self.devices = devices
+    }
+
+    public static func unavailable(_ reason: String) -> BackendStatus {
+        BackendStatus(available: false, reason: reason)
+    }
+}
+
+/// A pluggable compute backend: the entry type of a folder under `Backends/`, or of a plugin.
+///
+/// A backend only probes and opens devices; graph logic, fusion, fallback and
+/// scheduling live in the core.
+public protocol Backend: Sendable {
+    /// Lower-case name used by `EDGEHAL_BACKEND`, e.g. "cpu", "vulkan".
+    var name: String { get }
+    /// Looks at the machine. Must not crash or throw when drivers are missing.
+    func probe() -> BackendStatus
+    /// Opens the device `index` of `probe().devices`.
+    func makeDevice(index: Int) throws -> any Device
+}
+
+/// An opened device: buffers, capability queries and compilation of graph partitions.
+public protocol Device: AnyObject, Sendable {
+    var backendName: String { get }
+    var info: DeviceInfo { get }
+    /// Whether this device runs `signature` exactly (no silent approximation beyond its documented tolerance).
+    func supports(_ signature: OpSignature) -> Bool
+    func makeBuffer(byteCount: Int) throws -> any DeviceBuffer
+    /// Turns a partition whose tensors are already bound to this device's buffers into a runnable program.
+    func compile(_ partition: Partition) throws -> any Program
+}
+
+/// Device memory. Offsets and counts are in bytes.
+public protocol DeviceBuffer: AnyObject, Sendable {
+    var byteCount: Int { get }
+    func write(_ bytes: UnsafeRawBufferPointer, at offset: Int) throws
+    func read(into bytes: UnsafeMutableRawBufferPointer, at offset: Int) throws
+}
+
+/// A compiled partition, run as many times as wanted over the buffers it was compiled for.
+public protocol Program: Sendable {
+    func run() throws
+}
+
+/// An op together with the types and shapes it is applied to: what `supports` decides on.
+public struct OpSignature: Hashable, Sendable, CustomStringConvertible {
+    public var op: Op
+    public var inputs: [TensorDesc]
+    public var output: TensorDesc
+
+    public init(op: Op, inputs: [TensorDesc], output: TensorDesc) {
+        self.op = op
+        self.inputs = inputs
+        self.output = output
+    }
+
+    public var description: String {
+        "\(op.name)(\(inputs.map(\.description).joined(separator: ", "))) -> \(output)"
+    }
+}
+
+/// Where a tensor lives on a device.
+public struct BufferSlice: Sendable {
+    public var buffer: any DeviceBuffer
+    public var offset: Int
+    public var desc: TensorDesc
+
+    public init(buffer: any DeviceBuffer, offset: Int, desc: TensorDesc) {
+        self.buffer = buffer
+        self.offset = offset
+        self.desc = desc
+    }
+}
+
+/// One op of a partition, with its tensors bound to buffers.
+public struct PartitionNode: Sendable {
+    public var op: Op
+    public var inputs: [BufferSlice]
+    public var output: BufferSlice
+
+    public init(op: Op, inputs: [BufferSlice], output: BufferSlice) {
+        self.op = op
+        self.inputs = inputs
+        self.output = output
+    }
+
+    public var signature: OpSignature {
+        OpSignature(op: op, inputs: inputs.map(\.desc), output: output.desc)
+    }
+}
+
+/// A run of consecutive graph nodes placed on one device, in execution order.
+public struct Partition: Sendable {
+    public var nodes: [PartitionNode]
+    public init(nodes: [PartitionNode]) { self.nodes = nodes }
+}

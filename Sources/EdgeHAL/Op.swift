@@ -1,0 +1,85 @@
+/// Rotary position embedding layout, as ggml's `mode` argument.
+public enum RopeMode: String, Hashable, Sendable, Codable {
+    /// GPT-J / llama style: rotates adjacent pairs (x[2i], x[2i+1]).
+    case normal
+    /// GPT-NeoX style: rotates x[i] with x[i + nDims/2].
+    case neox
+}
+
+public struct RopeParams: Hashable, Sendable {
+    public var mode: RopeMode
+    /// Leading dimensions of each head that are rotated; the rest pass through.
+    public var nDims: Int
+    public var freqBase: Float
+    /// Linear position scaling: theta = pos * freqScale * base^(-2i/nDims).
+    public var freqScale: Float
+
+    public init(mode: RopeMode, nDims: Int, freqBase: Float = 10000, freqScale: Float = 1) {
+        self.mode = mode
+        self.nDims = nDims
+        self.freqBase = freqBase
+        self.freqScale = freqScale
+    }
+}
+
+/// Operators with ggml semantics. Shapes are in ggml order (ne0 innermost).
+///
+/// Input conventions (in the order of a node's inputs):
+/// - `mulMat`: a [K, M, A2, A3] weights of any type, b [K, N, B2, B3] F32 → F32 [M, N, B2, B3];
+///   b's dims 2 and 3 are multiples of a's and a is broadcast (grouped-query heads).
+/// - `getRows`: table [K, R] any type, ids I32 [N] → F32 [K, N].
+/// - `add`, `mul`: a, b F32; b repeats to a's shape (each of b's dims divides a's).
+/// - `softmax`: x F32 [K, rows…], optional mask F32 [K, ≥ne1] broadcast over dims 2, 3;
+///   y = softmax(x·scale + mask) along ne0.
+/// - `rope`: x F32 [headDim, heads, tokens], positions I32 [tokens].
+/// - `permute`: materialises ggml_cont(ggml_permute(x, axes)): input axis i becomes output axis axes[i].
+/// - `rmsNormMul`: x, weight [ne0] → rms_norm(x)·weight.
+/// - `swiglu`: gate, up → silu(gate)·up.
+/// - `attention`: q [D, T, H], k [D, KV, Hkv], v [D, KV, Hkv], optional mask F32 [KV, ≥T]
+///   → F32 [D, T, H] = softmax(q·kᵀ·scale + mask)·v with head h reading kv head h / (H / Hkv).
+public enum Op: Hashable, Sendable {
+    case mulMat
+    case getRows
+    case add
+    case mul
+    case scale(Float)
+    case rmsNorm(eps: Float)
+    case softmax(scale: Float)
+    case rope(RopeParams)
+    case silu
+    case gelu
+    case convert(DType)
+    case permute(Int, Int, Int, Int)
+    // Fused operators: the fusion pass creates them only for backends that support them.
+    case rmsNormMul(eps: Float)
+    case swiglu
+    case attention(scale: Float)
+
+    /// Stable short name used in reports, the conformance table and `--op` filters.
+    public var name: String {
+        switch self {
+        case .mulMat: return "mul_mat"
+        case .getRows: return "get_rows"
+        case .add: return "add"
+        case .mul: return "mul"
+        case .scale: return "scale"
+        case .rmsNorm: return "rms_norm"
+        case .softmax: return "softmax"
+        case .rope: return "rope"
+        case .silu: return "silu"
+        case .gelu: return "gelu"
+        case .convert: return "convert"
+        case .permute: return "permute"
+        case .rmsNormMul: return "rms_norm_mul"
+        case .swiglu: return "swiglu"
+        case .attention: return "attention"
+        }
+    }
+
+    public var isFused: Bool {
+        switch self {
+        case .rmsNormMul, .swiglu, .attention: return true
+        default: return false
+        }
+    }
+}

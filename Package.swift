@@ -1,9 +1,6 @@
 // swift-tools-version: 6.1
 import PackageDescription
 
-// Release builds compile for the host CPU so SIMD code uses its real vector width (AVX2/FMA on x86-64).
-let hostCPU: [SwiftSetting] = [.unsafeFlags(["-target-cpu", "native"], .when(configuration: .release))]
-
 let package = Package(
     name: "EdgeHAL",
     products: [
@@ -17,7 +14,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
     ],
     targets: [
-        .target(name: "EdgeHAL", path: "Sources/EdgeHAL", swiftSettings: hostCPU),
+        .target(name: "EdgeHAL", path: "Sources/EdgeHAL"),
         .target(name: "EdgeHALReference", dependencies: ["EdgeHAL"], path: "Backends/Reference"),
         .target(name: "EdgeHALConformance", dependencies: ["EdgeHAL", "EdgeHALReference"],
                 path: "Sources/EdgeHALConformance"),

@@ -73,6 +73,17 @@ public protocol Device: AnyObject, Sendable {
     func makeBuffer(byteCount: Int) throws -> any DeviceBuffer
     /// Turns a partition whose tensors are already bound to this device's buffers into a runnable program.
     func compile(_ partition: Partition) throws -> any Program
+    /// Makes constant data (weights) resident. The default copies it into a new buffer;
+    /// devices that compute on host memory wrap it in place instead.
+    func makeWeightBuffer(_ data: HostData) throws -> any DeviceBuffer
+}
+
+extension Device {
+    public func makeWeightBuffer(_ data: HostData) throws -> any DeviceBuffer {
+        let buffer = try makeBuffer(byteCount: data.bytes.count)
+        try buffer.write(data.bytes, at: 0)
+        return buffer
+    }
 }
 
 /// Device memory. Offsets and counts are in bytes.

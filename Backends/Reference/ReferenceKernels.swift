@@ -1,0 +1,339 @@
+import EdgeHAL
+
+#if canImport(Darwin)
+import Darwin
+#elseif canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Android)
+import Android
+#elseif canImport(ucrt)
+import ucrt
+#endif
+
+/// The scalar reference implementation of every `Op`: the oracle other backends are compared with.
+///
+/// Written for obviousness and accuracy rather than speed: weights are dequantized to `Float`,
+/// every reduction (dot products, sums of squares, softmax sums) and every transcendental
+/// (exp, tanh, rope angles) is computed in `Double`, and each output value is rounded to
+/// `Float` once. Semantics are ggml's (see `Op` for the input conventions).
+public enum ReferenceKernels {
+    /// Computes `op` over contiguous host tensors. Shapes were already validated by the caller.
+    public static func run(_ op: Op, inputs: [(UnsafeRawPointer, TensorDesc)], output: UnsafeMutableRawPointer,
+                           outputDesc: TensorDesc) {
+        let x = inputs.map { InputTensor(base: $0.0, desc: $0.1) }
+        let y = OutputTensor(base: output, desc: outputDesc)
+        switch op {
+        case .mulMat: mulMat(x[0], x[1], y)
+        case .getRows: getRows(x[0], x[1], y)
+        case .add: binary(x[0], x[1], y, +)
+        case .mul: binary(x[0], x[1], y, *)
+        case .scale(let s): unary(x[0], y) { $0 * s }
+        case .silu: unary(x[0], y) { Float(silu(Double($0))) }
+        case .gelu: unary(x[0], y) { Float(gelu(Double($0))) }
+        case .rmsNorm(let eps): rmsNorm(x[0], weight: nil, eps: eps, y)
+        case .rmsNormMul(let eps): rmsNorm(x[0], weight: x[1], eps: eps, y)
+        case .softmax(let scale): softmax(x[0], mask: x.count > 1 ? x[1] : nil, scale: scale, y)
+        case .rope(let params): rope(x[0], positions: x[1], params, y)
+        case .convert: convert(x[0], y)
+        case .permute(let a0, let a1, let a2, let a3): permute(x[0], axes: [a0, a1, a2, a3], y)
+        case .swiglu:
+            let (gate, up) = (x[0], x[1])
+            for i in 0..<y.desc.shape.count {
+                y.setF32(i, Float(silu(Double(gate.f32(i))) * Double(up.f32(i))))
+            }
+        case .attention(let scale):
+            attention(q: x[0], k: x[1], v: x[2], mask: x.count > 3 ? x[3] : nil, scale: scale, y)
+        }
+    }
+
+    // MARK: - Scalar functions
+
+    /// silu(x) = x / (1 + e^-x).
+    static func silu(_ x: Double) -> Double { x / (1 + exp(-x)) }
+
+    /// gelu, tanh approximation: 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³))).
+    static func gelu(_ x: Double) -> Double {
+        let sqrt2OverPi = 0.797_884_560_802_865_4  // √(2/π)
+        return 0.5 * x * (1 + tanh(sqrt2OverPi * (x + 0.044715 * x * x * x)))
+    }
+
+    // MARK: - Ops
+
+    /// out[m, n, i2, i3] = Σ_k a[k, m, i2 / (B2/A2), i3 / (B3/A3)] · b[k, n, i2, i3].
+    static func mulMat(_ a: InputTensor, _ b: InputTensor, _ out: OutputTensor) {
+        let (k, m) = (a.ne(0), a.ne(1))
+        let (n, b2, b3) = (b.ne(1), b.ne(2), b.ne(3))
+        let r2 = b2 / a.ne(2), r3 = b3 / a.ne(3)  // ggml: i02 = i12 / (ne12 / ne02)
+        var aRow = [Float](repeating: 0, count: k)
+        var bRows = [Float](repeating: 0, count: k * n)
+        for i3 in 0..<b3 {
+            for i2 in 0..<b2 {
+                for j in 0..<n { b.loadRow(j, i2, i3, into: &bRows, at: j * k) }
+                for i in 0..<m {
+                    a.loadRow(i, i2 / r2, i3 / r3, into: &aRow, at: 0)
+                    for j in 0..<n {
+                        var sum = 0.0
+                        for kk in 0..<k { sum += Double(aRow[kk]) * Double(bRows[j * k + kk]) }
+                        out.setF32(((i3 * b2 + i2) * n + j) * m + i, Float(sum))
+                    }
+                }
+            }
+        }
+    }
+
+    /// out[:, n] = table[:, ids[n]] dequantized; an id outside [0, R) yields a row of NaN.
+    static func getRows(_ table: InputTensor, _ ids: InputTensor, _ out: OutputTensor) {
+        let (k, r) = (table.ne(0), table.ne(1))
+        var row = [Float](repeating: 0, count: k)
+        for j in 0..<ids.desc.shape.count {
+            let id = Int(ids.i32(j))
+            if id >= 0 && id < r {
+                table.loadRow(id, 0, 0, into: &row, at: 0)
+            } else {
+                for i in 0..<k { row[i] = .nan }
+            }
+            for i in 0..<k { out.setF32(j * k + i, row[i]) }
+        }
+    }
+
+    /// out = a ∘ b with b repeated to a's shape: b's index is (i0 % b.ne0, i1 % b.ne1, …).
+    /// Computed in Float: a single IEEE operation is already correctly rounded.
+    static func binary(_ a: InputTensor, _ b: InputTensor, _ out: OutputTensor, _ f: (Float, Float) -> Float) {
+        forEachIndex(a.desc.shape) { flat, i0, i1, i2, i3 in
+            out.setF32(flat, f(a.f32(flat), b.f32(b.flatIndex(i0, i1, i2, i3, wrapping: true))))
+        }
+    }
+
+    static func unary(_ x: InputTensor, _ out: OutputTensor, _ f: (Float) -> Float) {
+        for i in 0..<x.desc.shape.count { out.setF32(i, f(x.f32(i))) }
+    }
+
+    /// Per row: y = x / sqrt(mean(x²) + eps), times weight[i0] when given.
+    static func rmsNorm(_ x: InputTensor, weight: InputTensor?, eps: Float, _ out: OutputTensor) {
+        let k = x.ne(0)
+        for row in 0..<x.desc.shape.rows {
+            var sumSquares = 0.0
+            for i in 0..<k {
+                let v = Double(x.f32(row * k + i))
+                sumSquares += v * v
+            }
+            let denominator = (sumSquares / Double(k) + Double(eps)).squareRoot()
+            for i in 0..<k {
+                var y = Double(x.f32(row * k + i)) / denominator
+                if let weight { y *= Double(weight.f32(i)) }
+                out.setF32(row * k + i, Float(y))
+            }
+        }
+    }
+
+    /// y = softmax(x·scale + mask) along ne0; row i1 uses mask row i1 (mask broadcast over dims 2, 3).
+    /// A row whose maximum is -inf (fully masked) becomes zeros.
+    static func softmax(_ x: InputTensor, mask: InputTensor?, scale: Float, _ out: OutputTensor) {
+        let k = x.ne(0)
+        var s = [Double](repeating: 0, count: k)
+        for i3 in 0..<x.ne(3) {
+            for i2 in 0..<x.ne(2) {
+                for i1 in 0..<x.ne(1) {
+                    let base = x.flatIndex(0, i1, i2, i3)
+                    for i in 0..<k {
+                        s[i] = Double(x.f32(base + i)) * Double(scale)
+                        if let mask { s[i] += Double(mask.f32(mask.flatIndex(i, i1, i2, i3, wrapping: true))) }
+                    }
+                    let p = normalizedExponentials(s)
+                    for i in 0..<k { out.setF32(base + i, Float(p[i])) }
+                }
+            }
+        }
+    }
+
+    /// Normalised exponentials of `s`, shifted by the maximum; all zeros when the maximum is -inf.
+    static func normalizedExponentials(_ s: [Double]) -> [Double] {
+        let maximum = s.max() ?? -.infinity
+        if maximum == -.infinity { return [Double](repeating: 0, count: s.count) }
+        let e = s.map { exp($0 - maximum) }
+        let sum = e.reduce(0, +)
+        return e.map { $0 / sum }
+    }
+
+    /// Rotary embedding of x [headDim, heads, tokens] at positions[token]; angles in Double.
+    /// Normal mode rotates (x[i0], x[i0+1]); NeoX rotates (x[i], x[i + nDims/2]); θ = p·freqScale·base^(−i0/nDims)
+    /// for the pair's even index i0 (= 2i in NeoX). Dims ≥ nDims pass through.
+    static func rope(_ x: InputTensor, positions: InputTensor, _ params: RopeParams, _ out: OutputTensor) {
+        let (headDim, nDims) = (x.ne(0), params.nDims)
+        let base = Double(params.freqBase), freqScale = Double(params.freqScale)
+        for i3 in 0..<x.ne(3) {
+            for t in 0..<x.ne(2) {
+                let p = Double(positions.i32(t))
+                for h in 0..<x.ne(1) {
+                    let row = x.flatIndex(0, h, t, i3)
+                    for i in nDims..<headDim { out.setF32(row + i, x.f32(row + i)) }
+                    for i0 in stride(from: 0, to: nDims, by: 2) {
+                        let theta = p * freqScale * pow(base, -Double(i0) / Double(nDims))
+                        let (c, s) = (cos(theta), sin(theta))
+                        let (first, second) = params.mode == .normal ? (i0, i0 + 1) : (i0 / 2, i0 / 2 + nDims / 2)
+                        let x0 = Double(x.f32(row + first)), x1 = Double(x.f32(row + second))
+                        out.setF32(row + first, Float(x0 * c - x1 * s))
+                        out.setF32(row + second, Float(x0 * s + x1 * c))
+                    }
+                }
+            }
+        }
+    }
+
+    /// f32/f16 → f32/f16, value by value (f32 → f16 rounds to nearest even).
+    static func convert(_ x: InputTensor, _ out: OutputTensor) {
+        let count = x.desc.shape.count
+        if x.desc.type == out.desc.type {
+            out.base.copyMemory(from: x.base, byteCount: x.desc.byteCount)
+            return
+        }
+        var values = [Float](repeating: 0, count: count)
+        x.loadValues(into: &values)
+        switch out.desc.type {
+        case .f32:
+            for i in 0..<count { out.setF32(i, values[i]) }
+        default:
+            values.withUnsafeBufferPointer { src in
+                Quant.quantize(out.desc.type, from: src.baseAddress!, into: out.base, count: count)
+            }
+        }
+    }
+
+    /// ggml_cont(ggml_permute(x, axes)): input axis i becomes output axis axes[i]. Moves whole elements.
+    static func permute(_ x: InputTensor, axes: [Int], _ out: OutputTensor) {
+        let elementBytes = x.desc.type.blockBytes  // f32 or f16: one value per "block"
+        let outShape = out.desc.shape
+        forEachIndex(x.desc.shape) { flat, i0, i1, i2, i3 in
+            var o = [0, 0, 0, 0]
+            o[axes[0]] = i0
+            o[axes[1]] = i1
+            o[axes[2]] = i2
+            o[axes[3]] = i3
+            let outFlat = ((o[3] * outShape[2] + o[2]) * outShape[1] + o[1]) * outShape[0] + o[0]
+            (out.base + outFlat * elementBytes).copyMemory(from: x.base + flat * elementBytes, byteCount: elementBytes)
+        }
+    }
+
+    /// q [D, T, H], k, v [D, KV, Hkv], mask [KV, ≥T] → [D, T, H]; head h reads kv head h / (H / Hkv).
+    /// s_j = scale·(q·k_j) + mask[j, t]; p = softmax(s); out = Σ_j p_j·v_j, all in Double.
+    static func attention(q: InputTensor, k: InputTensor, v: InputTensor, mask: InputTensor?, scale: Float,
+                          _ out: OutputTensor) {
+        let (d, tokens, heads) = (q.ne(0), q.ne(1), q.ne(2))
+        let (kvLength, kvHeads) = (k.ne(1), k.ne(2))
+        let group = heads / kvHeads
+        var keys = [Float](repeating: 0, count: d * kvLength)
+        var values = [Float](repeating: 0, count: d * kvLength)
+        var query = [Float](repeating: 0, count: d)
+        var s = [Double](repeating: 0, count: kvLength)
+        for i3 in 0..<q.ne(3) {
+            for h in 0..<heads {
+                let g = h / group
+                for j in 0..<kvLength {
+                    k.loadRow(j, g, i3 % k.ne(3), into: &keys, at: j * d)
+                    v.loadRow(j, g, i3 % v.ne(3), into: &values, at: j * d)
+                }
+                for t in 0..<tokens {
+                    q.loadRow(t, h, i3, into: &query, at: 0)
+                    for j in 0..<kvLength {
+                        var dot = 0.0
+                        for i in 0..<d { dot += Double(query[i]) * Double(keys[j * d + i]) }
+                        s[j] = Double(scale) * dot
+                        if let mask { s[j] += Double(mask.f32(mask.flatIndex(j, t, h, i3, wrapping: true))) }
+                    }
+                    let p = normalizedExponentials(s)
+                    let row = out.flatIndex(0, t, h, i3)
+                    for i in 0..<d {
+                        var sum = 0.0
+                        for j in 0..<kvLength { sum += p[j] * Double(values[j * d + i]) }
+                        out.setF32(row + i, Float(sum))
+                    }
+                }
+            }
+        }
+    }
+
+    // MARK: - Indexing
+
+    /// Calls `body(flat, i0, i1, i2, i3)` for every element of `shape`, in memory order.
+    static func forEachIndex(_ shape: Shape, _ body: (Int, Int, Int, Int, Int) -> Void) {
+        var flat = 0
+        for i3 in 0..<shape[3] {
+            for i2 in 0..<shape[2] {
+                for i1 in 0..<shape[1] {
+                    for i0 in 0..<shape[0] {
+                        body(flat, i0, i1, i2, i3)
+                        flat += 1
+                    }
+                }
+            }
+        }
+    }
+}
+
+extension ReferenceKernels {
+    /// A contiguous input tensor in host memory.
+    struct InputTensor {
+        let base: UnsafeRawPointer
+        let desc: TensorDesc
+
+        func ne(_ axis: Int) -> Int { desc.shape[axis] }
+
+        /// Element index of (i0, i1, i2, i3); with `wrapping`, each index is reduced modulo the extent (broadcast).
+        func flatIndex(_ i0: Int, _ i1: Int, _ i2: Int, _ i3: Int, wrapping: Bool = false) -> Int {
+            let s = desc.shape
+            if wrapping {
+                return (((i3 % s[3]) * s[2] + i2 % s[2]) * s[1] + i1 % s[1]) * s[0] + i0 % s[0]
+            }
+            return ((i3 * s[2] + i2) * s[1] + i1) * s[0] + i0
+        }
+
+        /// The F32 value at element index `i`.
+        func f32(_ i: Int) -> Float { base.loadUnaligned(fromByteOffset: i * 4, as: Float.self) }
+
+        /// The I32 value at element index `i`.
+        func i32(_ i: Int) -> Int32 { base.loadUnaligned(fromByteOffset: i * 4, as: Int32.self) }
+
+        /// Dequantizes row (i1, i2, i3) — `ne0` values of any type — into `buffer[offset...]`.
+        func loadRow(_ i1: Int, _ i2: Int, _ i3: Int, into buffer: inout [Float], at offset: Int) {
+            let rowIndex = (i3 * ne(2) + i2) * ne(1) + i1
+            let row = base + rowIndex * desc.rowBytes
+            let count = ne(0)
+            precondition(offset + count <= buffer.count)
+            if desc.type == .f32 {
+                for i in 0..<count { buffer[offset + i] = row.loadUnaligned(fromByteOffset: i * 4, as: Float.self) }
+            } else {
+                buffer.withUnsafeMutableBufferPointer { dst in
+                    Quant.dequantize(desc.type, from: row, into: dst.baseAddress! + offset, count: count)
+                }
+            }
+        }
+
+        /// Dequantizes the whole tensor into `buffer`.
+        func loadValues(into buffer: inout [Float]) {
+            var offset = 0
+            for i3 in 0..<ne(3) {
+                for i2 in 0..<ne(2) {
+                    for i1 in 0..<ne(1) {
+                        loadRow(i1, i2, i3, into: &buffer, at: offset)
+                        offset += ne(0)
+                    }
+                }
+            }
+        }
+    }
+
+    /// The contiguous output tensor in host memory.
+    struct OutputTensor {
+        let base: UnsafeMutableRawPointer
+        let desc: TensorDesc
+
+        func flatIndex(_ i0: Int, _ i1: Int, _ i2: Int, _ i3: Int) -> Int {
+            let s = desc.shape
+            return ((i3 * s[2] + i2) * s[1] + i1) * s[0] + i0
+        }
+
+        func setF32(_ i: Int, _ value: Float) { base.storeBytes(of: value, toByteOffset: i * 4, as: Float.self) }
+    }
+}

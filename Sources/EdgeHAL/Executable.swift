@@ -1,0 +1,218 @@
+/// How a graph is turned into an ``Executable``.
+public struct ExecutionOptions: Sendable {
+    /// Rewrite op patterns into fused ops the primary device supports.
+    public var fuse: Bool
+    public init(fuse: Bool = true) { self.fuse = fuse }
+}
+
+/// What scheduling decided, for reports and tests.
+public struct ExecutionReport: Sendable, CustomStringConvertible {
+    public struct PartitionInfo: Sendable {
+        public var device: String
+        public var ops: [String]
+    }
+    public var partitions: [PartitionInfo] = []
+    /// Copies between devices per run (inputs uploaded to a device are not counted).
+    public var transfers = 0
+    public var transferBytes = 0
+    /// Arena bytes for intermediates and inputs, summed over devices: the planned peak.
+    public var peakBytes = 0
+    /// What those tensors would take without reuse.
+    public var unsharedBytes = 0
+    public var weightBytes = 0
+    public var fusedOps = 0
+
+    public var description: String {
+        var lines = partitions.enumerated().map { i, p in "partition \(i) on \(p.device): \(p.ops.joined(separator: " "))" }
+        lines.append("fused ops \(fusedOps), transfers \(transfers) (\(transferBytes) bytes), peak \(peakBytes) bytes (unshared \(unsharedBytes)), weights \(weightBytes) bytes")
+        return lines.joined(separator: "\n")
+    }
+}
+
+/// A graph placed on devices, bound to planned buffers and compiled: set inputs, run, read outputs, repeat.
+///
+/// Each node runs on the first device of the priority list that supports it; the caller ends the
+/// list with a CPU device to get fallback for everything else. Tensors crossing devices are copied
+/// through host memory between partitions.
+public final class Executable {
+    public let graph: Graph
+    public private(set) var report = ExecutionReport()
+    private let devices: [any Device]
+
+    private struct SlotKey: Hashable { var storage: Int; var device: Int }
+    private struct Transfer { var from: BufferSlice; var to: BufferSlice }
+    private struct Step { var transfers: [Transfer]; var program: any Program }
+
+    private var slots: [SlotKey: BufferSlice] = [:]
+    private var steps: [Step] = []
+    private var inputData: [Int: [UInt8]] = [:]
+    private var outputDevice: [Int: Int] = [:]
+    private var arenas: [any DeviceBuffer] = []
+
+    public init(graph source: Graph, devices: [any Device], options: ExecutionOptions = ExecutionOptions()) throws {
+        guard let primary = devices.first else { throw EdgeHALError.selection("no device to run on") }
+        let graph = options.fuse ? Fusion.apply(to: source, supports: primary.supports) : source
+        self.graph = graph
+        self.devices = devices
+        report.fusedOps = graph.nodes.filter(\.op.isFused).count - source.nodes.filter(\.op.isFused).count
+
+        // Placement: the first device that supports each node.
+        let placement = try graph.nodes.map { node -> Int in
+            let sig = graph.signature(of: node)
+            guard let d = devices.firstIndex(where: { $0.supports(sig) }) else {
+                let names = devices.map { "\($0.backendName) (\($0.info.name))" }.joined(separator: ", ")
+                throw EdgeHALError.unsupported("no device supports \(sig); tried \(names)")
+            }
+            return d
+        }
+        var ranges: [Range<Int>] = []
+        for i in graph.nodes.indices {
+            if let last = ranges.last, placement[last.lowerBound] == placement[i] { ranges[ranges.count - 1] = last.lowerBound..<(i + 1) }
+            else { ranges.append(i..<(i + 1)) }
+        }
+
+        // Lifetimes of every (storage, device) slot, in node steps; inputs are written before step 0.
+        let end = graph.nodes.count
+        var first: [SlotKey: Int] = [:], last: [SlotKey: Int] = [:]
+        var weightsNeeded = Set<SlotKey>(), transferred = Set<SlotKey>()
+        var transferPlan: [[(storage: Int, from: Int, to: Int)]] = Array(repeating: [], count: ranges.count)
+        func use(_ key: SlotKey, from start: Int, to stop: Int) {
+            first[key] = min(first[key] ?? start, start)
+            last[key] = max(last[key] ?? stop, stop)
+        }
+        for (p, range) in ranges.enumerated() {
+            let d = placement[range.lowerBound]
+            for i in range {
+                for t in graph.nodes[i].inputs {
+                    let s = graph.storage(of: t)
+                    let key = SlotKey(storage: s.index, device: d)
+                    switch graph[s].source {
+                    case .weight: weightsNeeded.insert(key)
+                    case .input: use(key, from: -1, to: i)
+                    case .node(let n) where placement[n] == d: use(key, from: n, to: i)
+                    case .node(let n):
+                        // One copy per device: the copied slot then stays live until its last use there.
+                        if transferred.insert(key).inserted { transferPlan[p].append((s.index, placement[n], d)) }
+                        use(key, from: range.lowerBound, to: i)
+                        use(SlotKey(storage: s.index, device: placement[n]), from: n, to: range.lowerBound)
+                    case .view: preconditionFailure("storage(of:) returned a view")
+                    }
+                }
+                use(SlotKey(storage: graph.nodes[i].output.index, device: d), from: i, to: i)
+            }
+        }
+        for o in graph.outputs {
+            let s = graph.storage(of: o)
+            if case .node(let n) = graph[s].source {
+                use(SlotKey(storage: s.index, device: placement[n]), from: n, to: end)
+                outputDevice[s.index] = placement[n]
+            }
+        }
+
+        // One arena per device, planned by liveness; weights get their own resident buffers.
+        for (d, device) in devices.enumerated() {
+            let keys = first.keys.filter { $0.device == d }.sorted { $0.storage < $1.storage }
+            let requests = keys.map {
+                BufferPlan.Request(byteCount: graph.tensors[$0.storage].desc.byteCount, firstStep: first[$0]!, lastStep: last[$0]!)
+            }
+            let plan = BufferPlan(requests)
+            report.peakBytes += plan.peakBytes
+            report.unsharedBytes += plan.unsharedBytes
+            guard plan.peakBytes > 0 else { continue }
+            let arena = try device.makeBuffer(byteCount: plan.peakBytes)
+            arenas.append(arena)
+            for (key, offset) in zip(keys, plan.offsets) {
+                slots[key] = BufferSlice(buffer: arena, offset: offset, desc: graph.tensors[key.storage].desc)
+            }
+        }
+        for key in weightsNeeded.sorted(by: { ($0.device, $0.storage) < ($1.device, $1.storage) }) {
+            guard case .weight(let data) = graph.tensors[key.storage].source else { continue }
+            let buffer = try devices[key.device].makeWeightBuffer(data)
+            report.weightBytes += data.bytes.count
+            slots[key] = BufferSlice(buffer: buffer, offset: 0, desc: graph.tensors[key.storage].desc)
+        }
+
+        // Compile each partition over its bound slices.
+        for (p, range) in ranges.enumerated() {
+            let d = placement[range.lowerBound]
+            let nodes = range.map { i -> PartitionNode in
+                let node = graph.nodes[i]
+                return PartitionNode(op: node.op, inputs: node.inputs.map { slice($0, on: d) }, output: slice(node.output, on: d))
+            }
+            let transfers = transferPlan[p].map { t in
+                Transfer(from: slots[SlotKey(storage: t.storage, device: t.from)]!, to: slots[SlotKey(storage: t.storage, device: t.to)]!)
+            }
+            report.transfers += transfers.count
+            report.transferBytes += transfers.reduce(0) { $0 + $1.to.desc.byteCount }
+            steps.append(Step(transfers: transfers, program: try devices[d].compile(Partition(nodes: nodes))))
+            report.partitions.append(.init(device: "\(devices[d].backendName):\(devices[d].info.name)", ops: nodes.map(\.op.name)))
+        }
+    }
+
+    private func slice(_ t: TensorID, on device: Int) -> BufferSlice {
+        var s = slots[SlotKey(storage: graph.storage(of: t).index, device: device)]!
+        s.desc = graph[t].desc
+        return s
+    }
+
+    /// Sets an input's bytes for the following runs.
+    public func setInput(_ id: TensorID, bytes: UnsafeRawBufferPointer) throws {
+        guard id.index < graph.tensors.count, case .input = graph[id].source else {
+            throw EdgeHALError.invalidGraph("\(id) is not an input of this graph")
+        }
+        guard bytes.count == graph[id].desc.byteCount else {
+            throw EdgeHALError.invalidGraph("input \(graph[id].name) \(graph[id].desc) needs \(graph[id].desc.byteCount) bytes, got \(bytes.count)")
+        }
+        inputData[id.index] = Array(bytes)
+    }
+
+    public func setInput(_ id: TensorID, _ values: [Float]) throws {
+        try values.withUnsafeBytes { try setInput(id, bytes: $0) }
+    }
+
+    public func setInput(_ id: TensorID, _ values: [Int32]) throws {
+        try values.withUnsafeBytes { try setInput(id, bytes: $0) }
+    }
+
+    /// Runs every partition in order, copying tensors between devices where they cross.
+    public func run() throws {
+        for (key, slice) in slots {
+            guard case .input = graph.tensors[key.storage].source else { continue }
+            guard let data = inputData[key.storage] else {
+                throw EdgeHALError.invalidGraph("input \(graph.tensors[key.storage].name) was never set")
+            }
+            try data.withUnsafeBytes { try slice.buffer.write($0, at: slice.offset) }
+        }
+        for step in steps {
+            for t in step.transfers {
+                var staging = [UInt8](repeating: 0, count: t.to.desc.byteCount)
+                try staging.withUnsafeMutableBytes { try t.from.buffer.read(into: $0, at: t.from.offset) }
+                try staging.withUnsafeBytes { try t.to.buffer.write($0, at: t.to.offset) }
+            }
+            try step.program.run()
+        }
+    }
+
+    /// The bytes of an output (or input) after the last run.
+    public func readBytes(_ id: TensorID) throws -> [UInt8] {
+        let s = graph.storage(of: id)
+        if let d = outputDevice[s.index], let slice = slots[SlotKey(storage: s.index, device: d)] {
+            var out = [UInt8](repeating: 0, count: graph[id].desc.byteCount)
+            try out.withUnsafeMutableBytes { try slice.buffer.read(into: $0, at: slice.offset) }
+            return out
+        }
+        switch graph[s].source {
+        case .input: if let data = inputData[s.index] { return data }
+        case .weight(let data): return Array(data.bytes)
+        default: break
+        }
+        throw EdgeHALError.invalidGraph("\(graph[id].name) is not an output of this graph")
+    }
+
+    /// An F32 output as floats.
+    public func read(_ id: TensorID) throws -> [Float] {
+        guard graph[id].desc.type == .f32 else { throw EdgeHALError.invalidGraph("\(graph[id].name) is \(graph[id].desc.type), not f32") }
+        let bytes = try readBytes(id)
+        return bytes.withUnsafeBytes { Array($0.bindMemory(to: Float.self)) }
+    }
+}

@@ -1,0 +1,60 @@
+/// Rewrites op patterns into fused ops, only where the target supports the fused op.
+///
+/// Patterns (each intermediate must have exactly one consumer and not be a graph output):
+/// - `rms_norm(x) · w` → `rms_norm_mul(x, w)`
+/// - `silu(g) · u` (either operand order) → `swiglu(g, u)`
+/// - `mul_mat(permute(v, 1,0,2,3), softmax(mul_mat(k, q), mask))` → `attention(q, k, v, mask)`
+public enum Fusion {
+    public static func apply(to graph: Graph, supports: (OpSignature) -> Bool) -> Graph {
+        var uses = [Int](repeating: 0, count: graph.tensors.count)
+        for node in graph.nodes { for i in node.inputs { uses[graph.storage(of: i).index] += 1 } }
+        for o in graph.outputs { uses[graph.storage(of: o).index] += 1 }
+
+        var nodes = graph.nodes
+        var dead = Set<Int>()
+        // The producing node of an intermediate that only this pattern reads.
+        func privateProducer(_ t: TensorID) -> Int? {
+            guard case .node(let n) = graph[t].source, uses[t.index] == 1, !dead.contains(n) else { return nil }
+            return n
+        }
+
+        for (index, node) in graph.nodes.enumerated() {
+            var candidate: (op: Op, inputs: [TensorID], absorbed: [Int])?
+            switch node.op {
+            case .mul:
+                for (first, other) in [(0, 1), (1, 0)] where candidate == nil {
+                    guard let p = privateProducer(node.inputs[first]) else { continue }
+                    let prev = nodes[p]
+                    switch prev.op {
+                    case .rmsNorm(let eps) where first == 0 && graph[node.inputs[1]].desc.shape.count == graph[node.output].desc.shape[0]:
+                        candidate = (.rmsNormMul(eps: eps), [prev.inputs[0], node.inputs[other]], [p])
+                    case .silu where graph[node.inputs[other]].desc.shape == graph[prev.inputs[0]].desc.shape:
+                        candidate = (.swiglu, [prev.inputs[0], node.inputs[other]], [p])
+                    default: break
+                    }
+                }
+            case .mulMat:
+                guard let pv = privateProducer(node.inputs[0]), case .permute(1, 0, 2, 3) = nodes[pv].op,
+                      let ps = privateProducer(node.inputs[1]), case .softmax(let scale) = nodes[ps].op,
+                      let pk = privateProducer(nodes[ps].inputs[0]), case .mulMat = nodes[pk].op
+                else { break }
+                let (k, q, v) = (nodes[pk].inputs[0], nodes[pk].inputs[1], nodes[pv].inputs[0])
+                let mask = Array(nodes[ps].inputs.dropFirst())
+                candidate = (.attention(scale: scale), [q, k, v] + mask, [pv, ps, pk])
+            default:
+                break
+            }
+            guard let c = candidate else { continue }
+            let inputs = c.inputs.map { graph[$0].desc }
+            guard let out = try? c.op.outputDesc(for: inputs), out == graph[node.output].desc,
+                  supports(OpSignature(op: c.op, inputs: inputs, output: out)) else { continue }
+            nodes[index] = Graph.Node(op: c.op, inputs: c.inputs, output: node.output)
+            dead.formUnion(c.absorbed)
+        }
+
+        guard !dead.isEmpty else { return graph }
+        var fused = graph
+        fused.setNodes(nodes.enumerated().filter { !dead.contains($0.offset) }.map(\.element))
+        return fused
+    }
+}

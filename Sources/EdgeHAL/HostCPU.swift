@@ -1,0 +1,56 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// Facts about the host processor for `hwprobe` and CPU device descriptions.
+public enum HostCPU {
+    /// Cores this process may use.
+    public static var cores: Int { max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))) }
+
+    /// The model name from /proc/cpuinfo, when there is one.
+    public static var modelName: String {
+        cpuinfoField("model name") ?? cpuinfoField("Hardware") ?? "unknown CPU"
+    }
+
+    /// Vector-relevant features the CPU reports (x86 flags or ARM features).
+    public static var simdFeatures: [String] {
+        let wanted = ["sse4_2", "avx", "avx2", "fma", "f16c", "avx512f", "avx512bw", "avx512vnni", "avx_vnni",
+                      "asimd", "asimddp", "fphp", "sve", "i8mm"]
+        let flags = Set((cpuinfoField("flags") ?? cpuinfoField("Features") ?? "").split(separator: " ").map(String.init))
+        return wanted.filter(flags.contains)
+    }
+
+    /// Features the compiler enabled for this build (what vector code actually uses).
+    public static var buildFeatures: [String] {
+        var f: [String] = []
+        #if arch(x86_64)
+        f.append("x86_64")
+        #elseif arch(arm64)
+        f.append("arm64-neon")
+        #endif
+        return f
+    }
+
+    /// Total physical memory in bytes.
+    public static var memoryBytes: UInt64 {
+        UInt64(max(0, sysconf(Int32(_SC_PHYS_PAGES)))) &* UInt64(max(0, sysconf(Int32(_SC_PAGESIZE))))
+    }
+
+    private static func cpuinfoField(_ key: String) -> String? {
+        guard let f = fopen("/proc/cpuinfo", "r") else { return nil }
+        defer { fclose(f) }
+        var line: UnsafeMutablePointer<CChar>?
+        var cap = 0
+        defer { free(line) }
+        while getline(&line, &cap, f) > 0, let l = line {
+            let s = String(cString: l)
+            guard s.hasPrefix(key), let colon = s.firstIndex(of: ":") else { continue }
+            let name = String(s[..<colon]).trimmingSpaces
+            guard name == key else { continue }
+            return String(s[s.index(after: colon)...]).trimmingSpaces
+        }
+        return nil
+    }
+}

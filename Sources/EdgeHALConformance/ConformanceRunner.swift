@@ -1,0 +1,222 @@
+import EdgeHAL
+import EdgeHALReference
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// The outcome of one case on one device.
+public struct CaseResult: Sendable, Codable {
+    public enum Status: String, Sendable, Codable { case pass, fail, unsupported }
+    public var op: String
+    public var type: String
+    public var shape: String
+    public var check: ConformanceCase.Check
+    public var status: Status
+    public var nmse: Double?
+    public var threshold: Double
+    /// Milliseconds for one run on the device (the median of the timed runs with `--perf`).
+    public var ms: Double?
+    public var gflops: Double?
+    public var weightGBps: Double?
+    /// What failed, or why the case is unsupported.
+    public var detail: String?
+}
+
+/// All results of a conformance run on one device.
+public struct ConformanceReport: Sendable, Codable {
+    public var backend: String
+    public var device: String
+    public var passed: Int
+    public var failed: Int
+    public var unsupported: Int
+    public var results: [CaseResult]
+
+    public init(backend: String, device: String, results: [CaseResult]) {
+        self.backend = backend
+        self.device = device
+        self.results = results
+        passed = results.filter { $0.status == .pass }.count
+        failed = results.filter { $0.status == .fail }.count
+        unsupported = results.filter { $0.status == .unsupported }.count
+    }
+}
+
+/// Runs conformance cases on any ``Device`` — in-tree or a plugin's — against the reference backend.
+public struct ConformanceRunner {
+    public var seed: UInt64
+    /// Timed runs per case after the checked ones (0: time only the checked run).
+    public var perfRuns: Int
+    private let reference = ReferenceDevice()
+    /// Bytes of sentinel on each side of every tensor, sized to keep device offsets 256-byte aligned.
+    static let guardBytes = 256
+    static let sentinel: UInt8 = 0xA5
+
+    public init(seed: UInt64 = 2026, perfRuns: Int = 0) {
+        self.seed = seed
+        self.perfRuns = perfRuns
+    }
+
+    public func run(_ cases: [ConformanceCase], on device: any Device, progress: (CaseResult) -> Void = { _ in }) -> ConformanceReport {
+        let results = cases.map { c -> CaseResult in
+            let r = run(c, on: device)
+            progress(r)
+            return r
+        }
+        return ConformanceReport(backend: device.backendName, device: device.info.name, results: results)
+    }
+
+    public func run(_ c: ConformanceCase, on device: any Device) -> CaseResult {
+        var result = CaseResult(op: c.op, type: c.type, shape: c.shape, check: c.check, status: .fail, threshold: c.threshold)
+        do {
+            var rng = SeededRandom(seed: seed ^ UInt64(truncatingIfNeeded: c.id.hashValueStable))
+            let g = try c.make(&rng)
+            let expected = try execute(g, on: reference, fuse: false)
+            let outcome: (actual: [Float], ms: Double)
+            switch c.check {
+            case .op: outcome = try runGuarded(g, on: device)
+            case .fusion, .graph: outcome = try runGraph(g, on: device, requireFusion: c.check == .fusion)
+            }
+            let nmse = Self.nmse(outcome.actual, expected)
+            result.nmse = nmse
+            result.ms = outcome.ms
+            if outcome.ms > 0 {
+                result.gflops = c.flops > 0 ? c.flops / outcome.ms / 1e6 : nil
+                result.weightGBps = c.weightBytes > 0 ? c.weightBytes / outcome.ms / 1e6 : nil
+            }
+            if nmse <= c.threshold {
+                result.status = .pass
+            } else {
+                result.detail = "NMSE \(nmse) above \(c.threshold)"
+            }
+        } catch let CaseError.unsupported(why) {
+            result.status = .unsupported
+            result.detail = why
+        } catch let CaseError.failed(why) {
+            result.detail = why
+        } catch {
+            result.detail = "\(error)"
+        }
+        return result
+    }
+
+    enum CaseError: Error { case unsupported(String), failed(String) }
+
+    /// Runs a whole graph through the executor with only `device`, so nothing falls back silently.
+    func execute(_ g: CaseGraph, on device: any Device, fuse: Bool) throws -> [Float] {
+        let exe = try Executable(graph: g.graph, devices: [device], options: ExecutionOptions(fuse: fuse))
+        for (id, bytes) in g.inputs { try bytes.withUnsafeBytes { try exe.setInput(id, bytes: $0) } }
+        try exe.run()
+        return TestData.floats(try exe.readBytes(g.output), as: g.graph[g.output].desc.type)
+    }
+
+    func runGraph(_ g: CaseGraph, on device: any Device, requireFusion: Bool) throws -> (actual: [Float], ms: Double) {
+        let probe = Fusion.apply(to: g.graph, supports: device.supports)
+        if let node = probe.nodes.first(where: { !device.supports(probe.signature(of: $0)) }) {
+            throw CaseError.unsupported("\(probe.signature(of: node))")
+        }
+        if requireFusion && probe.nodes.count == g.graph.nodes.count {
+            throw CaseError.unsupported("the device does not support the fused op for this pattern")
+        }
+        let exe = try Executable(graph: g.graph, devices: [device], options: ExecutionOptions(fuse: true))
+        for (id, bytes) in g.inputs { try bytes.withUnsafeBytes { try exe.setInput(id, bytes: $0) } }
+        try exe.run()
+        let first = try exe.readBytes(g.output)
+        let ms = try time { try exe.run() }
+        guard try exe.readBytes(g.output) == first else { throw CaseError.failed("two runs of the same graph differ") }
+        return (TestData.floats(first, as: g.graph[g.output].desc.type), ms)
+    }
+
+    /// One op in buffers surrounded by sentinels: checks bounds, untouched inputs and bit-identical reruns.
+    func runGuarded(_ g: CaseGraph, on device: any Device) throws -> (actual: [Float], ms: Double) {
+        guard g.graph.nodes.count == 1, let node = g.graph.nodes.first else { throw CaseError.failed("an op case has one node") }
+        let signature = g.graph.signature(of: node)
+        guard device.supports(signature) else { throw CaseError.unsupported("\(signature)") }
+
+        let pad = Self.guardBytes
+        func guarded(_ desc: TensorDesc, _ payload: [UInt8]?) throws -> (BufferSlice, [UInt8]) {
+            var image = [UInt8](repeating: Self.sentinel, count: desc.byteCount + 2 * pad)
+            if let p = payload { image.replaceSubrange(pad..<(pad + p.count), with: p) }
+            let buffer = try device.makeBuffer(byteCount: image.count)
+            try image.withUnsafeBytes { try buffer.write($0, at: 0) }
+            return (BufferSlice(buffer: buffer, offset: pad, desc: desc), image)
+        }
+        func contents(_ s: BufferSlice) throws -> [UInt8] {
+            var out = [UInt8](repeating: 0, count: s.buffer.byteCount)
+            try out.withUnsafeMutableBytes { try s.buffer.read(into: $0, at: 0) }
+            return out
+        }
+        let inputs = try node.inputs.map { id -> (BufferSlice, [UInt8]) in
+            let t = g.graph[id]
+            switch t.source {
+            case .weight(let data): return try guarded(t.desc, Array(data.bytes))
+            default:
+                guard let bytes = g.inputs[id] else { throw CaseError.failed("input \(t.name) has no data") }
+                return try guarded(t.desc, bytes)
+            }
+        }
+        let (output, _) = try guarded(g.graph[node.output].desc, nil)
+        let program = try device.compile(Partition(nodes: [PartitionNode(op: node.op, inputs: inputs.map(\.0), output: output)]))
+        try program.run()
+        let first = try contents(output)
+        let outBytes = output.desc.byteCount
+        if let bad = (Array(first[..<pad]) + Array(first[(pad + outBytes)...])).firstIndex(where: { $0 != Self.sentinel }) {
+            throw CaseError.failed("wrote outside its output: guard byte \(bad < pad ? bad - pad : bad - pad + outBytes) relative to the output start")
+        }
+        for (i, (slice, image)) in inputs.enumerated() where try contents(slice) != image {
+            throw CaseError.failed("modified input \(i)")
+        }
+        // Poison the output, run again: every byte must be rewritten to the same value.
+        var poison = [UInt8](repeating: 0xFF, count: outBytes)
+        try poison.withUnsafeMutableBytes { try output.buffer.write(UnsafeRawBufferPointer($0), at: pad) }
+        let ms = try time { try program.run() }
+        let second = try contents(output)
+        guard second == first else { throw CaseError.failed("two runs differ (or the output was not fully written)") }
+        return (TestData.floats(Array(first[pad..<(pad + outBytes)]), as: output.desc.type), ms)
+    }
+
+    /// Runs `body` once more (plus `perfRuns` times) and returns the median in milliseconds.
+    func time(_ body: () throws -> Void) throws -> Double {
+        var samples: [Double] = []
+        for _ in 0..<max(1, perfRuns) {
+            let start = Self.now()
+            try body()
+            samples.append((Self.now() - start) * 1000)
+        }
+        return samples.sorted()[samples.count / 2]
+    }
+
+    static func now() -> Double {
+        var ts = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &ts)
+        return Double(ts.tv_sec) + Double(ts.tv_nsec) * 1e-9
+    }
+
+    /// Normalized mean squared error Σ(a−b)²/Σb²; non-finite values where the reference is finite count as infinite error.
+    public static func nmse(_ actual: [Float], _ expected: [Float]) -> Double {
+        guard actual.count == expected.count else { return .infinity }
+        var err = 0.0, power = 0.0
+        for (a, b) in zip(actual, expected) {
+            if b.isInfinite || b.isNaN {
+                if !(a == b || (a.isNaN && b.isNaN)) { return .infinity }
+                continue
+            }
+            guard a.isFinite else { return .infinity }
+            let d = Double(a) - Double(b)
+            err += d * d
+            power += Double(b) * Double(b)
+        }
+        if err == 0 { return 0 }
+        return power > 0 ? err / power : .infinity
+    }
+}
+
+extension String {
+    /// FNV-1a: Swift's `hashValue` is seeded per process, so case data would not repeat across runs.
+    var hashValueStable: UInt64 {
+        var h: UInt64 = 0xcbf2_9ce4_8422_2325
+        for b in utf8 { h = (h ^ UInt64(b)) &* 0x100_0000_01b3 }
+        return h
+    }
+}

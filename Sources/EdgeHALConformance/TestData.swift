@@ -1,0 +1,96 @@
+import EdgeHAL
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// A small deterministic generator (SplitMix64) so every backend sees the same case data for a seed.
+public struct SeededRandom: Sendable {
+    private var state: UInt64
+    public init(seed: UInt64) { state = seed &+ 0x9E37_79B9_7F4A_7C15 }
+
+    public mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+
+    /// Uniform in [0, 1).
+    public mutating func unit() -> Double { Double(next() >> 11) / Double(1 << 53) }
+
+    public mutating func uniform(_ lo: Float, _ hi: Float, count: Int) -> [Float] {
+        (0..<count).map { _ in lo + (hi - lo) * Float(unit()) }
+    }
+
+    /// Standard normal values (Box–Muller).
+    public mutating func normal(count: Int, scale: Float = 1) -> [Float] {
+        (0..<count).map { _ in
+            let u = max(unit(), 1e-300), v = unit()
+            return scale * Float((-2 * log(u)).squareRoot() * cos(2 * Double.pi * v))
+        }
+    }
+
+    public mutating func int(below n: Int) -> Int { Int(next() % UInt64(n)) }
+}
+
+public enum TestData {
+    /// `rows` rows of `k` values stored as `type`: quantized from normal data where the type can be
+    /// produced, and random valid blocks (finite, small fp16 scales) for the dequantize-only K-quants.
+    public static func weights(_ type: DType, k: Int, rows: Int, rng: inout SeededRandom, scale: Float = 1) -> [UInt8] {
+        let count = k * rows
+        switch type {
+        case .f32: return bytes(of: rng.normal(count: count, scale: scale))
+        case .f16: return Quant.quantize(.f16, rng.normal(count: count, scale: scale))
+        case _ where type.canQuantize: return Quant.quantize(type, rng.normal(count: count, scale: scale))
+        default: return randomKQuantBlocks(type, blocks: count / type.blockSize, rng: &rng, scale: scale)
+        }
+    }
+
+    /// Byte offsets of the fp16 super-block scales (d, and dmin where present) in each K-quant block.
+    static func scaleOffsets(_ type: DType) -> [Int] {
+        switch type {
+        case .q2_K: return [80, 82]
+        case .q3_K: return [108]
+        case .q4_K: return [0, 2]
+        case .q5_K: return [0, 2]
+        case .q6_K: return [208]
+        default: return []
+        }
+    }
+
+    static func randomKQuantBlocks(_ type: DType, blocks: Int, rng: inout SeededRandom, scale: Float) -> [UInt8] {
+        var out = [UInt8](repeating: 0, count: blocks * type.blockBytes)
+        for i in out.indices { out[i] = UInt8(truncatingIfNeeded: rng.next()) }
+        // Sized so dequantized values are O(scale): sub-scales reach 63 and quants 31 in the widest types.
+        let magnitude = scale / (type == .q6_K ? 1024 : 256)
+        for b in 0..<blocks {
+            for off in scaleOffsets(type) {
+                let h = Float16(magnitude * Float(0.25 + rng.unit()))
+                withUnsafeBytes(of: h.bitPattern.littleEndian) { src in
+                    out[b * type.blockBytes + off] = src[0]
+                    out[b * type.blockBytes + off + 1] = src[1]
+                }
+            }
+        }
+        return out
+    }
+
+    public static func bytes<T>(of values: [T]) -> [UInt8] { values.withUnsafeBytes { Array($0) } }
+
+    public static func floats(_ bytes: [UInt8], as type: DType) -> [Float] {
+        switch type {
+        case .f32: return bytes.withUnsafeBytes { Array($0.bindMemory(to: Float.self)) }
+        case .i32: return bytes.withUnsafeBytes { $0.bindMemory(to: Int32.self).map(Float.init) }
+        default: return Quant.dequantize(type, bytes)
+        }
+    }
+
+    /// llama.cpp's causal mask for `tokens` queries at positions kvOffset..<kvOffset+tokens over `kv` keys:
+    /// query t sees key j iff j ≤ kvOffset + t.
+    public static func causalMask(kv: Int, tokens: Int, kvOffset: Int) -> [Float] {
+        (0..<tokens).flatMap { t in (0..<kv).map { j in j <= kvOffset + t ? 0 : -Float.infinity } }
+    }
+}

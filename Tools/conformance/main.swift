@@ -1,0 +1,72 @@
+import ArgumentParser
+import EdgeHAL
+import EdgeHALBuiltins
+import EdgeHALConformance
+import Foundation
+
+struct Conformance: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "conformance",
+        abstract: "Check a backend against the reference on every op × type × shape case (and time it).")
+
+    @Option(help: "Backend to test: name or name:device (default: what EDGEHAL_BACKEND selects, else auto).")
+    var backend: String?
+    @Option(help: "Only cases of this op (e.g. mul_mat, attention, transformer_block); repeatable.")
+    var op: [String] = []
+    @Option(help: "Only cases of this type (e.g. q4_0, f32, fused); repeatable.")
+    var type: [String] = []
+    @Flag(help: "List the cases and exit.")
+    var list = false
+    @Option(help: "Seed for the case data.")
+    var seed: UInt64 = 2026
+    @Flag(help: "Print one JSON object instead of a table.")
+    var json = false
+    @Option(help: "Timed runs per case; the median is reported.")
+    var runs = 1
+
+    func run() throws {
+        let cases = CaseTable.all.filter { (op.isEmpty || op.contains($0.op)) && (type.isEmpty || type.contains($0.type)) }
+        if list {
+            for c in cases { print("\(c.op.padded(18)) \(c.type.padded(8)) \(c.shape)  [\(c.check.rawValue), NMSE ≤ \(c.threshold)]") }
+            print("\(cases.count) cases")
+            return
+        }
+        let registry = BuiltinBackends.registry()
+        let probed = registry.probeAll()
+        let device: any Device
+        do {
+            guard let choice = try Selection.resolve(backend ?? Selection.environmentValue, probed: probed).first else {
+                throw EdgeHALError.selection("nothing selected")
+            }
+            device = try registry.open(choice)
+        } catch {
+            FileHandle.standardError.write(Data("conformance: \(error)\n".utf8))
+            throw ExitCode(2)
+        }
+        let runner = ConformanceRunner(seed: seed, perfRuns: max(1, runs))
+        if !json { print("conformance: \(device.backendName) — \(device.info.name), \(cases.count) cases, seed \(seed)") }
+        let report = runner.run(cases, on: device) { r in
+            guard !json else { return }
+            let nmse = r.nmse.map { String(format: "%.2e", $0) } ?? "-"
+            let ms = r.ms.map { String(format: "%9.3f ms", $0) } ?? "            "
+            let rate = r.gflops.map { String(format: " %7.2f GFLOPS", $0) } ?? ""
+            print("\(r.status.rawValue.uppercased().padded(11)) \(r.op.padded(18)) \(r.type.padded(7)) \(r.shape.padded(44)) nmse \(nmse.padded(9)) ≤ \(String(format: "%.0e", r.threshold)) \(ms)\(rate)"
+                  + (r.status == .pass ? "" : "  — \(r.detail ?? "")"))
+        }
+        if json {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.sortedKeys]
+            encoder.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
+            print(String(decoding: try encoder.encode(report), as: UTF8.self))
+        } else {
+            print("\(report.passed) passed, \(report.failed) failed, \(report.unsupported) unsupported")
+        }
+        if report.failed > 0 { throw ExitCode(1) }
+    }
+}
+
+extension String {
+    func padded(_ n: Int) -> String { count >= n ? self : self + String(repeating: " ", count: n - count) }
+}
+
+Conformance.main()

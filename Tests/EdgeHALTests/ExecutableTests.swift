@@ -1,0 +1,127 @@
+import EdgeHAL
+import EdgeHALReference
+import Foundation
+import Testing
+
+/// A device that runs only mul_mat (through the reference kernels), to exercise partitioning and fallback.
+final class MulMatOnlyDevice: Device {
+    let base = ReferenceDevice()
+    let backendName = "matmul-only"
+    var info: DeviceInfo { DeviceInfo(name: "test accelerator", kind: .gpu, computeUnits: 1) }
+    func supports(_ s: OpSignature) -> Bool { s.op == .mulMat && base.supports(s) }
+    func makeBuffer(byteCount: Int) throws -> any DeviceBuffer { HostBuffer(byteCount: byteCount) }
+    func compile(_ p: Partition) throws -> any Program {
+        for n in p.nodes where !supports(n.signature) { throw EdgeHALError.unsupported("\(n.signature)") }
+        return try base.compile(p)
+    }
+}
+
+struct ExecutableTests {
+    /// x → mul_mat(w1) → silu → mul_mat(w2) → rms_norm: alternates between the two devices.
+    func mlp() throws -> (Graph, TensorID, TensorID) {
+        var b = GraphBuilder()
+        let x = b.input("x", .f32, Shape(64, 3))
+        let w1 = try b.weight("w1", .q8_0, Shape(64, 128), data: HostData(Quant.quantize(.q8_0, (0..<8192).map { Float($0 % 17) / 17 - 0.5 })))
+        let w2 = try b.weight("w2", .f32, Shape(128, 64), data: HostData(floats: (0..<8192).map { Float($0 % 13) / 13 - 0.5 }))
+        let h = try b.silu(try b.mulMat(w1, x))
+        let y = try b.rmsNorm(try b.mulMat(w2, h), eps: 1e-5)
+        b.output(y)
+        return (b.graph, x, y)
+    }
+
+    @Test func fallbackPartitionsAndTransfersGiveTheSameResult() throws {
+        let (graph, x, y) = try mlp()
+        let input = (0..<192).map { Float($0 % 7) - 3 }
+        let alone = try Executable(graph: graph, devices: [ReferenceDevice()])
+        try alone.setInput(x, input)
+        try alone.run()
+        let mixed = try Executable(graph: graph, devices: [MulMatOnlyDevice(), ReferenceDevice()])
+        try mixed.setInput(x, input)
+        try mixed.run()
+        #expect(mixed.report.partitions.map(\.ops) == [["mul_mat"], ["silu"], ["mul_mat"], ["rms_norm"]])
+        #expect(mixed.report.transfers == 3)
+        #expect(try mixed.read(y) == alone.read(y))
+        // Built once, run many times with new inputs.
+        try mixed.setInput(x, input.map { -$0 })
+        try mixed.run()
+        try alone.setInput(x, input.map { -$0 })
+        try alone.run()
+        #expect(try mixed.read(y) == alone.read(y))
+    }
+
+    @Test func unsupportedOpWithoutFallbackIsAnError() throws {
+        let (graph, _, _) = try mlp()
+        #expect(throws: EdgeHALError.self) { try Executable(graph: graph, devices: [MulMatOnlyDevice()]) }
+    }
+
+    @Test func missingInputIsAnError() throws {
+        let (graph, _, _) = try mlp()
+        let exe = try Executable(graph: graph, devices: [ReferenceDevice()])
+        #expect(throws: EdgeHALError.self) { try exe.run() }
+    }
+
+    @Test func intermediatesShareMemoryByLiveness() throws {
+        var b = GraphBuilder()
+        let x = b.input("x", .f32, Shape(1024))
+        var t = x
+        for _ in 0..<8 { t = try b.silu(t) }
+        b.output(t)
+        let exe = try Executable(graph: b.graph, devices: [ReferenceDevice()])
+        // Nine 4 KiB tensors in a chain need only two live at once.
+        #expect(exe.report.unsharedBytes == 9 * 4096)
+        #expect(exe.report.peakBytes == 2 * 4096)
+        try exe.setInput(x, [Float](repeating: 1, count: 1024))
+        try exe.run()
+        var v: Float = 1
+        for _ in 0..<8 { v = v / (1 + Float(exp(Double(-v)))) }
+        #expect(abs(try exe.read(t)[5] - v) < 1e-6)
+    }
+
+    @Test func bufferPlanNeverOverlapsLiveTensors() {
+        var rng: UInt64 = 42
+        func next(_ n: Int) -> Int { rng = rng &* 6364136223846793005 &+ 1442695040888963407; return Int(rng >> 33) % n }
+        let requests = (0..<200).map { _ -> BufferPlan.Request in
+            let a = next(100)
+            return .init(byteCount: 1 + next(5000), firstStep: a, lastStep: a + next(20))
+        }
+        let plan = BufferPlan(requests)
+        for i in requests.indices {
+            for j in requests.indices where i < j {
+                let (a, b) = (requests[i], requests[j])
+                guard a.firstStep <= b.lastStep && b.firstStep <= a.lastStep else { continue }
+                let disjoint = plan.offsets[i] + a.byteCount <= plan.offsets[j] || plan.offsets[j] + b.byteCount <= plan.offsets[i]
+                #expect(disjoint, "requests \(i) and \(j) overlap")
+            }
+        }
+        #expect(plan.peakBytes < plan.unsharedBytes)
+    }
+
+    @Test func fusionRewritesOnlyWhatTheTargetSupports() throws {
+        var b = GraphBuilder()
+        let x = b.input("x", .f32, Shape(64, 4))
+        let w = try b.weight("w", .f32, Shape(64), data: HostData(floats: [Float](repeating: 2, count: 64)))
+        let g = b.input("g", .f32, Shape(64, 4))
+        let normed = try b.rmsNorm(x, eps: 1e-6)
+        let n = try b.mul(normed, w)
+        let s = try b.mul(try b.silu(g), n)
+        b.output(s)
+        let all = Fusion.apply(to: b.graph) { _ in true }
+        #expect(all.nodes.map(\.op.name) == ["rms_norm_mul", "swiglu"])
+        let none = Fusion.apply(to: b.graph) { !$0.op.isFused }
+        #expect(none.nodes.count == 4)
+        // An intermediate that is also an output must not be fused away.
+        var b2 = b
+        b2.output(normed)
+        #expect(Fusion.apply(to: b2.graph) { _ in true }.nodes.map(\.op.name) == ["rms_norm", "mul", "swiglu"])
+    }
+
+    @Test func badShapesAreErrorsNotCrashes() {
+        var b = GraphBuilder()
+        let a = b.input("a", .f32, Shape(64, 4))
+        let c = b.input("c", .f32, Shape(48, 4))
+        #expect(throws: EdgeHALError.self) { try b.mulMat(a, c) }
+        #expect(throws: EdgeHALError.self) { try b.add(a, c) }
+        #expect(throws: EdgeHALError.self) { try b.weight("w", .q4_0, Shape(48), data: HostData([UInt8](repeating: 0, count: 18))) }
+        #expect(throws: EdgeHALError.self) { try b.reshape(a, Shape(100)) }
+    }
+}

@@ -35,7 +35,7 @@ public final class ReferenceDevice: Device {
     public func makeWeightBuffer(_ data: HostData) throws -> any DeviceBuffer { HostBuffer(wrapping: data) }
 
     public func compile(_ partition: Partition) throws -> any Program {
-        HostProgram(try partition.nodes.map { node in
+        HostProgram(partition, try partition.nodes.map { node in
             guard supports(node.signature) else { throw EdgeHALError.unsupported("reference: \(node.signature)") }
             let (ins, out) = try node.hostAddresses(device: backendName)
             let descs = node.inputs.map(\.desc)

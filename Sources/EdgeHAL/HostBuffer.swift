@@ -47,9 +47,14 @@ extension BufferSlice {
 }
 
 /// A program for host-memory devices: the partition's kernels as closures, run in order.
+/// It keeps the partition (and so its buffers) alive, since the kernels hold raw addresses into them.
 public struct HostProgram: Program {
+    public let partition: Partition
     public let kernels: [@Sendable () -> Void]
-    public init(_ kernels: [@Sendable () -> Void]) { self.kernels = kernels }
+    public init(_ partition: Partition, _ kernels: [@Sendable () -> Void]) {
+        self.partition = partition
+        self.kernels = kernels
+    }
     public func run() throws { for k in kernels { k() } }
 }
 

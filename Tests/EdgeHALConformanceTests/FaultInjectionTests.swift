@@ -25,7 +25,7 @@ final class FaultyDevice: Device {
     func makeBuffer(byteCount: Int) throws -> any DeviceBuffer { HostBuffer(byteCount: byteCount) }
 
     func compile(_ partition: Partition) throws -> any Program {
-        HostProgram(try partition.nodes.map { node in
+        HostProgram(partition, try partition.nodes.map { node in
             let (ins, out) = try node.hostAddresses(device: backendName)
             let inputs = Array(zip(ins, node.inputs.map(\.desc)))
             nonisolated(unsafe) let output = out

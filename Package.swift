@@ -1,14 +1,22 @@
 // swift-tools-version: 6.1
 import PackageDescription
 
+// The CPU backend's release build targets the host CPU so its SIMD types use the real vector
+// width (AVX2/FMA on x86-64); without it swiftc emits SSE code and calls fmaf (10× slower).
+let hostCPU: [SwiftSetting] = [
+    .unsafeFlags(["-target-cpu", "native", "-Xllvm", "-inline-threshold=1000"], .when(configuration: .release)),
+]
+
 let package = Package(
     name: "EdgeHAL",
     products: [
         .library(name: "EdgeHAL", targets: ["EdgeHAL"]),
         .library(name: "EdgeHALConformance", targets: ["EdgeHALConformance"]),
+        .library(name: "EdgeHALModels", targets: ["EdgeHALModels"]),
         .library(name: "EdgeHALBuiltins", targets: ["EdgeHALBuiltins"]),
         .executable(name: "hwprobe", targets: ["hwprobe"]),
         .executable(name: "conformance", targets: ["conformance"]),
+        .executable(name: "edgehal", targets: ["edgehal"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -16,9 +24,11 @@ let package = Package(
     targets: [
         .target(name: "EdgeHAL", path: "Sources/EdgeHAL"),
         .target(name: "EdgeHALReference", dependencies: ["EdgeHAL"], path: "Backends/Reference"),
+        .target(name: "EdgeHALCPU", dependencies: ["EdgeHAL"], path: "Backends/CPU", swiftSettings: hostCPU),
         .target(name: "EdgeHALConformance", dependencies: ["EdgeHAL", "EdgeHALReference"],
                 path: "Sources/EdgeHALConformance"),
-        .target(name: "EdgeHALBuiltins", dependencies: ["EdgeHAL", "EdgeHALReference"],
+        .target(name: "EdgeHALModels", dependencies: ["EdgeHAL"], path: "Sources/EdgeHALModels"),
+        .target(name: "EdgeHALBuiltins", dependencies: ["EdgeHAL", "EdgeHALReference", "EdgeHALCPU"],
                 path: "Sources/EdgeHALBuiltins"),
         .executableTarget(name: "hwprobe", dependencies: [
             "EdgeHAL", "EdgeHALBuiltins",
@@ -28,8 +38,16 @@ let package = Package(
             "EdgeHAL", "EdgeHALBuiltins", "EdgeHALConformance",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], path: "Tools/conformance"),
+        .executableTarget(name: "edgehal", dependencies: [
+            "EdgeHAL", "EdgeHALBuiltins", "EdgeHALModels", "EdgeHALConformance",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ], path: "Tools/edgehal"),
         .testTarget(name: "EdgeHALTests", dependencies: ["EdgeHAL", "EdgeHALReference"],
                     path: "Tests/EdgeHALTests", exclude: ["Fixtures"]),
+        .testTarget(name: "EdgeHALCPUTests", dependencies: ["EdgeHAL", "EdgeHALCPU", "EdgeHALReference"],
+                    path: "Tests/EdgeHALCPUTests"),
+        .testTarget(name: "EdgeHALModelsTests", dependencies: ["EdgeHAL", "EdgeHALModels", "EdgeHALReference"],
+                    path: "Tests/EdgeHALModelsTests"),
         .testTarget(name: "EdgeHALConformanceTests",
                     dependencies: ["EdgeHAL", "EdgeHALReference", "EdgeHALConformance", "EdgeHALBuiltins"],
                     path: "Tests/EdgeHALConformanceTests"),

@@ -1,0 +1,87 @@
+import EdgeHAL
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// The portable SIMD CPU backend: Swift vector types only, compiled for the host's vector width,
+/// with a persistent worker pool. `EDGEHAL_THREADS` sets the worker count (default: all cores).
+public struct CPUBackend: Backend {
+    public let name = "cpu"
+    public init() {}
+
+    public static var threads: Int {
+        if let raw = getenv("EDGEHAL_THREADS"), let n = Int(String(cString: raw)), n > 0 { return min(n, 256) }
+        return HostCPU.cores
+    }
+
+    public static var deviceInfo: DeviceInfo {
+        DeviceInfo(name: "\(HostCPU.modelName) (Swift SIMD)", kind: .cpu, memoryBytes: HostCPU.memoryBytes,
+                   computeUnits: threads,
+                   features: HostCPU.simdFeatures + ["threads=\(threads)", "simd-build=\(buildVectorISA)"])
+    }
+
+    /// What the compiler targeted for this module. Release builds pass `-target-cpu native`
+    /// (Package.swift), so SIMD types lower to every vector feature the build host has;
+    /// debug builds use the architecture's baseline.
+    public static var buildVectorISA: String {
+        #if arch(x86_64)
+        let baseline = "x86-64 baseline (sse2)"
+        #elseif arch(arm64)
+        let baseline = "arm64 baseline (neon)"
+        #else
+        let baseline = "scalar"
+        #endif
+        return isOptimized ? "target-cpu=native" : baseline
+    }
+
+    static var isOptimized: Bool {
+        #if DEBUG
+        return false
+        #else
+        return true
+        #endif
+    }
+
+    public func probe() -> BackendStatus {
+        BackendStatus(available: true, reason: "host CPU, \(Self.threads) worker thread\(Self.threads == 1 ? "" : "s")",
+                      devices: [Self.deviceInfo])
+    }
+
+    public func makeDevice(index: Int) throws -> any Device {
+        guard index == 0 else { throw EdgeHALError.selection("cpu has one device (0), not \(index)") }
+        return CPUDevice(threads: Self.threads)
+    }
+}
+
+public final class CPUDevice: Device {
+    public let backendName = "cpu"
+    public let info: DeviceInfo
+    public let pool: WorkerPool
+
+    public init(threads: Int) {
+        pool = WorkerPool(threads: threads)
+        info = CPUBackend.deviceInfo
+    }
+
+    /// Every well-formed signature of every op: the CPU backend has no gaps.
+    public func supports(_ signature: OpSignature) -> Bool {
+        guard (try? signature.op.outputDesc(for: signature.inputs)) == signature.output else { return false }
+        if case .mulMat = signature.op { return MatMulKernel.supports(signature.inputs[0].type) }
+        return true
+    }
+
+    public func makeBuffer(byteCount: Int) throws -> any DeviceBuffer { HostBuffer(byteCount: byteCount) }
+
+    public func makeWeightBuffer(_ data: HostData) throws -> any DeviceBuffer { HostBuffer(wrapping: data) }
+
+    public func compile(_ partition: Partition) throws -> any Program {
+        HostProgram(partition, try partition.nodes.map { node in
+            guard supports(node.signature) else { throw EdgeHALError.unsupported("cpu: \(node.signature)") }
+            let (ins, out) = try node.hostAddresses(device: backendName)
+            return CPUKernels.make(node.op, inputs: Array(zip(ins, node.inputs.map(\.desc))), output: out,
+                                   outputDesc: node.output.desc, pool: pool)
+        })
+    }
+}

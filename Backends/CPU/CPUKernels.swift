@@ -57,6 +57,10 @@ enum CPUKernels {
         case .convert(let to):
             let from = d[0].type
             return { convert(x[0], from, y, to, count) }
+        case .setRows:
+            let rows = d[0].shape[1], k = d[0].shape[0], toF16 = d[0].type == .f16, n = d[1].shape[1]
+            nonisolated(unsafe) let src = f32(1)
+            return { setRows(src, x[2].assumingMemoryBound(to: Int32.self), n, y, k: k, rows: rows, f16: toF16) }
         case .permute(let a0, let a1, let a2, let a3):
             return { permute(x[0], d[0], axes: [a0, a1, a2, a3], y) }
         case .attention(let scale):
@@ -76,6 +80,20 @@ enum CPUKernels {
             let src = table + id * rowBytes
             if desc.type == .f32 { dst.update(from: src.assumingMemoryBound(to: Float.self), count: k) }
             else { Quant.dequantize(desc.type, from: src, into: dst, count: k) }
+        }
+    }
+
+    static func setRows(_ src: UnsafePointer<Float>, _ ids: UnsafePointer<Int32>, _ n: Int, _ dst: UnsafeMutableRawPointer,
+                        k: Int, rows: Int, f16: Bool) {
+        for j in 0..<n {
+            let r = Int(ids[j])
+            guard r >= 0 && r < rows else { continue }
+            if f16 {
+                let o = dst.assumingMemoryBound(to: Float16.self) + r * k
+                for i in 0..<k { o[i] = Float16(src[j * k + i]) }
+            } else {
+                (dst.assumingMemoryBound(to: Float.self) + r * k).update(from: src + j * k, count: k)
+            }
         }
     }
 

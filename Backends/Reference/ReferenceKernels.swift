@@ -43,6 +43,9 @@ public enum ReferenceKernels {
             for i in 0..<y.desc.shape.count {
                 y.setF32(i, Float(silu(Double(gate.f32(i))) * Double(up.f32(i))))
             }
+        case .setRows:
+            // The output is the destination itself (in place): only the addressed rows change.
+            setRows(x[1], ids: x[2], y)
         case .attention(let scale):
             attention(q: x[0], k: x[1], v: x[2], mask: x.count > 3 ? x[3] : nil, scale: scale, y)
         }
@@ -183,6 +186,23 @@ public enum ReferenceKernels {
     }
 
     /// f32/f16 → f32/f16, value by value (f32 → f16 rounds to nearest even).
+    /// dst[:, ids[j]] = src[:, j]; ids outside the destination write nothing.
+    static func setRows(_ src: InputTensor, ids: InputTensor, _ dst: OutputTensor) {
+        let (k, rows) = (dst.desc.shape[0], dst.desc.shape[1])
+        for j in 0..<ids.desc.shape[0] {
+            let r = Int(ids.i32(j))
+            guard r >= 0 && r < rows else { continue }
+            for i in 0..<k {
+                let v = src.f32(j * k + i)
+                if dst.desc.type == .f16 {
+                    dst.base.storeBytes(of: Float16(v), toByteOffset: (r * k + i) * 2, as: Float16.self)
+                } else {
+                    dst.setF32(r * k + i, v)
+                }
+            }
+        }
+    }
+
     static func convert(_ x: InputTensor, _ out: OutputTensor) {
         let count = x.desc.shape.count
         if x.desc.type == out.desc.type {

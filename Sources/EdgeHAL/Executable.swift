@@ -20,6 +20,7 @@ public struct ExecutionReport: Sendable, CustomStringConvertible {
     /// What those tensors would take without reuse.
     public var unsharedBytes = 0
     public var weightBytes = 0
+    public var stateBytes = 0
     public var fusedOps = 0
 
     public var description: String {
@@ -49,11 +50,16 @@ public final class Executable {
     private var outputDevice: [Int: Int] = [:]
     private var arenas: [any DeviceBuffer] = []
 
-    public init(graph source: Graph, devices: [any Device], options: ExecutionOptions = ExecutionOptions()) throws {
+    /// The memory this executable shares with others built on the same ``ResidentTensors``.
+    public let resident: ResidentTensors
+
+    public init(graph source: Graph, devices: [any Device], options: ExecutionOptions = ExecutionOptions(),
+                resident: ResidentTensors = ResidentTensors()) throws {
         guard let primary = devices.first else { throw EdgeHALError.selection("no device to run on") }
         let graph = options.fuse ? Fusion.apply(to: source, supports: primary.supports) : source
         self.graph = graph
         self.devices = devices
+        self.resident = resident
         report.fusedOps = graph.nodes.filter(\.op.isFused).count - source.nodes.filter(\.op.isFused).count
 
         // Placement: the first device that supports each node.
@@ -71,14 +77,37 @@ public final class Executable {
             else { ranges.append(i..<(i + 1)) }
         }
 
-        // Lifetimes of every (storage, device) slot, in node steps; inputs are written before step 0.
+        // Each storage's home: the device that produces it — for a state, the one device that updates it
+        // (else the first that reads it); nil for host data (inputs, weights), which devices receive directly.
+        var home: [Int: Int] = [:]
+        for (i, node) in graph.nodes.enumerated() {
+            let out = graph.storage(of: node.output)
+            if let h = home[out.index], h != placement[i] {
+                throw EdgeHALError.unsupported("state \(graph[out].name) would be updated on two devices; place its writers on one")
+            }
+            home[out.index] = placement[i]
+        }
+        for (i, node) in graph.nodes.enumerated() {
+            for t in node.inputs {
+                let s = graph.storage(of: t)
+                if case .state = graph[s].source, home[s.index] == nil { home[s.index] = placement[i] }
+            }
+        }
+
+        // Lifetimes of every (storage, device) arena slot, in node steps; inputs are written before step 0.
         let end = graph.nodes.count
         var first: [SlotKey: Int] = [:], last: [SlotKey: Int] = [:]
-        var weightsNeeded = Set<SlotKey>(), transferred = Set<SlotKey>()
+        var persistent = Set<SlotKey>(), transferred = Set<SlotKey>()
         var transferPlan: [[(storage: Int, from: Int, to: Int)]] = Array(repeating: [], count: ranges.count)
         func use(_ key: SlotKey, from start: Int, to stop: Int) {
             first[key] = min(first[key] ?? start, start)
             last[key] = max(last[key] ?? stop, stop)
+        }
+        func isPersistent(_ s: TensorID) -> Bool {
+            switch graph[s].source {
+            case .weight, .state: return true
+            default: return false
+            }
         }
         for (p, range) in ranges.enumerated() {
             let d = placement[range.lowerBound]
@@ -86,30 +115,35 @@ public final class Executable {
                 for t in graph.nodes[i].inputs {
                     let s = graph.storage(of: t)
                     let key = SlotKey(storage: s.index, device: d)
-                    switch graph[s].source {
-                    case .weight: weightsNeeded.insert(key)
-                    case .input: use(key, from: -1, to: i)
-                    case .node(let n) where placement[n] == d: use(key, from: n, to: i)
-                    case .node(let n):
-                        // One copy per device: the copied slot then stays live until its last use there.
-                        if transferred.insert(key).inserted { transferPlan[p].append((s.index, placement[n], d)) }
-                        use(key, from: range.lowerBound, to: i)
-                        use(SlotKey(storage: s.index, device: placement[n]), from: n, to: range.lowerBound)
-                    case .view: preconditionFailure("storage(of:) returned a view")
+                    if case .input = graph[s].source { use(key, from: -1, to: i); continue }
+                    if case .weight = graph[s].source { persistent.insert(key); continue }
+                    guard let h = home[s.index] else { preconditionFailure("storage without a home") }
+                    if h == d {
+                        if isPersistent(s) { persistent.insert(key) } else { use(key, from: i, to: i) }
+                        continue
                     }
+                    // Produced on another device: an intermediate is copied once and kept until its last use
+                    // here; a state may change between partitions, so every partition reading it copies it.
+                    let needsCopy = isPersistent(s) ? !transferPlan[p].contains { $0.storage == s.index }
+                                                    : transferred.insert(key).inserted
+                    if needsCopy { transferPlan[p].append((s.index, h, d)) }
+                    use(key, from: range.lowerBound, to: i)
+                    let source = SlotKey(storage: s.index, device: h)
+                    if isPersistent(s) { persistent.insert(source) } else { use(source, from: range.lowerBound, to: range.lowerBound) }
                 }
-                use(SlotKey(storage: graph.nodes[i].output.index, device: d), from: i, to: i)
+                let out = graph.storage(of: graph.nodes[i].output)
+                let key = SlotKey(storage: out.index, device: d)
+                if isPersistent(out) { persistent.insert(key) } else { use(key, from: i, to: i) }
             }
         }
         for o in graph.outputs {
             let s = graph.storage(of: o)
-            if case .node(let n) = graph[s].source {
-                use(SlotKey(storage: s.index, device: placement[n]), from: n, to: end)
-                outputDevice[s.index] = placement[n]
-            }
+            guard let h = home[s.index] else { continue }
+            outputDevice[s.index] = h
+            if !isPersistent(s) { use(SlotKey(storage: s.index, device: h), from: end, to: end) }
         }
 
-        // One arena per device, planned by liveness; weights get their own resident buffers.
+        // One arena per device, planned by liveness; weights and states live in resident memory.
         for (d, device) in devices.enumerated() {
             let keys = first.keys.filter { $0.device == d }.sorted { $0.storage < $1.storage }
             let requests = keys.map {
@@ -125,11 +159,20 @@ public final class Executable {
                 slots[key] = BufferSlice(buffer: arena, offset: offset, desc: graph.tensors[key.storage].desc)
             }
         }
-        for key in weightsNeeded.sorted(by: { ($0.device, $0.storage) < ($1.device, $1.storage) }) {
-            guard case .weight(let data) = graph.tensors[key.storage].source else { continue }
-            let buffer = try devices[key.device].makeWeightBuffer(data)
-            report.weightBytes += data.bytes.count
-            slots[key] = BufferSlice(buffer: buffer, offset: 0, desc: graph.tensors[key.storage].desc)
+        for key in persistent.sorted(by: { ($0.device, $0.storage) < ($1.device, $1.storage) }) {
+            let tensor = graph.tensors[key.storage]
+            let buffer: any DeviceBuffer
+            switch tensor.source {
+            case .weight(let data):
+                buffer = try resident.weight(data, on: devices[key.device])
+                report.weightBytes += data.bytes.count
+            case .state:
+                buffer = try resident.state(tensor.name, tensor.desc, on: devices[key.device])
+                report.stateBytes += tensor.desc.byteCount
+            default:
+                preconditionFailure("only weights and states are persistent")
+            }
+            slots[key] = BufferSlice(buffer: buffer, offset: 0, desc: tensor.desc)
         }
 
         // Compile each partition over its bound slices.
@@ -174,6 +217,16 @@ public final class Executable {
         try values.withUnsafeBytes { try setInput(id, bytes: $0) }
     }
 
+    /// Overwrites a state tensor's contents on every device holding it (e.g. to restore a saved cache).
+    public func setState(_ id: TensorID, bytes: UnsafeRawBufferPointer) throws {
+        let s = graph.storage(of: id)
+        guard case .state = graph[s].source else { throw EdgeHALError.invalidGraph("\(graph[id].name) is not a state") }
+        guard bytes.count == graph[s].desc.byteCount else {
+            throw EdgeHALError.invalidGraph("state \(graph[s].name) needs \(graph[s].desc.byteCount) bytes, got \(bytes.count)")
+        }
+        for (key, slice) in slots where key.storage == s.index { try slice.buffer.write(bytes, at: slice.offset) }
+    }
+
     /// Runs every partition in order, copying tensors between devices where they cross.
     public func run() throws {
         for (key, slice) in slots {
@@ -204,6 +257,14 @@ public final class Executable {
         switch graph[s].source {
         case .input: if let data = inputData[s.index] { return data }
         case .weight(let data): return Array(data.bytes)
+        case .state:
+            for d in devices.indices {
+                if let slice = slots[SlotKey(storage: s.index, device: d)], case .state = graph[s].source {
+                    var out = [UInt8](repeating: 0, count: graph[s].desc.byteCount)
+                    try out.withUnsafeMutableBytes { try slice.buffer.read(into: $0, at: slice.offset) }
+                    return out
+                }
+            }
         default: break
         }
         throw EdgeHALError.invalidGraph("\(graph[id].name) is not an output of this graph")

@@ -38,6 +38,9 @@ public struct Graph: Sendable {
         case input
         /// Constant data, uploaded once per device.
         case weight(HostData)
+        /// Persistent device memory that keeps its contents across runs (a KV cache), zeroed when
+        /// created and updated in place by ops such as `setRows`. Named so graphs can share it.
+        case state
         /// Produced by `nodes[index]`.
         case node(Int)
         /// Same bytes as another tensor, read with a different shape (a reshape).
@@ -64,11 +67,16 @@ public struct Graph: Sendable {
 
     public subscript(_ id: TensorID) -> Tensor { tensors[id.index] }
 
-    /// Follows reshapes to the tensor that owns the bytes.
+    /// Follows reshapes and in-place updates to the tensor that owns the bytes.
     public func storage(of id: TensorID) -> TensorID {
         var id = id
-        while case .view(let base) = tensors[id.index].source { id = base }
-        return id
+        while true {
+            switch tensors[id.index].source {
+            case .view(let base): id = base
+            case .node(let n) where nodes[n].op.inPlaceInput != nil: id = nodes[n].inputs[nodes[n].op.inPlaceInput!]
+            default: return id
+            }
+        }
     }
 
     public var inputs: [TensorID] {
@@ -112,11 +120,24 @@ public struct GraphBuilder: Sendable {
         return graph.add(desc, name, .weight(data))
     }
 
+    /// Persistent memory kept across runs (and shared by graphs run with the same ``ResidentTensors``).
+    public mutating func state(_ name: String, _ type: DType, _ shape: Shape) throws -> TensorID {
+        guard !graph.tensors.contains(where: { if case .state = $0.source { return $0.name == name } else { return false } }) else {
+            throw EdgeHALError.invalidGraph("a state named \(name) already exists")
+        }
+        return graph.add(TensorDesc(type, shape), name, .state)
+    }
+
     /// Appends `op` applied to `inputs` and returns its output.
     @discardableResult
     public mutating func apply(_ op: Op, _ inputs: [TensorID], name: String? = nil) throws -> TensorID {
         for i in inputs where i.index >= graph.tensors.count {
             throw EdgeHALError.invalidGraph("\(op.name): \(i) is not a tensor of this graph")
+        }
+        if let target = op.inPlaceInput {
+            guard case .state = graph[graph.storage(of: inputs[target])].source else {
+                throw EdgeHALError.invalidGraph("\(op.name) updates memory in place: its input \(target) must be a state tensor")
+            }
         }
         let desc = try op.outputDesc(for: inputs.map { graph[$0].desc })
         let out = graph.add(desc, name ?? "\(op.name)#\(graph.nodes.count)", .node(graph.nodes.count))
@@ -152,6 +173,10 @@ public struct GraphBuilder: Sendable {
     }
     public mutating func softmax(_ x: TensorID, mask: TensorID? = nil, scale: Float = 1) throws -> TensorID {
         try apply(.softmax(scale: scale), [x] + (mask.map { [$0] } ?? []))
+    }
+    /// Writes src's rows into the state `dst` at rows `ids`; returns dst as updated.
+    public mutating func setRows(_ dst: TensorID, _ src: TensorID, ids: TensorID) throws -> TensorID {
+        try apply(.setRows, [dst, src, ids])
     }
     public mutating func permute(_ x: TensorID, _ a0: Int, _ a1: Int, _ a2: Int, _ a3: Int) throws -> TensorID {
         try apply(.permute(a0, a1, a2, a3), [x])

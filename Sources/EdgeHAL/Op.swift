@@ -32,6 +32,8 @@ public struct RopeParams: Hashable, Sendable {
 /// - `softmax`: x F32 [K, rows…], optional mask F32 [K, ≥ne1] broadcast over dims 2, 3;
 ///   y = softmax(x·scale + mask) along ne0.
 /// - `rope`: x F32 [headDim, heads, tokens], positions I32 [tokens].
+/// - `setRows`: dst [K, R] f32 or f16 (a state tensor), src F32 [K, N], ids I32 [N] → dst with row ids[j]
+///   replaced by src row j (converted to dst's type); the output *is* dst, updated in place (ggml_set_rows).
 /// - `permute`: materialises ggml_cont(ggml_permute(x, axes)): input axis i becomes output axis axes[i].
 /// - `rmsNormMul`: x, weight [ne0] → rms_norm(x)·weight.
 /// - `swiglu`: gate, up → silu(gate)·up.
@@ -50,6 +52,7 @@ public enum Op: Hashable, Sendable {
     case gelu
     case convert(DType)
     case permute(Int, Int, Int, Int)
+    case setRows
     // Fused operators: the fusion pass creates them only for backends that support them.
     case rmsNormMul(eps: Float)
     case swiglu
@@ -70,10 +73,17 @@ public enum Op: Hashable, Sendable {
         case .gelu: return "gelu"
         case .convert: return "convert"
         case .permute: return "permute"
+        case .setRows: return "set_rows"
         case .rmsNormMul: return "rms_norm_mul"
         case .swiglu: return "swiglu"
         case .attention: return "attention"
         }
+    }
+
+    /// The input whose memory the output reuses (the op updates it in place), if any.
+    public var inPlaceInput: Int? {
+        if case .setRows = self { return 0 }
+        return nil
     }
 
     public var isFused: Bool {

@@ -3,6 +3,7 @@ extension Op {
     public var arity: (required: Int, optional: Int) {
         switch self {
         case .mulMat, .getRows, .add, .mul, .rope, .rmsNormMul, .swiglu: return (2, 0)
+        case .setRows: return (3, 0)
         case .scale, .rmsNorm, .silu, .gelu, .convert, .permute: return (1, 0)
         case .softmax: return (1, 1)
         case .attention: return (3, 1)
@@ -73,6 +74,15 @@ extension Op {
                 throw fail("positions must be i32 [ne2] for x [headDim, heads, tokens]")
             }
             guard p.nDims > 0, p.nDims % 2 == 0, p.nDims <= a.shape[0] else { throw fail("nDims must be even and ≤ headDim") }
+            return a
+        case .setRows:
+            let (src, ids) = (inputs[1], inputs[2])
+            try requireF32(1)
+            guard a.type == .f32 || a.type == .f16 else { throw fail("destination must be f32 or f16") }
+            guard a.shape[2] == 1, a.shape[3] == 1, src.shape[0] == a.shape[0], src.shape[2] == 1, src.shape[3] == 1 else {
+                throw fail("dst [K, R] and src [K, N] expected")
+            }
+            guard ids.type == .i32, ids.shape.rows == 1, ids.shape[0] == src.shape[1] else { throw fail("ids must be i32 [N]") }
             return a
         case .convert(let to):
             guard [DType.f32, .f16].contains(a.type), [DType.f32, .f16].contains(to) else {

@@ -7,7 +7,7 @@ public enum CaseTable {
     public static let weightTypes: [DType] = [.f32, .f16, .q8_0, .q4_0, .q4_1, .q5_0, .q5_1, .q2_K, .q3_K, .q4_K, .q5_K, .q6_K]
 
     public static var all: [ConformanceCase] {
-        mulMat + getRows + elementwise + norms + softmax + rope + attention + fusion + blocks
+        mulMat + getRows + setRows + elementwise + norms + softmax + rope + attention + fusion + blocks
     }
 
     // MARK: mul_mat
@@ -55,6 +55,22 @@ public enum CaseTable {
                 var ids: [Int32] = [0, Int32(rows - 1)]
                 for _ in 0..<5 { ids.append(Int32(rng.int(below: rows))) }
                 return c.finish(try c.builder.getRows(table, c.ints("ids", ids)))
+            }
+        }
+    }
+
+    // MARK: set_rows (KV-cache writes)
+
+    static var setRows: [ConformanceCase] {
+        [DType.f32, .f16].map { type in
+            ConformanceCase(op: "set_rows", type: type.rawValue, shape: "k=64 rows=20 n=5", threshold: Tolerance.exact,
+                            check: .op, flops: 0, weightBytes: 0) { rng in
+                var c = OpCaseBuilder()
+                let dst = try c.builder.state("cache", type, Shape(64, 20))
+                c.data[dst] = TestData.weights(type, k: 64, rows: 20, rng: &rng)
+                let src = c.floats("src", Shape(64, 5), rng.normal(count: 320))
+                let ids = c.ints("ids", [3, 0, 19, 7, 12])
+                return c.finish(try c.builder.setRows(dst, src, ids: ids))
             }
         }
     }

@@ -106,7 +106,7 @@ public struct ConformanceRunner {
     /// Runs a whole graph through the executor with only `device`, so nothing falls back silently.
     func execute(_ g: CaseGraph, on device: any Device, fuse: Bool) throws -> [Float] {
         let exe = try Executable(graph: g.graph, devices: [device], options: ExecutionOptions(fuse: fuse))
-        for (id, bytes) in g.inputs { try bytes.withUnsafeBytes { try exe.setInput(id, bytes: $0) } }
+        try Self.load(g, into: exe)
         try exe.run()
         return TestData.floats(try exe.readBytes(g.output), as: g.graph[g.output].desc.type)
     }
@@ -120,12 +120,24 @@ public struct ConformanceRunner {
             throw CaseError.unsupported("the device does not support the fused op for this pattern")
         }
         let exe = try Executable(graph: g.graph, devices: [device], options: ExecutionOptions(fuse: true))
-        for (id, bytes) in g.inputs { try bytes.withUnsafeBytes { try exe.setInput(id, bytes: $0) } }
+        try Self.load(g, into: exe)
         try exe.run()
         let first = try exe.readBytes(g.output)
-        let ms = try time { try exe.run() }
+        let ms = try time {
+            try Self.load(g, into: exe)
+            try exe.run()
+        }
         guard try exe.readBytes(g.output) == first else { throw CaseError.failed("two runs of the same graph differ") }
         return (TestData.floats(first, as: g.graph[g.output].desc.type), ms)
+    }
+
+    /// Sets a case's inputs, and the initial contents of its states.
+    static func load(_ g: CaseGraph, into exe: Executable) throws {
+        for (id, bytes) in g.inputs {
+            try bytes.withUnsafeBytes { raw in
+                if case .state = g.graph[id].source { try exe.setState(id, bytes: raw) } else { try exe.setInput(id, bytes: raw) }
+            }
+        }
     }
 
     /// One op in buffers surrounded by sentinels: checks bounds, untouched inputs and bit-identical reruns.
@@ -156,7 +168,9 @@ public struct ConformanceRunner {
                 return try guarded(t.desc, bytes)
             }
         }
-        let (output, _) = try guarded(g.graph[node.output].desc, nil)
+        // An in-place op writes into its input: that input's buffer is the output, guards included.
+        let inPlace = node.op.inPlaceInput
+        let output = try inPlace.map { inputs[$0].0 } ?? guarded(g.graph[node.output].desc, nil).0
         let program = try device.compile(Partition(nodes: [PartitionNode(op: node.op, inputs: inputs.map(\.0), output: output)]))
         try program.run()
         let first = try contents(output)
@@ -164,13 +178,15 @@ public struct ConformanceRunner {
         if let bad = (Array(first[..<pad]) + Array(first[(pad + outBytes)...])).firstIndex(where: { $0 != Self.sentinel }) {
             throw CaseError.failed("wrote outside its output: guard byte \(bad < pad ? bad - pad : bad - pad + outBytes) relative to the output start")
         }
-        for (i, (slice, image)) in inputs.enumerated() where try contents(slice) != image {
-            throw CaseError.failed("modified input \(i)")
+        for (i, (slice, image)) in inputs.enumerated() where i != inPlace {
+            if try contents(slice) != image { throw CaseError.failed("modified input \(i)") }
         }
-        // Poison the output, run again: every byte must be rewritten to the same value.
-        var poison = [UInt8](repeating: 0xFF, count: outBytes)
-        try poison.withUnsafeMutableBytes { try output.buffer.write(UnsafeRawBufferPointer($0), at: pad) }
-        let ms = try time { try program.run() }
+        // Run again from a poisoned output (or, in place, the original contents): the same bytes must come back.
+        let reset: [UInt8] = inPlace.map { Array(inputs[$0].1[pad..<(pad + outBytes)]) } ?? [UInt8](repeating: 0xFF, count: outBytes)
+        let ms = try time {
+            try reset.withUnsafeBytes { try output.buffer.write($0, at: pad) }
+            try program.run()
+        }
         let second = try contents(output)
         guard second == first else { throw CaseError.failed("two runs differ (or the output was not fully written)") }
         return (TestData.floats(Array(first[pad..<(pad + outBytes)]), as: output.desc.type), ms)

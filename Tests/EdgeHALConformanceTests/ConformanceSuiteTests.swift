@@ -25,7 +25,7 @@ struct ConformanceSuiteTests {
         let cases = CaseTable.all
         let ops = Set(cases.map(\.op))
         for op in ["mul_mat", "get_rows", "add", "mul", "scale", "rms_norm", "softmax", "rope", "silu", "gelu", "convert",
-                   "permute", "rms_norm_mul", "swiglu", "attention", "transformer_block"] {
+                   "permute", "set_rows", "rms_norm_mul", "swiglu", "attention", "transformer_block"] {
             #expect(ops.contains(op), "no case for \(op)")
         }
         let mulMatTypes = Set(cases.filter { $0.op == "mul_mat" }.map(\.type))

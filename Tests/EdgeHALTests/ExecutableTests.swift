@@ -124,4 +124,47 @@ struct ExecutableTests {
         #expect(throws: EdgeHALError.self) { try b.weight("w", .q4_0, Shape(48), data: HostData([UInt8](repeating: 0, count: 18))) }
         #expect(throws: EdgeHALError.self) { try b.reshape(a, Shape(100)) }
     }
+
+    @Test func statePersistsAcrossRunsAndIsSharedBetweenGraphs() throws {
+        // A "prefill" graph writes two rows of a cache; a "decode" graph writes one more and sums the cache.
+        func graph(tokens: Int) throws -> (Graph, TensorID, TensorID, TensorID) {
+            var b = GraphBuilder()
+            let cache = try b.state("cache", .f32, Shape(4, 8))
+            let src = b.input("src", .f32, Shape(4, tokens))
+            let ids = b.input("ids", .i32, Shape(tokens))
+            let updated = try b.setRows(cache, src, ids: ids)
+            let ones = try b.weight("ones", .f32, Shape(4), data: HostData(floats: [1, 1, 1, 1]))
+            let sums = try b.mulMat(updated, try b.reshape(ones, Shape(4, 1)))
+            b.output(sums)
+            return (b.graph, src, ids, sums)
+        }
+        let resident = ResidentTensors()
+        let (g2, src2, ids2, _) = try graph(tokens: 2)
+        let (g1, src1, ids1, sums1) = try graph(tokens: 1)
+        for devices in [[ReferenceDevice()] as [any Device], [MulMatOnlyDevice(), ReferenceDevice()]] {
+            let resident = devices.count == 1 ? resident : ResidentTensors()
+            let prefill = try Executable(graph: g2, devices: devices, resident: resident)
+            let decode = try Executable(graph: g1, devices: devices, resident: resident)
+            try prefill.setInput(src2, [1, 1, 1, 1, 2, 2, 2, 2] as [Float])
+            try prefill.setInput(ids2, [0, 1] as [Int32])
+            try prefill.run()
+            try decode.setInput(src1, [3, 3, 3, 3] as [Float])
+            try decode.setInput(ids1, [2] as [Int32])
+            try decode.run()
+            #expect(try decode.read(sums1) == [4, 8, 12, 0, 0, 0, 0, 0])
+            try decode.setInput(ids1, [7] as [Int32])
+            try decode.run()
+            #expect(try decode.read(sums1) == [4, 8, 12, 0, 0, 0, 0, 12])
+            try resident.resetStates()
+            try decode.run()
+            #expect(try decode.read(sums1) == [0, 0, 0, 0, 0, 0, 0, 12])
+        }
+    }
+
+    @Test func inPlaceUpdatesOnlyTargetState() throws {
+        var b = GraphBuilder()
+        let x = b.input("x", .f32, Shape(4, 2))
+        let ids = b.input("ids", .i32, Shape(2))
+        #expect(throws: EdgeHALError.self) { try b.setRows(x, x, ids: ids) }
+    }
 }

@@ -1,0 +1,178 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import EdgeHAL
+
+private func posixWrite(_ fd: Int32, _ p: UnsafeRawPointer, _ n: Int) -> Int { write(fd, p, n) }
+
+/// Builds a GGUF version 3 (little-endian) file: metadata in insertion order, then tensor infos,
+/// then the data section, each tensor's bytes starting at a multiple of the alignment
+/// (`general.alignment` when set, else 32) and padded with zeros to the next one.
+public struct GGUFWriter: Sendable {
+    private struct PendingTensor: Sendable {
+        var name: String
+        var type: DType
+        var shape: Shape
+        var bytes: [UInt8]
+    }
+
+    private var keys: [String] = []
+    private var values: [String: GGUFValue] = [:]
+    private var pending: [PendingTensor] = []
+    private var tensorNames: Set<String> = []
+
+    public init() {}
+
+    /// The alignment the file will use.
+    public var alignment: Int {
+        if case .uint32(let a)? = values["general.alignment"] { return Int(a) }
+        return GGUFFile.defaultAlignment
+    }
+
+    /// Metadata keys in the order they will be written.
+    public var metadataKeys: [String] { keys }
+
+    /// Sets `key`, keeping its original position when it is already present.
+    ///
+    /// Preconditions (programming errors, as the reader would refuse the file): array elements all
+    /// have their array's element type, arrays nest at most ``GGUFValue/maxArrayDepth`` deep,
+    /// and `general.alignment` is a power-of-two `uint32`.
+    public mutating func set(_ key: String, _ value: GGUFValue) {
+        precondition(value.isWellTyped, "GGUF key \(key): array elements must all be of the array's element type")
+        precondition(value.arrayDepth <= GGUFValue.maxArrayDepth,
+                     "GGUF key \(key): arrays nest more than \(GGUFValue.maxArrayDepth) deep")
+        if key == "general.alignment" {
+            guard case .uint32(let a) = value, a != 0, a & (a - 1) == 0 else {
+                preconditionFailure("general.alignment must be a power-of-two uint32, got \(value)")
+            }
+        }
+        if values.updateValue(value, forKey: key) == nil { keys.append(key) }
+    }
+
+    /// Adds a tensor; `bytes` must hold exactly the bytes of `type` × `shape` (ggml order).
+    public mutating func addTensor(name: String, type: DType, shape: Shape, bytes: [UInt8]) throws {
+        guard !tensorNames.contains(name) else { throw GGUFError("duplicate tensor name \(String(reflecting: name))") }
+        var elements = 1
+        for d in shape.dims {
+            guard d >= 1 else { throw GGUFError("tensor \(String(reflecting: name)): dimension \(d) in [\(shape.dims)] is not positive") }
+            let (p, o) = elements.multipliedReportingOverflow(by: d)
+            guard !o else { throw GGUFError("tensor \(String(reflecting: name)): element count of \(shape.dims) overflows") }
+            elements = p
+        }
+        guard shape[0] % type.blockSize == 0 else {
+            throw GGUFError("tensor \(String(reflecting: name)): ne0 \(shape[0]) is not a multiple of the \(type.rawValue) block size \(type.blockSize)")
+        }
+        let (rowBytes, o1) = (shape[0] / type.blockSize).multipliedReportingOverflow(by: type.blockBytes)
+        let (expected, o2) = rowBytes.multipliedReportingOverflow(by: shape.rows)
+        guard !o1, !o2 else { throw GGUFError("tensor \(String(reflecting: name)): byte size of \(type.rawValue)[\(shape)] overflows") }
+        guard bytes.count == expected else {
+            throw GGUFError("tensor \(String(reflecting: name)): \(type.rawValue)[\(shape)] needs \(expected) bytes, got \(bytes.count)")
+        }
+        tensorNames.insert(name)
+        pending.append(PendingTensor(name: name, type: type, shape: shape, bytes: bytes))
+    }
+
+    /// The whole file.
+    public func serialize() -> [UInt8] {
+        let align = alignment
+        var out: [UInt8] = []
+        out.reserveCapacity(pending.reduce(4096) { $0 + $1.bytes.count + align })
+        out.append(contentsOf: Array("GGUF".utf8))
+        Self.append(UInt32(3), to: &out)
+        Self.append(UInt64(pending.count), to: &out)
+        Self.append(UInt64(keys.count), to: &out)
+        for key in keys {
+            let value = values[key]!
+            Self.append(string: key, to: &out)
+            Self.append(value.type.rawValue, to: &out)
+            Self.append(value: value, to: &out)
+        }
+        var offset = 0
+        for t in pending {
+            Self.append(string: t.name, to: &out)
+            // ggml_n_dims: trailing 1s are not written (a shape has at least one dimension).
+            var dims = t.shape.dims
+            while dims.count > 1 && dims.last == 1 { dims.removeLast() }
+            Self.append(UInt32(dims.count), to: &out)
+            for d in dims { Self.append(UInt64(d), to: &out) }
+            Self.append(t.type.ggmlTypeID, to: &out)
+            Self.append(UInt64(offset), to: &out)
+            offset += Self.padded(t.bytes.count, align)
+        }
+        out.append(contentsOf: repeatElement(0, count: Self.padded(out.count, align) - out.count))
+        for t in pending {
+            out.append(contentsOf: t.bytes)
+            out.append(contentsOf: repeatElement(0, count: Self.padded(t.bytes.count, align) - t.bytes.count))
+        }
+        return out
+    }
+
+    /// Writes the file to `path + ".tmp"`, then renames it over `path`; on failure `path` is untouched.
+    public func write(to path: String) throws {
+        let bytes = serialize()
+        let tmp = path + ".tmp"
+        let fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { throw GGUFError("cannot create \(tmp): \(Self.errnoText())") }
+        var closed = false
+        do {
+            try bytes.withUnsafeBytes { raw in
+                var done = 0
+                while done < raw.count {
+                    let n = posixWrite(fd, raw.baseAddress! + done, raw.count - done)
+                    if n < 0 {
+                        if errno == EINTR { continue }
+                        throw GGUFError("cannot write \(tmp): \(Self.errnoText())")
+                    }
+                    done += n
+                }
+            }
+            guard fsync(fd) == 0 else { throw GGUFError("cannot sync \(tmp): \(Self.errnoText())") }
+            closed = true
+            guard close(fd) == 0 else { throw GGUFError("cannot close \(tmp): \(Self.errnoText())") }
+            guard rename(tmp, path) == 0 else { throw GGUFError("cannot rename \(tmp) to \(path): \(Self.errnoText())") }
+        } catch {
+            if !closed { close(fd) }
+            unlink(tmp)
+            throw error
+        }
+    }
+
+    // MARK: Encoding
+
+    static func padded(_ n: Int, _ align: Int) -> Int { (n + align - 1) / align * align }
+
+    static func append<T: FixedWidthInteger>(_ v: T, to out: inout [UInt8]) {
+        withUnsafeBytes(of: v.littleEndian) { out.append(contentsOf: $0) }
+    }
+
+    static func append(string s: String, to out: inout [UInt8]) {
+        append(UInt64(s.utf8.count), to: &out)
+        out.append(contentsOf: s.utf8)
+    }
+
+    /// The value's payload (without its type tag; an array's payload starts with its element type).
+    static func append(value: GGUFValue, to out: inout [UInt8]) {
+        switch value {
+        case .uint8(let v): out.append(v)
+        case .int8(let v): append(v, to: &out)
+        case .uint16(let v): append(v, to: &out)
+        case .int16(let v): append(v, to: &out)
+        case .uint32(let v): append(v, to: &out)
+        case .int32(let v): append(v, to: &out)
+        case .float32(let v): append(v.bitPattern, to: &out)
+        case .bool(let v): out.append(v ? 1 : 0)
+        case .string(let s): append(string: s, to: &out)
+        case .uint64(let v): append(v, to: &out)
+        case .int64(let v): append(v, to: &out)
+        case .float64(let v): append(v.bitPattern, to: &out)
+        case .array(let t, let items):
+            append(t.rawValue, to: &out)
+            append(UInt64(items.count), to: &out)
+            for item in items { append(value: item, to: &out) }
+        }
+    }
+
+    private static func errnoText() -> String { String(cString: strerror(errno)) }
+}

@@ -35,7 +35,7 @@ let package = Package(
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], path: "Tools/hwprobe"),
         .executableTarget(name: "conformance", dependencies: [
-            "EdgeHAL", "EdgeHALBuiltins", "EdgeHALConformance",
+            "EdgeHAL", "EdgeHALBuiltins", "EdgeHALConformance", "EdgeHALCPU",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], path: "Tools/conformance"),
         .executableTarget(name: "edgehal", dependencies: [

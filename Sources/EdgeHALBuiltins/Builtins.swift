@@ -9,3 +9,13 @@ public enum BuiltinBackends {
     /// A registry holding every built-in backend; plugins are registered on top of it.
     public static func registry() -> BackendRegistry { BackendRegistry(all) }
 }
+
+extension BuiltinBackends {
+    /// Opens what `spec` (or `EDGEHAL_BACKEND`, or `auto`) selects, followed by the best host CPU
+    /// device as fallback for ops the selection does not support.
+    public static func openDevices(_ spec: String? = nil, registry: BackendRegistry = registry()) throws -> [any Device] {
+        let probed = registry.probeAll()
+        let chosen = try Selection.resolve(spec ?? Selection.environmentValue, probed: probed)
+        return try Selection.withFallback(chosen, probed: probed).map { try registry.open($0) }
+    }
+}

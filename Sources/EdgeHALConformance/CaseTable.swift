@@ -43,6 +43,22 @@ public enum CaseTable {
         }
     }
 
+    /// Performance shapes (`conformance --perf`): large mat-vecs that stream weights from DRAM,
+    /// SmolLM2-135M's own projections (cache resident), and prefill batches of 128.
+    public static var perf: [ConformanceCase] {
+        var cases: [ConformanceCase] = []
+        for type in [DType.q4_0, .q4_1, .q8_0] {
+            cases += [mulMatCase(type, k: 4096, m: 4096, n: 1), mulMatCase(type, k: 4096, m: 11008, n: 1)]
+        }
+        for type in [DType.f32, .f16, .q4_K, .q6_K] { cases.append(mulMatCase(type, k: 4096, m: 4096, n: 1)) }
+        cases += [mulMatCase(.q4_1, k: 576, m: 1536, n: 1), mulMatCase(.q4_1, k: 1536, m: 576, n: 1),
+                  mulMatCase(.q8_0, k: 576, m: 49152, n: 1), mulMatCase(.q4_1, k: 576, m: 1536, n: 64)]
+        for type in [DType.q4_0, .q4_1, .q8_0] {
+            cases += [mulMatCase(type, k: 4096, m: 4096, n: 128), mulMatCase(type, k: 4096, m: 11008, n: 128)]
+        }
+        return cases
+    }
+
     // MARK: get_rows
 
     static var getRows: [ConformanceCase] {

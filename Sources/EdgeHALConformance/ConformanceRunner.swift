@@ -13,6 +13,8 @@ public struct CaseResult: Sendable, Codable {
     public var type: String
     public var shape: String
     public var check: ConformanceCase.Check
+    /// The backend measured (set in side-by-side runs).
+    public var backend: String?
     public var status: Status
     public var nmse: Double?
     public var threshold: Double
@@ -20,6 +22,8 @@ public struct CaseResult: Sendable, Codable {
     public var ms: Double?
     public var gflops: Double?
     public var weightGBps: Double?
+    /// The reference backend's time for the same case over this one's (> 1: faster than the oracle).
+    public var speedupVsReference: Double?
     /// What failed, or why the case is unsupported.
     public var detail: String?
 }
@@ -68,47 +72,69 @@ public struct ConformanceRunner {
     }
 
     public func run(_ c: ConformanceCase, on device: any Device) -> CaseResult {
-        var result = CaseResult(op: c.op, type: c.type, shape: c.shape, check: c.check, status: .fail, threshold: c.threshold)
+        compare(c, on: [device])[0]
+    }
+
+    /// Runs one case on several devices, computing the reference result once: the side-by-side
+    /// view `--perf` prints. Results come back in the order of `devices`.
+    public func compare(_ c: ConformanceCase, on devices: [any Device]) -> [CaseResult] {
+        let blank = CaseResult(op: c.op, type: c.type, shape: c.shape, check: c.check, status: .fail, threshold: c.threshold)
+        let prepared: (CaseGraph, [Float])
+        var referenceMs = 0.0
         do {
             var rng = SeededRandom(seed: seed ^ UInt64(truncatingIfNeeded: c.id.hashValueStable))
             let g = try c.make(&rng)
-            let expected = try execute(g, on: reference, fuse: false)
-            let outcome: (actual: [Float], ms: Double)
-            switch c.check {
-            case .op: outcome = try runGuarded(g, on: device)
-            case .fusion, .graph: outcome = try runGraph(g, on: device, requireFusion: c.check == .fusion)
-            }
-            let nmse = Self.nmse(outcome.actual, expected)
-            result.nmse = nmse
-            result.ms = outcome.ms
-            if outcome.ms > 0 {
-                result.gflops = c.flops > 0 ? c.flops / outcome.ms / 1e6 : nil
-                result.weightGBps = c.weightBytes > 0 ? c.weightBytes / outcome.ms / 1e6 : nil
-            }
-            if nmse <= c.threshold {
-                result.status = .pass
-            } else {
-                result.detail = "NMSE \(nmse) above \(c.threshold)"
-            }
-        } catch let CaseError.unsupported(why) {
-            result.status = .unsupported
-            result.detail = why
-        } catch let CaseError.failed(why) {
-            result.detail = why
+            let (values, ms) = try execute(g, on: reference, fuse: false)
+            prepared = (g, values)
+            referenceMs = ms
         } catch {
-            result.detail = "\(error)"
+            return devices.map { _ in var r = blank; r.detail = "case setup: \(error)"; return r }
         }
-        return result
+        let (g, expected) = prepared
+        return devices.map { device in
+            var result = blank
+            result.backend = device.backendName
+            do {
+                let outcome: (actual: [Float], ms: Double)
+                switch c.check {
+                case .op: outcome = try runGuarded(g, on: device)
+                case .fusion, .graph: outcome = try runGraph(g, on: device, requireFusion: c.check == .fusion)
+                }
+                let nmse = Self.nmse(outcome.actual, expected)
+                result.nmse = nmse
+                result.ms = outcome.ms
+                if outcome.ms > 0 {
+                    result.speedupVsReference = referenceMs / outcome.ms
+                    result.gflops = c.flops > 0 ? c.flops / outcome.ms / 1e6 : nil
+                    result.weightGBps = c.weightBytes > 0 ? c.weightBytes / outcome.ms / 1e6 : nil
+                }
+                if nmse <= c.threshold {
+                    result.status = .pass
+                } else {
+                    result.detail = "NMSE \(nmse) above \(c.threshold)"
+                }
+            } catch let CaseError.unsupported(why) {
+                result.status = .unsupported
+                result.detail = why
+            } catch let CaseError.failed(why) {
+                result.detail = why
+            } catch {
+                result.detail = "\(error)"
+            }
+            return result
+        }
     }
 
     enum CaseError: Error { case unsupported(String), failed(String) }
 
     /// Runs a whole graph through the executor with only `device`, so nothing falls back silently.
-    func execute(_ g: CaseGraph, on device: any Device, fuse: Bool) throws -> [Float] {
+    func execute(_ g: CaseGraph, on device: any Device, fuse: Bool) throws -> (values: [Float], ms: Double) {
         let exe = try Executable(graph: g.graph, devices: [device], options: ExecutionOptions(fuse: fuse))
         try Self.load(g, into: exe)
+        let start = Self.now()
         try exe.run()
-        return TestData.floats(try exe.readBytes(g.output), as: g.graph[g.output].desc.type)
+        let ms = (Self.now() - start) * 1000
+        return (TestData.floats(try exe.readBytes(g.output), as: g.graph[g.output].desc.type), ms)
     }
 
     func runGraph(_ g: CaseGraph, on device: any Device, requireFusion: Bool) throws -> (actual: [Float], ms: Double) {

@@ -1,6 +1,7 @@
 import ArgumentParser
 import EdgeHAL
 import EdgeHALBuiltins
+import EdgeHALCPU
 import EdgeHALConformance
 import Foundation
 
@@ -23,8 +24,11 @@ struct Conformance: ParsableCommand {
     var json = false
     @Option(help: "Timed runs per case; the median is reported.")
     var runs = 1
+    @Flag(help: "Benchmark: the performance table (or the cases chosen with --op/--type) on every available backend side by side, with the machine's memory bandwidth measured in the same run.")
+    var perf = false
 
     func run() throws {
+        if perf { return try runPerf() }
         let cases = CaseTable.all.filter { (op.isEmpty || op.contains($0.op)) && (type.isEmpty || type.contains($0.type)) }
         if list {
             for c in cases { print("\(c.op.padded(18)) \(c.type.padded(8)) \(c.shape)  [\(c.check.rawValue), NMSE ≤ \(c.threshold)]") }
@@ -62,6 +66,55 @@ struct Conformance: ParsableCommand {
             print("\(report.passed) passed, \(report.failed) failed, \(report.unsupported) unsupported")
         }
         if report.failed > 0 { throw ExitCode(1) }
+    }
+}
+
+extension Conformance {
+    struct PerfReport: Encodable {
+        var bandwidthGBps: Double
+        var threads: Int
+        var runs: Int
+        var backends: [String]
+        var results: [CaseResult]
+        /// Weight GB/s over measured bandwidth, per result with weight traffic (same order as results).
+        var bandwidthFraction: [Double?]
+    }
+
+    func runPerf() throws {
+        let registry = BuiltinBackends.registry()
+        let probed = registry.probeAll()
+        let choices = try backend.map { try Selection.resolve($0, probed: probed) }
+            ?? Selection.ranked(probed).filter { !$0.info.isReference }
+        let devices = try choices.map { try registry.open($0) }
+        let base = op.isEmpty && type.isEmpty ? CaseTable.perf : CaseTable.all + CaseTable.perf
+        let cases = base.filter { (op.isEmpty || op.contains($0.op)) && (type.isEmpty || type.contains($0.type)) }
+        let threads = CPUBackend.threads
+        let bandwidth = MemoryBandwidth.measure(pool: WorkerPool(threads: threads)) / 1e9
+        let runner = ConformanceRunner(seed: seed, perfRuns: max(3, runs))
+        if !json {
+            print(String(format: "memory read bandwidth: %.1f GB/s at %d threads (same run); %d timed runs per case, median", bandwidth, threads, runner.perfRuns))
+            print("| case | backend | status | ms | GFLOPS | weight GB/s | % of bandwidth | × reference |")
+            print("|---|---|---|---|---|---|---|---|")
+        }
+        var all: [CaseResult] = []
+        for c in cases {
+            for r in runner.compare(c, on: devices) {
+                all.append(r)
+                guard !json else { continue }
+                let f = { (v: Double?, fmt: String) in v.map { String(format: fmt, $0) } ?? "-" }
+                print("| \(c.op) \(c.type) \(c.shape) | \(r.backend ?? "") | \(r.status.rawValue) | \(f(r.ms, "%.3f")) | \(f(r.gflops, "%.2f")) | \(f(r.weightGBps, "%.2f")) | \(f(r.weightGBps.map { 100 * $0 / bandwidth }, "%.0f%%")) | \(f(r.speedupVsReference, "%.1f")) |")
+            }
+        }
+        if json {
+            let report = PerfReport(bandwidthGBps: bandwidth, threads: threads, runs: runner.perfRuns, backends: devices.map(\.backendName),
+                                    results: all, bandwidthFraction: all.map { $0.weightGBps.map { $0 / bandwidth } })
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.sortedKeys]
+            encoder.keyEncodingStrategy = .convertToSnakeCase
+            encoder.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
+            print(String(decoding: try encoder.encode(report), as: UTF8.self))
+        }
+        if all.contains(where: { $0.status == .fail }) { throw ExitCode(1) }
     }
 }
 

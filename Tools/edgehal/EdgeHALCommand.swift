@@ -1,10 +1,6 @@
 import ArgumentParser
-import EdgeHAL
 
 @main
 struct EdgeHALCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(
-        commandName: "edgehal",
-        abstract: "Run GGUF llama-family models on any EdgeHAL backend.",
-        subcommands: [])
+    static let configuration = CommandConfiguration(commandName: "edgehal", abstract: "Run GGUF llama-family models on any EdgeHAL backend.")
 }

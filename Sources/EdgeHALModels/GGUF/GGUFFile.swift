@@ -66,8 +66,9 @@ public final class GGUFFile: @unchecked Sendable {
 
     /// The tensor's bytes, without copying; the returned object keeps the file mapped.
     public func data(for tensor: GGUFTensorInfo) -> HostData {
-        let start = dataOffset + tensor.offset
-        precondition(tensor.offset >= 0 && tensor.byteCount >= 0 && tensor.byteCount <= region.bytes.count - start,
+        let (start, overflow) = dataOffset.addingReportingOverflow(tensor.offset)
+        precondition(!overflow && tensor.offset >= 0 && tensor.byteCount >= 0 && start <= region.bytes.count
+                     && tensor.byteCount <= region.bytes.count - start,
                      "tensor \(tensor.name) does not lie inside this GGUF file")
         let region = self.region
         return HostData(wrapping: UnsafeRawBufferPointer(rebasing: region.bytes[start..<start + tensor.byteCount]),
@@ -93,7 +94,7 @@ final class GGUFRegion: @unchecked Sendable {
     }
 
     init(mapping path: String) throws {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        let fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)  // O_NONBLOCK: a FIFO must not hang the open
         guard fd >= 0 else { throw GGUFError("cannot open \(path): \(Self.errnoText())") }
         defer { close(fd) }
         var st = stat()

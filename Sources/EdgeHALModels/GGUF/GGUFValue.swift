@@ -116,7 +116,8 @@ public enum GGUFValue: Sendable, Equatable {
     /// An array of strings.
     public var stringArray: [String]? {
         guard case .array(.string, let items) = self else { return nil }
-        return items.compactMap(\.string)
+        let strings = items.compactMap(\.string)
+        return strings.count == items.count ? strings : nil
     }
 
     /// An array of numbers (floats, or integers converted), as `Float`.

@@ -1,0 +1,58 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// Picks the next token from logits: greedy at temperature 0, else temperature, top-k and
+/// top-p (nucleus) sampling with a seeded generator, so runs repeat.
+public struct Sampler: Sendable {
+    public var temperature: Float
+    public var topK: Int
+    public var topP: Float
+    private var state: UInt64
+
+    public init(temperature: Float = 0, topK: Int = 40, topP: Float = 0.95, seed: UInt64 = 0) {
+        self.temperature = temperature
+        self.topK = topK
+        self.topP = topP
+        state = seed &+ 0x9E37_79B9_7F4A_7C15
+    }
+
+    public static func argmax(_ logits: [Float]) -> Int32 {
+        var best = 0
+        for i in logits.indices where logits[i] > logits[best] { best = i }
+        return Int32(best)
+    }
+
+    public mutating func sample(_ logits: [Float]) -> Int32 {
+        guard temperature > 0 else { return Self.argmax(logits) }
+        var order = logits.indices.sorted { logits[$0] > logits[$1] }
+        if topK > 0 { order = Array(order.prefix(topK)) }
+        let maxLogit = logits[order[0]]
+        var probs = order.map { expf((logits[$0] - maxLogit) / temperature) }
+        let total = probs.reduce(0, +)
+        probs = probs.map { $0 / total }
+        var kept = 0, cumulative: Float = 0
+        while kept < probs.count {
+            cumulative += probs[kept]
+            kept += 1
+            if cumulative >= topP { break }
+        }
+        let target = Float(nextUnit()) * cumulative
+        var acc: Float = 0
+        for i in 0..<kept {
+            acc += probs[i]
+            if acc >= target { return Int32(order[i]) }
+        }
+        return Int32(order[kept - 1])
+    }
+
+    private mutating func nextUnit() -> Double {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return Double((z ^ (z >> 31)) >> 11) / Double(1 << 53)
+    }
+}

@@ -1,0 +1,248 @@
+import EdgeHAL
+
+// Activation quantization for the integer mat-mul kernels (ggml's vec_dot_type idea).
+//
+// Each F32 activation column is quantized once per run to 8-bit codes with one Float scale per
+// block of 32 (Q8_0/Q8_1-style, for q4_0 … q8_0 weights) or 256 (Q8_K-style, for the K-quants),
+// like ggml's quantize_row_q8_0 / q8_1 / q8_K: d = amax / 127, q = round(x / d), so |q| ≤ 127.
+// The codes are stored widened to Int16 and permuted into the lane order the weight kernels
+// decode their blocks in (see `ActivationLayout`), so a kernel multiplies decoded weight lanes by
+// activation lanes with plain 16-bit vector multiplies and never shuffles.
+//
+// Per-block metadata (scales, sums) sits in a separate array per column.
+
+/// Where the codes of one quantized activation block go, matching how each weight format decodes.
+enum ActivationLayout {
+    /// q4_0, q4_1, q5_0, q5_1: blocks are processed in pairs (A, B), 4 × 16 lanes per pair.
+    /// Vector t (0..<4) holds, for i in 0..<8, A's value `off_t + 2i` in lane i and B's in lane 8 + i,
+    /// with off = (0, 16, 1, 17): exactly the nibbles of the 16-bit words of the two blocks' `qs`.
+    /// Metadata per pair (64 bytes): [dA ×4, dB ×4] then [sA/4 ×4, sB/4 ×4], s = d·Σq.
+    /// An odd last block is paired with a zero block (codes 0, d = s = 0).
+    case pairs32
+    /// q8_0: codes in natural order, 32 per block. Metadata per block (32 bytes): [d ×8].
+    case natural32
+    /// K-quants: every run of 32 values is stored as its 16 even-index values then its 16
+    /// odd-index values. Metadata per super-block of 256 (80 bytes): d (Float) at 0, then at
+    /// byte 16 the sixteen sums of q over each run of 16 values, as Int32.
+    case evenOdd256
+
+    /// Values per metadata record.
+    var block: Int {
+        switch self {
+        case .pairs32: return 64
+        case .natural32: return 32
+        case .evenOdd256: return 256
+        }
+    }
+
+    var metaBytes: Int {
+        switch self {
+        case .pairs32: return 64
+        case .natural32: return 32
+        case .evenOdd256: return 80
+        }
+    }
+
+    /// Activation row length the layout needs for `k` values (pairs32 rounds up to whole pairs).
+    func paddedLength(_ k: Int) -> Int { (k + block - 1) / block * block }
+
+    static func forWeights(_ type: DType) -> ActivationLayout? {
+        switch type {
+        case .q4_0, .q4_1, .q5_0, .q5_1: return .pairs32
+        case .q8_0: return .natural32
+        case .q2_K, .q3_K, .q4_K, .q5_K, .q6_K: return .evenOdd256
+        default: return nil
+        }
+    }
+}
+
+enum ActivationQuant {
+    /// Quantizes 32 floats: codes (Int32 lanes, values 0..<8, 8..<16, 16..<24, 24..<32), scale d
+    /// and Σq. Bitwise the reference q8_0 quantizer's arithmetic (d = amax/127, id = 1/d, q =
+    /// round-half-away(x·id)), so the codes equal Quant.quantize(.q8_0)'s and d rounds to its fp16.
+    @inline(__always)
+    static func block32(_ x: UnsafeRawPointer) -> (SIMD8<Int32>, SIMD8<Int32>, SIMD8<Int32>, SIMD8<Int32>, Float, Int32) {
+        let v0 = x.loadUnaligned(as: SIMD8<Float>.self)
+        let v1 = x.loadUnaligned(fromByteOffset: 32, as: SIMD8<Float>.self)
+        let v2 = x.loadUnaligned(fromByteOffset: 64, as: SIMD8<Float>.self)
+        let v3 = x.loadUnaligned(fromByteOffset: 96, as: SIMD8<Float>.self)
+        let m = max4(abs8(v0), abs8(v1), abs8(v2), abs8(v3))
+        let d = m / 127
+        let id: Float = d == 0 ? 0 : 1 / d
+        let i0 = roundToInt(v0 * id), i1 = roundToInt(v1 * id)
+        let i2 = roundToInt(v2 * id), i3 = roundToInt(v3 * id)
+        let sum = ((i0 &+ i1) &+ (i2 &+ i3)).wrappedSum()
+        return (i0, i1, i2, i3, d, sum)
+    }
+
+    @inline(__always) static func abs8(_ v: SIMD8<Float>) -> SIMD8<Float> {
+        unsafeBitCast(unsafeBitCast(v, to: SIMD8<UInt32>.self) & 0x7FFF_FFFF, to: SIMD8<Float>.self)
+    }
+
+    /// The largest lane of four non-negative vectors; NaN wins (as in the reference scan).
+    @inline(__always) static func max4(_ a: SIMD8<Float>, _ b: SIMD8<Float>, _ c: SIMD8<Float>, _ d: SIMD8<Float>) -> Float {
+        // On bit patterns of non-negative floats (NaN included) integer order is float order,
+        // with every NaN above +inf.
+        let ia = unsafeBitCast(a, to: SIMD8<Int32>.self), ib = unsafeBitCast(b, to: SIMD8<Int32>.self)
+        let ic = unsafeBitCast(c, to: SIMD8<Int32>.self), id = unsafeBitCast(d, to: SIMD8<Int32>.self)
+        let m = pointwiseMax(pointwiseMax(ia, ib), pointwiseMax(ic, id))
+        return Float(bitPattern: UInt32(bitPattern: m.max()))
+    }
+
+    /// round-half-away-from-zero to Int32 for |v| < 2^22 (the codes are within ±127; NaN gives garbage
+    /// that the NaN scale makes irrelevant).
+    @inline(__always) static func roundToInt(_ v: SIMD8<Float>) -> SIMD8<Int32> {
+        let r = v.rounded(.toNearestOrAwayFromZero)
+        return unsafeBitCast(r + 12_582_912, to: SIMD8<Int32>.self) &- 0x4B40_0000
+    }
+
+    /// Quantizes one activation row of `k` values (a multiple of 32; of 256 for evenOdd256) into
+    /// `codes` (Int16, layout order, `layout.paddedLength(k)` entries) and `meta`.
+    static func quantizeRow(_ x: UnsafePointer<Float>, k: Int, layout: ActivationLayout,
+                            codes: UnsafeMutableRawPointer, meta: UnsafeMutableRawPointer) {
+        let xr = UnsafeRawPointer(x)
+        switch layout {
+        case .natural32:
+            for b in 0..<(k / 32) {
+                let (i0, i1, i2, i3, d, _) = block32(xr + b * 128)
+                let c = codes + b * 64
+                c.storeBytes(of: SIMD8<Int16>(truncatingIfNeeded: i0), as: SIMD8<Int16>.self)
+                c.storeBytes(of: SIMD8<Int16>(truncatingIfNeeded: i1), toByteOffset: 16, as: SIMD8<Int16>.self)
+                c.storeBytes(of: SIMD8<Int16>(truncatingIfNeeded: i2), toByteOffset: 32, as: SIMD8<Int16>.self)
+                c.storeBytes(of: SIMD8<Int16>(truncatingIfNeeded: i3), toByteOffset: 48, as: SIMD8<Int16>.self)
+                meta.storeBytes(of: SIMD8<Float>(repeating: d), toByteOffset: b * 32, as: SIMD8<Float>.self)
+            }
+        case .pairs32:
+            let blocks = k / 32
+            for p in 0..<((blocks + 1) / 2) {
+                let c = codes + p * 128
+                var dv = SIMD8<Float>(), sv = SIMD8<Float>()
+                for h in 0..<2 {
+                    let b = 2 * p + h
+                    if b >= blocks {
+                        for t in 0..<4 { (c + t * 32 + 16).storeBytes(of: SIMD8<Int16>(), as: SIMD8<Int16>.self) }
+                        continue
+                    }
+                    let (i0, i1, i2, i3, d, sum) = block32(xr + b * 128)
+                    // Vector t lane 8h + i takes value off_t + 2i: evens/odds of values 0..<16 and 16..<32.
+                    let lo = SIMD16<Int32>(lowHalf: i0, highHalf: i1), hi = SIMD16<Int32>(lowHalf: i2, highHalf: i3)
+                    let base = c + h * 16
+                    base.storeBytes(of: SIMD8<Int16>(truncatingIfNeeded: lo.evenHalf), as: SIMD8<Int16>.self)
+                    base.storeBytes(of: SIMD8<Int16>(truncatingIfNeeded: hi.evenHalf), toByteOffset: 32, as: SIMD8<Int16>.self)
+                    base.storeBytes(of: SIMD8<Int16>(truncatingIfNeeded: lo.oddHalf), toByteOffset: 64, as: SIMD8<Int16>.self)
+                    base.storeBytes(of: SIMD8<Int16>(truncatingIfNeeded: hi.oddHalf), toByteOffset: 96, as: SIMD8<Int16>.self)
+                    let s = d * Float(sum) * 0.25
+                    for l in 0..<4 { dv[4 * h + l] = d; sv[4 * h + l] = s }
+                }
+                meta.storeBytes(of: dv, toByteOffset: p * 64, as: SIMD8<Float>.self)
+                meta.storeBytes(of: sv, toByteOffset: p * 64 + 32, as: SIMD8<Float>.self)
+            }
+        case .evenOdd256:
+            for sb in 0..<(k / 256) {
+                let xs = xr + sb * 1024
+                var amax = SIMD8<Float>()
+                for j in 0..<32 {
+                    let v = abs8(xs.loadUnaligned(fromByteOffset: j * 32, as: SIMD8<Float>.self))
+                    amax = unsafeBitCast(pointwiseMax(unsafeBitCast(amax, to: SIMD8<Int32>.self),
+                                                      unsafeBitCast(v, to: SIMD8<Int32>.self)), to: SIMD8<Float>.self)
+                }
+                let m = Float(bitPattern: UInt32(bitPattern: unsafeBitCast(amax, to: SIMD8<Int32>.self).max()))
+                let d = m / 127
+                let id: Float = d == 0 ? 0 : 1 / d
+                let c = codes + sb * 512
+                let md = meta + sb * 80
+                md.storeBytes(of: d, as: Float.self)
+                for r in 0..<8 {
+                    let xb = xs + r * 128
+                    let i0 = roundToInt(xb.loadUnaligned(as: SIMD8<Float>.self) * id)
+                    let i1 = roundToInt(xb.loadUnaligned(fromByteOffset: 32, as: SIMD8<Float>.self) * id)
+                    let i2 = roundToInt(xb.loadUnaligned(fromByteOffset: 64, as: SIMD8<Float>.self) * id)
+                    let i3 = roundToInt(xb.loadUnaligned(fromByteOffset: 96, as: SIMD8<Float>.self) * id)
+                    let lo = SIMD16<Int32>(lowHalf: i0, highHalf: i1), hi = SIMD16<Int32>(lowHalf: i2, highHalf: i3)
+                    let cr = c + r * 64
+                    cr.storeBytes(of: SIMD8<Int16>(truncatingIfNeeded: lo.evenHalf), as: SIMD8<Int16>.self)
+                    cr.storeBytes(of: SIMD8<Int16>(truncatingIfNeeded: hi.evenHalf), toByteOffset: 16, as: SIMD8<Int16>.self)
+                    cr.storeBytes(of: SIMD8<Int16>(truncatingIfNeeded: lo.oddHalf), toByteOffset: 32, as: SIMD8<Int16>.self)
+                    cr.storeBytes(of: SIMD8<Int16>(truncatingIfNeeded: hi.oddHalf), toByteOffset: 48, as: SIMD8<Int16>.self)
+                    md.storeBytes(of: (i0 &+ i1).wrappedSum(), toByteOffset: 16 + r * 8, as: Int32.self)
+                    md.storeBytes(of: (i2 &+ i3).wrappedSum(), toByteOffset: 20 + r * 8, as: Int32.self)
+                }
+            }
+        }
+    }
+
+    /// Test hook: the codes and scales of `quantizeRow` for a row, in natural order.
+    static func naturalCodes(_ x: [Float], layout: ActivationLayout) -> (codes: [Int16], scales: [Float]) {
+        let k = x.count, padded = layout.paddedLength(k)
+        let codes = UnsafeMutableRawPointer.allocate(byteCount: padded * 2, alignment: 64)
+        let meta = UnsafeMutableRawPointer.allocate(byteCount: padded / layout.block * layout.metaBytes, alignment: 64)
+        defer { codes.deallocate(); meta.deallocate() }
+        x.withUnsafeBufferPointer { quantizeRow($0.baseAddress!, k: k, layout: layout, codes: codes, meta: meta) }
+        var out = [Int16](repeating: 0, count: k), scales: [Float] = []
+        let c = codes.assumingMemoryBound(to: Int16.self)
+        for j in 0..<k {
+            switch layout {
+            case .natural32: out[j] = c[j]
+            case .evenOdd256:
+                let r = j / 32, l = j % 32
+                out[j] = c[r * 32 + (l % 2) * 16 + l / 2]
+            case .pairs32:
+                let b = j / 32, v = j % 32, p = b / 2, h = b % 2
+                let t = (v % 2) * 2 + v / 16, i = (v % 16) / 2
+                out[j] = c[p * 64 + t * 16 + h * 8 + i]
+            }
+        }
+        for b in 0..<(k / (layout == .evenOdd256 ? 256 : 32)) {
+            switch layout {
+            case .natural32: scales.append(meta.load(fromByteOffset: b * 32, as: Float.self))
+            case .pairs32: scales.append(meta.load(fromByteOffset: (b / 2) * 64 + (b % 2) * 16, as: Float.self))
+            case .evenOdd256: scales.append(meta.load(fromByteOffset: b * 80, as: Float.self))
+            }
+        }
+        return (out, scales)
+    }
+}
+
+// MARK: - Shared integer-dot primitives
+
+enum QuantDot {
+    /// Sums adjacent Int16 lanes into Int32 lanes: lane j = v[2j] + v[2j+1] (exact when that sum
+    /// fits in Int16). Three instructions: portable Swift cannot reach vpmaddwd reliably.
+    @inline(__always) static func pairSum(_ v: SIMD16<Int16>) -> SIMD8<Int32> {
+        let x = unsafeBitCast(v, to: SIMD8<Int32>.self)
+        return (x &+ (x &<< 16)) &>> 16
+    }
+
+    /// 16 little-endian 16-bit words from two 16-byte runs (low half from `a`, high half from `b`).
+    @inline(__always) static func words(_ a: UnsafeRawPointer, _ b: UnsafeRawPointer) -> SIMD16<UInt16> {
+        SIMD16<UInt16>(lowHalf: a.loadUnaligned(as: SIMD8<UInt16>.self), highHalf: b.loadUnaligned(as: SIMD8<UInt16>.self))
+    }
+
+    @inline(__always) static func words(_ p: UnsafeRawPointer) -> SIMD16<UInt16> {
+        p.loadUnaligned(as: SIMD16<UInt16>.self)
+    }
+
+    @inline(__always) static func i16(_ v: SIMD16<UInt16>) -> SIMD16<Int16> { unsafeBitCast(v, to: SIMD16<Int16>.self) }
+
+    @inline(__always) static func codes(_ p: UnsafeRawPointer, _ offset: Int) -> SIMD16<Int16> {
+        p.loadUnaligned(fromByteOffset: offset, as: SIMD16<Int16>.self)
+    }
+
+    /// An fp16 value widened to Float.
+    @inline(__always) static func f16(_ p: UnsafeRawPointer, _ offset: Int = 0) -> Float {
+        Float(Float16(bitPattern: p.loadUnaligned(fromByteOffset: offset, as: UInt16.self)))
+    }
+
+    /// [a ×4, b ×4] for the fp16 values at `a` and `b`.
+    @inline(__always) static func f16Halves(_ a: UnsafeRawPointer, _ b: UnsafeRawPointer) -> SIMD8<Float> {
+        let x = SIMD8<UInt16>(repeating: a.loadUnaligned(as: UInt16.self))
+        let y = SIMD8<UInt16>(repeating: b.loadUnaligned(as: UInt16.self))
+        let mask = SIMD8<UInt16>(0, 0, 0, 0, 0xFFFF, 0xFFFF, 0xFFFF, 0xFFFF)
+        return SIMD8<Float>(unsafeBitCast((x & ~mask) | (y & mask), to: SIMD8<Float16>.self))
+    }
+
+    /// [a ×8] for the fp16 value at `a`.
+    @inline(__always) static func f16Splat(_ a: UnsafeRawPointer) -> SIMD8<Float> {
+        SIMD8<Float>(unsafeBitCast(SIMD8<UInt16>(repeating: a.loadUnaligned(as: UInt16.self)), to: SIMD8<Float16>.self))
+    }
+}

@@ -47,7 +47,7 @@ let package = Package(
         .testTarget(name: "EdgeHALCPUTests", dependencies: ["EdgeHAL", "EdgeHALCPU", "EdgeHALReference"],
                     path: "Tests/EdgeHALCPUTests"),
         .testTarget(name: "EdgeHALModelsTests", dependencies: ["EdgeHAL", "EdgeHALModels", "EdgeHALReference", "EdgeHALCPU"],
-                    path: "Tests/EdgeHALModelsTests"),
+                    path: "Tests/EdgeHALModelsTests", exclude: ["Fixtures"]),
         .testTarget(name: "EdgeHALConformanceTests",
                     dependencies: ["EdgeHAL", "EdgeHALReference", "EdgeHALConformance", "EdgeHALBuiltins"],
                     path: "Tests/EdgeHALConformanceTests"),

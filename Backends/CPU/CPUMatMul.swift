@@ -1,11 +1,27 @@
 import EdgeHAL
 
-/// mul_mat for one node: weights of any type × F32 activations, rows split across workers.
-/// Straightforward version: each weight row is dequantized to F32 and dotted with SIMD8 FMA.
+/// mul_mat for one node: weights of any type × F32 activations.
+///
+/// out[m, n, i2, i3] = Σ_k a[k, m, i2 / (B2/A2), i3 / (B3/A3)] · b[k, n, i2, i3].
+///
+/// Quantized weights work the way ggml does: every activation column is quantized once per run
+/// into scratch allocated here (8-bit codes with a Float scale per 32 or 256 values; see
+/// CPUQuantDotActivations.swift), and each weight block meets it in integer dot products scaled
+/// by d_w·d_a in Float (CPUQuantDot32.swift, CPUQuantDotK.swift). F32 and F16 weights use Float FMA
+/// (CPUMatMulFloat.swift). Rows are split across workers; with several columns each weight row is
+/// decoded once per tile of up to 4 columns, over column panels sized to stay in L2.
 final class MatMulKernel: @unchecked Sendable {
     let a: TensorDesc, b: TensorDesc, out: TensorDesc
-    /// One dequantized weight row per worker, allocated once at compile time.
-    private let rowScratch: UnsafeMutablePointer<Float>
+    let layout: ActivationLayout?
+    /// Quantized activations: `columns` × `codeStride` bytes of codes and × `metaStride` of metadata.
+    private let codes: UnsafeMutableRawPointer
+    private let meta: UnsafeMutableRawPointer
+    private let codeStride: Int, metaStride: Int
+    private let columns: Int
+    /// Multiplier of the pairs32 activation sums (ActivationLayout.sumScale).
+    private let sScale: Float
+    /// Columns per panel for prefill (a multiple of 4 whose codes fit comfortably in L2).
+    private let panel: Int
 
     static func supports(_ weights: DType) -> Bool { weights != .i32 }
 
@@ -13,31 +29,95 @@ final class MatMulKernel: @unchecked Sendable {
         a = weights
         b = activations
         out = output
-        rowScratch = .allocate(capacity: weights.shape[0] * max(threads, 1) + 8)
+        let k = weights.shape[0]
+        layout = ActivationLayout.forWeights(weights.type)
+        sScale = ActivationLayout.sumScale(weights.type)
+        columns = activations.shape.rows
+        if let layout {
+            let padded = layout.paddedLength(k)
+            codeStride = (padded * 2 + 63) / 64 * 64
+            metaStride = (padded / layout.block * layout.metaBytes + 63) / 64 * 64
+            panel = max(4, (192 * 1024 / codeStride) / 4 * 4)
+        } else {
+            codeStride = 0
+            metaStride = 0
+            panel = max(4, (192 * 1024 / max(1, k * 4)) / 4 * 4)
+        }
+        codes = .allocate(byteCount: max(64, codeStride * columns), alignment: 64)
+        meta = .allocate(byteCount: max(64, metaStride * columns), alignment: 64)
     }
 
-    deinit { rowScratch.deallocate() }
+    deinit {
+        codes.deallocate()
+        meta.deallocate()
+    }
 
     func run(a aBase: UnsafeRawPointer, b bBase: UnsafeRawPointer, out oBase: UnsafeMutableRawPointer, pool: WorkerPool) {
+        let k = a.shape[0]
+        let x = bBase.assumingMemoryBound(to: Float.self)
+        if let layout {
+            // Quantize every activation column once.
+            if columns == 1 || k * columns < 1 << 14 {
+                for j in 0..<columns {
+                    ActivationQuant.quantizeRow(x + j * k, k: k, layout: layout, sScale: sScale,
+                                                codes: codes + j * codeStride, meta: meta + j * metaStride)
+                }
+            } else {
+                pool.parallelFor(columns) { range in
+                    for j in range {
+                        ActivationQuant.quantizeRow(x + j * k, k: k, layout: layout, sScale: self.sScale,
+                                                    codes: self.codes + j * self.codeStride, meta: self.meta + j * self.metaStride)
+                    }
+                }
+            }
+        }
+        let m = a.shape[1], n = b.shape[1]
+        // Small products run on the caller: waking workers costs more than they save.
+        let work = m * n * b.shape[2] * b.shape[3] * k
+        if work < 1 << 16 || pool.threads == 1 {
+            compute(aBase, x, oBase, worker: 0, workers: 1)
+        } else {
+            pool.run { w in self.compute(aBase, x, oBase, worker: w, workers: pool.threads) }
+        }
+    }
+
+    /// One worker's share: for every (i2, i3) matrix, a contiguous range of weight rows.
+    private func compute(_ aBase: UnsafeRawPointer, _ x: UnsafePointer<Float>, _ oBase: UnsafeMutableRawPointer,
+                         worker: Int, workers: Int) {
         let k = a.shape[0], m = a.shape[1], n = b.shape[1]
         let b2 = b.shape[2], b3 = b.shape[3]
         let r2 = b2 / a.shape[2], r3 = b3 / a.shape[3]
         let rowBytes = a.rowBytes
         let o = oBase.assumingMemoryBound(to: Float.self)
-        let x = bBase.assumingMemoryBound(to: Float.self)
+        // Rows in multiples of 4 per worker keep tiles of rows whole.
+        let units = (m + 3) / 4
+        let lo = min(m, units * worker / workers * 4), hi = min(m, units * (worker + 1) / workers * 4)
+        if lo >= hi { return }
         for i3 in 0..<b3 {
             for i2 in 0..<b2 {
                 let aMat = aBase + ((i3 / r3) * a.shape[2] + i2 / r2) * m * rowBytes
-                let bMat = x + (i3 * b2 + i2) * n * k
-                let oMat = o + (i3 * b2 + i2) * n * m
-                pool.run { w in
-                    let lo = m * w / pool.threads, hi = m * (w + 1) / pool.threads
-                    let row = rowScratch + w * k
-                    for i in lo..<hi {
-                        let src = aMat + i * rowBytes
-                        if a.type == .f32 { row.update(from: src.assumingMemoryBound(to: Float.self), count: k) }
-                        else { Quant.dequantize(a.type, from: src, into: row, count: k) }
-                        for j in 0..<n { oMat[j * m + i] = Self.dot(row, bMat + j * k, k) }
+                let col0 = (i3 * b2 + i2) * n
+                let oMat = o + col0 * m
+                let job = RowJob(weights: aMat, rowBytes: rowBytes, k: k, rows: lo..<hi, columns: n, panel: panel,
+                                 out: oMat, outStride: m)
+                switch a.type {
+                case .f32, .f16:
+                    FloatMatMul.run(job, f16: a.type == .f16, x: x + col0 * k)
+                default:
+                    let act = ActColumns(codes: codes + col0 * codeStride, codeStride: codeStride,
+                                         meta: meta + col0 * metaStride, metaStride: metaStride)
+                    switch a.type {
+                    case .q4_0: job.run(PairKernel<Q4_0Format>.self, act)
+                    case .q4_1: job.run(PairKernel<Q4_1Format>.self, act)
+                    case .q5_0: job.run(PairKernel<Q5_0Format>.self, act)
+                    case .q5_1: job.run(PairKernel<Q5_1Format>.self, act)
+                    case .q8_0: job.run(Q8_0Kernel.self, act)
+                    case .q2_K: job.run(Q2_KKernel.self, act)
+                    case .q3_K: job.run(Q3_KKernel.self, act)
+                    case .q4_K: job.run(Q4_KKernel.self, act)
+                    case .q5_K: job.run(Q5_KKernel.self, act)
+                    case .q6_K: job.run(Q6_KKernel.self, act)
+                    default: preconditionFailure("mul_mat: unsupported weight type \(a.type)")
                     }
                 }
             }
@@ -45,16 +125,102 @@ final class MatMulKernel: @unchecked Sendable {
     }
 
     @inline(__always) static func dot(_ x: UnsafePointer<Float>, _ y: UnsafePointer<Float>, _ k: Int) -> Float {
-        var acc = SIMD8<Float>(repeating: 0)
+        var acc0 = SIMD8<Float>(repeating: 0), acc1 = SIMD8<Float>(repeating: 0)
         var i = 0
         let xr = UnsafeRawPointer(x), yr = UnsafeRawPointer(y)
-        while i + 8 <= k {
-            acc.addProduct(xr.loadUnaligned(fromByteOffset: i * 4, as: SIMD8<Float>.self),
-                           yr.loadUnaligned(fromByteOffset: i * 4, as: SIMD8<Float>.self))
+        while i + 16 <= k {
+            acc0.addProduct(xr.loadUnaligned(fromByteOffset: i * 4, as: SIMD8<Float>.self),
+                            yr.loadUnaligned(fromByteOffset: i * 4, as: SIMD8<Float>.self))
+            acc1.addProduct(xr.loadUnaligned(fromByteOffset: i * 4 + 32, as: SIMD8<Float>.self),
+                            yr.loadUnaligned(fromByteOffset: i * 4 + 32, as: SIMD8<Float>.self))
+            i += 16
+        }
+        if i + 8 <= k {
+            acc0.addProduct(xr.loadUnaligned(fromByteOffset: i * 4, as: SIMD8<Float>.self),
+                            yr.loadUnaligned(fromByteOffset: i * 4, as: SIMD8<Float>.self))
             i += 8
         }
-        var s = acc.sum()
+        var s = (acc0 + acc1).sum()
         while i < k { s += x[i] * y[i]; i += 1 }
         return s
+    }
+}
+
+/// A kernel for one quantized weight format: one row against a tile of T.n activation columns.
+protocol RowKernel {
+    static var blockSize: Int { get }
+    static func row<T: TileWidth>(_ t: T.Type, _ row: UnsafeRawPointer, blocks: Int, _ act: ActColumns, col: Int,
+                                  _ out: UnsafeMutablePointer<Float>, outStride: Int)
+}
+
+extension RowKernel {
+    /// `count` consecutive rows (outputs at out[r]) against the tile: one call, the row kernel inlined.
+    @inline(never)
+    static func rows<T: TileWidth>(_ t: T.Type, _ first: UnsafeRawPointer, rowBytes: Int, count: Int, blocks: Int,
+                                   _ act: ActColumns, col: Int, _ out: UnsafeMutablePointer<Float>, outStride: Int) {
+        for r in 0..<count {
+            row(t, first + r &* rowBytes, blocks: blocks, act, col: col, out + r, outStride: outStride)
+        }
+    }
+}
+
+enum PairKernel<F: PairFormat>: RowKernel {
+    static var blockSize: Int { 32 }
+    @inline(__always)
+    static func row<T: TileWidth>(_ t: T.Type, _ row: UnsafeRawPointer, blocks: Int, _ act: ActColumns, col: Int,
+                                  _ out: UnsafeMutablePointer<Float>, outStride: Int) {
+        QuantDot.pairRow(F.self, t, row, blocks: blocks, act, col: col, out, outStride: outStride)
+    }
+}
+
+enum Q8_0Kernel: RowKernel {
+    static var blockSize: Int { 32 }
+    @inline(__always)
+    static func row<T: TileWidth>(_ t: T.Type, _ row: UnsafeRawPointer, blocks: Int, _ act: ActColumns, col: Int,
+                                  _ out: UnsafeMutablePointer<Float>, outStride: Int) {
+        QuantDot.q8_0Row(t, row, blocks: blocks, act, col: col, out, outStride: outStride)
+    }
+}
+
+/// A worker's share of one matrix: weight rows `rows` against all `columns` activation columns.
+struct RowJob {
+    var weights: UnsafeRawPointer
+    var rowBytes: Int
+    var k: Int
+    var rows: Range<Int>
+    var columns: Int
+    var panel: Int
+    var out: UnsafeMutablePointer<Float>
+    var outStride: Int
+
+    @inline(never)
+    func run<R: RowKernel>(_: R.Type, _ act: ActColumns) {
+        let blocks = k / R.blockSize
+        if columns == 1 {
+            R.rows(Tile1.self, weights + rows.lowerBound * rowBytes, rowBytes: rowBytes, count: rows.count, blocks: blocks,
+                   act, col: 0, out + rows.lowerBound, outStride: outStride)
+            return
+        }
+        var p0 = 0
+        while p0 < columns {
+            let p1 = min(columns, p0 + panel)
+            for r in rows {
+                let w = weights + r * rowBytes
+                var c = p0
+                while c + 4 <= p1 {
+                    R.rows(Tile4.self, w, rowBytes: rowBytes, count: 1, blocks: blocks, act, col: c, out + c * outStride + r,
+                           outStride: outStride)
+                    c += 4
+                }
+                let o = out + c * outStride + r
+                switch p1 - c {
+                case 3: R.rows(Tile3.self, w, rowBytes: rowBytes, count: 1, blocks: blocks, act, col: c, o, outStride: outStride)
+                case 2: R.rows(Tile2.self, w, rowBytes: rowBytes, count: 1, blocks: blocks, act, col: c, o, outStride: outStride)
+                case 1: R.rows(Tile1.self, w, rowBytes: rowBytes, count: 1, blocks: blocks, act, col: c, o, outStride: outStride)
+                default: break
+                }
+            }
+            p0 = p1
+        }
     }
 }

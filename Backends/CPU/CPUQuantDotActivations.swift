@@ -16,14 +16,15 @@ enum ActivationLayout {
     /// q4_0, q4_1, q5_0, q5_1: blocks are processed in pairs (A, B), 4 × 16 lanes per pair.
     /// Vector t (0..<4) holds, for i in 0..<8, A's value `off_t + 2i` in lane i and B's in lane 8 + i,
     /// with off = (0, 16, 1, 17): exactly the nibbles of the 16-bit words of the two blocks' `qs`.
-    /// Metadata per pair (64 bytes): [dA ×4, dB ×4] then [sA/4 ×4, sB/4 ×4], s = d·Σq.
+    /// Metadata per pair (64 bytes): [dA ×4, dB ×4] then [sA/4 ×4, sB/4 ×4], s = c·d·Σq with c the
+    /// weight format's code offset (−8, −16) or 1 (see PairFormat.offset).
     /// An odd last block is paired with a zero block (codes 0, d = s = 0).
     case pairs32
     /// q8_0: codes in natural order, 32 per block. Metadata per block (32 bytes): [d ×8].
     case natural32
     /// K-quants: every run of 32 values is stored as its 16 even-index values then its 16
-    /// odd-index values. Metadata per super-block of 256 (80 bytes): d (Float) at 0, then at
-    /// byte 16 the sixteen sums of q over each run of 16 values, as Int32.
+    /// odd-index values. Metadata per super-block of 256 (128 bytes, see KMeta): d (Float) at 0,
+    /// at byte 32 the sums of q over each 16 values (16 × Int32), at byte 96 over each 32 (8 × Int32).
     case evenOdd256
 
     /// Values per metadata record.
@@ -39,12 +40,21 @@ enum ActivationLayout {
         switch self {
         case .pairs32: return 64
         case .natural32: return 32
-        case .evenOdd256: return 80
+        case .evenOdd256: return 128
         }
     }
 
     /// Activation row length the layout needs for `k` values (pairs32 rounds up to whole pairs).
     func paddedLength(_ k: Int) -> Int { (k + block - 1) / block * block }
+
+    /// The multiplier of the pairs32 sums for `type` (PairFormat.offset, or 1).
+    static func sumScale(_ type: DType) -> Float {
+        switch type {
+        case .q4_0: return Q4_0Format.offset
+        case .q5_0: return Q5_0Format.offset
+        default: return 1
+        }
+    }
 
     static func forWeights(_ type: DType) -> ActivationLayout? {
         switch type {
@@ -85,72 +95,69 @@ enum ActivationQuant {
         // with every NaN above +inf.
         let ia = unsafeBitCast(a, to: SIMD8<Int32>.self), ib = unsafeBitCast(b, to: SIMD8<Int32>.self)
         let ic = unsafeBitCast(c, to: SIMD8<Int32>.self), id = unsafeBitCast(d, to: SIMD8<Int32>.self)
-        let m = pointwiseMax(pointwiseMax(ia, ib), pointwiseMax(ic, id))
-        return Float(bitPattern: UInt32(bitPattern: m.max()))
+        return hmax(pointwiseMax(pointwiseMax(ia, ib), pointwiseMax(ic, id)))
+    }
+
+    @inline(__always) static func hmax(_ m: SIMD8<Int32>) -> Float {
+        let m4 = pointwiseMax(m.lowHalf, m.highHalf)
+        let m2 = pointwiseMax(m4.lowHalf, m4.highHalf)
+        return Float(bitPattern: UInt32(bitPattern: Swift.max(m2[0], m2[1])))
     }
 
     /// round-half-away-from-zero to Int32 for |v| < 2^22 (the codes are within ±127; NaN gives garbage
-    /// that the NaN scale makes irrelevant).
+    /// that the NaN scale makes irrelevant). roundf's own recipe: add ±0.49999997, truncate.
     @inline(__always) static func roundToInt(_ v: SIMD8<Float>) -> SIMD8<Int32> {
-        let r = v.rounded(.toNearestOrAwayFromZero)
+        let bits = unsafeBitCast(v, to: SIMD8<UInt32>.self)
+        let half = unsafeBitCast((bits & 0x8000_0000) | 0x3EFF_FFFF, to: SIMD8<Float>.self)
+        let r = (v + half).rounded(.towardZero)
         return unsafeBitCast(r + 12_582_912, to: SIMD8<Int32>.self) &- 0x4B40_0000
     }
 
     /// Quantizes one activation row of `k` values (a multiple of 32; of 256 for evenOdd256) into
     /// `codes` (Int16, layout order, `layout.paddedLength(k)` entries) and `meta`.
-    static func quantizeRow(_ x: UnsafePointer<Float>, k: Int, layout: ActivationLayout,
+    ///
+    /// For pairs32, `sScale` multiplies the stored sums: the weight format's code offset (q4_0: −8,
+    /// q5_0: −16) or 1 for formats with a minimum.
+    static func quantizeRow(_ x: UnsafePointer<Float>, k: Int, layout: ActivationLayout, sScale: Float = 1,
                             codes: UnsafeMutableRawPointer, meta: UnsafeMutableRawPointer) {
         let xr = UnsafeRawPointer(x)
+        // Codes are written in natural order first, then permuted in place by a separate
+        // (non-inlined) pass: fused, LLVM pushes the lane permutation up into the float loads.
         switch layout {
         case .natural32:
             for b in 0..<(k / 32) {
                 let (i0, i1, i2, i3, d, _) = block32(xr + b * 128)
-                let c = codes + b * 64
-                c.storeBytes(of: SIMD8<Int16>(truncatingIfNeeded: i0), as: SIMD8<Int16>.self)
-                c.storeBytes(of: SIMD8<Int16>(truncatingIfNeeded: i1), toByteOffset: 16, as: SIMD8<Int16>.self)
-                c.storeBytes(of: SIMD8<Int16>(truncatingIfNeeded: i2), toByteOffset: 32, as: SIMD8<Int16>.self)
-                c.storeBytes(of: SIMD8<Int16>(truncatingIfNeeded: i3), toByteOffset: 48, as: SIMD8<Int16>.self)
+                storeNatural(codes + b * 64, i0, i1, i2, i3)
                 meta.storeBytes(of: SIMD8<Float>(repeating: d), toByteOffset: b * 32, as: SIMD8<Float>.self)
             }
         case .pairs32:
             let blocks = k / 32
-            for p in 0..<((blocks + 1) / 2) {
-                let c = codes + p * 128
-                var dv = SIMD8<Float>(), sv = SIMD8<Float>()
-                for h in 0..<2 {
-                    let b = 2 * p + h
-                    if b >= blocks {
-                        for t in 0..<4 { (c + t * 32 + 16).storeBytes(of: SIMD8<Int16>(), as: SIMD8<Int16>.self) }
-                        continue
-                    }
-                    let (i0, i1, i2, i3, d, sum) = block32(xr + b * 128)
-                    // Vector t lane 8h + i takes value off_t + 2i: evens/odds of values 0..<16 and 16..<32.
-                    let lo = SIMD16<Int32>(lowHalf: i0, highHalf: i1), hi = SIMD16<Int32>(lowHalf: i2, highHalf: i3)
-                    let base = c + h * 16
-                    base.storeBytes(of: SIMD8<Int16>(truncatingIfNeeded: lo.evenHalf), as: SIMD8<Int16>.self)
-                    base.storeBytes(of: SIMD8<Int16>(truncatingIfNeeded: hi.evenHalf), toByteOffset: 32, as: SIMD8<Int16>.self)
-                    base.storeBytes(of: SIMD8<Int16>(truncatingIfNeeded: lo.oddHalf), toByteOffset: 64, as: SIMD8<Int16>.self)
-                    base.storeBytes(of: SIMD8<Int16>(truncatingIfNeeded: hi.oddHalf), toByteOffset: 96, as: SIMD8<Int16>.self)
-                    let s = d * Float(sum) * 0.25
-                    for l in 0..<4 { dv[4 * h + l] = d; sv[4 * h + l] = s }
-                }
-                meta.storeBytes(of: dv, toByteOffset: p * 64, as: SIMD8<Float>.self)
-                meta.storeBytes(of: sv, toByteOffset: p * 64 + 32, as: SIMD8<Float>.self)
+            for b in 0..<blocks {
+                let (i0, i1, i2, i3, d, sum) = block32(xr + b * 128)
+                storeNatural(codes + b * 64, i0, i1, i2, i3)
+                let m = meta + (b / 2) * 64 + (b % 2) * 16
+                m.storeBytes(of: SIMD4<Float>(repeating: d), as: SIMD4<Float>.self)
+                m.storeBytes(of: SIMD4<Float>(repeating: d * Float(sum) * (0.25 * sScale)), toByteOffset: 32, as: SIMD4<Float>.self)
             }
+            if blocks % 2 == 1 {
+                // The zero partner of an odd last block.
+                (codes + blocks * 64).initializeMemory(as: UInt8.self, repeating: 0, count: 64)
+                let m = meta + (blocks / 2) * 64 + 16
+                m.storeBytes(of: SIMD4<Float>(), as: SIMD4<Float>.self)
+                m.storeBytes(of: SIMD4<Float>(), toByteOffset: 32, as: SIMD4<Float>.self)
+            }
+            permutePairs(codes, pairs: (blocks + 1) / 2)
         case .evenOdd256:
             for sb in 0..<(k / 256) {
                 let xs = xr + sb * 1024
-                var amax = SIMD8<Float>()
+                var amax = SIMD8<Int32>()
                 for j in 0..<32 {
-                    let v = abs8(xs.loadUnaligned(fromByteOffset: j * 32, as: SIMD8<Float>.self))
-                    amax = unsafeBitCast(pointwiseMax(unsafeBitCast(amax, to: SIMD8<Int32>.self),
-                                                      unsafeBitCast(v, to: SIMD8<Int32>.self)), to: SIMD8<Float>.self)
+                    amax = pointwiseMax(amax, unsafeBitCast(abs8(xs.loadUnaligned(fromByteOffset: j * 32, as: SIMD8<Float>.self)),
+                                                            to: SIMD8<Int32>.self))
                 }
-                let m = Float(bitPattern: UInt32(bitPattern: unsafeBitCast(amax, to: SIMD8<Int32>.self).max()))
-                let d = m / 127
+                let d = hmax(amax) / 127
                 let id: Float = d == 0 ? 0 : 1 / d
-                let c = codes + sb * 512
-                let md = meta + sb * 80
+                let md = meta + sb * 128
                 md.storeBytes(of: d, as: Float.self)
                 for r in 0..<8 {
                     let xb = xs + r * 128
@@ -158,16 +165,45 @@ enum ActivationQuant {
                     let i1 = roundToInt(xb.loadUnaligned(fromByteOffset: 32, as: SIMD8<Float>.self) * id)
                     let i2 = roundToInt(xb.loadUnaligned(fromByteOffset: 64, as: SIMD8<Float>.self) * id)
                     let i3 = roundToInt(xb.loadUnaligned(fromByteOffset: 96, as: SIMD8<Float>.self) * id)
-                    let lo = SIMD16<Int32>(lowHalf: i0, highHalf: i1), hi = SIMD16<Int32>(lowHalf: i2, highHalf: i3)
-                    let cr = c + r * 64
-                    cr.storeBytes(of: SIMD8<Int16>(truncatingIfNeeded: lo.evenHalf), as: SIMD8<Int16>.self)
-                    cr.storeBytes(of: SIMD8<Int16>(truncatingIfNeeded: hi.evenHalf), toByteOffset: 16, as: SIMD8<Int16>.self)
-                    cr.storeBytes(of: SIMD8<Int16>(truncatingIfNeeded: lo.oddHalf), toByteOffset: 32, as: SIMD8<Int16>.self)
-                    cr.storeBytes(of: SIMD8<Int16>(truncatingIfNeeded: hi.oddHalf), toByteOffset: 48, as: SIMD8<Int16>.self)
-                    md.storeBytes(of: (i0 &+ i1).wrappedSum(), toByteOffset: 16 + r * 8, as: Int32.self)
-                    md.storeBytes(of: (i2 &+ i3).wrappedSum(), toByteOffset: 20 + r * 8, as: Int32.self)
+                    storeNatural(codes + sb * 512 + r * 64, i0, i1, i2, i3)
+                    let s0 = (i0 &+ i1).wrappedSum(), s1 = (i2 &+ i3).wrappedSum()
+                    md.storeBytes(of: s0, toByteOffset: 32 + r * 8, as: Int32.self)
+                    md.storeBytes(of: s1, toByteOffset: 36 + r * 8, as: Int32.self)
+                    md.storeBytes(of: s0 &+ s1, toByteOffset: 96 + r * 4, as: Int32.self)
                 }
             }
+            permuteEvenOdd(codes, runs: k / 32)
+        }
+    }
+
+    @inline(__always) static func storeNatural(_ c: UnsafeMutableRawPointer, _ i0: SIMD8<Int32>, _ i1: SIMD8<Int32>,
+                                               _ i2: SIMD8<Int32>, _ i3: SIMD8<Int32>) {
+        c.storeBytes(of: SIMD8<Int16>(truncatingIfNeeded: i0), as: SIMD8<Int16>.self)
+        c.storeBytes(of: SIMD8<Int16>(truncatingIfNeeded: i1), toByteOffset: 16, as: SIMD8<Int16>.self)
+        c.storeBytes(of: SIMD8<Int16>(truncatingIfNeeded: i2), toByteOffset: 32, as: SIMD8<Int16>.self)
+        c.storeBytes(of: SIMD8<Int16>(truncatingIfNeeded: i3), toByteOffset: 48, as: SIMD8<Int16>.self)
+    }
+
+    /// Natural order → pairs32 order, in place: per pair (A, B), vector t = [A, B] values off_t + 2i.
+    @inline(never) static func permutePairs(_ c: UnsafeMutableRawPointer, pairs: Int) {
+        for p in 0..<pairs {
+            let q = c + p * 128
+            let a0 = q.loadUnaligned(as: SIMD16<Int16>.self), a1 = q.loadUnaligned(fromByteOffset: 32, as: SIMD16<Int16>.self)
+            let b0 = q.loadUnaligned(fromByteOffset: 64, as: SIMD16<Int16>.self), b1 = q.loadUnaligned(fromByteOffset: 96, as: SIMD16<Int16>.self)
+            q.storeBytes(of: SIMD16(lowHalf: a0.evenHalf, highHalf: b0.evenHalf), as: SIMD16<Int16>.self)
+            q.storeBytes(of: SIMD16(lowHalf: a1.evenHalf, highHalf: b1.evenHalf), toByteOffset: 32, as: SIMD16<Int16>.self)
+            q.storeBytes(of: SIMD16(lowHalf: a0.oddHalf, highHalf: b0.oddHalf), toByteOffset: 64, as: SIMD16<Int16>.self)
+            q.storeBytes(of: SIMD16(lowHalf: a1.oddHalf, highHalf: b1.oddHalf), toByteOffset: 96, as: SIMD16<Int16>.self)
+        }
+    }
+
+    /// Natural order → evenOdd256 order, in place: each run of 32 becomes its evens then its odds.
+    @inline(never) static func permuteEvenOdd(_ c: UnsafeMutableRawPointer, runs: Int) {
+        for r in 0..<runs {
+            let q = c + r * 64
+            let a0 = q.loadUnaligned(as: SIMD16<Int16>.self), a1 = q.loadUnaligned(fromByteOffset: 32, as: SIMD16<Int16>.self)
+            q.storeBytes(of: SIMD16(lowHalf: a0.evenHalf, highHalf: a1.evenHalf), as: SIMD16<Int16>.self)
+            q.storeBytes(of: SIMD16(lowHalf: a0.oddHalf, highHalf: a1.oddHalf), toByteOffset: 32, as: SIMD16<Int16>.self)
         }
     }
 
@@ -196,7 +232,7 @@ enum ActivationQuant {
             switch layout {
             case .natural32: scales.append(meta.load(fromByteOffset: b * 32, as: Float.self))
             case .pairs32: scales.append(meta.load(fromByteOffset: (b / 2) * 64 + (b % 2) * 16, as: Float.self))
-            case .evenOdd256: scales.append(meta.load(fromByteOffset: b * 80, as: Float.self))
+            case .evenOdd256: scales.append(meta.load(fromByteOffset: b * 128, as: Float.self))
             }
         }
         return (out, scales)
@@ -233,16 +269,18 @@ enum QuantDot {
         Float(Float16(bitPattern: p.loadUnaligned(fromByteOffset: offset, as: UInt16.self)))
     }
 
-    /// [a ×4, b ×4] for the fp16 values at `a` and `b`.
+    /// [a ×4, b ×4] for the fp16 values at `a` and `b`. Built in general-purpose registers and moved
+    /// over whole (vmovq/vpinsrq): a vpinsrw straight from memory would merge into a stale register
+    /// and chain each iteration to the previous one's accumulator.
     @inline(__always) static func f16Halves(_ a: UnsafeRawPointer, _ b: UnsafeRawPointer) -> SIMD8<Float> {
-        let x = SIMD8<UInt16>(repeating: a.loadUnaligned(as: UInt16.self))
-        let y = SIMD8<UInt16>(repeating: b.loadUnaligned(as: UInt16.self))
-        let mask = SIMD8<UInt16>(0, 0, 0, 0, 0xFFFF, 0xFFFF, 0xFFFF, 0xFFFF)
-        return SIMD8<Float>(unsafeBitCast((x & ~mask) | (y & mask), to: SIMD8<Float16>.self))
+        let x = UInt64(a.loadUnaligned(as: UInt16.self)) &* 0x0001_0001_0001_0001
+        let y = UInt64(b.loadUnaligned(as: UInt16.self)) &* 0x0001_0001_0001_0001
+        return SIMD8<Float>(unsafeBitCast(SIMD2<UInt64>(x, y), to: SIMD8<Float16>.self))
     }
 
     /// [a ×8] for the fp16 value at `a`.
     @inline(__always) static func f16Splat(_ a: UnsafeRawPointer) -> SIMD8<Float> {
-        SIMD8<Float>(unsafeBitCast(SIMD8<UInt16>(repeating: a.loadUnaligned(as: UInt16.self)), to: SIMD8<Float16>.self))
+        let x = UInt64(a.loadUnaligned(as: UInt16.self)) &* 0x0001_0001_0001_0001
+        return SIMD8<Float>(unsafeBitCast(SIMD2<UInt64>(x, x), to: SIMD8<Float16>.self))
     }
 }

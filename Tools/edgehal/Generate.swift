@@ -1,0 +1,100 @@
+import ArgumentParser
+import EdgeHAL
+import EdgeHALModels
+import Foundation
+
+struct Generate: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "generate", abstract: "Generate text from a prompt.",
+                                                    aliases: ["run"])
+    @OptionGroup var options: ModelOptions
+    @Option(name: .long, help: "The prompt.")
+    var prompt: String = "The capital of France is"
+    @Option(name: .short, help: "Tokens to generate.")
+    var n: Int = 32
+    @Option(help: "Temperature (0: greedy).") var temp: Float = 0
+    @Option(name: .customLong("top-k")) var topK: Int = 40
+    @Option(name: .customLong("top-p")) var topP: Float = 0.95
+    @Option(help: "Sampling seed.") var seed: UInt64 = 0
+    @Flag(help: "Wrap the prompt in the model's ChatML template.") var chat = false
+    @Flag(help: "Print one JSON object instead of streaming text.") var json = false
+
+    func run() throws {
+        let model = try options.load()
+        let session = try options.session(model)
+        let text = chat ? try Terminal.failing("chat") { try ChatTemplate.apply(userMessage: prompt, model: model) } : prompt
+        let promptIDs = model.tokenizer.encode(text)
+        guard !promptIDs.isEmpty else { throw ValidationError("the prompt has no tokens") }
+        var sampler = Sampler(temperature: temp, topK: topK, topP: topP, seed: seed)
+        var stream = UTF8Stream()
+        if !json { FileHandle.standardOutput.write(Data(text.utf8)) }
+
+        let t0 = Terminal.now()
+        var logits = try Terminal.failing("prompt") { try session.evaluate(promptIDs) }
+        let t1 = Terminal.now()
+        var generated: [Int32] = []
+        while generated.count < n {
+            let next = sampler.sample(logits)
+            generated.append(next)
+            if model.tokenizer.isEndOfGeneration(next) { break }
+            if !json { FileHandle.standardOutput.write(Data(stream.push(model.tokenizer.tokenBytes(next)))) }
+            guard generated.count < n, session.position < session.contextLength else { break }
+            logits = try Terminal.failing("decode") { try session.evaluate([next]) }
+        }
+        let t2 = Terminal.now()
+        let decodeSteps = max(0, generated.count - 1)
+        let promptRate = Double(promptIDs.count) / (t1 - t0)
+        let genRate = decodeSteps > 0 ? Double(decodeSteps) / (t2 - t1) : 0
+        if json {
+            struct Out: Encodable { var ids: [Int32]; var text: String; var prompt_tokens_per_s: Double; var gen_tokens_per_s: Double }
+            print(try Terminal.json(Out(ids: generated, text: model.tokenizer.decode(generated.filter { !model.tokenizer.isEndOfGeneration($0) }),
+                                        prompt_tokens_per_s: promptRate, gen_tokens_per_s: genRate)))
+        } else {
+            FileHandle.standardOutput.write(Data(stream.flush()))
+            print("")
+            Terminal.note(String(format: "prompt: %d tokens, %.1f tokens/s; generation: %d tokens, %.1f tokens/s (%@)",
+                                 promptIDs.count, promptRate, generated.count, genRate,
+                                 session.devices.map { "\($0.backendName)" }.joined(separator: " → ")))
+        }
+    }
+}
+
+/// Emits only complete UTF-8 sequences, holding back a token's partial character for the next.
+struct UTF8Stream {
+    private var pending: [UInt8] = []
+
+    mutating func push(_ bytes: [UInt8]) -> [UInt8] {
+        pending += bytes
+        var end = pending.count
+        // Back up over an incomplete trailing sequence (at most 3 bytes).
+        var i = pending.count - 1, back = 0
+        while i >= 0 && back < 4 && pending[i] & 0xC0 == 0x80 { i -= 1; back += 1 }
+        if i >= 0 {
+            let lead = pending[i]
+            let need = lead >= 0xF0 ? 4 : lead >= 0xE0 ? 3 : lead >= 0xC0 ? 2 : 1
+            if pending.count - i < need { end = i }
+        }
+        let out = Array(pending[..<end])
+        pending.removeFirst(end)
+        return out
+    }
+
+    mutating func flush() -> [UInt8] {
+        defer { pending = [] }
+        return pending
+    }
+}
+
+/// ChatML, as SmolLM2's template renders a single user turn (with its default system prompt).
+enum ChatTemplate {
+    static func apply(userMessage: String, model: LlamaModel) throws -> String {
+        guard let template = model.file.string("tokenizer.chat_template"), template.contains("<|im_start|>") else {
+            throw ModelError("the model carries no ChatML chat template")
+        }
+        var system = ""
+        if let range = template.range(of: "<|im_start|>system\n") {
+            let rest = template[range.upperBound...]
+            if let end = rest.range(of: "<|im_end|>") { system = "<|im_start|>system\n" + rest[..<end.lowerBound] + "<|im_end|>\n" }
+        }
+        return system + "<|im_start|>user\n\(userMessage)<|im_end|>\n<|im_start|>assistant\n"
+    }
+}

@@ -35,7 +35,7 @@ let package = Package(
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], path: "Tools/hwprobe"),
         .executableTarget(name: "conformance", dependencies: [
-            "EdgeHAL", "EdgeHALBuiltins", "EdgeHALConformance", "EdgeHALCPU",
+            "EdgeHAL", "EdgeHALBuiltins", "EdgeHALConformance", "EdgeHALCPU", "EdgeHALModels", "EdgeHALReference",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], path: "Tools/conformance"),
         .executableTarget(name: "edgehal", dependencies: [

@@ -37,7 +37,7 @@ final class MatMulKernel: @unchecked Sendable {
             let padded = layout.paddedLength(k)
             codeStride = (padded * 2 + 63) / 64 * 64
             metaStride = (padded / layout.block * layout.metaBytes + 63) / 64 * 64
-            panel = max(4, (192 * 1024 / codeStride) / 4 * 4)
+            panel = max(4, (128 * 1024 / (codeStride + metaStride)) / 4 * 4)
         } else {
             codeStride = 0
             metaStride = 0
@@ -89,9 +89,9 @@ final class MatMulKernel: @unchecked Sendable {
         let r2 = b2 / a.shape[2], r3 = b3 / a.shape[3]
         let rowBytes = a.rowBytes
         let o = oBase.assumingMemoryBound(to: Float.self)
-        // Rows in multiples of 4 per worker keep tiles of rows whole.
-        let units = (m + 3) / 4
-        let lo = min(m, units * worker / workers * 4), hi = min(m, units * (worker + 1) / workers * 4)
+        // Rows in multiples of 16 per worker: no two workers write the same cache line of a mat-vec output.
+        let units = (m + 15) / 16
+        let lo = min(m, units * worker / workers * 16), hi = min(m, units * (worker + 1) / workers * 16)
         if lo >= hi { return }
         for i3 in 0..<b3 {
             for i2 in 0..<b2 {

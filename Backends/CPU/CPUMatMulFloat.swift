@@ -82,15 +82,23 @@ enum FloatMatMul {
         var a10 = SIMD8<Float>(), a11 = SIMD8<Float>(), a12 = SIMD8<Float>(), a13 = SIMD8<Float>()
         let kb = k &* 4
         var i = 0
-        if R.n == 1 && C.n == 1 {
-            // Mat-vec: two independent accumulators hide the FMA latency.
+        if C.n == 1 {
+            // Mat-vec: two accumulators per row (a0x, a1x) so the FMA latency chains stay short.
             while i &+ 16 <= k {
-                a00.addProduct(W.load8(w0, i), x.loadUnaligned(fromByteOffset: i &* 4, as: SIMD8<Float>.self))
-                a10.addProduct(W.load8(w0, i &+ 8), x.loadUnaligned(fromByteOffset: i &* 4 &+ 32, as: SIMD8<Float>.self))
+                let x0 = x.loadUnaligned(fromByteOffset: i &* 4, as: SIMD8<Float>.self)
+                let x1 = x.loadUnaligned(fromByteOffset: i &* 4 &+ 32, as: SIMD8<Float>.self)
+                a00.addProduct(W.load8(w0, i), x0)
+                a01.addProduct(W.load8(w0, i &+ 8), x1)
+                if R.n > 1 {
+                    a10.addProduct(W.load8(w1, i), x0)
+                    a11.addProduct(W.load8(w1, i &+ 8), x1)
+                }
                 i &+= 16
             }
-            a00 += a10
-            a10 = SIMD8<Float>()
+            a00 += a01
+            a10 += a11
+            a01 = SIMD8<Float>()
+            a11 = SIMD8<Float>()
         }
         while i &+ 8 <= k {
             let v0 = W.load8(w0, i)

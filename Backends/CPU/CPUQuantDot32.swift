@@ -7,10 +7,13 @@ import EdgeHAL
 // are read as 16 little-endian words, whose four nibbles are values (2i, 2i+16, 2i+1, 2i+17) of
 // the block — four 16-lane vectors with no shuffling (the `pairs32` activation layout matches).
 // Codes stay unsigned (q4: 0…15, q5: 0…31); the offset (−8, −16) or the minimum m enters through
-// the activation block sums s = d_a·Σq_a, one FMA per pair:
-//     Σ x_w·x_a = d_w·d_a·Σ q_w·q_a + c_w·s_a,  c_w = −8·d_w, −16·d_w or m.
-// Products are summed in Int16 (4 per lane ≤ 4·31·127 < 2^15, pairs < 2^15 too) and then in pairs
+// the activation block sums s_a = d_a·Σq_a (Q8_1's s), one FMA per pair of blocks:
+//     Σ x_w·x_a = d_w·(d_a·Σ q_w·q_a + off·s_a)   (q4_0, q5_0: off = −8, −16, folded into s_a)
+//     Σ x_w·x_a = d_w·d_a·Σ q_w·q_a + m_w·s_a      (q4_1, q5_1)
+// Products are summed in Int16 (4 per lane ≤ 4·31·127 < 2^15; adjacent lanes too) and then in pairs
 // to Int32, converted to Float and scaled once per pair of blocks.
+//
+// q8_0 weights (signed bytes) are widened to Int16 in natural order instead (vpmovsxbw).
 
 /// Column tiles of 1…4 columns, as types so each width is specialized with its loop unrolled.
 protocol TileWidth { static var n: Int { get } }
@@ -132,12 +135,12 @@ extension QuantDot {
         }
     }
 
-    /// pairStep with one accumulator for both terms.
+    /// pairStep with one accumulator for both terms (tiles: enough independent chains across columns).
     @inline(__always) static func pairStep<F: PairFormat>(_ f: F.Type, _ acc: SIMD8<Float>, _ w: DecodedPair,
                                                           _ c: UnsafeRawPointer, _ m: UnsafeRawPointer) -> SIMD8<Float> {
         var a = acc, o = SIMD8<Float>()
         pairStep(f, &a, &o, w, c, m)
-        return F.offset != 0 ? a : a.addingProduct(w.mw, m.loadUnaligned(fromByteOffset: 32, as: SIMD8<Float>.self))
+        return a + o
     }
 
     /// out[c·outStride] = row · column(col + c) for c in 0..<T.n, for q4_0/q4_1/q5_0/q5_1 rows.
@@ -170,16 +173,16 @@ extension QuantDot {
         while p < pairs {
             let a = row + p &* pairBytes
             let w = F.decode(a, a + F.blockBytes)
-            for j in 0..<T.n { acc[j] = pairStep(f, acc[j], w, c0 + (j &* cs &+ p &* 128), m0 + (j &* ms &+ p &* 64)) }
+            columns(T.self) { j in acc[j] = pairStep(f, acc[j], w, c0 + (j &* cs &+ p &* 128), m0 + (j &* ms &+ p &* 64)) }
             p &+= 1
         }
         if blocks & 1 != 0 {
             // The last block alone: decode it twice; the B half of its activation pair is zero.
             let a = row + p &* pairBytes
             let w = F.decode(a, a)
-            for j in 0..<T.n { acc[j] = pairStep(f, acc[j], w, c0 + (j &* cs &+ p &* 128), m0 + (j &* ms &+ p &* 64)) }
+            columns(T.self) { j in acc[j] = pairStep(f, acc[j], w, c0 + (j &* cs &+ p &* 128), m0 + (j &* ms &+ p &* 64)) }
         }
-        for j in 0..<T.n { out[j &* outStride] = acc[j].sum() }
+        columns(T.self) { j in out[j &* outStride] = acc[j].sum() }
     }
 
     // MARK: q8_0 — { fp16 d; int8 qs[32] } against natural-order codes, metadata [d_a ×8] per block.
@@ -190,8 +193,10 @@ extension QuantDot {
 
     @inline(__always) static func q8Step(_ acc: inout SIMD8<Float>, _ q0: SIMD16<Int16>, _ q1: SIMD16<Int16>,
                                          _ dw: SIMD8<Float>, _ c: UnsafeRawPointer, _ m: UnsafeRawPointer) {
-        // |q_w·q_a| ≤ 128·127: one product per lane, so pair each product vector separately.
-        let s = pairSum(q0 &* codes(c, 0)) &+ pairSum(q1 &* codes(c, 32))
+        // |q_w·q_a| ≤ 128·127, so two products per lane fit Int16 but not four: widen both halves of
+        // each 32-bit lane (sign-extended) instead of pairSum.
+        let x = unsafeBitCast(q0 &* codes(c, 0) &+ q1 &* codes(c, 32), to: SIMD8<Int32>.self)
+        let s = ((x &<< 16) &>> 16) &+ (x &>> 16)
         acc.addProduct(SIMD8<Float>(s), dw * m.loadUnaligned(as: SIMD8<Float>.self))
     }
 

@@ -38,6 +38,15 @@ struct Quad<V: SIMD> {
     }
 }
 
+/// Calls body(0…T.n − 1), written out so the column index is always a constant: a `for` loop over
+/// T.n was left rolled by LLVM in the larger kernels, with the accumulators in memory.
+@inline(__always) func columns<T: TileWidth>(_: T.Type, _ body: (Int) -> Void) {
+    body(0)
+    if T.n > 1 { body(1) }
+    if T.n > 2 { body(2) }
+    if T.n > 3 { body(3) }
+}
+
 /// Metadata of a super-block in the evenOdd256 layout (see ActivationLayout).
 enum KMeta {
     static let bytes = 128
@@ -62,7 +71,7 @@ extension QuantDot {
     /// kRun for every column of the tile; `c` is column 0's codes of the super-block.
     @inline(__always) static func kRuns<T: TileWidth>(_: T.Type, _ isum: inout Quad<SIMD8<Int32>>, _ e: SIMD16<Int16>, _ o: SIMD16<Int16>,
                                                       _ scale: SIMD8<Int32>, _ c: UnsafeRawPointer, _ stride: Int, _ r: Int) {
-        for j in 0..<T.n { kRun(&isum[j], e, o, scale, c + j &* stride, r) }
+        columns(T.self) { j in kRun(&isum[j], e, o, scale, c + j &* stride, r) }
     }
 
     /// [a ×4, b ×4].
@@ -90,11 +99,6 @@ extension QuantDot {
         return (UInt64(s0) | UInt64(s1) << 32, UInt64(m0) | UInt64(m1) << 32)
     }
 
-    /// Adds d_w·d_a·isum − dmin·d_a·msum to acc (msum: the minimum/offset term, or zero).
-    @inline(__always) static func kFinish(_ acc: inout SIMD8<Float>, _ isum: SIMD8<Int32>, _ dd: Float) {
-        acc.addProduct(SIMD8<Float>(isum), SIMD8<Float>(repeating: dd))
-    }
-
     // MARK: q4_K — { fp16 d; fp16 dmin; uint8 scales[12]; uint8 qs[128] }, 144 bytes.
 
     @inline(__always)
@@ -111,7 +115,7 @@ extension QuantDot {
                 let e0 = i16(q & 0x000F), o0 = i16((q &>> 8) & 0x000F)
                 let e1 = i16((q &>> 4) & 0x000F), o1 = i16(q &>> 12)
                 let s0 = SIMD8<Int32>(repeating: byte(sc, 2 &* c)), s1 = SIMD8<Int32>(repeating: byte(sc, 2 &* c &+ 1))
-                for j in 0..<T.n {
+                columns(T.self) { j in
                     let cj = c0 + j &* act.codeStride + sb &* 512
                     kRun(&isum[j], e0, o0, s0, cj, 2 &* c)
                     kRun(&isum[j], e1, o1, s1, cj, 2 &* c &+ 1)
@@ -119,14 +123,14 @@ extension QuantDot {
             }
             let d = f16(blk), dmin = f16(blk, 2)
             let mins = bytes8(mn)
-            for j in 0..<T.n {
+            columns(T.self) { j in
                 let mj = m0 + j &* act.metaStride + sb &* KMeta.bytes
                 let da = KMeta.d(mj)
                 acc[j].addProduct(SIMD8<Float>(isum[j]), SIMD8<Float>(repeating: d * da))
                 acc[j].addProduct(SIMD8<Float>(mins &* KMeta.sums32(mj)), SIMD8<Float>(repeating: -dmin * da))
             }
         }
-        for j in 0..<T.n { out[j &* outStride] = acc[j].sum() }
+        columns(T.self) { j in out[j &* outStride] = acc[j].sum() }
     }
 
     // MARK: q5_K — { fp16 d; fp16 dmin; uint8 scales[12]; uint8 qh[32]; uint8 qs[128] }, 176 bytes.
@@ -151,7 +155,7 @@ extension QuantDot {
                 let e1 = i16(((q &>> 4) & 0x000F) | ((h &<< 4) & 0x0010)), o1 = i16((q &>> 12) | ((h &>> 4) & 0x0010))
                 h &>>= 1
                 let s0 = SIMD8<Int32>(repeating: byte(sc, r0)), s1 = SIMD8<Int32>(repeating: byte(sc, r1))
-                for j in 0..<T.n {
+                columns(T.self) { j in
                     let cj = c0 + j &* act.codeStride + sb &* 512
                     kRun(&isum[j], e0, o0, s0, cj, r0)
                     kRun(&isum[j], e1, o1, s1, cj, r1)
@@ -159,14 +163,14 @@ extension QuantDot {
             }
             let d = f16(blk), dmin = f16(blk, 2)
             let mins = bytes8(mn)
-            for j in 0..<T.n {
+            columns(T.self) { j in
                 let mj = m0 + j &* act.metaStride + sb &* KMeta.bytes
                 let da = KMeta.d(mj)
                 acc[j].addProduct(SIMD8<Float>(isum[j]), SIMD8<Float>(repeating: d * da))
                 acc[j].addProduct(SIMD8<Float>(mins &* KMeta.sums32(mj)), SIMD8<Float>(repeating: -dmin * da))
             }
         }
-        for j in 0..<T.n { out[j &* outStride] = acc[j].sum() }
+        columns(T.self) { j in out[j &* outStride] = acc[j].sum() }
     }
 
     // MARK: q6_K — { uint8 ql[128]; uint8 qh[64]; int8 scales[16]; fp16 d }, 210 bytes.
@@ -197,14 +201,14 @@ extension QuantDot {
                       split(s[6], s[7]), cb, act.codeStride, r &+ 3)
             }
             let d = f16(blk, 208)
-            for j in 0..<T.n {
+            columns(T.self) { j in
                 let mj = m0 + j &* act.metaStride + sb &* KMeta.bytes
                 // Codes are q + 32: subtract 32·Σ_s scale_s·Σ a over sub-block s.
                 let off = sLo &* KMeta.sums16(mj, 0) &+ sHi &* KMeta.sums16(mj, 1)
                 acc[j].addProduct(SIMD8<Float>(isum[j] &- (off &<< 5)), SIMD8<Float>(repeating: d * KMeta.d(mj)))
             }
         }
-        for j in 0..<T.n { out[j &* outStride] = acc[j].sum() }
+        columns(T.self) { j in out[j &* outStride] = acc[j].sum() }
     }
 
     // MARK: q3_K — { uint8 hmask[32]; uint8 qs[64]; uint8 scales[12]; fp16 d }, 110 bytes.
@@ -238,20 +242,20 @@ extension QuantDot {
                     q &>>= 2
                     hb &>>= 1
                     let sv = split(s[2 &* k], s[2 &* k &+ 1])
-                    for j in 0..<T.n {
+                    columns(T.self) { j in
                         kRun(&isum[j], e, o, sv, c0 + j &* act.codeStride + sb &* 512, 4 &* h &+ k)
                     }
                 }
             }
             let d = f16(blk, 108)
-            for j in 0..<T.n {
+            columns(T.self) { j in
                 let mj = m0 + j &* act.metaStride + sb &* KMeta.bytes
                 // Codes are q + 4.
                 let off = sLo &* KMeta.sums16(mj, 0) &+ sHi &* KMeta.sums16(mj, 1)
                 acc[j].addProduct(SIMD8<Float>(isum[j] &- (off &<< 2)), SIMD8<Float>(repeating: d * KMeta.d(mj)))
             }
         }
-        for j in 0..<T.n { out[j &* outStride] = acc[j].sum() }
+        columns(T.self) { j in out[j &* outStride] = acc[j].sum() }
     }
 
     // MARK: q2_K — { uint8 scales[16]; uint8 qs[64]; fp16 d; fp16 dmin }, 84 bytes.
@@ -273,14 +277,14 @@ extension QuantDot {
                     let e = i16(q & 0x0003), o = i16((q &>> 8) & 0x0003)
                     q &>>= 2
                     let sv = split(s[2 &* k], s[2 &* k &+ 1])
-                    for j in 0..<T.n {
+                    columns(T.self) { j in
                         kRun(&isum[j], e, o, sv, c0 + j &* act.codeStride + sb &* 512, 4 &* h &+ k)
                     }
                 }
             }
             let d = f16(blk, 80), dmin = f16(blk, 82)
             let mLo = bytes8((p0 >> 4) & 0x0F0F_0F0F_0F0F_0F0F), mHi = bytes8((p1 >> 4) & 0x0F0F_0F0F_0F0F_0F0F)
-            for j in 0..<T.n {
+            columns(T.self) { j in
                 let mj = m0 + j &* act.metaStride + sb &* KMeta.bytes
                 let da = KMeta.d(mj)
                 let msum = mLo &* KMeta.sums16(mj, 0) &+ mHi &* KMeta.sums16(mj, 1)
@@ -288,7 +292,7 @@ extension QuantDot {
                 acc[j].addProduct(SIMD8<Float>(msum), SIMD8<Float>(repeating: -dmin * da))
             }
         }
-        for j in 0..<T.n { out[j &* outStride] = acc[j].sum() }
+        columns(T.self) { j in out[j &* outStride] = acc[j].sum() }
     }
 }
 

@@ -24,6 +24,20 @@ public struct CaseResult: Sendable, Codable {
     public var weightGBps: Double?
     /// The reference backend's time for the same case over this one's (> 1: faster than the oracle).
     public var speedupVsReference: Double?
+    /// For model cases: share of positions whose top token equals the reference's, and mean KL divergence.
+    public var top1: Double?
+    public var meanKL: Double?
+
+    public init(op: String, type: String, shape: String, check: ConformanceCase.Check, status: Status, threshold: Double,
+                detail: String? = nil) {
+        self.op = op
+        self.type = type
+        self.shape = shape
+        self.check = check
+        self.status = status
+        self.threshold = threshold
+        self.detail = detail
+    }
     /// What failed, or why the case is unsupported.
     public var detail: String?
 }

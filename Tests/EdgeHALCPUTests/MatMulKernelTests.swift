@@ -130,6 +130,49 @@ import Testing
         #expect(e <= Self.bound(type), "\(type): NMSE \(e)")
     }
 
+    /// Largest codes against full-range activation codes (±127): the Int16 partial sums must not wrap.
+    @Test(arguments: types.filter(\.isQuantized))
+    func extremeCodesDoNotOverflow(_ type: DType) {
+        let k = 512, m = 3, n = 2
+        let blocks = k * m / type.blockSize
+        var w = [UInt8](repeating: 0xFF, count: blocks * type.blockBytes)
+        // fp16 scale fields (d, and dmin / m where present); q6_K's int8 scales at their largest.
+        let scaleFields: [Int] = switch type {
+        case .q4_0, .q5_0, .q8_0: [0]
+        case .q4_1, .q5_1, .q4_K, .q5_K: [0, 2]
+        case .q2_K: [80, 82]
+        case .q3_K: [108]
+        default: [208]
+        }
+        for b in 0..<blocks {
+            let base = b * type.blockBytes
+            for f in scaleFields {
+                let bits = Float16(0.01).bitPattern
+                w[base + f] = UInt8(bits & 0xFF)
+                w[base + f + 1] = UInt8(bits >> 8)
+            }
+            if type == .q8_0 { for j in 2..<34 { w[base + j] = 0x80 } }   // every code −128
+            if type == .q6_K { for j in 192..<208 { w[base + j] = 0x7F } }
+        }
+        let aDesc = TensorDesc(type, Shape(k, m)), bDesc = TensorDesc(.f32, Shape(k, n)), oDesc = TensorDesc(.f32, Shape(m, n))
+        // Column 0 all +1 (codes +127), column 1 alternating ±3 (codes ±127).
+        let x = (0..<k).map { _ in Float(1) } + (0..<k).map { $0 % 2 == 0 ? Float(3) : -3 }
+        var out = [Float](repeating: .nan, count: m * n), ref = out
+        let pool = WorkerPool(threads: 2)
+        let kernel = MatMulKernel(weights: aDesc, activations: bDesc, output: oDesc, threads: 2)
+        w.withUnsafeBytes { wp in
+            x.withUnsafeBytes { xp in
+                out.withUnsafeMutableBytes { kernel.run(a: wp.baseAddress!, b: xp.baseAddress!, out: $0.baseAddress!, pool: pool) }
+                ref.withUnsafeMutableBytes {
+                    ReferenceKernels.run(.mulMat, inputs: [(wp.baseAddress!, aDesc), (xp.baseAddress!, bDesc)],
+                                         output: $0.baseAddress!, outputDesc: oDesc)
+                }
+            }
+        }
+        let e = Self.nmse(out, ref)
+        #expect(e <= 1e-6, "\(type): NMSE \(e), out \(out), ref \(ref)")
+    }
+
     @Test func dotMatchesScalarSum() {
         var rng = Rng(state: 5)
         for k in [0, 1, 7, 8, 15, 16, 17, 64, 67] {

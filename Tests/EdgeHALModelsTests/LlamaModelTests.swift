@@ -48,15 +48,16 @@ enum TinyModel {
         w.set("tokenizer.ggml.eos_token_id", .uint32(UInt32(tokens.count - 1)))
         w.set("tokenizer.ggml.add_bos_token", .bool(false))
         let vocab = tokens.count
-        func matrix(_ name: String, _ k: Int, _ m: Int, _ type: DType) throws {
-            let values = (0..<(k * m)).map { _ in Float.random(in: -1...1, using: &rng) / Float(k).squareRoot() * 1.7 }
+        func matrix(_ name: String, _ k: Int, _ m: Int, _ type: DType, scale: Float = 1.7) throws {
+            let values = (0..<(k * m)).map { _ in Float.random(in: -1...1, using: &rng) / Float(k).squareRoot() * scale }
             try w.addTensor(name: name, type: type, shape: Shape(k, m), bytes: Quant.quantize(type, values))
         }
         func norm(_ name: String) throws {
             let values = (0..<embedding).map { _ in Float.random(in: 0.8...1.2, using: &rng) }
             try w.addTensor(name: name, type: .f32, shape: Shape(embedding), bytes: values.withUnsafeBytes { Array($0) })
         }
-        try matrix("token_embd.weight", embedding, vocab, .q8_0)
+        // Large output weights give a peaked next-token distribution, like a trained model's.
+        try matrix("token_embd.weight", embedding, vocab, .q8_0, scale: 12)
         for l in 0..<layers {
             let p = "blk.\(l)."
             try norm(p + "attn_norm.weight")
@@ -73,11 +74,14 @@ enum TinyModel {
         try w.write(to: path)
     }
 
-    static func path() throws -> String {
+    /// Written once per test process (tests run in parallel; a static is initialized exactly once).
+    static let shared: Result<String, Error> = Result {
         let path = FileManager.default.temporaryDirectory.appendingPathComponent("edgehal-tiny-\(getpid()).gguf").path
-        if !FileManager.default.fileExists(atPath: path) { try write(to: path) }
+        try write(to: path)
         return path
     }
+
+    static func path() throws -> String { try shared.get() }
 }
 
 extension SystemRandomNumberGenerator {
@@ -148,5 +152,23 @@ struct LlamaModelTests {
         var a = Sampler(temperature: 0.8, seed: 3), b = Sampler(temperature: 0.8, seed: 3)
         #expect((0..<20).map { _ in a.sample(logits) } == (0..<20).map { _ in b.sample(logits) })
         #expect(Sampler.argmax(logits) == 33)
+    }
+}
+
+struct ModelAgreementTests {
+    @Test func everyBackendAgreesWithTheReferenceOnTheTinyModel() throws {
+        let model = try LlamaModel(path: try TinyModel.path())
+        let tokens = Array(model.tokenizer.encode(ModelAgreement.text).prefix(48))
+        let m = try ModelAgreement.measure(model: model, tokens: tokens, device: [CPUDevice(threads: 2)], reference: [ReferenceDevice()])
+        #expect(m.positions == 48)
+        #expect(m.passes, "top-1 \(m.top1), mean KL \(m.meanKL)")
+        let same = try ModelAgreement.measure(model: model, tokens: tokens, device: [ReferenceDevice()], reference: [ReferenceDevice()])
+        #expect(same.top1 == 1 && same.meanKL < 1e-9)
+    }
+
+    @Test func klDivergenceIsZeroForEqualAndPositiveOtherwise() {
+        #expect(abs(ModelAgreement.klDivergence([1, 2, 3], [1, 2, 3])) < 1e-12)
+        #expect(ModelAgreement.klDivergence([1, 2, 3], [3, 2, 1]) > 0.1)
+        #expect(ModelAgreement.klDivergence([1, 2], [.nan, 1]) == .infinity)
     }
 }

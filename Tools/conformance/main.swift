@@ -2,6 +2,8 @@ import ArgumentParser
 import EdgeHAL
 import EdgeHALBuiltins
 import EdgeHALCPU
+import EdgeHALModels
+import EdgeHALReference
 import EdgeHALConformance
 import Foundation
 
@@ -24,6 +26,10 @@ struct Conformance: ParsableCommand {
     var json = false
     @Option(help: "Timed runs per case; the median is reported.")
     var runs = 1
+    @Option(help: "Also run the end-to-end model case: a GGUF path, or 'default' for the default model.")
+    var model: String?
+    @Option(help: "Tokens of the fixed text the model case evaluates.")
+    var modelTokens = 64
     @Flag(help: "Benchmark: the performance table (or the cases chosen with --op/--type) on every available backend side by side, with the machine's memory bandwidth measured in the same run.")
     var perf = false
 
@@ -49,13 +55,21 @@ struct Conformance: ParsableCommand {
         }
         let runner = ConformanceRunner(seed: seed, perfRuns: max(1, runs))
         if !json { print("conformance: \(device.backendName) — \(device.info.name), \(cases.count) cases, seed \(seed)") }
-        let report = runner.run(cases, on: device) { r in
+        var report = runner.run(cases, on: device) { r in
             guard !json else { return }
             let nmse = r.nmse.map { String(format: "%.2e", $0) } ?? "-"
             let ms = r.ms.map { String(format: "%9.3f ms", $0) } ?? "            "
             let rate = r.gflops.map { String(format: " %7.2f GFLOPS", $0) } ?? ""
             print("\(r.status.rawValue.uppercased().padded(11)) \(r.op.padded(18)) \(r.type.padded(7)) \(r.shape.padded(44)) nmse \(nmse.padded(9)) ≤ \(String(format: "%.0e", r.threshold)) \(ms)\(rate)"
                   + (r.status == .pass ? "" : "  — \(r.detail ?? "")"))
+        }
+        if let model {
+            let r = modelCase(model, device: device)
+            if !json {
+                let figures = r.top1.map { String(format: "top-1 %.1f%%, mean KL %.2e", 100 * $0, r.meanKL ?? .nan) } ?? ""
+                print("\(r.status.rawValue.uppercased().padded(11)) model              \(r.type.padded(7)) \(r.shape.padded(44)) \(figures)  \(r.detail ?? "")")
+            }
+            report = ConformanceReport(backend: report.backend, device: report.device, results: report.results + [r])
         }
         if json {
             let encoder = JSONEncoder()
@@ -70,6 +84,29 @@ struct Conformance: ParsableCommand {
 }
 
 extension Conformance {
+    /// The model case: the device against the reference over a fixed text, all positions.
+    func modelCase(_ spec: String, device: any Device) -> CaseResult {
+        var r = CaseResult(op: "model", type: "gguf", shape: "\(modelTokens) tokens", check: .graph, status: .fail,
+                           threshold: ModelAgreement.maximumMeanKL)
+        do {
+            let path = spec == "default" ? try ModelStore.ensureDefaultModel() : spec
+            let llama = try LlamaModel(path: path)
+            r.type = URL(fileURLWithPath: path).deletingPathExtension().lastPathComponent
+            let tokens = Array(llama.tokenizer.encode(ModelAgreement.text).prefix(modelTokens))
+            let m = try ModelAgreement.measure(model: llama, tokens: tokens, device: [device], reference: [ReferenceDevice()])
+            r.top1 = m.top1
+            r.meanKL = m.meanKL
+            r.ms = m.milliseconds
+            r.status = m.passes ? .pass : .fail
+            if !m.passes {
+                r.detail = "top-1 \(m.top1) (≥ \(ModelAgreement.minimumTop1)), mean KL \(m.meanKL) (≤ \(ModelAgreement.maximumMeanKL))"
+            }
+        } catch {
+            r.detail = "\(error)"
+        }
+        return r
+    }
+
     struct PerfReport: Encodable {
         var bandwidthGBps: Double
         var threads: Int

@@ -95,7 +95,8 @@ enum Q4_1Format: PairFormat {
     static var offset: Float { 0 }
     @inline(__always) static func decode(_ a: UnsafeRawPointer, _ b: UnsafeRawPointer) -> DecodedPair {
         let (n0, n1, n2, n3) = QuantDot.nibbles(QuantDot.words(a + 4, b + 4))
-        return DecodedPair(n0: n0, n1: n1, n2: n2, n3: n3, dw: QuantDot.f16Halves(a, b), mw: QuantDot.f16Halves(a + 2, b + 2))
+        let (dw, mw) = QuantDot.f16PairHalves(a, b)
+        return DecodedPair(n0: n0, n1: n1, n2: n2, n3: n3, dw: dw, mw: mw)
     }
 }
 
@@ -115,7 +116,8 @@ enum Q5_1Format: PairFormat {
     @inline(__always) static func decode(_ a: UnsafeRawPointer, _ b: UnsafeRawPointer) -> DecodedPair {
         var n = QuantDot.nibbles(QuantDot.words(a + 8, b + 8))
         QuantDot.fifthBitPair(a, b, 4, &n)
-        return DecodedPair(n0: n.0, n1: n.1, n2: n.2, n3: n.3, dw: QuantDot.f16Halves(a, b), mw: QuantDot.f16Halves(a + 2, b + 2))
+        let (dw, mw) = QuantDot.f16PairHalves(a, b)
+        return DecodedPair(n0: n.0, n1: n.1, n2: n.2, n3: n.3, dw: dw, mw: mw)
     }
 }
 
@@ -185,6 +187,32 @@ extension QuantDot {
         columns(T.self) { j in out[j &* outStride] = acc[j].sum() }
     }
 
+    /// Mat-vec on two rows: out[0] = row0 · column, out[1] = row1 · column (activations loaded once).
+    @inline(__always)
+    static func pairRowPair<F: PairFormat>(_ f: F.Type, _ row0: UnsafeRawPointer, _ row1: UnsafeRawPointer, blocks: Int,
+                                           _ act: ActColumns, col: Int, _ out: UnsafeMutablePointer<Float>) {
+        var acc0 = SIMD8<Float>(), off0 = SIMD8<Float>(), acc1 = SIMD8<Float>(), off1 = SIMD8<Float>()
+        let c0 = act.codes + col &* act.codeStride, m0 = act.meta + col &* act.metaStride
+        let pairBytes = 2 &* F.blockBytes
+        let pairs = blocks / 2
+        var p = 0
+        while p < pairs {
+            let o = p &* pairBytes
+            let c = c0 + p &* 128, m = m0 + p &* 64
+            pairStep(f, &acc0, &off0, F.decode(row0 + o, row0 + (o &+ F.blockBytes)), c, m)
+            pairStep(f, &acc1, &off1, F.decode(row1 + o, row1 + (o &+ F.blockBytes)), c, m)
+            p &+= 1
+        }
+        if blocks & 1 != 0 {
+            let o = p &* pairBytes
+            let c = c0 + p &* 128, m = m0 + p &* 64
+            pairStep(f, &acc0, &off0, F.decode(row0 + o, row0 + o), c, m)
+            pairStep(f, &acc1, &off1, F.decode(row1 + o, row1 + o), c, m)
+        }
+        out[0] = (acc0 + off0).sum()
+        out[1] = (acc1 + off1).sum()
+    }
+
     // MARK: q8_0 — { fp16 d; int8 qs[32] } against natural-order codes, metadata [d_a ×8] per block.
 
     @inline(__always) static func q8Codes(_ blk: UnsafeRawPointer, _ offset: Int) -> SIMD16<Int16> {
@@ -198,6 +226,24 @@ extension QuantDot {
         let x = unsafeBitCast(q0 &* codes(c, 0) &+ q1 &* codes(c, 32), to: SIMD8<Int32>.self)
         let s = ((x &<< 16) &>> 16) &+ (x &>> 16)
         acc.addProduct(SIMD8<Float>(s), dw * m.loadUnaligned(as: SIMD8<Float>.self))
+    }
+
+    /// Mat-vec on two q8_0 rows (activations loaded once).
+    @inline(__always)
+    static func q8_0RowPair(_ row0: UnsafeRawPointer, _ row1: UnsafeRawPointer, blocks: Int, _ act: ActColumns, col: Int,
+                            _ out: UnsafeMutablePointer<Float>) {
+        var acc0 = SIMD8<Float>(), acc1 = SIMD8<Float>()
+        let c0 = act.codes + col &* act.codeStride, m0 = act.meta + col &* act.metaStride
+        var b = 0
+        while b < blocks {
+            let o = b &* 34
+            let c = c0 + b &* 64, m = m0 + b &* 32
+            q8Step(&acc0, q8Codes(row0 + o, 2), q8Codes(row0 + o, 18), f16Splat(row0 + o), c, m)
+            q8Step(&acc1, q8Codes(row1 + o, 2), q8Codes(row1 + o, 18), f16Splat(row1 + o), c, m)
+            b &+= 1
+        }
+        out[0] = acc0.sum()
+        out[1] = acc1.sum()
     }
 
     @inline(__always)

@@ -123,6 +123,8 @@ final class AttentionKernel: @unchecked Sendable {
     let scale: Float
     /// Per worker: D floats of accumulator, plus D floats each for a converted k and v row.
     private let scratch: UnsafeMutablePointer<Float>
+    /// Per query token: one past the last key its mask leaves visible.
+    private let visibleEnd: UnsafeMutablePointer<Int>
 
     init(q: TensorDesc, k: TensorDesc, v: TensorDesc, hasMask: Bool, scale: Float, threads: Int) {
         (d, t, h) = (q.shape[0], q.shape[1], q.shape[2])
@@ -130,14 +132,24 @@ final class AttentionKernel: @unchecked Sendable {
         (kType, vType) = (k.type, v.type)
         self.scale = scale
         scratch = .allocate(capacity: 3 * d * max(threads, 1))
+        visibleEnd = .allocate(capacity: t)
     }
 
-    deinit { scratch.deallocate() }
+    deinit {
+        scratch.deallocate()
+        visibleEnd.deallocate()
+    }
 
     func run(q: UnsafePointer<Float>, k: UnsafeRawPointer, v: UnsafeRawPointer, mask: UnsafePointer<Float>?,
              out: UnsafeMutablePointer<Float>, pool: WorkerPool) {
         let group = h / hkv
         let work = h * t
+        // A decode graph attends over the whole cache; keys past the last visible one cost nothing.
+        for token in 0..<t {
+            var end = kv
+            if let m = mask?.advanced(by: token * kv) { while end > 0 && m[end - 1] == -.infinity { end -= 1 } }
+            visibleEnd[token] = end
+        }
         pool.run { w in
             let lo = work * w / pool.threads, hi = work * (w + 1) / pool.threads
             let acc = scratch + w * 3 * d, kRow = acc + d, vRow = kRow + d
@@ -148,7 +160,7 @@ final class AttentionKernel: @unchecked Sendable {
                 let mrow = mask.map { $0 + token * kv }
                 acc.update(repeating: 0, count: d)
                 var maxScore = -Float.infinity, sum: Float = 0
-                for j in 0..<kv {
+                for j in 0..<visibleEnd[token] {
                     let m = mrow?[j] ?? 0
                     if m == -.infinity { continue }
                     let kp = load(k, kType, row: g * kv + j, into: kRow)

@@ -278,15 +278,6 @@ enum QuantDot {
         return SIMD8<Float>(unsafeBitCast(SIMD2<UInt64>(x, y), to: SIMD8<Float16>.self))
     }
 
-    /// ([d_a ×4, d_b ×4], [m_a ×4, m_b ×4]) for blocks starting { fp16 d; fp16 m } at `a` and `b`:
-    /// one conversion of the four halves, then two lane permutations.
-    @inline(__always) static func f16PairHalves(_ a: UnsafeRawPointer, _ b: UnsafeRawPointer) -> (SIMD8<Float>, SIMD8<Float>) {
-        let h = SIMD4<UInt32>(a.loadUnaligned(as: UInt32.self), b.loadUnaligned(as: UInt32.self), 0, 0)
-        let f = SIMD8<Float>(unsafeBitCast(h, to: SIMD8<Float16>.self))
-        return (SIMD8<Float>(f[0], f[0], f[0], f[0], f[2], f[2], f[2], f[2]),
-                SIMD8<Float>(f[1], f[1], f[1], f[1], f[3], f[3], f[3], f[3]))
-    }
-
     /// [a ×8] for the fp16 value at `a`.
     @inline(__always) static func f16Splat(_ a: UnsafeRawPointer) -> SIMD8<Float> {
         let x = UInt64(a.loadUnaligned(as: UInt16.self)) &* 0x0001_0001_0001_0001

@@ -49,6 +49,8 @@ public final class Executable {
     private var inputData: [Int: [UInt8]] = [:]
     private var outputDevice: [Int: Int] = [:]
     private var arenas: [any DeviceBuffer] = []
+    /// Device slots that receive graph inputs at the start of each run.
+    private var inputSlots: [(storage: Int, slice: BufferSlice)] = []
 
     /// The memory this executable shares with others built on the same ``ResidentTensors``.
     public let resident: ResidentTensors
@@ -175,6 +177,11 @@ public final class Executable {
             slots[key] = BufferSlice(buffer: buffer, offset: 0, desc: tensor.desc)
         }
 
+        inputSlots = slots.compactMap { key, slice in
+            if case .input = graph.tensors[key.storage].source { return (key.storage, slice) }
+            return nil
+        }.sorted { $0.storage < $1.storage }
+
         // Compile each partition over its bound slices.
         for (p, range) in ranges.enumerated() {
             let d = placement[range.lowerBound]
@@ -229,10 +236,9 @@ public final class Executable {
 
     /// Runs every partition in order, copying tensors between devices where they cross.
     public func run() throws {
-        for (key, slice) in slots {
-            guard case .input = graph.tensors[key.storage].source else { continue }
-            guard let data = inputData[key.storage] else {
-                throw EdgeHALError.invalidGraph("input \(graph.tensors[key.storage].name) was never set")
+        for (storage, slice) in inputSlots {
+            guard let data = inputData[storage] else {
+                throw EdgeHALError.invalidGraph("input \(graph.tensors[storage].name) was never set")
             }
             try data.withUnsafeBytes { try slice.buffer.write($0, at: slice.offset) }
         }

@@ -1,3 +1,4 @@
+import EdgeHAL
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -10,13 +11,13 @@ public struct Sampler: Sendable {
     public var temperature: Float
     public var topK: Int
     public var topP: Float
-    private var state: UInt64
+    private var random: SeededRandom
 
     public init(temperature: Float = 0, topK: Int = 40, topP: Float = 0.95, seed: UInt64 = 0) {
         self.temperature = temperature
         self.topK = topK
         self.topP = topP
-        state = seed &+ 0x9E37_79B9_7F4A_7C15
+        random = SeededRandom(seed: seed)
     }
 
     public static func argmax(_ logits: [Float]) -> Int32 {
@@ -39,20 +40,12 @@ public struct Sampler: Sendable {
             kept += 1
             if cumulative >= topP { break }
         }
-        let target = Float(nextUnit()) * cumulative
+        let target = Float(random.unit()) * cumulative
         var acc: Float = 0
         for i in 0..<kept {
             acc += probs[i]
             if acc >= target { return Int32(order[i]) }
         }
         return Int32(order[kept - 1])
-    }
-
-    private mutating func nextUnit() -> Double {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return Double((z ^ (z >> 31)) >> 11) / Double(1 << 53)
     }
 }

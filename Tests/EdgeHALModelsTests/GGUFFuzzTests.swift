@@ -5,19 +5,7 @@ import EdgeHAL
 /// Malformed variants of a small valid file must each parse consistently or throw `GGUFError`;
 /// a crash, trap or hang fails the whole test process.
 @Suite struct GGUFFuzzTests {
-    /// SplitMix64: deterministic and good enough to pick positions and bytes.
-    struct RNG {
-        var state: UInt64
-        mutating func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
-        mutating func below(_ n: Int) -> Int { Int(next() % UInt64(n)) }
-        mutating func byte() -> UInt8 { UInt8(truncatingIfNeeded: next()) }
-    }
+    typealias RNG = SeededRandom
 
     /// Keys of every shape (strings, string array, numeric arrays, a nested array), three tensors.
     static let base: [UInt8] = {
@@ -138,7 +126,7 @@ import EdgeHAL
 
     @Test func randomByteFlips() {
         var tally = Tally()
-        var rng = RNG(state: 0x6767_5546)
+        var rng = RNG(seed: 0x6767_5546)
         let base = Self.base
         for i in 0..<2500 {
             var b = base
@@ -156,7 +144,7 @@ import EdgeHAL
 
     @Test func insertionsAndDeletions() {
         var tally = Tally()
-        var rng = RNG(state: 0xD_E1E7E)
+        var rng = RNG(seed: 0xD_E1E7E)
         let base = Self.base
         for i in 0..<1500 {
             var b = base
@@ -179,4 +167,9 @@ import EdgeHAL
         let overwrites = (Self.headerEnd - 7) * Self.wideValues.count + (Self.headerEnd - 3) * Self.narrowValues.count
         #expect(truncations + overwrites + 2500 + 1500 >= 5000)
     }
+}
+
+extension SeededRandom {
+    mutating func below(_ n: Int) -> Int { int(below: n) }
+    mutating func byte() -> UInt8 { UInt8(truncatingIfNeeded: next()) }
 }

@@ -24,7 +24,7 @@ enum TinyModel {
     }
 
     static func write(to path: String, seed: UInt64 = 7) throws {
-        var rng = SystemRandomNumberGenerator.Seeded(seed)
+        var rng = SeededRandom(seed: seed)
         var tokens = byteTokens()
         let merges = ["Ġ t", "h e", "Ġt he", "i n"]
         tokens += ["Ġt", "he", "Ġthe", "in", "<|im_start|>", "<|im_end|>"]
@@ -82,21 +82,6 @@ enum TinyModel {
     }
 
     static func path() throws -> String { try shared.get() }
-}
-
-extension SystemRandomNumberGenerator {
-    /// A seeded generator (SplitMix64) for repeatable test weights.
-    struct Seeded: RandomNumberGenerator {
-        var state: UInt64
-        init(_ seed: UInt64) { state = seed }
-        mutating func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
-    }
 }
 
 struct LlamaModelTests {

@@ -5,11 +5,15 @@ import EdgeHAL
 /// out[m, n, i2, i3] = Σ_k a[k, m, i2 / (B2/A2), i3 / (B3/A3)] · b[k, n, i2, i3].
 ///
 /// Quantized weights work the way ggml does: every activation column is quantized once per run
-/// into scratch allocated here (8-bit codes with a Float scale per 32 or 256 values; see
-/// CPUQuantDotActivations.swift), and each weight block meets it in integer dot products scaled
-/// by d_w·d_a in Float (CPUQuantDot32.swift, CPUQuantDotK.swift). F32 and F16 weights use Float FMA
-/// (CPUMatMulFloat.swift). Rows are split across workers; with several columns each weight row is
-/// decoded once per tile of up to 4 columns, over column panels sized to stay in L2.
+/// into scratch allocated here (8-bit codes, a Float scale per 32 or 256 values and block sums;
+/// CPUQuantDotActivations.swift), and each weight block meets it in 16-bit integer products summed
+/// to Int32 and scaled by d_w·d_a in Float (CPUQuantDot32.swift, CPUQuantDotK.swift). F32 and F16
+/// weights use Float FMA (CPUMatMulFloat.swift).
+///
+/// Work split: each worker takes a contiguous range of weight rows (multiples of 16) of every
+/// (i2, i3) matrix. Mat-vec (N = 1) streams those rows, two at a time when rows are short; with
+/// N > 1 each weight row is decoded once per tile of up to 4 columns, the columns taken in panels
+/// whose quantized activations stay in L2.
 final class MatMulKernel: @unchecked Sendable {
     let a: TensorDesc, b: TensorDesc, out: TensorDesc
     let layout: ActivationLayout?
@@ -20,7 +24,7 @@ final class MatMulKernel: @unchecked Sendable {
     private let columns: Int
     /// Multiplier of the pairs32 activation sums (ActivationLayout.sumScale).
     private let sScale: Float
-    /// Columns per panel for prefill (a multiple of 4 whose codes fit comfortably in L2).
+    /// Columns per panel for prefill (a multiple of 4 whose codes and metadata fit comfortably in L2).
     private let panel: Int
 
     static func supports(_ weights: DType) -> Bool { weights != .i32 }
@@ -108,16 +112,16 @@ final class MatMulKernel: @unchecked Sendable {
                                          meta: meta + col0 * metaStride, metaStride: metaStride,
                                          weightEnd: aMat + (hi * rowBytes - 1))
                     switch a.type {
-                    case .q4_0: job.run(PairKernel<Q4_0Format>.self, act)
-                    case .q4_1: job.run(PairKernel<Q4_1Format>.self, act)
-                    case .q5_0: job.run(PairKernel<Q5_0Format>.self, act)
-                    case .q5_1: job.run(PairKernel<Q5_1Format>.self, act)
-                    case .q8_0: job.run(Q8_0Kernel.self, act)
-                    case .q2_K: job.run(Q2_KKernel.self, act)
-                    case .q3_K: job.run(Q3_KKernel.self, act)
-                    case .q4_K: job.run(Q4_KKernel.self, act)
-                    case .q5_K: job.run(Q5_KKernel.self, act)
-                    case .q6_K: job.run(Q6_KKernel.self, act)
+                    case .q4_0: job.run(QuantDot.Pair<Q4_0Format>.self, act)
+                    case .q4_1: job.run(QuantDot.Pair<Q4_1Format>.self, act)
+                    case .q5_0: job.run(QuantDot.Pair<Q5_0Format>.self, act)
+                    case .q5_1: job.run(QuantDot.Pair<Q5_1Format>.self, act)
+                    case .q8_0: job.run(QuantDot.Q8_0.self, act)
+                    case .q2_K: job.run(QuantDot.Q2_K.self, act)
+                    case .q3_K: job.run(QuantDot.Q3_K.self, act)
+                    case .q4_K: job.run(QuantDot.K4K5<QuantDot.Without>.self, act)
+                    case .q5_K: job.run(QuantDot.K4K5<QuantDot.With>.self, act)
+                    case .q6_K: job.run(QuantDot.Q6_K.self, act)
                     default: preconditionFailure("mul_mat: unsupported weight type \(a.type)")
                     }
                 }
@@ -185,41 +189,6 @@ extension RowKernel {
             row(t, first + r &* rowBytes, blocks: blocks, act, col: col, out + r, outStride: outStride)
             r &+= 1
         }
-    }
-}
-
-enum PairKernel<F: PairFormat>: RowKernel {
-    static var blockSize: Int { 32 }
-    @inline(__always)
-    static func row<T: TileWidth>(_ t: T.Type, _ row: UnsafeRawPointer, blocks: Int, _ act: ActColumns, col: Int,
-                                  _ out: UnsafeMutablePointer<Float>, outStride: Int) {
-        QuantDot.pairRow(F.self, t, row, blocks: blocks, act, col: col, out, outStride: outStride)
-    }
-
-    @inline(__always)
-    static func rowPair(_ row0: UnsafeRawPointer, _ row1: UnsafeRawPointer, blocks: Int, _ act: ActColumns, col: Int,
-                        _ out: UnsafeMutablePointer<Float>) {
-        if F.rowPairs {
-            QuantDot.pairRowPair(F.self, row0, row1, blocks: blocks, act, col: col, out)
-        } else {
-            row(Tile1.self, row0, blocks: blocks, act, col: col, out, outStride: 1)
-            row(Tile1.self, row1, blocks: blocks, act, col: col, out + 1, outStride: 1)
-        }
-    }
-}
-
-enum Q8_0Kernel: RowKernel {
-    static var blockSize: Int { 32 }
-    @inline(__always)
-    static func row<T: TileWidth>(_ t: T.Type, _ row: UnsafeRawPointer, blocks: Int, _ act: ActColumns, col: Int,
-                                  _ out: UnsafeMutablePointer<Float>, outStride: Int) {
-        QuantDot.q8_0Row(t, row, blocks: blocks, act, col: col, out, outStride: outStride)
-    }
-
-    @inline(__always)
-    static func rowPair(_ row0: UnsafeRawPointer, _ row1: UnsafeRawPointer, blocks: Int, _ act: ActColumns, col: Int,
-                        _ out: UnsafeMutablePointer<Float>) {
-        QuantDot.q8_0RowPair(row0, row1, blocks: blocks, act, col: col, out)
     }
 }
 

@@ -168,76 +168,85 @@ extension QuantDot {
         return a + o
     }
 
-    /// out[c·outStride] = row · column(col + c) for c in 0..<T.n, for q4_0/q4_1/q5_0/q5_1 rows.
-    @inline(__always)
-    static func pairRow<F: PairFormat, T: TileWidth>(_ f: F.Type, _: T.Type, _ row: UnsafeRawPointer, blocks: Int,
-                                                     _ act: ActColumns, col: Int,
-                                                     _ out: UnsafeMutablePointer<Float>, outStride: Int) {
-        var acc = Quad<SIMD8<Float>>()
-        let c0 = act.codes + col &* act.codeStride, m0 = act.meta + col &* act.metaStride
-        let cs = act.codeStride, ms = act.metaStride
-        let pairBytes = 2 &* F.blockBytes
-        var p = 0
-        let pairs = blocks / 2
-        if T.n == 1 {
-            // Mat-vec: two pairs per step into four accumulators, so the FMA latency chains stay short.
-            var off = Quad<SIMD8<Float>>()
-            while p &+ 2 <= pairs {
-                let a = row + p &* pairBytes
-                let w0 = F.decode(a, a + F.blockBytes)
-                let w1 = F.decode(a + pairBytes, a + (pairBytes &+ F.blockBytes))
-                let c = c0 + p &* 128, m = m0 + p &* 64
-                pairStep(f, &acc.v0, &off.v0, w0, c, m)
-                pairStep(f, &acc.v1, &off.v1, w1, c + 128, m + 64)
-                p &+= 2
-            }
-            acc.v0 += acc.v1
-            if F.offset == 0 { acc.v0 += off.v0 + off.v1 }
-            acc.v1 = SIMD8<Float>()
-        }
-        while p < pairs {
-            let a = row + p &* pairBytes
-            let w = F.decode(a, a + F.blockBytes)
-            columns(T.self) { j in acc[j] = pairStep(f, acc[j], w, c0 + (j &* cs &+ p &* 128), m0 + (j &* ms &+ p &* 64)) }
-            p &+= 1
-        }
-        if blocks & 1 != 0 {
-            // The last block alone: decode it twice; the B half of its activation pair is zero.
-            let a = row + p &* pairBytes
-            let w = F.decode(a, a)
-            columns(T.self) { j in acc[j] = pairStep(f, acc[j], w, c0 + (j &* cs &+ p &* 128), m0 + (j &* ms &+ p &* 64)) }
-        }
-        columns(T.self) { j in out[j &* outStride] = acc[j].sum() }
-    }
+    /// The kernels of q4_0, q4_1, q5_0 and q5_1 rows.
+    enum Pair<F: PairFormat>: RowKernel {
+        static var blockSize: Int { 32 }
 
-    /// Mat-vec on two rows: out[0] = row0 · column, out[1] = row1 · column (activations loaded once).
-    @inline(__always)
-    static func pairRowPair<F: PairFormat>(_ f: F.Type, _ row0: UnsafeRawPointer, _ row1: UnsafeRawPointer, blocks: Int,
-                                           _ act: ActColumns, col: Int, _ out: UnsafeMutablePointer<Float>) {
-        var acc0 = SIMD8<Float>(), off0 = SIMD8<Float>(), acc1 = SIMD8<Float>(), off1 = SIMD8<Float>()
-        let c0 = act.codes + col &* act.codeStride, m0 = act.meta + col &* act.metaStride
-        let pairBytes = 2 &* F.blockBytes
-        let pairs = blocks / 2
-        var pf = Prefetch(act.weightEnd)
-        var p = 0
-        while p < pairs {
-            let o = p &* pairBytes
-            let c = c0 + p &* 128, m = m0 + p &* 64
-            pf.touch(row0 + o)
-            pf.touch(row1 + o)
-            pairStep(f, &acc0, &off0, F.decode(row0 + o, row0 + (o &+ F.blockBytes)), c, m)
-            pairStep(f, &acc1, &off1, F.decode(row1 + o, row1 + (o &+ F.blockBytes)), c, m)
-            p &+= 1
+        /// out[c·outStride] = row · column(col + c) for c in 0..<T.n, for q4_0/q4_1/q5_0/q5_1 rows.
+        @inline(__always)
+        static func row<T: TileWidth>(_: T.Type, _ row: UnsafeRawPointer, blocks: Int, _ act: ActColumns, col: Int,
+                                      _ out: UnsafeMutablePointer<Float>, outStride: Int) {
+            var acc = Quad<SIMD8<Float>>()
+            let c0 = act.codes + col &* act.codeStride, m0 = act.meta + col &* act.metaStride
+            let cs = act.codeStride, ms = act.metaStride
+            let pairBytes = 2 &* F.blockBytes
+            var p = 0
+            let pairs = blocks / 2
+            if T.n == 1 {
+                // Mat-vec: two pairs per step into four accumulators, so the FMA latency chains stay short.
+                var off = Quad<SIMD8<Float>>()
+                while p &+ 2 <= pairs {
+                    let a = row + p &* pairBytes
+                    let w0 = F.decode(a, a + F.blockBytes)
+                    let w1 = F.decode(a + pairBytes, a + (pairBytes &+ F.blockBytes))
+                    let c = c0 + p &* 128, m = m0 + p &* 64
+                    pairStep(F.self, &acc.v0, &off.v0, w0, c, m)
+                    pairStep(F.self, &acc.v1, &off.v1, w1, c + 128, m + 64)
+                    p &+= 2
+                }
+                acc.v0 += acc.v1
+                if F.offset == 0 { acc.v0 += off.v0 + off.v1 }
+                acc.v1 = SIMD8<Float>()
+            }
+            while p < pairs {
+                let a = row + p &* pairBytes
+                let w = F.decode(a, a + F.blockBytes)
+                columns(T.self) { j in acc[j] = pairStep(F.self, acc[j], w, c0 + (j &* cs &+ p &* 128), m0 + (j &* ms &+ p &* 64)) }
+                p &+= 1
+            }
+            if blocks & 1 != 0 {
+                // The last block alone: decode it twice; the B half of its activation pair is zero.
+                let a = row + p &* pairBytes
+                let w = F.decode(a, a)
+                columns(T.self) { j in acc[j] = pairStep(F.self, acc[j], w, c0 + (j &* cs &+ p &* 128), m0 + (j &* ms &+ p &* 64)) }
+            }
+            columns(T.self) { j in out[j &* outStride] = acc[j].sum() }
         }
-        if blocks & 1 != 0 {
-            let o = p &* pairBytes
-            let c = c0 + p &* 128, m = m0 + p &* 64
-            pairStep(f, &acc0, &off0, F.decode(row0 + o, row0 + o), c, m)
-            pairStep(f, &acc1, &off1, F.decode(row1 + o, row1 + o), c, m)
+
+        /// Mat-vec on two rows: out[0] = row0 · column, out[1] = row1 · column (activations loaded once).
+        @inline(__always)
+        static func rowPair(_ row0: UnsafeRawPointer, _ row1: UnsafeRawPointer, blocks: Int, _ act: ActColumns, col: Int,
+                            _ out: UnsafeMutablePointer<Float>) {
+            guard F.rowPairs else {
+                row(Tile1.self, row0, blocks: blocks, act, col: col, out, outStride: 1)
+                row(Tile1.self, row1, blocks: blocks, act, col: col, out + 1, outStride: 1)
+                return
+            }
+            var acc0 = SIMD8<Float>(), off0 = SIMD8<Float>(), acc1 = SIMD8<Float>(), off1 = SIMD8<Float>()
+            let c0 = act.codes + col &* act.codeStride, m0 = act.meta + col &* act.metaStride
+            let pairBytes = 2 &* F.blockBytes
+            let pairs = blocks / 2
+            var pf = Prefetch(act.weightEnd)
+            var p = 0
+            while p < pairs {
+                let o = p &* pairBytes
+                let c = c0 + p &* 128, m = m0 + p &* 64
+                pf.touch(row0 + o)
+                pf.touch(row1 + o)
+                pairStep(F.self, &acc0, &off0, F.decode(row0 + o, row0 + (o &+ F.blockBytes)), c, m)
+                pairStep(F.self, &acc1, &off1, F.decode(row1 + o, row1 + (o &+ F.blockBytes)), c, m)
+                p &+= 1
+            }
+            if blocks & 1 != 0 {
+                let o = p &* pairBytes
+                let c = c0 + p &* 128, m = m0 + p &* 64
+                pairStep(F.self, &acc0, &off0, F.decode(row0 + o, row0 + o), c, m)
+                pairStep(F.self, &acc1, &off1, F.decode(row1 + o, row1 + o), c, m)
+            }
+            out[0] = (acc0 + off0).sum()
+            out[1] = (acc1 + off1).sum()
+            pf.publish()
         }
-        out[0] = (acc0 + off0).sum()
-        out[1] = (acc1 + off1).sum()
-        pf.publish()
     }
 
     // MARK: q8_0 — { fp16 d; int8 qs[32] } against natural-order codes, metadata [d_a ×8] per block.
@@ -255,60 +264,64 @@ extension QuantDot {
         acc.addProduct(SIMD8<Float>(s), dw * m.loadUnaligned(as: SIMD8<Float>.self))
     }
 
-    /// Mat-vec on two q8_0 rows (activations loaded once).
-    @inline(__always)
-    static func q8_0RowPair(_ row0: UnsafeRawPointer, _ row1: UnsafeRawPointer, blocks: Int, _ act: ActColumns, col: Int,
-                            _ out: UnsafeMutablePointer<Float>) {
-        var acc0 = SIMD8<Float>(), acc1 = SIMD8<Float>()
-        let c0 = act.codes + col &* act.codeStride, m0 = act.meta + col &* act.metaStride
-        var pf = Prefetch(act.weightEnd)
-        var b = 0
-        while b < blocks {
-            let o = b &* 34
-            let c = c0 + b &* 64, m = m0 + b &* 32
-            pf.touch(row0 + o)
-            pf.touch(row1 + o)
-            q8Step(&acc0, q8Codes(row0 + o, 2), q8Codes(row0 + o, 18), f16Splat(row0 + o), c, m)
-            q8Step(&acc1, q8Codes(row1 + o, 2), q8Codes(row1 + o, 18), f16Splat(row1 + o), c, m)
-            b &+= 1
-        }
-        out[0] = acc0.sum()
-        out[1] = acc1.sum()
-        pf.publish()
-    }
+    enum Q8_0: RowKernel {
+        static var blockSize: Int { 32 }
 
-    @inline(__always)
-    static func q8_0Row<T: TileWidth>(_: T.Type, _ row: UnsafeRawPointer, blocks: Int, _ act: ActColumns, col: Int,
+        @inline(__always)
+        static func row<T: TileWidth>(_: T.Type, _ row: UnsafeRawPointer, blocks: Int, _ act: ActColumns, col: Int,
                                       _ out: UnsafeMutablePointer<Float>, outStride: Int) {
-        var acc0 = SIMD8<Float>(), acc1 = SIMD8<Float>(), acc2 = SIMD8<Float>(), acc3 = SIMD8<Float>()
-        let c0 = act.codes + col * act.codeStride, m0 = act.meta + col * act.metaStride
-        let cs = act.codeStride, ms = act.metaStride
-        var b = 0
-        if T.n == 1 {
-            var accB = SIMD8<Float>()
-            while b &+ 2 <= blocks {
-                let blk = row + b &* 34
-                let c = c0 + b &* 64, m = m0 + b &* 32
-                q8Step(&acc0, q8Codes(blk, 2), q8Codes(blk, 18), f16Splat(blk), c, m)
-                q8Step(&accB, q8Codes(blk, 36), q8Codes(blk, 52), f16Splat(blk + 34), c + 64, m + 32)
-                b &+= 2
+            var acc0 = SIMD8<Float>(), acc1 = SIMD8<Float>(), acc2 = SIMD8<Float>(), acc3 = SIMD8<Float>()
+            let c0 = act.codes + col * act.codeStride, m0 = act.meta + col * act.metaStride
+            let cs = act.codeStride, ms = act.metaStride
+            var b = 0
+            if T.n == 1 {
+                var accB = SIMD8<Float>()
+                while b &+ 2 <= blocks {
+                    let blk = row + b &* 34
+                    let c = c0 + b &* 64, m = m0 + b &* 32
+                    q8Step(&acc0, q8Codes(blk, 2), q8Codes(blk, 18), f16Splat(blk), c, m)
+                    q8Step(&accB, q8Codes(blk, 36), q8Codes(blk, 52), f16Splat(blk + 34), c + 64, m + 32)
+                    b &+= 2
+                }
+                acc0 += accB
             }
-            acc0 += accB
+            while b < blocks {
+                let blk = row + b &* 34
+                let q0 = q8Codes(blk, 2), q1 = q8Codes(blk, 18)
+                let dw = f16Splat(blk)
+                let c = c0 + b &* 64, m = m0 + b &* 32
+                q8Step(&acc0, q0, q1, dw, c, m)
+                if T.n > 1 { q8Step(&acc1, q0, q1, dw, c + cs, m + ms) }
+                if T.n > 2 { q8Step(&acc2, q0, q1, dw, c + 2 &* cs, m + 2 &* ms) }
+                if T.n > 3 { q8Step(&acc3, q0, q1, dw, c + 3 &* cs, m + 3 &* ms) }
+                b &+= 1
+            }
+            out[0] = acc0.sum()
+            if T.n > 1 { out[outStride] = acc1.sum() }
+            if T.n > 2 { out[2 &* outStride] = acc2.sum() }
+            if T.n > 3 { out[3 &* outStride] = acc3.sum() }
         }
-        while b < blocks {
-            let blk = row + b &* 34
-            let q0 = q8Codes(blk, 2), q1 = q8Codes(blk, 18)
-            let dw = f16Splat(blk)
-            let c = c0 + b &* 64, m = m0 + b &* 32
-            q8Step(&acc0, q0, q1, dw, c, m)
-            if T.n > 1 { q8Step(&acc1, q0, q1, dw, c + cs, m + ms) }
-            if T.n > 2 { q8Step(&acc2, q0, q1, dw, c + 2 &* cs, m + 2 &* ms) }
-            if T.n > 3 { q8Step(&acc3, q0, q1, dw, c + 3 &* cs, m + 3 &* ms) }
-            b &+= 1
+
+        /// Mat-vec on two q8_0 rows (activations loaded once).
+        @inline(__always)
+        static func rowPair(_ row0: UnsafeRawPointer, _ row1: UnsafeRawPointer, blocks: Int, _ act: ActColumns, col: Int,
+                            _ out: UnsafeMutablePointer<Float>) {
+            var acc0 = SIMD8<Float>(), acc1 = SIMD8<Float>()
+            let c0 = act.codes + col &* act.codeStride, m0 = act.meta + col &* act.metaStride
+            var pf = Prefetch(act.weightEnd)
+            var b = 0
+            while b < blocks {
+                let o = b &* 34
+                let c = c0 + b &* 64, m = m0 + b &* 32
+                pf.touch(row0 + o)
+                pf.touch(row1 + o)
+                q8Step(&acc0, q8Codes(row0 + o, 2), q8Codes(row0 + o, 18), f16Splat(row0 + o), c, m)
+                q8Step(&acc1, q8Codes(row1 + o, 2), q8Codes(row1 + o, 18), f16Splat(row1 + o), c, m)
+                b &+= 1
+            }
+            out[0] = acc0.sum()
+            out[1] = acc1.sum()
+            pf.publish()
         }
-        out[0] = acc0.sum()
-        if T.n > 1 { out[outStride] = acc1.sum() }
-        if T.n > 2 { out[2 &* outStride] = acc2.sum() }
-        if T.n > 3 { out[3 &* outStride] = acc3.sum() }
     }
 }

@@ -264,9 +264,11 @@ enum QuantDot {
         p.loadUnaligned(fromByteOffset: offset, as: SIMD16<Int16>.self)
     }
 
-    /// An fp16 value widened to Float.
+    /// An fp16 value widened to Float. The dummy upper half (1.0) makes the compiler move a whole
+    /// 32-bit word in (vmovd) instead of merging 16 bits into a stale register (vpinsrw; see f16Halves).
     @inline(__always) static func f16(_ p: UnsafeRawPointer, _ offset: Int = 0) -> Float {
-        Float(Float16(bitPattern: p.loadUnaligned(fromByteOffset: offset, as: UInt16.self)))
+        let word = UInt32(p.loadUnaligned(fromByteOffset: offset, as: UInt16.self)) | 0x3C00_0000
+        return SIMD4<Float>(unsafeBitCast(SIMD4<UInt32>(word, 0, 0, 0), to: SIMD8<Float16>.self).lowHalf)[0]
     }
 
     /// [a ×4, b ×4] for the fp16 values at `a` and `b`. Built in general-purpose registers and moved

@@ -99,244 +99,191 @@ extension QuantDot {
         return (UInt64(s0) | UInt64(s1) << 32, UInt64(m0) | UInt64(m1) << 32)
     }
 
-    // MARK: q4_K — { fp16 d; fp16 dmin; uint8 scales[12]; uint8 qs[128] }, 144 bytes.
+    /// Whether q4_K/q5_K blocks carry the fifth bit: `K4K5<Without>` is q4_K, `K4K5<With>` q5_K.
+    protocol FifthBit { static var present: Bool { get } }
+    enum Without: FifthBit { static var present: Bool { false } }
+    enum With: FifthBit { static var present: Bool { true } }
 
-    @inline(__always)
-    static func q4_KRow<T: TileWidth>(_: T.Type, _ row: UnsafeRawPointer, blocks: Int, _ act: ActColumns, col: Int,
+    // MARK: q4_K — { fp16 d; fp16 dmin; uint8 scales[12]; uint8 qs[128] }, 144 bytes;
+    //       q5_K — { fp16 d; fp16 dmin; uint8 scales[12]; uint8 qh[32]; uint8 qs[128] }, 176 bytes.
+
+    /// q4_K and q5_K: eight sub-blocks of 32 with 6-bit scales and mins; q5_K adds a fifth bit (qh).
+    enum K4K5<Q: FifthBit>: RowKernel {
+        static var blockSize: Int { 256 }
+        @inline(__always)
+        static func row<T: TileWidth>(_: T.Type, _ row: UnsafeRawPointer, blocks: Int, _ act: ActColumns, col: Int,
                                       _ out: UnsafeMutablePointer<Float>, outStride: Int) {
-        var acc = Quad<SIMD8<Float>>()
-        let c0 = act.codes + col &* act.codeStride, m0 = act.meta + col &* act.metaStride
-        for sb in 0..<blocks {
-            let blk = row + sb &* 144
-            let (sc, mn) = scalesMinsK4(blk + 4)
-            var isum = Quad<SIMD8<Int32>>()
-            for c in 0..<4 {
-                let q = words(blk + 16 + 32 &* c)
-                let e0 = i16(q & 0x000F), o0 = i16((q &>> 8) & 0x000F)
-                let e1 = i16((q &>> 4) & 0x000F), o1 = i16(q &>> 12)
-                let s0 = SIMD8<Int32>(repeating: byte(sc, 2 &* c)), s1 = SIMD8<Int32>(repeating: byte(sc, 2 &* c &+ 1))
+            let fifthBit = Q.present
+            let blockBytes = fifthBit ? 176 : 144, qsOffset = fifthBit ? 48 : 16
+            var acc = Quad<SIMD8<Float>>()
+            let c0 = act.codes + col &* act.codeStride, m0 = act.meta + col &* act.metaStride
+            for sb in 0..<blocks {
+                let blk = row + sb &* blockBytes
+                let (sc, mn) = scalesMinsK4(blk + 4)
+                // q5_K's fifth bit of sub-block r: bit r of qh[l] — even l: word bit r, odd l: word bit
+                // 8 + r. `h` is qh shifted right by r, so the bit positions are constants.
+                var h = fifthBit ? words(blk + 16) : SIMD16<UInt16>()
+                var isum = Quad<SIMD8<Int32>>()
+                for c in 0..<4 {
+                    let q = words(blk + qsOffset + 32 &* c)
+                    let r0 = 2 &* c, r1 = 2 &* c &+ 1
+                    var e0 = q & 0x000F, o0 = (q &>> 8) & 0x000F
+                    var e1 = (q &>> 4) & 0x000F, o1 = q &>> 12
+                    if fifthBit {
+                        e0 |= (h &<< 4) & 0x0010
+                        o0 |= (h &>> 4) & 0x0010
+                        e1 |= (h &<< 3) & 0x0010
+                        o1 |= (h &>> 5) & 0x0010
+                        h &>>= 2
+                    }
+                    let s0 = SIMD8<Int32>(repeating: byte(sc, r0)), s1 = SIMD8<Int32>(repeating: byte(sc, r1))
+                    columns(T.self) { j in
+                        let cj = c0 + j &* act.codeStride + sb &* 512
+                        kRun(&isum[j], i16(e0), i16(o0), s0, cj, r0)
+                        kRun(&isum[j], i16(e1), i16(o1), s1, cj, r1)
+                    }
+                }
+                let d = f16(blk), dmin = f16(blk, 2)
+                let mins = bytes8(mn)
                 columns(T.self) { j in
-                    let cj = c0 + j &* act.codeStride + sb &* 512
-                    kRun(&isum[j], e0, o0, s0, cj, 2 &* c)
-                    kRun(&isum[j], e1, o1, s1, cj, 2 &* c &+ 1)
+                    let mj = m0 + j &* act.metaStride + sb &* KMeta.bytes
+                    let da = KMeta.d(mj)
+                    acc[j].addProduct(SIMD8<Float>(isum[j]), SIMD8<Float>(repeating: d * da))
+                    acc[j].addProduct(SIMD8<Float>(mins &* KMeta.sums32(mj)), SIMD8<Float>(repeating: -dmin * da))
                 }
             }
-            let d = f16(blk), dmin = f16(blk, 2)
-            let mins = bytes8(mn)
-            columns(T.self) { j in
-                let mj = m0 + j &* act.metaStride + sb &* KMeta.bytes
-                let da = KMeta.d(mj)
-                acc[j].addProduct(SIMD8<Float>(isum[j]), SIMD8<Float>(repeating: d * da))
-                acc[j].addProduct(SIMD8<Float>(mins &* KMeta.sums32(mj)), SIMD8<Float>(repeating: -dmin * da))
-            }
+            columns(T.self) { j in out[j &* outStride] = acc[j].sum() }
         }
-        columns(T.self) { j in out[j &* outStride] = acc[j].sum() }
-    }
-
-    // MARK: q5_K — { fp16 d; fp16 dmin; uint8 scales[12]; uint8 qh[32]; uint8 qs[128] }, 176 bytes.
-
-    @inline(__always)
-    static func q5_KRow<T: TileWidth>(_: T.Type, _ row: UnsafeRawPointer, blocks: Int, _ act: ActColumns, col: Int,
-                                      _ out: UnsafeMutablePointer<Float>, outStride: Int) {
-        var acc = Quad<SIMD8<Float>>()
-        let c0 = act.codes + col &* act.codeStride, m0 = act.meta + col &* act.metaStride
-        for sb in 0..<blocks {
-            let blk = row + sb &* 176
-            let (sc, mn) = scalesMinsK4(blk + 4)
-            // Fifth bit of sub-block r: bit r of qh[l] — even l: word bit r, odd l: word bit 8 + r.
-            // `h` is qh shifted right by r, so the bit positions are constants.
-            var h = words(blk + 16)
-            var isum = Quad<SIMD8<Int32>>()
-            for c in 0..<4 {
-                let q = words(blk + 48 + 32 &* c)
-                let r0 = 2 &* c, r1 = 2 &* c &+ 1
-                let e0 = i16((q & 0x000F) | ((h &<< 4) & 0x0010)), o0 = i16(((q &>> 8) & 0x000F) | ((h &>> 4) & 0x0010))
-                h &>>= 1
-                let e1 = i16(((q &>> 4) & 0x000F) | ((h &<< 4) & 0x0010)), o1 = i16((q &>> 12) | ((h &>> 4) & 0x0010))
-                h &>>= 1
-                let s0 = SIMD8<Int32>(repeating: byte(sc, r0)), s1 = SIMD8<Int32>(repeating: byte(sc, r1))
-                columns(T.self) { j in
-                    let cj = c0 + j &* act.codeStride + sb &* 512
-                    kRun(&isum[j], e0, o0, s0, cj, r0)
-                    kRun(&isum[j], e1, o1, s1, cj, r1)
-                }
-            }
-            let d = f16(blk), dmin = f16(blk, 2)
-            let mins = bytes8(mn)
-            columns(T.self) { j in
-                let mj = m0 + j &* act.metaStride + sb &* KMeta.bytes
-                let da = KMeta.d(mj)
-                acc[j].addProduct(SIMD8<Float>(isum[j]), SIMD8<Float>(repeating: d * da))
-                acc[j].addProduct(SIMD8<Float>(mins &* KMeta.sums32(mj)), SIMD8<Float>(repeating: -dmin * da))
-            }
-        }
-        columns(T.self) { j in out[j &* outStride] = acc[j].sum() }
     }
 
     // MARK: q6_K — { uint8 ql[128]; uint8 qh[64]; int8 scales[16]; fp16 d }, 210 bytes.
 
-    @inline(__always)
-    static func q6_KRow<T: TileWidth>(_: T.Type, _ row: UnsafeRawPointer, blocks: Int, _ act: ActColumns, col: Int,
+    enum Q6_K: RowKernel {
+        static var blockSize: Int { 256 }
+        @inline(__always)
+        static func row<T: TileWidth>(_: T.Type, _ row: UnsafeRawPointer, blocks: Int, _ act: ActColumns, col: Int,
                                       _ out: UnsafeMutablePointer<Float>, outStride: Int) {
-        var acc = Quad<SIMD8<Float>>()
-        let c0 = act.codes + col &* act.codeStride, m0 = act.meta + col &* act.metaStride
-        for sb in 0..<blocks {
-            let blk = row + sb &* 210
-            var isum = Quad<SIMD8<Int32>>()
-            let sLo = SIMD8<Int32>(truncatingIfNeeded: blk.loadUnaligned(fromByteOffset: 192, as: SIMD8<Int8>.self))
-            let sHi = SIMD8<Int32>(truncatingIfNeeded: blk.loadUnaligned(fromByteOffset: 200, as: SIMD8<Int8>.self))
-            for h in 0..<2 {
-                let l0 = words(blk + 64 &* h), l1 = words(blk + (64 &* h &+ 32)), qh = words(blk + (128 &+ 32 &* h))
-                let s = h == 0 ? sLo : sHi
-                let cb = c0 + sb &* 512, r = 4 &* h
-                // Run k = 0…3 of this half: low nibbles of l0 / l1, then high nibbles; qh bits 2k…2k+1.
-                // Each run is decoded right before use, which keeps the tile's registers free.
-                kRuns(T.self, &isum, i16((l0 & 0x000F) | ((qh & 0x0003) &<< 4)), i16(((l0 &>> 8) & 0x000F) | ((qh &>> 4) & 0x0030)),
-                      split(s[0], s[1]), cb, act.codeStride, r)
-                kRuns(T.self, &isum, i16((l1 & 0x000F) | ((qh &<< 2) & 0x0030)), i16(((l1 &>> 8) & 0x000F) | ((qh &>> 6) & 0x0030)),
-                      split(s[2], s[3]), cb, act.codeStride, r &+ 1)
-                kRuns(T.self, &isum, i16(((l0 &>> 4) & 0x000F) | (qh & 0x0030)), i16((l0 &>> 12) | ((qh &>> 8) & 0x0030)),
-                      split(s[4], s[5]), cb, act.codeStride, r &+ 2)
-                kRuns(T.self, &isum, i16(((l1 &>> 4) & 0x000F) | ((qh &>> 2) & 0x0030)), i16((l1 &>> 12) | ((qh &>> 10) & 0x0030)),
-                      split(s[6], s[7]), cb, act.codeStride, r &+ 3)
+            var acc = Quad<SIMD8<Float>>()
+            let c0 = act.codes + col &* act.codeStride, m0 = act.meta + col &* act.metaStride
+            for sb in 0..<blocks {
+                let blk = row + sb &* 210
+                var isum = Quad<SIMD8<Int32>>()
+                let sLo = SIMD8<Int32>(truncatingIfNeeded: blk.loadUnaligned(fromByteOffset: 192, as: SIMD8<Int8>.self))
+                let sHi = SIMD8<Int32>(truncatingIfNeeded: blk.loadUnaligned(fromByteOffset: 200, as: SIMD8<Int8>.self))
+                for h in 0..<2 {
+                    let l0 = words(blk + 64 &* h), l1 = words(blk + (64 &* h &+ 32)), qh = words(blk + (128 &+ 32 &* h))
+                    let s = h == 0 ? sLo : sHi
+                    let cb = c0 + sb &* 512, r = 4 &* h
+                    // Run k = 0…3 of this half: low nibbles of l0 / l1, then high nibbles; qh bits 2k…2k+1.
+                    // Each run is decoded right before use, which keeps the tile's registers free.
+                    kRuns(T.self, &isum, i16((l0 & 0x000F) | ((qh & 0x0003) &<< 4)), i16(((l0 &>> 8) & 0x000F) | ((qh &>> 4) & 0x0030)),
+                          split(s[0], s[1]), cb, act.codeStride, r)
+                    kRuns(T.self, &isum, i16((l1 & 0x000F) | ((qh &<< 2) & 0x0030)), i16(((l1 &>> 8) & 0x000F) | ((qh &>> 6) & 0x0030)),
+                          split(s[2], s[3]), cb, act.codeStride, r &+ 1)
+                    kRuns(T.self, &isum, i16(((l0 &>> 4) & 0x000F) | (qh & 0x0030)), i16((l0 &>> 12) | ((qh &>> 8) & 0x0030)),
+                          split(s[4], s[5]), cb, act.codeStride, r &+ 2)
+                    kRuns(T.self, &isum, i16(((l1 &>> 4) & 0x000F) | ((qh &>> 2) & 0x0030)), i16((l1 &>> 12) | ((qh &>> 10) & 0x0030)),
+                          split(s[6], s[7]), cb, act.codeStride, r &+ 3)
+                }
+                let d = f16(blk, 208)
+                columns(T.self) { j in
+                    let mj = m0 + j &* act.metaStride + sb &* KMeta.bytes
+                    // Codes are q + 32: subtract 32·Σ_s scale_s·Σ a over sub-block s.
+                    let off = sLo &* KMeta.sums16(mj, 0) &+ sHi &* KMeta.sums16(mj, 1)
+                    acc[j].addProduct(SIMD8<Float>(isum[j] &- (off &<< 5)), SIMD8<Float>(repeating: d * KMeta.d(mj)))
+                }
             }
-            let d = f16(blk, 208)
-            columns(T.self) { j in
-                let mj = m0 + j &* act.metaStride + sb &* KMeta.bytes
-                // Codes are q + 32: subtract 32·Σ_s scale_s·Σ a over sub-block s.
-                let off = sLo &* KMeta.sums16(mj, 0) &+ sHi &* KMeta.sums16(mj, 1)
-                acc[j].addProduct(SIMD8<Float>(isum[j] &- (off &<< 5)), SIMD8<Float>(repeating: d * KMeta.d(mj)))
-            }
+            columns(T.self) { j in out[j &* outStride] = acc[j].sum() }
         }
-        columns(T.self) { j in out[j &* outStride] = acc[j].sum() }
     }
 
     // MARK: q3_K — { uint8 hmask[32]; uint8 qs[64]; uint8 scales[12]; fp16 d }, 110 bytes.
 
-    @inline(__always)
-    static func q3_KRow<T: TileWidth>(_: T.Type, _ row: UnsafeRawPointer, blocks: Int, _ act: ActColumns, col: Int,
+    enum Q3_K: RowKernel {
+        static var blockSize: Int { 256 }
+        @inline(__always)
+        static func row<T: TileWidth>(_: T.Type, _ row: UnsafeRawPointer, blocks: Int, _ act: ActColumns, col: Int,
                                       _ out: UnsafeMutablePointer<Float>, outStride: Int) {
-        var acc = Quad<SIMD8<Float>>()
-        let c0 = act.codes + col &* act.codeStride, m0 = act.meta + col &* act.metaStride
-        for sb in 0..<blocks {
-            let blk = row + sb &* 110
-            // Sixteen 6-bit scales (stored + 32), ggml's aux shuffle: bytes of a0, a1 are scales 0…7.
-            let x0 = blk.loadUnaligned(fromByteOffset: 96, as: UInt32.self)
-            let x1 = blk.loadUnaligned(fromByteOffset: 100, as: UInt32.self)
-            let t = blk.loadUnaligned(fromByteOffset: 104, as: UInt32.self)
-            let a0 = (x0 & 0x0F0F_0F0F) | ((t & 0x0303_0303) << 4)
-            let a1 = (x1 & 0x0F0F_0F0F) | (((t >> 2) & 0x0303_0303) << 4)
-            let a2 = ((x0 >> 4) & 0x0F0F_0F0F) | (((t >> 4) & 0x0303_0303) << 4)
-            let a3 = ((x1 >> 4) & 0x0F0F_0F0F) | (((t >> 6) & 0x0303_0303) << 4)
-            let sLo = bytes8(UInt64(a0) | UInt64(a1) << 32) &- 32
-            let sHi = bytes8(UInt64(a2) | UInt64(a3) << 32) &- 32
-            // Third bit of run b = 4h + k: bit b of hmask[l]; `hb` is hmask shifted right by b.
-            var hb = words(blk)
-            var isum = Quad<SIMD8<Int32>>()
-            for h in 0..<2 {
-                var q = words(blk + (32 &+ 32 &* h))
-                let s = h == 0 ? sLo : sHi
-                for k in 0..<4 {
-                    let e = i16((q & 0x0003) | ((hb &<< 2) & 0x0004))
-                    let o = i16(((q &>> 8) & 0x0003) | ((hb &>> 6) & 0x0004))
-                    q &>>= 2
-                    hb &>>= 1
-                    let sv = split(s[2 &* k], s[2 &* k &+ 1])
-                    columns(T.self) { j in
-                        kRun(&isum[j], e, o, sv, c0 + j &* act.codeStride + sb &* 512, 4 &* h &+ k)
+            var acc = Quad<SIMD8<Float>>()
+            let c0 = act.codes + col &* act.codeStride, m0 = act.meta + col &* act.metaStride
+            for sb in 0..<blocks {
+                let blk = row + sb &* 110
+                // Sixteen 6-bit scales (stored + 32), ggml's aux shuffle: bytes of a0, a1 are scales 0…7.
+                let x0 = blk.loadUnaligned(fromByteOffset: 96, as: UInt32.self)
+                let x1 = blk.loadUnaligned(fromByteOffset: 100, as: UInt32.self)
+                let t = blk.loadUnaligned(fromByteOffset: 104, as: UInt32.self)
+                let a0 = (x0 & 0x0F0F_0F0F) | ((t & 0x0303_0303) << 4)
+                let a1 = (x1 & 0x0F0F_0F0F) | (((t >> 2) & 0x0303_0303) << 4)
+                let a2 = ((x0 >> 4) & 0x0F0F_0F0F) | (((t >> 4) & 0x0303_0303) << 4)
+                let a3 = ((x1 >> 4) & 0x0F0F_0F0F) | (((t >> 6) & 0x0303_0303) << 4)
+                let sLo = bytes8(UInt64(a0) | UInt64(a1) << 32) &- 32
+                let sHi = bytes8(UInt64(a2) | UInt64(a3) << 32) &- 32
+                // Third bit of run b = 4h + k: bit b of hmask[l]; `hb` is hmask shifted right by b.
+                var hb = words(blk)
+                var isum = Quad<SIMD8<Int32>>()
+                for h in 0..<2 {
+                    var q = words(blk + (32 &+ 32 &* h))
+                    let s = h == 0 ? sLo : sHi
+                    for k in 0..<4 {
+                        let e = i16((q & 0x0003) | ((hb &<< 2) & 0x0004))
+                        let o = i16(((q &>> 8) & 0x0003) | ((hb &>> 6) & 0x0004))
+                        q &>>= 2
+                        hb &>>= 1
+                        let sv = split(s[2 &* k], s[2 &* k &+ 1])
+                        columns(T.self) { j in
+                            kRun(&isum[j], e, o, sv, c0 + j &* act.codeStride + sb &* 512, 4 &* h &+ k)
+                        }
                     }
                 }
+                let d = f16(blk, 108)
+                columns(T.self) { j in
+                    let mj = m0 + j &* act.metaStride + sb &* KMeta.bytes
+                    // Codes are q + 4.
+                    let off = sLo &* KMeta.sums16(mj, 0) &+ sHi &* KMeta.sums16(mj, 1)
+                    acc[j].addProduct(SIMD8<Float>(isum[j] &- (off &<< 2)), SIMD8<Float>(repeating: d * KMeta.d(mj)))
+                }
             }
-            let d = f16(blk, 108)
-            columns(T.self) { j in
-                let mj = m0 + j &* act.metaStride + sb &* KMeta.bytes
-                // Codes are q + 4.
-                let off = sLo &* KMeta.sums16(mj, 0) &+ sHi &* KMeta.sums16(mj, 1)
-                acc[j].addProduct(SIMD8<Float>(isum[j] &- (off &<< 2)), SIMD8<Float>(repeating: d * KMeta.d(mj)))
-            }
+            columns(T.self) { j in out[j &* outStride] = acc[j].sum() }
         }
-        columns(T.self) { j in out[j &* outStride] = acc[j].sum() }
     }
 
     // MARK: q2_K — { uint8 scales[16]; uint8 qs[64]; fp16 d; fp16 dmin }, 84 bytes.
 
-    @inline(__always)
-    static func q2_KRow<T: TileWidth>(_: T.Type, _ row: UnsafeRawPointer, blocks: Int, _ act: ActColumns, col: Int,
+    enum Q2_K: RowKernel {
+        static var blockSize: Int { 256 }
+        @inline(__always)
+        static func row<T: TileWidth>(_: T.Type, _ row: UnsafeRawPointer, blocks: Int, _ act: ActColumns, col: Int,
                                       _ out: UnsafeMutablePointer<Float>, outStride: Int) {
-        var acc = Quad<SIMD8<Float>>()
-        let c0 = act.codes + col &* act.codeStride, m0 = act.meta + col &* act.metaStride
-        for sb in 0..<blocks {
-            let blk = row + sb &* 84
-            let p0 = blk.loadUnaligned(as: UInt64.self), p1 = blk.loadUnaligned(fromByteOffset: 8, as: UInt64.self)
-            let sLo = bytes8(p0 & 0x0F0F_0F0F_0F0F_0F0F), sHi = bytes8(p1 & 0x0F0F_0F0F_0F0F_0F0F)
-            var isum = Quad<SIMD8<Int32>>()
-            for h in 0..<2 {
-                var q = words(blk + (16 &+ 32 &* h))
-                let s = h == 0 ? sLo : sHi
-                for k in 0..<4 {
-                    let e = i16(q & 0x0003), o = i16((q &>> 8) & 0x0003)
-                    q &>>= 2
-                    let sv = split(s[2 &* k], s[2 &* k &+ 1])
-                    columns(T.self) { j in
-                        kRun(&isum[j], e, o, sv, c0 + j &* act.codeStride + sb &* 512, 4 &* h &+ k)
+            var acc = Quad<SIMD8<Float>>()
+            let c0 = act.codes + col &* act.codeStride, m0 = act.meta + col &* act.metaStride
+            for sb in 0..<blocks {
+                let blk = row + sb &* 84
+                let p0 = blk.loadUnaligned(as: UInt64.self), p1 = blk.loadUnaligned(fromByteOffset: 8, as: UInt64.self)
+                let sLo = bytes8(p0 & 0x0F0F_0F0F_0F0F_0F0F), sHi = bytes8(p1 & 0x0F0F_0F0F_0F0F_0F0F)
+                var isum = Quad<SIMD8<Int32>>()
+                for h in 0..<2 {
+                    var q = words(blk + (16 &+ 32 &* h))
+                    let s = h == 0 ? sLo : sHi
+                    for k in 0..<4 {
+                        let e = i16(q & 0x0003), o = i16((q &>> 8) & 0x0003)
+                        q &>>= 2
+                        let sv = split(s[2 &* k], s[2 &* k &+ 1])
+                        columns(T.self) { j in
+                            kRun(&isum[j], e, o, sv, c0 + j &* act.codeStride + sb &* 512, 4 &* h &+ k)
+                        }
                     }
                 }
+                let d = f16(blk, 80), dmin = f16(blk, 82)
+                let mLo = bytes8((p0 >> 4) & 0x0F0F_0F0F_0F0F_0F0F), mHi = bytes8((p1 >> 4) & 0x0F0F_0F0F_0F0F_0F0F)
+                columns(T.self) { j in
+                    let mj = m0 + j &* act.metaStride + sb &* KMeta.bytes
+                    let da = KMeta.d(mj)
+                    let msum = mLo &* KMeta.sums16(mj, 0) &+ mHi &* KMeta.sums16(mj, 1)
+                    acc[j].addProduct(SIMD8<Float>(isum[j]), SIMD8<Float>(repeating: d * da))
+                    acc[j].addProduct(SIMD8<Float>(msum), SIMD8<Float>(repeating: -dmin * da))
+                }
             }
-            let d = f16(blk, 80), dmin = f16(blk, 82)
-            let mLo = bytes8((p0 >> 4) & 0x0F0F_0F0F_0F0F_0F0F), mHi = bytes8((p1 >> 4) & 0x0F0F_0F0F_0F0F_0F0F)
-            columns(T.self) { j in
-                let mj = m0 + j &* act.metaStride + sb &* KMeta.bytes
-                let da = KMeta.d(mj)
-                let msum = mLo &* KMeta.sums16(mj, 0) &+ mHi &* KMeta.sums16(mj, 1)
-                acc[j].addProduct(SIMD8<Float>(isum[j]), SIMD8<Float>(repeating: d * da))
-                acc[j].addProduct(SIMD8<Float>(msum), SIMD8<Float>(repeating: -dmin * da))
-            }
+            columns(T.self) { j in out[j &* outStride] = acc[j].sum() }
         }
-        columns(T.self) { j in out[j &* outStride] = acc[j].sum() }
-    }
-}
-
-enum Q2_KKernel: RowKernel {
-    static var blockSize: Int { 256 }
-    @inline(__always)
-    static func row<T: TileWidth>(_ t: T.Type, _ row: UnsafeRawPointer, blocks: Int, _ act: ActColumns, col: Int,
-                                  _ out: UnsafeMutablePointer<Float>, outStride: Int) {
-        QuantDot.q2_KRow(t, row, blocks: blocks, act, col: col, out, outStride: outStride)
-    }
-}
-
-enum Q3_KKernel: RowKernel {
-    static var blockSize: Int { 256 }
-    @inline(__always)
-    static func row<T: TileWidth>(_ t: T.Type, _ row: UnsafeRawPointer, blocks: Int, _ act: ActColumns, col: Int,
-                                  _ out: UnsafeMutablePointer<Float>, outStride: Int) {
-        QuantDot.q3_KRow(t, row, blocks: blocks, act, col: col, out, outStride: outStride)
-    }
-}
-
-enum Q4_KKernel: RowKernel {
-    static var blockSize: Int { 256 }
-    @inline(__always)
-    static func row<T: TileWidth>(_ t: T.Type, _ row: UnsafeRawPointer, blocks: Int, _ act: ActColumns, col: Int,
-                                  _ out: UnsafeMutablePointer<Float>, outStride: Int) {
-        QuantDot.q4_KRow(t, row, blocks: blocks, act, col: col, out, outStride: outStride)
-    }
-}
-
-enum Q5_KKernel: RowKernel {
-    static var blockSize: Int { 256 }
-    @inline(__always)
-    static func row<T: TileWidth>(_ t: T.Type, _ row: UnsafeRawPointer, blocks: Int, _ act: ActColumns, col: Int,
-                                  _ out: UnsafeMutablePointer<Float>, outStride: Int) {
-        QuantDot.q5_KRow(t, row, blocks: blocks, act, col: col, out, outStride: outStride)
-    }
-}
-
-enum Q6_KKernel: RowKernel {
-    static var blockSize: Int { 256 }
-    @inline(__always)
-    static func row<T: TileWidth>(_ t: T.Type, _ row: UnsafeRawPointer, blocks: Int, _ act: ActColumns, col: Int,
-                                  _ out: UnsafeMutablePointer<Float>, outStride: Int) {
-        QuantDot.q6_KRow(t, row, blocks: blocks, act, col: col, out, outStride: outStride)
     }
 }

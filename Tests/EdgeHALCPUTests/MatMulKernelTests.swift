@@ -9,31 +9,15 @@ import Testing
 @Suite struct MatMulKernelTests {
     // MARK: - Data
 
-    /// SplitMix64, so failures reproduce.
-    struct Rng {
-        var state: UInt64
-        mutating func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
-        mutating func unit() -> Float { Float(next() >> 40) / Float(1 << 24) }
-        mutating func normal(_ n: Int) -> [Float] {
-            (0..<n).map { _ in
-                let u = max(Double(unit()), 1e-12), v = Double(unit())
-                return Float((-2 * log(u)).squareRoot() * cos(2 * Double.pi * v))
-            }
-        }
-    }
+    /// The core's SplitMix64, so failures reproduce.
+    typealias Rng = SeededRandom
 
     /// `rows` rows of `k` values of `type`: quantized normal data, or random valid K-quant blocks.
     static func weights(_ type: DType, k: Int, rows: Int, rng: inout Rng) -> [UInt8] {
         let count = k * rows
         switch type {
-        case .f32: return rng.normal(count).withUnsafeBytes { Array($0) }
-        case _ where type.canQuantize: return Quant.quantize(type, rng.normal(count))
+        case .f32: return rng.normal(count: count).withUnsafeBytes { Array($0) }
+        case _ where type.canQuantize: return Quant.quantize(type, rng.normal(count: count))
         default:
             var out = (0..<(count / type.blockSize * type.blockBytes)).map { _ in UInt8(truncatingIfNeeded: rng.next()) }
             let offsets: [Int] = switch type {
@@ -45,7 +29,7 @@ import Testing
             let magnitude: Float = type == .q6_K ? 1.0 / 1024 : 1.0 / 256
             for b in 0..<(count / type.blockSize) {
                 for off in offsets {
-                    let bits = Float16(magnitude * (0.25 + rng.unit())).bitPattern
+                    let bits = Float16(magnitude * (0.25 + Float(rng.unit()))).bitPattern
                     out[b * type.blockBytes + off] = UInt8(bits & 0xFF)
                     out[b * type.blockBytes + off + 1] = UInt8(bits >> 8)
                 }
@@ -65,11 +49,11 @@ import Testing
 
     /// Runs MatMulKernel and the reference on the same data; returns the NMSE.
     static func compare(_ type: DType, k: Int, m: Int, n: Int, a2: Int = 1, b2: Int = 1, threads: Int, seed: UInt64) -> Double {
-        var rng = Rng(state: seed)
+        var rng = Rng(seed: seed)
         let aDesc = TensorDesc(type, Shape(k, m, a2)), bDesc = TensorDesc(.f32, Shape(k, n, b2))
         let oDesc = TensorDesc(.f32, Shape(m, n, b2))
         let w = weights(type, k: k, rows: m * a2, rng: &rng)
-        let x = rng.normal(k * n * b2)
+        let x = rng.normal(count: k * n * b2)
         var out = [Float](repeating: .nan, count: m * n * b2), ref = out
         let pool = WorkerPool(threads: threads)
         let kernel = MatMulKernel(weights: aDesc, activations: bDesc, output: oDesc, threads: threads)
@@ -174,9 +158,9 @@ import Testing
     }
 
     @Test func dotMatchesScalarSum() {
-        var rng = Rng(state: 5)
+        var rng = Rng(seed: 5)
         for k in [0, 1, 7, 8, 15, 16, 17, 64, 67] {
-            let x = rng.normal(k), y = rng.normal(k)
+            let x = rng.normal(count: k), y = rng.normal(count: k)
             var ref = 0.0
             for i in 0..<k { ref += Double(x[i]) * Double(y[i]) }
             let d = MatMulKernel.dot(x, y, k)
@@ -189,8 +173,8 @@ import Testing
     /// Activation rows covering normal data, tiny and huge magnitudes, zero blocks, exact .5 ties
     /// (a block whose largest magnitude is 127 has scale 1) and one-hot blocks.
     static func activationRows() -> [[Float]] {
-        var rng = Rng(state: 42)
-        var rows = [rng.normal(512), rng.normal(512).map { $0 * 1e-3 }, rng.normal(512).map { $0 * 1e4 }]
+        var rng = Rng(seed: 42)
+        var rows = [rng.normal(count: 512), rng.normal(count: 512).map { $0 * 1e-3 }, rng.normal(count: 512).map { $0 * 1e4 }]
         var special = [Float](repeating: 0, count: 256)
         for j in 0..<32 { special[32 + j] = Float(j) - 15.5 }          // ties at ±0.5 after scaling
         special[63] = 127
@@ -199,7 +183,7 @@ import Testing
         special[96 + 5] = 3                                             // one-hot
         for j in 0..<32 { special[128 + j] = Float(j) / 3 }             // ramp
         for j in 0..<32 { special[160 + j] = j % 2 == 0 ? 1 : -1 }      // alternating
-        rows.append(special + rng.normal(256))
+        rows.append(special + rng.normal(count: 256))
         return rows
     }
 

@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 
 /// Where models live, and how the default model is obtained on first use.
 ///
@@ -16,12 +17,19 @@ public enum ModelStore {
 
     public static var defaultModelPath: String { directory + "/" + defaultModelFile }
 
+    /// Serializes first-use downloads within the process (parallel tests all ask for the model).
+    private static let downloading = Mutex(())
+
     /// The default model's path, downloading and extracting it first when it is missing.
     public static func ensureDefaultModel(log: (String) -> Void = { _ in }) throws -> String {
+        try downloading.withLock { _ in try fetchIfMissing(log: log) }
+    }
+
+    private static func fetchIfMissing(log: (String) -> Void) throws -> String {
         let target = defaultModelPath
         if FileManager.default.fileExists(atPath: target) { return target }
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        let staging = directory + "/.download"
+        let staging = directory + "/.download-\(getpid())"
         try? FileManager.default.removeItem(atPath: staging)
         try FileManager.default.createDirectory(atPath: staging, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: staging) }

@@ -67,7 +67,7 @@ public final class CPUDevice: Device {
 
     /// Every well-formed signature of every op: the CPU backend has no gaps.
     public func supports(_ signature: OpSignature) -> Bool {
-        guard (try? signature.op.outputDesc(for: signature.inputs)) == signature.output else { return false }
+        guard signature.isWellFormed else { return false }
         if case .mulMat = signature.op { return MatMulKernel.supports(signature.inputs[0].type) }
         return true
     }

@@ -27,7 +27,7 @@ public final class ReferenceDevice: Device {
 
     /// Every well-formed op signature.
     public func supports(_ signature: OpSignature) -> Bool {
-        (try? signature.op.outputDesc(for: signature.inputs)) == signature.output
+        signature.isWellFormed
     }
 
     public func makeBuffer(byteCount: Int) throws -> any DeviceBuffer { HostBuffer(byteCount: byteCount) }

@@ -1,3 +1,8 @@
+extension OpSignature {
+    /// Whether the output is what the op's shape rules give for these inputs.
+    public var isWellFormed: Bool { (try? op.outputDesc(for: inputs)) == output }
+}
+
 extension Op {
     /// Number of inputs the op takes: (required, optional).
     public var arity: (required: Int, optional: Int) {

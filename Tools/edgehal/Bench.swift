@@ -26,7 +26,7 @@ struct Bench: ParsableCommand {
         let registry = BuiltinBackends.registry()
         let probed = registry.probeAll()
         let names = backend.map { $0.split(separator: ",").map(String.init) }
-            ?? Selection.ranked(probed).filter { !$0.info.isReference }.map(\.description).map { String($0.split(separator: " ")[0]) }
+            ?? Selection.ranked(probed).filter { !$0.info.isReference }.map { "\($0.backend):\($0.index)" }
         var rows: [Row] = []
         for name in names {
             let devices = try Terminal.failing("backend \(name)") { try BuiltinBackends.openDevices(name, registry: registry) }

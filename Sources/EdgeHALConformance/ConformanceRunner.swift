@@ -24,9 +24,8 @@ public struct CaseResult: Sendable, Codable {
     public var weightGBps: Double?
     /// The reference backend's time for the same case over this one's (> 1: faster than the oracle).
     public var speedupVsReference: Double?
-    /// For model cases: share of positions whose top token equals the reference's, and mean KL divergence.
-    public var top1: Double?
-    public var meanKL: Double?
+    /// For model cases: the position-by-position comparison with the reference.
+    public var model: ModelFigures?
 
     public init(op: String, type: String, shape: String, check: ConformanceCase.Check, status: Status, threshold: Double,
                 detail: String? = nil) {
@@ -40,6 +39,40 @@ public struct CaseResult: Sendable, Codable {
     }
     /// What failed, or why the case is unsupported.
     public var detail: String?
+}
+
+/// What a model case measured (see EdgeHALModels' ModelAgreement for the criterion).
+public struct ModelFigures: Sendable, Codable {
+    public var positions: Int
+    /// Positions where the reference's top-1 leads its runner-up by more than the margin, and the margin.
+    public var confident: Int
+    public var margin: Double
+    /// Share of confident positions where the backend's top-1 equals the reference's (must be 1).
+    public var confidentAgreement: Double
+    public var nearTies: Int
+    public var nearTieFlips: Int
+    /// Share of all positions whose top token equals the reference's.
+    public var top1: Double
+    public var meanKL: Double
+    public var maxKL: Double
+    /// How far the backend moves the reference top-1's lead over its runner-up: largest and RMS (logits).
+    public var maxLeadError: Double
+    public var rmsLeadError: Double
+
+    public init(positions: Int, confident: Int, margin: Double, confidentAgreement: Double, nearTies: Int, nearTieFlips: Int,
+                top1: Double, meanKL: Double, maxKL: Double, maxLeadError: Double, rmsLeadError: Double) {
+        self.positions = positions
+        self.confident = confident
+        self.margin = margin
+        self.confidentAgreement = confidentAgreement
+        self.nearTies = nearTies
+        self.nearTieFlips = nearTieFlips
+        self.top1 = top1
+        self.meanKL = meanKL
+        self.maxKL = maxKL
+        self.maxLeadError = maxLeadError
+        self.rmsLeadError = rmsLeadError
+    }
 }
 
 /// All results of a conformance run on one device.

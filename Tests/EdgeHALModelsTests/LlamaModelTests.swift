@@ -139,21 +139,3 @@ struct LlamaModelTests {
         #expect(Sampler.argmax(logits) == 33)
     }
 }
-
-struct ModelAgreementTests {
-    @Test func everyBackendAgreesWithTheReferenceOnTheTinyModel() throws {
-        let model = try LlamaModel(path: try TinyModel.path())
-        let tokens = Array(model.tokenizer.encode(ModelAgreement.text).prefix(48))
-        let m = try ModelAgreement.measure(model: model, tokens: tokens, device: [CPUDevice(threads: 2)], reference: [ReferenceDevice()])
-        #expect(m.positions == 48)
-        #expect(m.passes, "top-1 \(m.top1), mean KL \(m.meanKL)")
-        let same = try ModelAgreement.measure(model: model, tokens: tokens, device: [ReferenceDevice()], reference: [ReferenceDevice()])
-        #expect(same.top1 == 1 && same.meanKL < 1e-9)
-    }
-
-    @Test func klDivergenceIsZeroForEqualAndPositiveOtherwise() {
-        #expect(abs(ModelAgreement.klDivergence([1, 2, 3], [1, 2, 3])) < 1e-12)
-        #expect(ModelAgreement.klDivergence([1, 2, 3], [3, 2, 1]) > 0.1)
-        #expect(ModelAgreement.klDivergence([1, 2], [.nan, 1]) == .infinity)
-    }
-}

@@ -28,8 +28,8 @@ struct Conformance: ParsableCommand {
     var runs = 1
     @Option(help: "Also run the end-to-end model case: a GGUF path, or 'default' for the default model.")
     var model: String?
-    @Option(help: "Tokens of the fixed text the model case evaluates.")
-    var modelTokens = 64
+    @Option(help: "Tokens of the fixed text the model case evaluates (0: all of it, ≈ 330).")
+    var modelTokens = 0
     @Flag(help: "Benchmark: the performance table (or the cases chosen with --op/--type) on every available backend side by side, with the machine's memory bandwidth measured in the same run.")
     var perf = false
 
@@ -66,8 +66,16 @@ struct Conformance: ParsableCommand {
         if let model {
             let r = modelCase(model, device: device)
             if !json {
-                let figures = r.top1.map { String(format: "top-1 %.1f%%, mean KL %.2e", 100 * $0, r.meanKL ?? .nan) } ?? ""
-                print("\(r.status.rawValue.uppercased().padded(11)) model              \(r.type.padded(7)) \(r.shape.padded(44)) \(figures)  \(r.detail ?? "")")
+                print("\(r.status.rawValue.uppercased().padded(11)) model              \(r.type) \(r.shape)")
+                if let f = r.model {
+                    print(String(format: "    confident positions (lead > %.2f): %d of %d, agreement %.1f%% (must be 100%%)",
+                                 f.margin, f.confident, f.positions, 100 * f.confidentAgreement))
+                    print(String(format: "    near-ties: %d, flipped %d; top-1 overall %.1f%%; lead error %.3f RMS, %.3f max (logits)",
+                                 f.nearTies, f.nearTieFlips, 100 * f.top1, f.rmsLeadError, f.maxLeadError))
+                    print(String(format: "    KL(reference ‖ backend): mean %.2e (≤ %g), max %.2e (≤ %g)",
+                                 f.meanKL, ModelAgreement.maximumMeanKL, f.maxKL, ModelAgreement.maximumKL))
+                }
+                if let detail = r.detail { print("    \(detail)") }
             }
             report = ConformanceReport(backend: report.backend, device: report.device, results: report.results + [r])
         }
@@ -84,23 +92,26 @@ struct Conformance: ParsableCommand {
 }
 
 extension Conformance {
-    /// The model case: the device against the reference over a fixed text, all positions.
+    /// The model case: the device against the reference over the fixed text, all positions.
     func modelCase(_ spec: String, device: any Device) -> CaseResult {
-        var r = CaseResult(op: "model", type: "gguf", shape: "\(modelTokens) tokens", check: .graph, status: .fail,
+        var r = CaseResult(op: "model", type: "gguf", shape: "", check: .graph, status: .fail,
                            threshold: ModelAgreement.maximumMeanKL)
         do {
             let path = spec == "default" ? try ModelStore.ensureDefaultModel() : spec
             let llama = try LlamaModel(path: path)
             r.type = URL(fileURLWithPath: path).deletingPathExtension().lastPathComponent
-            let tokens = Array(llama.tokenizer.encode(ModelAgreement.text).prefix(modelTokens))
+            var tokens = llama.tokenizer.encode(ModelAgreement.text)
+            if modelTokens > 0 { tokens = Array(tokens.prefix(modelTokens)) }
+            r.shape = "\(tokens.count) tokens"
             let m = try ModelAgreement.measure(model: llama, tokens: tokens, device: [device], reference: [ReferenceDevice()])
-            r.top1 = m.top1
-            r.meanKL = m.meanKL
+            r.model = ModelFigures(positions: m.positions, confident: m.confident, margin: ModelAgreement.confidentMargin,
+                                   confidentAgreement: m.confidentAgreement, nearTies: m.nearTies, nearTieFlips: m.nearTieFlips,
+                                   top1: 1 - Double(m.flips.count) / Double(max(1, m.positions)), meanKL: m.meanKL, maxKL: m.maxKL,
+                                   maxLeadError: m.maxLeadError, rmsLeadError: m.rmsLeadError)
             r.ms = m.milliseconds
             r.status = m.passes ? .pass : .fail
-            if !m.passes {
-                r.detail = "top-1 \(m.top1) (≥ \(ModelAgreement.minimumTop1)), mean KL \(m.meanKL) (≤ \(ModelAgreement.maximumMeanKL))"
-            }
+            if !m.passes { r.detail = m.failures.joined(separator: "; ") }
+            else if !m.flips.isEmpty { r.detail = "near-tie flips: " + m.flips.map(\.description).joined(separator: "; ") }
         } catch {
             r.detail = "\(error)"
         }

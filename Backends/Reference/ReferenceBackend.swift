@@ -23,7 +23,11 @@ public struct ReferenceBackend: Backend {
 public final class ReferenceDevice: Device {
     public let backendName = "reference"
     public let info = ReferenceBackend.deviceInfo
-    public init() {}
+    /// Emulates 8-bit activation quantization in quantized mul_mat (see ReferenceKernels.run): not
+    /// a backend anyone selects, the error model the conformance runner derives bounds from.
+    public let roundsActivations: Bool
+
+    public init(roundsActivations: Bool = false) { self.roundsActivations = roundsActivations }
 
     /// Every well-formed op signature.
     public func supports(_ signature: OpSignature) -> Bool {
@@ -43,7 +47,8 @@ public final class ReferenceDevice: Device {
             // Raw pointers into buffers the executable keeps alive for the program's lifetime.
             nonisolated(unsafe) let inputs = Array(zip(ins, descs))
             nonisolated(unsafe) let output = out
-            return { ReferenceKernels.run(op, inputs: inputs, output: output, outputDesc: outDesc) }
+            let rounding = roundsActivations
+            return { ReferenceKernels.run(op, inputs: inputs, output: output, outputDesc: outDesc, roundingActivations: rounding) }
         })
     }
 }

@@ -20,12 +20,18 @@ import ucrt
 /// `Float` once. Semantics are ggml's (see `Op` for the input conventions).
 public enum ReferenceKernels {
     /// Computes `op` over contiguous host tensors. Shapes were already validated by the caller.
+    ///
+    /// With `roundingActivations`, quantized mul_mat first rounds each activation row to 8-bit blocks
+    /// (``roundTo8Bit(_:block:)``), emulating the fast engines' integer path exactly up to float
+    /// rounding; the conformance runner derives its quantized bounds from that emulation.
     public static func run(_ op: Op, inputs: [(UnsafeRawPointer, TensorDesc)], output: UnsafeMutableRawPointer,
-                           outputDesc: TensorDesc) {
+                           outputDesc: TensorDesc, roundingActivations: Bool = false) {
         let x = inputs.map { InputTensor(base: $0.0, desc: $0.1) }
         let y = OutputTensor(base: output, desc: outputDesc)
         switch op {
-        case .mulMat: mulMat(x[0], x[1], y)
+        case .mulMat:
+            let block = x[0].desc.type.blockSize == 256 ? 256 : 32
+            mulMat(x[0], x[1], y, roundActivationsTo: roundingActivations && x[0].desc.type.isQuantized ? block : nil)
         case .getRows: getRows(x[0], x[1], y)
         case .add: binary(x[0], x[1], y, +)
         case .mul: binary(x[0], x[1], y, *)
@@ -65,7 +71,20 @@ public enum ReferenceKernels {
     // MARK: - Ops
 
     /// out[m, n, i2, i3] = Σ_k a[k, m, i2 / (B2/A2), i3 / (B3/A3)] · b[k, n, i2, i3].
-    static func mulMat(_ a: InputTensor, _ b: InputTensor, _ out: OutputTensor) {
+    /// Values rounded as an 8-bit activation quantizer does (ggml's q8_0 / q8_K idea): per block of
+    /// `block` values, d = amax/127 and x ≈ d·round(x/d), ties away from zero. The CPU backend's codes
+    /// are bit-identical to these.
+    public static func roundTo8Bit(_ x: inout [Float], block: Int) {
+        for start in stride(from: 0, to: x.count, by: block) {
+            let end = min(x.count, start + block)
+            let amax = x[start..<end].reduce(Float(0)) { max($0, abs($1)) }
+            let d = amax / 127
+            let id: Float = d == 0 ? 0 : 1 / d
+            for i in start..<end { x[i] = (x[i] * id).rounded(.toNearestOrAwayFromZero) * d }
+        }
+    }
+
+    static func mulMat(_ a: InputTensor, _ b: InputTensor, _ out: OutputTensor, roundActivationsTo block: Int? = nil) {
         let (k, m) = (a.ne(0), a.ne(1))
         let (n, b2, b3) = (b.ne(1), b.ne(2), b.ne(3))
         let r2 = b2 / a.ne(2), r3 = b3 / a.ne(3)  // ggml: i02 = i12 / (ne12 / ne02)
@@ -74,6 +93,7 @@ public enum ReferenceKernels {
         for i3 in 0..<b3 {
             for i2 in 0..<b2 {
                 for j in 0..<n { b.loadRow(j, i2, i3, into: &bRows, at: j * k) }
+                if let block { roundTo8Bit(&bRows, block: block) }
                 for i in 0..<m {
                     a.loadRow(i, i2 / r2, i3 / r3, into: &aRow, at: 0)
                     for j in 0..<n {

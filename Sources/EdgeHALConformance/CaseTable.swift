@@ -12,34 +12,89 @@ public enum CaseTable {
 
     // MARK: mul_mat
 
-    /// (K, M, N, weight heads, activation heads): mat-vec, odd rows, prefill batch, GQA broadcast, long K.
-    static let mulMatShapes: [(k: Int, m: Int, n: Int, a2: Int, b2: Int)] = [
-        (256, 67, 1, 1, 1), (256, 64, 17, 1, 1), (512, 16, 3, 2, 8), (4352, 33, 1, 1, 1), (1024, 96, 8, 1, 1),
-    ]
+    /// A mul_mat shape: weights [k, m, a2, a3] × activations [k, n, b2, b3].
+    public struct MulMatShape: Sendable {
+        public var k: Int, m: Int, n: Int, a2 = 1, b2 = 1, a3 = 1, b3 = 1
+        public init(_ k: Int, _ m: Int, _ n: Int, heads: (Int, Int) = (1, 1), batch: (Int, Int) = (1, 1)) {
+            (self.k, self.m, self.n) = (k, m, n)
+            (a2, b2) = heads
+            (a3, b3) = batch
+        }
+    }
+
+    /// Activation values a case feeds mul_mat: how big, and whether a block holds an outlier.
+    public enum Activations: String, Sendable {
+        case normal, tiny, huge, outliers
+    }
+
+    /// Shapes every weight type runs, chosen around the kernels' boundaries (CPU figures in brackets,
+    /// but any backend has such boundaries): mat-vec and prefill, the paired-row mat-vec with an odd
+    /// block count [two rows per step, blocks in pairs], rows not a multiple of the 16-row work unit
+    /// with enough work to go parallel [≥ 2^16 multiply-adds], prefill tile leftovers of 1, 2 and 3
+    /// columns, a column count past the activation panel [168 / 204 columns], GQA broadcast in
+    /// dim 2 and batch broadcast in dim 3, K past 4096.
+    static func mulMatShapes(_ type: DType) -> [MulMatShape] {
+        let block = max(type.blockSize, 32)
+        var shapes = [
+            MulMatShape(256, 67, 1), MulMatShape(256, 64, 17), MulMatShape(512, 16, 3, heads: (2, 8)),
+            MulMatShape(4352, 33, 1), MulMatShape(1024, 96, 8),
+            MulMatShape(block * 7, 19, 1),        // odd block count, odd rows: pair path's last block and last row
+            MulMatShape(block * 7, 23, 6),        // odd blocks in prefill tiles (4 + 2)
+            MulMatShape(block * 3, 117, 1),       // 7 full 16-row units + 5 rows, parallel
+            MulMatShape(256, 9, 211),             // past the activation panel, tiles 4 + 3
+            MulMatShape(256, 5, 5, heads: (2, 4), batch: (2, 6)),  // 4-D broadcast of the weights
+        ]
+        if block == 32 { shapes += [MulMatShape(32, 5, 2), MulMatShape(800, 117, 1)] }
+        if type.blockSize == 1 {
+            // Float rows of any K: every vector tail (16-, 8-wide steps and scalar rests) in mat-vec and tiles.
+            shapes += [MulMatShape(7, 5, 1), MulMatShape(13, 3, 3), MulMatShape(37, 9, 1), MulMatShape(45, 7, 5),
+                       MulMatShape(1001, 70, 1), MulMatShape(29, 5, 2, heads: (1, 3), batch: (2, 4))]
+        }
+        return shapes
+    }
 
     static var mulMat: [ConformanceCase] {
         var cases: [ConformanceCase] = []
         for type in weightTypes {
-            var shapes = mulMatShapes
-            if type.blockSize == 32 || type.blockSize == 1 { shapes.append((32, 5, 2, 1, 1)) }
-            for s in shapes {
-                cases.append(mulMatCase(type, k: s.k, m: s.m, n: s.n, a2: s.a2, b2: s.b2))
-            }
+            for s in mulMatShapes(type) { cases.append(mulMatCase(type, s)) }
+            // Magnitudes: activations from 1e-4 to 1e3 against weights from 1e3 to 1e-3, and one
+            // outlier (×100) in every block — the activation quantizer's scale must follow each block.
+            let k = max(type.blockSize, 32) * 8
+            cases += [mulMatCase(type, MulMatShape(k, 33, 3), activations: .tiny, weightScale: 1e3),
+                      mulMatCase(type, MulMatShape(k, 33, 1), activations: .huge, weightScale: 1e-3),
+                      mulMatCase(type, MulMatShape(k, 33, 5), activations: .outliers)]
         }
         return cases
     }
 
     public static func mulMatCase(_ type: DType, k: Int, m: Int, n: Int, a2: Int = 1, b2: Int = 1) -> ConformanceCase {
-        let wShape = Shape(k, m, a2), xShape = Shape(k, n, b2)
+        mulMatCase(type, MulMatShape(k, m, n, heads: (a2, b2)))
+    }
+
+    public static func mulMatCase(_ type: DType, _ s: MulMatShape, activations: Activations = .normal,
+                                  weightScale: Float = 1) -> ConformanceCase {
+        let wShape = Shape(s.k, s.m, s.a2, s.a3), xShape = Shape(s.k, s.n, s.b2, s.b3)
+        var label = "k=\(s.k) m=\(s.m) n=\(s.n)"
+        if s.a2 != s.b2 || s.a2 > 1 { label += " heads=\(s.a2)/\(s.b2)" }
+        if s.a3 != s.b3 || s.a3 > 1 { label += " batch=\(s.a3)/\(s.b3)" }
+        if activations != .normal { label += " x=\(activations.rawValue)" }
+        if weightScale != 1 { label += " w×\(weightScale)" }
         return ConformanceCase(
-            op: "mul_mat", type: type.rawValue, shape: "k=\(k) m=\(m) n=\(n)" + (a2 != b2 ? " heads=\(a2)/\(b2)" : ""),
+            op: "mul_mat", type: type.rawValue, shape: label,
             threshold: Tolerance.mulMat(type), check: .op,
-            flops: 2 * Double(k * m * n * b2), weightBytes: Double(TensorDesc(type, wShape).byteCount)
+            flops: 2 * Double(s.k * s.m * s.n * s.b2 * s.b3), weightBytes: Double(TensorDesc(type, wShape).byteCount)
         ) { rng in
             var c = OpCaseBuilder()
-            let w = c.input("w", type, wShape, TestData.weights(type, k: k, rows: m * a2, rng: &rng))
-            let x = c.floats("x", xShape, rng.normal(count: xShape.count))
-            return c.finish(try c.builder.mulMat(w, x))
+            let w = c.input("w", type, wShape, TestData.weights(type, k: s.k, rows: s.m * s.a2 * s.a3, rng: &rng, scale: weightScale))
+            var x: [Float]
+            switch activations {
+            case .normal: x = rng.normal(count: xShape.count)
+            case .tiny: x = rng.normal(count: xShape.count, scale: 1e-4)
+            case .huge: x = rng.normal(count: xShape.count, scale: 1e3)
+            case .outliers: x = TestData.withOutliers(rng.normal(count: xShape.count), every: 32, factor: 100, rng: &rng)
+            }
+            let xs = c.floats("x", xShape, x)
+            return c.finish(try c.builder.mulMat(w, xs))
         }
     }
 
@@ -62,8 +117,10 @@ public enum CaseTable {
     // MARK: get_rows
 
     static var getRows: [ConformanceCase] {
-        weightTypes.map { type in
-            let (k, rows) = (type.blockSize == 256 ? 512 : 96, 50)
+        // Every type at a few blocks per row, and float rows whose length is not a multiple of 8.
+        let shapes = weightTypes.map { ($0, $0.blockSize == 256 ? 512 : 96) } + [(DType.f32, 37), (.f16, 37)]
+        return shapes.map { type, k in
+            let rows = 50
             return ConformanceCase(op: "get_rows", type: type.rawValue, shape: "k=\(k) rows=\(rows) n=7",
                                    threshold: Tolerance.exact, check: .op, flops: 0, weightBytes: 0) { rng in
                 var c = OpCaseBuilder()
@@ -78,188 +135,16 @@ public enum CaseTable {
     // MARK: set_rows (KV-cache writes)
 
     static var setRows: [ConformanceCase] {
-        [DType.f32, .f16].map { type in
-            ConformanceCase(op: "set_rows", type: type.rawValue, shape: "k=64 rows=20 n=5", threshold: Tolerance.exact,
+        [(DType.f32, 64), (.f16, 64), (.f32, 37), (.f16, 37)].map { type, k in
+            ConformanceCase(op: "set_rows", type: type.rawValue, shape: "k=\(k) rows=20 n=5", threshold: Tolerance.exact,
                             check: .op, flops: 0, weightBytes: 0) { rng in
                 var c = OpCaseBuilder()
-                let dst = try c.builder.state("cache", type, Shape(64, 20))
-                c.data[dst] = TestData.weights(type, k: 64, rows: 20, rng: &rng)
-                let src = c.floats("src", Shape(64, 5), rng.normal(count: 320))
+                let dst = try c.builder.state("cache", type, Shape(k, 20))
+                c.data[dst] = TestData.weights(type, k: k, rows: 20, rng: &rng)
+                // Values beyond f16's range become ±inf, as ggml's conversion does.
+                let src = c.floats("src", Shape(k, 5), TestData.withOutliers(rng.normal(count: k * 5, scale: 100), every: k, factor: 1000, rng: &rng))
                 let ids = c.ints("ids", [3, 0, 19, 7, 12])
                 return c.finish(try c.builder.setRows(dst, src, ids: ids))
-            }
-        }
-    }
-
-    // MARK: elementwise
-
-    static func unaryCase(_ op: Op, _ shape: Shape, range: Float = 4, threshold: Double) -> ConformanceCase {
-        ConformanceCase(op: op.name, type: "f32", shape: "\(shape)", threshold: threshold, check: .op,
-                        flops: Double(shape.count), weightBytes: 0) { rng in
-            var c = OpCaseBuilder()
-            let x = c.floats("x", shape, rng.uniform(-range, range, count: shape.count))
-            return c.finish(try c.builder.apply(op, [x]))
-        }
-    }
-
-    static func binaryCase(_ op: Op, _ a: Shape, _ b: Shape, threshold: Double = Tolerance.exact) -> ConformanceCase {
-        ConformanceCase(op: op.name, type: "f32", shape: "\(a) by \(b)", threshold: threshold, check: .op,
-                        flops: Double(a.count), weightBytes: 0) { rng in
-            var c = OpCaseBuilder()
-            let x = c.floats("a", a, rng.normal(count: a.count))
-            let y = c.floats("b", b, rng.normal(count: b.count))
-            return c.finish(try c.builder.apply(op, [x, y]))
-        }
-    }
-
-    static var elementwise: [ConformanceCase] {
-        var cases: [ConformanceCase] = []
-        for op in [Op.add, .mul] {
-            cases += [binaryCase(op, Shape(4096, 3), Shape(4096, 3)), binaryCase(op, Shape(64, 7, 3), Shape(64, 1, 3)),
-                      binaryCase(op, Shape(33, 5), Shape(33))]
-        }
-        cases += [binaryCase(.swiglu, Shape(1536, 5), Shape(1536, 5), threshold: Tolerance.float)]
-        cases += [unaryCase(.scale(0.125), Shape(1000, 3), threshold: Tolerance.exact),
-                  unaryCase(.silu, Shape(1000, 3), range: 12, threshold: Tolerance.float),
-                  unaryCase(.gelu, Shape(1000, 3), range: 8, threshold: Tolerance.float),
-                  unaryCase(.permute(1, 0, 2, 3), Shape(17, 5, 3), threshold: Tolerance.exact),
-                  unaryCase(.permute(0, 2, 1, 3), Shape(64, 4, 9), threshold: Tolerance.exact),
-                  unaryCase(.permute(2, 0, 1, 3), Shape(8, 3, 5), threshold: Tolerance.exact),
-                  unaryCase(.convert(.f16), Shape(4096, 2), range: 70000, threshold: Tolerance.exact)]
-        cases.append(ConformanceCase(op: "convert", type: "f16", shape: "4096x2 to f32", threshold: Tolerance.exact,
-                                     check: .op, flops: 8192, weightBytes: 0) { rng in
-            var c = OpCaseBuilder()
-            let x = c.input("x", .f16, Shape(4096, 2), Quant.quantize(.f16, rng.normal(count: 8192, scale: 100)))
-            return c.finish(try c.builder.apply(.convert(.f32), [x]))
-        })
-        return cases
-    }
-
-    // MARK: norms
-
-    static var norms: [ConformanceCase] {
-        var cases = [Shape(4096, 3), Shape(576, 5), Shape(33)].map { unaryCase(.rmsNorm(eps: 1e-5), $0, threshold: Tolerance.float) }
-        for shape in [Shape(576, 5), Shape(4096, 2)] {
-            cases.append(ConformanceCase(op: "rms_norm_mul", type: "f32", shape: "\(shape)", threshold: Tolerance.float,
-                                         check: .op, flops: Double(3 * shape.count), weightBytes: 0) { rng in
-                var c = OpCaseBuilder()
-                let x = c.floats("x", shape, rng.normal(count: shape.count, scale: 3))
-                let w = c.floats("w", Shape(shape[0]), rng.uniform(0.5, 1.5, count: shape[0]))
-                return c.finish(try c.builder.apply(.rmsNormMul(eps: 1e-6), [x, w]))
-            })
-        }
-        return cases
-    }
-
-    // MARK: softmax
-
-    static var softmax: [ConformanceCase] {
-        // (kv, tokens, heads, kvOffset or nil for no mask)
-        let shapes: [(kv: Int, t: Int, h: Int, offset: Int?)] = [(37, 5, 4, 32), (1000, 4, 1, nil), (4096, 2, 3, 4094), (8, 8, 2, 0)]
-        return shapes.map { s in
-            ConformanceCase(op: "softmax", type: "f32", shape: "kv=\(s.kv) t=\(s.t) h=\(s.h)" + (s.offset.map { " mask@\($0)" } ?? ""),
-                            threshold: Tolerance.float, check: .op, flops: Double(s.kv * s.t * s.h * 4), weightBytes: 0) { rng in
-                var c = OpCaseBuilder()
-                let x = c.floats("x", Shape(s.kv, s.t, s.h), rng.normal(count: s.kv * s.t * s.h, scale: 4))
-                let mask = s.offset.map { c.floats("mask", Shape(s.kv, s.t), TestData.causalMask(kv: s.kv, tokens: s.t, kvOffset: $0)) }
-                return c.finish(try c.builder.softmax(x, mask: mask, scale: 0.125))
-            }
-        }
-    }
-
-    // MARK: rope
-
-    static var rope: [ConformanceCase] {
-        let variants: [(RopeParams, headDim: Int, maxPos: Int)] = [
-            (RopeParams(mode: .normal, nDims: 64, freqBase: 10000), 64, 100),
-            (RopeParams(mode: .neox, nDims: 64, freqBase: 10000), 64, 100),
-            (RopeParams(mode: .normal, nDims: 64, freqBase: 100000), 64, 32768),
-            (RopeParams(mode: .neox, nDims: 128, freqBase: 500000, freqScale: 0.25), 128, 32768),
-            (RopeParams(mode: .normal, nDims: 32, freqBase: 10000, freqScale: 0.5), 64, 4096),
-            (RopeParams(mode: .neox, nDims: 16, freqBase: 10000), 64, 4096),
-        ]
-        return variants.map { p, hd, maxPos in
-            let (heads, tokens) = (4, 5)
-            return ConformanceCase(op: "rope", type: "f32",
-                                   shape: "\(p.mode.rawValue) d=\(hd) rot=\(p.nDims) base=\(Int(p.freqBase)) scale=\(p.freqScale) pos<\(maxPos)",
-                                   threshold: Tolerance.rope, check: .op, flops: Double(hd * heads * tokens * 6), weightBytes: 0) { rng in
-                var c = OpCaseBuilder()
-                let x = c.floats("x", Shape(hd, heads, tokens), rng.normal(count: hd * heads * tokens))
-                let positions: [Int32] = [0] + (1..<tokens).map { _ in Int32(rng.int(below: maxPos)) }
-                return c.finish(try c.builder.rope(x, positions: c.ints("pos", positions), p))
-            }
-        }
-    }
-
-    // MARK: attention
-
-    /// (head dim, tokens, kv, heads, kv heads, kv offset or nil for no mask)
-    static let attentionShapes: [(d: Int, t: Int, kv: Int, h: Int, hkv: Int, offset: Int?)] = [
-        (64, 1, 300, 8, 2, 299),     // decode, GQA 4:1
-        (64, 7, 7, 9, 3, 0),          // prefill, causal from position 0, SmolLM2's 3:1
-        (64, 16, 1024, 4, 4, 1008),  // long KV, MHA
-        (128, 2, 4100, 8, 1, 4098),  // beyond 4096 keys, MQA
-        (32, 5, 40, 2, 2, nil),       // no mask
-    ]
-
-    static var attention: [ConformanceCase] {
-        attentionShapes.map { s in
-            ConformanceCase(op: "attention", type: "f32",
-                            shape: "d=\(s.d) t=\(s.t) kv=\(s.kv) h=\(s.h)/\(s.hkv)" + (s.offset.map { " offset=\($0)" } ?? ""),
-                            threshold: Tolerance.float, check: .op, flops: Double(4 * s.d * s.t * s.kv * s.h), weightBytes: 0) { rng in
-                var c = OpCaseBuilder()
-                let (q, k, v, mask) = attentionInputs(&c, s.d, s.t, s.kv, s.h, s.hkv, s.offset, &rng)
-                return c.finish(try c.builder.apply(.attention(scale: 1 / Float(s.d).squareRoot()), [q, k, v] + (mask.map { [$0] } ?? [])))
-            }
-        }
-    }
-
-    static func attentionInputs(_ c: inout OpCaseBuilder, _ d: Int, _ t: Int, _ kv: Int, _ h: Int, _ hkv: Int, _ offset: Int?,
-                                _ rng: inout SeededRandom) -> (TensorID, TensorID, TensorID, TensorID?) {
-        let q = c.floats("q", Shape(d, t, h), rng.normal(count: d * t * h))
-        let k = c.floats("k", Shape(d, kv, hkv), rng.normal(count: d * kv * hkv))
-        let v = c.floats("v", Shape(d, kv, hkv), rng.normal(count: d * kv * hkv))
-        let mask = offset.map { c.floats("mask", Shape(kv, t), TestData.causalMask(kv: kv, tokens: t, kvOffset: $0)) }
-        return (q, k, v, mask)
-    }
-
-    // MARK: fusion: the unfused patterns, fused for the device under test
-
-    static var fusion: [ConformanceCase] {
-        var cases: [ConformanceCase] = []
-        cases.append(ConformanceCase(op: "rms_norm_mul", type: "fused", shape: "rms_norm·w 576x7", threshold: Tolerance.float,
-                                     check: .fusion, flops: 3 * 576 * 7, weightBytes: 0) { rng in
-            var c = OpCaseBuilder()
-            let x = c.floats("x", Shape(576, 7), rng.normal(count: 576 * 7))
-            let w = try c.weight("norm", .f32, Shape(576), TestData.bytes(of: rng.uniform(0.5, 1.5, count: 576)))
-            return c.finish(try c.builder.mul(try c.builder.rmsNorm(x, eps: 1e-5), w))
-        })
-        cases.append(ConformanceCase(op: "swiglu", type: "fused", shape: "silu(g)·u 1536x7", threshold: Tolerance.float,
-                                     check: .fusion, flops: 4 * 1536 * 7, weightBytes: 0) { rng in
-            var c = OpCaseBuilder()
-            let g = c.floats("g", Shape(1536, 7), rng.normal(count: 1536 * 7, scale: 3))
-            let u = c.floats("u", Shape(1536, 7), rng.normal(count: 1536 * 7))
-            return c.finish(try c.builder.mul(try c.builder.silu(g), u))
-        })
-        for s in [attentionShapes[0], attentionShapes[1], attentionShapes[4]] {
-            cases.append(ConformanceCase(op: "attention", type: "fused", shape: "q·kᵀ→softmax→·v d=\(s.d) t=\(s.t) kv=\(s.kv) h=\(s.h)/\(s.hkv)",
-                                         threshold: Tolerance.float, check: .fusion, flops: Double(4 * s.d * s.t * s.kv * s.h), weightBytes: 0) { rng in
-                var c = OpCaseBuilder()
-                let (q, k, v, mask) = attentionInputs(&c, s.d, s.t, s.kv, s.h, s.hkv, s.offset, &rng)
-                return c.finish(try c.builder.attention(q: q, k: k, v: v, mask: mask, scale: 1 / Float(s.d).squareRoot()))
-            })
-        }
-        return cases
-    }
-
-    // MARK: transformer block
-
-    static var blocks: [ConformanceCase] {
-        [(DType.q4_0, 8), (.q4_K, 8), (.q8_0, 1)].map { type, tokens in
-            let cfg = TransformerBlock.Config(embedding: 256, heads: 4, kvHeads: 2, ffn: 512, tokens: tokens, weightType: type)
-            return ConformanceCase(op: "transformer_block", type: type.rawValue, shape: cfg.description, threshold: Tolerance.block,
-                                   check: .graph, flops: cfg.flops, weightBytes: Double(cfg.weightBytes)) { rng in
-                try TransformerBlock.make(cfg, rng: &rng)
             }
         }
     }

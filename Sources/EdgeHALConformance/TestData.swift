@@ -63,3 +63,14 @@ public enum TestData {
         (0..<tokens).flatMap { t in (0..<kv).map { j in j <= kvOffset + t ? 0 : -Float.infinity } }
     }
 }
+
+extension TestData {
+    /// `values` with one value in every run of `every` multiplied by `factor` (at a random place in the run).
+    public static func withOutliers(_ values: [Float], every: Int, factor: Float, rng: inout SeededRandom) -> [Float] {
+        var out = values
+        for start in stride(from: 0, to: out.count, by: every) {
+            out[start + rng.int(below: min(every, out.count - start))] *= factor
+        }
+        return out
+    }
+}

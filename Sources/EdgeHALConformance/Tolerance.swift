@@ -26,6 +26,33 @@ public enum Tolerance {
     /// through attention and the FFN.
     public static let block = 1e-3
 
+    // MARK: derived bounds
+
+    /// Every case whose graph holds a quantized mul_mat (the op itself, transformer blocks) is also
+    /// run on the reference with 8-bit activation rounding emulated (ReferenceDevice(roundsActivations:)),
+    /// which gives NMSE e_q against the float reference: the error a correct 8-bit-activation kernel
+    /// makes on this very data, whatever the magnitudes, outliers, weight type or depth of the graph.
+    /// The bound is max(floor, margin · e_q), in place of the fixed threshold.
+    ///
+    /// Margin: the CPU backend quantizes bit-identically and measures e/e_q = 1.00 for single ops and
+    /// ≤ 1.002 for transformer blocks over 50 seeds at 1, 2 and 3 workers; ggml-style variants (Q8_1 sums, Q8_K's
+    /// amax/128 rounding, per-32 instead of per-256 blocks, f16 scales) change e_q by tens of percent.
+    /// 2 leaves room for them while a +0.8 % gain error (e ≈ e_q + 6.4e-5, typically 3–5 × e_q) or one
+    /// wrong sub-block fails.
+    public static let roundingMargin = 2.0
+    /// Below this NMSE rounding is not the limit (float accumulation over long rows is).
+    public static let roundingFloor = 1e-7
+
+    /// The least-squares gain g = Σ y·ref / Σ ref² of a correct kernel differs from 1 only by its
+    /// noise: |g − 1| ≈ √(e/N) for N outputs with NMSE e (the noise projected on the reference), plus
+    /// the part of the rounding error shared by every output of a column, which the reference on the
+    /// rounded inputs shows as its own gain error |g_q − 1|. Band: z·√(e/N) + 2·|g_q − 1| + 1e-6, z = 6
+    /// (a false alarm ~1e-9 per check). NMSE alone lets a systematic +0.8 % scale error through a
+    /// loose bound; the band catches it from N ≈ 20 outputs.
+    public static func gainBand(nmse: Double, outputs: Int, roundedGainError: Double = 0) -> Double {
+        6 * (nmse / Double(max(1, outputs))).squareRoot() + 2 * roundedGainError + 1e-6
+    }
+
     public static func mulMat(_ weights: DType) -> Double {
         weights.isQuantized ? mulMatQuantized : mulMatFloat
     }

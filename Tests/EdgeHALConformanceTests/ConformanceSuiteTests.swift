@@ -1,5 +1,6 @@
 import EdgeHAL
 import EdgeHALBuiltins
+import EdgeHALCPU
 import EdgeHALConformance
 import Testing
 
@@ -19,6 +20,30 @@ struct ConformanceSuiteTests {
         #expect(report.failed == 0)
         #expect(report.passed > 0)
         if choice.info.isReference { #expect(report.unsupported == 0) }
+    }
+
+    /// Partition bugs show only at some worker counts: the CPU backend also runs at 1 and 3 workers
+    /// (3 divides none of the table's row, unit and item counts; the default is every core).
+    @Test("the CPU backend conforms at other worker counts", arguments: [1, 3])
+    func cpuConformsAtWorkerCount(_ threads: Int) {
+        let report = ConformanceRunner().run(CaseTable.all, on: CPUDevice(threads: threads))
+        for r in report.results where r.status != .pass {
+            Issue.record("cpu @\(threads) threads: \(r.op) \(r.type) \(r.shape): \(r.detail ?? "")")
+        }
+        #expect(report.failed == 0 && report.unsupported == 0)
+    }
+
+    /// Bounds must hold for every seed, not the one that happened to be tried: 20 seeds here (the
+    /// bounds were derived over 50: `conformance --backend cpu --seeds 50 --threads 1,3,2`).
+    @Test("the table passes over many seeds", arguments: devices.filter { !$0.info.isReference })
+    func conformsOverSeeds(_ choice: DeviceChoice) throws {
+        let device = try BuiltinBackends.registry().open(choice)
+        for seed in UInt64(1)...20 {
+            let report = ConformanceRunner(seed: seed).run(CaseTable.all, on: device)
+            for r in report.results where r.status == .fail {
+                Issue.record("\(choice) seed \(seed): \(r.op) \(r.type) \(r.shape): \(r.detail ?? "")")
+            }
+        }
     }
 
     @Test func tableCoversEveryOpAndQuantType() {

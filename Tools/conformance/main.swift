@@ -22,6 +22,10 @@ struct Conformance: ParsableCommand {
     var list = false
     @Option(help: "Seed for the case data.")
     var seed: UInt64 = 2026
+    @Option(help: "Run the table over this many seeds (seed, seed+1, …) and report, per case, the worst NMSE and gain against their bounds.")
+    var seeds = 1
+    @Option(help: "Worker counts to run the CPU backend at, comma-separated (e.g. 1,3,2): the table runs once per count.")
+    var threads: String?
     @Flag(help: "Print one JSON object instead of a table.")
     var json = false
     @Option(help: "Timed runs per case; the median is reported.")
@@ -43,26 +47,59 @@ struct Conformance: ParsableCommand {
         }
         let registry = BuiltinBackends.registry()
         let probed = registry.probeAll()
-        let device: any Device
+        let choice: DeviceChoice
         do {
-            guard let choice = try Selection.resolve(backend ?? Selection.environmentValue, probed: probed).first else {
+            guard let first = try Selection.resolve(backend ?? Selection.environmentValue, probed: probed).first else {
                 throw EdgeHALError.selection("nothing selected")
             }
-            device = try registry.open(choice)
+            choice = first
         } catch {
             FileHandle.standardError.write(Data("conformance: \(error)\n".utf8))
             throw ExitCode(2)
         }
-        let runner = ConformanceRunner(seed: seed, perfRuns: max(1, runs))
-        if !json { print("conformance: \(device.backendName) — \(device.info.name), \(cases.count) cases, seed \(seed)") }
-        var report = runner.run(cases, on: device) { r in
-            guard !json else { return }
-            let nmse = r.nmse.map { String(format: "%.2e", $0) } ?? "-"
-            let ms = r.ms.map { String(format: "%9.3f ms", $0) } ?? "            "
-            let rate = r.gflops.map { String(format: " %7.2f GFLOPS", $0) } ?? ""
-            print("\(r.status.rawValue.uppercased().padded(11)) \(r.op.padded(18)) \(r.type.padded(7)) \(r.shape.padded(44)) nmse \(nmse.padded(9)) ≤ \(String(format: "%.0e", r.threshold)) \(ms)\(rate)"
-                  + (r.status == .pass ? "" : "  — \(r.detail ?? "")"))
+        // Each worker count is a device of its own (the CPU backend reads EDGEHAL_THREADS when opened).
+        let workerCounts = try threads.map { list in
+            try list.split(separator: ",").map { s -> Int in
+                guard let n = Int(s), n > 0 else { throw ValidationError("--threads takes positive counts, e.g. 1,3,2") }
+                return n
+            }
         }
+        let devices: [(label: String, device: any Device)]
+        do {
+            if let workerCounts {
+                devices = try workerCounts.map { n in
+                    setenv("EDGEHAL_THREADS", "\(n)", 1)
+                    return (" @\(n) threads", try registry.open(choice))
+                }
+            } else {
+                devices = [("", try registry.open(choice))]
+            }
+        } catch {
+            FileHandle.standardError.write(Data("conformance: \(error)\n".utf8))
+            throw ExitCode(2)
+        }
+        let device = devices[0].device
+        if !json {
+            print("conformance: \(device.backendName) — \(device.info.name), \(cases.count) cases, seed \(seed)"
+                  + (seeds > 1 ? "…\(seed + UInt64(seeds) - 1)" : "") + (workerCounts.map { ", threads \($0.map(String.init).joined(separator: ","))" } ?? ""))
+        }
+        var results: [CaseResult] = []
+        for s in 0..<UInt64(max(1, seeds)) {
+            let runner = ConformanceRunner(seed: seed + s, perfRuns: max(1, runs))
+            for (label, dev) in devices {
+                let label = label + (seeds > 1 ? " seed \(seed + s)" : "")
+                results += runner.run(cases, on: dev) { r in
+                    guard !json, seeds == 1 || r.status != .pass else { return }
+                    let nmse = r.nmse.map { String(format: "%.2e", $0) } ?? "-"
+                    let ms = r.ms.map { String(format: "%9.3f ms", $0) } ?? "            "
+                    let rate = r.gflops.map { String(format: " %7.2f GFLOPS", $0) } ?? ""
+                    print("\(r.status.rawValue.uppercased().padded(11)) \(r.op.padded(18)) \(r.type.padded(7)) \((r.shape + label).padded(44)) nmse \(nmse.padded(9)) ≤ \(String(format: "%.1e", r.threshold)) \(ms)\(rate)"
+                          + (r.status == .pass ? "" : "  — \(r.detail ?? "")"))
+                }.results.map { r in var r = r; r.shape += label; return r }
+            }
+        }
+        if seeds > 1 && !json { printHeadroom(results) }
+        var report = ConformanceReport(backend: device.backendName, device: device.info.name, results: results)
         if let model {
             let r = modelCase(model, device: device)
             if !json {
@@ -92,6 +129,22 @@ struct Conformance: ParsableCommand {
 }
 
 extension Conformance {
+    /// Over many seeds: the cases closest to their bounds (NMSE / bound and |gain − 1| / band, worst seed).
+    func printHeadroom(_ results: [CaseResult]) {
+        var worst: [String: (nmse: Double, gain: Double)] = [:]
+        for r in results {
+            let key = "\(r.op) \(r.type) \(r.shape.components(separatedBy: " seed ")[0])"
+            let n = (r.nmse ?? .infinity) / r.threshold
+            let g = r.gain.flatMap { g in r.gainBand.map { abs(g - 1) / $0 } } ?? .infinity
+            let old = worst[key] ?? (0, 0)
+            worst[key] = (max(old.nmse, n), max(old.gain, g))
+        }
+        print("closest to the NMSE bound (worst seed, NMSE / bound):")
+        for (k, v) in worst.sorted(by: { $0.value.nmse > $1.value.nmse }).prefix(8) { print(String(format: "  %.3f  ", v.nmse) + k) }
+        print("closest to the gain band (worst seed, |gain − 1| / band):")
+        for (k, v) in worst.sorted(by: { $0.value.gain > $1.value.gain }).prefix(8) { print(String(format: "  %.3f  ", v.gain) + k) }
+    }
+
     /// The model case: the device against the reference over the fixed text, all positions.
     func modelCase(_ spec: String, device: any Device) -> CaseResult {
         var r = CaseResult(op: "model", type: "gguf", shape: "", check: .graph, status: .fail,

@@ -1,0 +1,250 @@
+import EdgeHAL
+
+// The non-mat-mul rows of the table. Besides the shapes of real models, each op gets:
+// - sizes past the point where a fast backend goes parallel (the CPU backend splits elementwise,
+//   norm and softmax work above 2^15 elements), with row and element counts that divide by no
+//   worker count (37 rows, 40 821 elements) and rows whose length is not a multiple of 8;
+// - values far from magnitude 1 where arithmetic breaks: rms_norm inputs of 1e-4 (ε matters) and
+//   1e3, softmax logits of ±125 after scaling (exp overflows without the maximum subtracted, and
+//   underflows to a zero sum for very negative rows), attention scores reaching ±50;
+// - 4-D broadcasts for add and mul, long rows that are mostly masked, odd head and token counts.
+
+extension CaseTable {
+    static func unaryCase(_ op: Op, _ shape: Shape, range: Float = 4, threshold: Double, type: DType = .f32) -> ConformanceCase {
+        ConformanceCase(op: op.name, type: type.rawValue, shape: "\(shape)" + (range != 4 ? " |x|≤\(range)" : ""),
+                        threshold: threshold, check: .op, flops: Double(shape.count), weightBytes: 0) { rng in
+            var c = OpCaseBuilder()
+            let values = rng.uniform(-range, range, count: shape.count)
+            let x = c.input("x", type, shape, type == .f16 ? Quant.quantize(.f16, values) : TestData.bytes(of: values))
+            return c.finish(try c.builder.apply(op, [x]))
+        }
+    }
+
+    static func binaryCase(_ op: Op, _ a: Shape, _ b: Shape, threshold: Double = Tolerance.exact) -> ConformanceCase {
+        ConformanceCase(op: op.name, type: "f32", shape: "\(a) by \(b)", threshold: threshold, check: .op,
+                        flops: Double(a.count), weightBytes: 0) { rng in
+            var c = OpCaseBuilder()
+            let x = c.floats("a", a, rng.normal(count: a.count))
+            let y = c.floats("b", b, rng.normal(count: b.count, scale: op == .swiglu ? 4 : 1))
+            return c.finish(try c.builder.apply(op, op == .swiglu ? [y, x] : [x, y]))
+        }
+    }
+
+    // MARK: elementwise
+
+    /// 40 821 elements: parallel, 638 chunks of 64 (divisible by no worker count), an 8-wide tail of 5.
+    static let large = Shape(1237, 33)
+
+    static var elementwise: [ConformanceCase] {
+        var cases: [ConformanceCase] = []
+        for op in [Op.add, .mul] {
+            cases += [binaryCase(op, Shape(4096, 3), Shape(4096, 3)), binaryCase(op, Shape(64, 7, 3), Shape(64, 1, 3)),
+                      binaryCase(op, Shape(33, 5), Shape(33)),
+                      binaryCase(op, Shape(16, 3, 4, 5), Shape(16, 1, 2, 5)),   // 4-D: broadcast in dims 1 and 2
+                      binaryCase(op, Shape(16, 3, 4, 6), Shape(16, 3, 4, 2)),   // dim 3 repeats
+                      binaryCase(op, Shape(24, 3, 2, 3), Shape(8, 3, 1, 3)),    // ne0 repeats
+                      binaryCase(op, Shape(1001, 41), Shape(1001, 41)),         // parallel, 41 rows
+                      binaryCase(op, Shape(1001, 37, 1, 2), Shape(1001, 1, 1, 2))]
+        }
+        cases += [binaryCase(.swiglu, Shape(1536, 5), Shape(1536, 5), threshold: Tolerance.float),
+                  binaryCase(.swiglu, large, large, threshold: Tolerance.float)]
+        cases += [unaryCase(.scale(0.125), Shape(1000, 3), threshold: Tolerance.exact),
+                  unaryCase(.scale(-3.5), large, range: 1e3, threshold: Tolerance.exact),
+                  unaryCase(.silu, Shape(1000, 3), range: 12, threshold: Tolerance.float),
+                  unaryCase(.silu, large, range: 100, threshold: Tolerance.float),
+                  unaryCase(.gelu, Shape(1000, 3), range: 8, threshold: Tolerance.float),
+                  unaryCase(.gelu, large, range: 30, threshold: Tolerance.float),
+                  unaryCase(.permute(1, 0, 2, 3), Shape(17, 5, 3), threshold: Tolerance.exact),
+                  unaryCase(.permute(0, 2, 1, 3), Shape(64, 4, 9), threshold: Tolerance.exact),
+                  unaryCase(.permute(2, 0, 1, 3), Shape(8, 3, 5), threshold: Tolerance.exact),
+                  unaryCase(.permute(0, 2, 1, 3), Shape(5, 3, 4, 2), threshold: Tolerance.exact),
+                  unaryCase(.permute(3, 1, 0, 2), Shape(3, 4, 5, 2), threshold: Tolerance.exact),
+                  unaryCase(.permute(1, 0, 2, 3), Shape(7, 5, 3), threshold: Tolerance.exact, type: .f16),
+                  unaryCase(.permute(0, 2, 1, 3), Shape(64, 4, 9), threshold: Tolerance.exact, type: .f16),
+                  unaryCase(.convert(.f16), Shape(4096, 2), range: 70000, threshold: Tolerance.exact),
+                  unaryCase(.convert(.f16), Shape(4099, 3), range: 1e-4, threshold: Tolerance.exact)]
+        cases.append(ConformanceCase(op: "convert", type: "f16", shape: "4096x2 to f32", threshold: Tolerance.exact,
+                                     check: .op, flops: 8192, weightBytes: 0) { rng in
+            var c = OpCaseBuilder()
+            let x = c.input("x", .f16, Shape(4096, 2), Quant.quantize(.f16, rng.normal(count: 8192, scale: 100)))
+            return c.finish(try c.builder.apply(.convert(.f32), [x]))
+        })
+        return cases
+    }
+
+    // MARK: norms
+
+    static var norms: [ConformanceCase] {
+        var cases = [Shape(4096, 3), Shape(576, 5), Shape(33), Shape(1001, 37)].map {
+            unaryCase(.rmsNorm(eps: 1e-5), $0, threshold: Tolerance.float)
+        }
+        // Inputs of 1e-4 (mean square 3e-9, far below ε = 1e-5: ε decides the output) and of 1e3.
+        cases += [unaryCase(.rmsNorm(eps: 1e-5), Shape(576, 5), range: 1e-4, threshold: Tolerance.float),
+                  unaryCase(.rmsNorm(eps: 1e-6), Shape(577, 3), range: 3e-3, threshold: Tolerance.float),
+                  unaryCase(.rmsNorm(eps: 1e-5), Shape(1001, 37), range: 1e3, threshold: Tolerance.float)]
+        for (shape, scale) in [(Shape(576, 5), Float(3)), (Shape(4096, 2), 3), (Shape(1001, 37), 3), (Shape(577, 5), 1e-4)] {
+            cases.append(ConformanceCase(op: "rms_norm_mul", type: "f32", shape: "\(shape)" + (scale != 3 ? " |x|~\(scale)" : ""),
+                                         threshold: Tolerance.float, check: .op, flops: Double(3 * shape.count), weightBytes: 0) { rng in
+                var c = OpCaseBuilder()
+                let x = c.floats("x", shape, rng.normal(count: shape.count, scale: scale))
+                let w = c.floats("w", Shape(shape[0]), rng.uniform(0.5, 1.5, count: shape[0]))
+                return c.finish(try c.builder.apply(.rmsNormMul(eps: 1e-6), [x, w]))
+            })
+        }
+        return cases
+    }
+
+    // MARK: softmax
+
+    /// A softmax shape: (kv, tokens, heads), the mask's KV offset (nil: no mask), and the logits' range.
+    struct SoftmaxShape {
+        var kv: Int, t: Int, h: Int, offset: Int?
+        var values: Values = .normal
+        enum Values: String { case normal, huge, veryNegative }
+    }
+
+    static var softmax: [ConformanceCase] {
+        let shapes = [
+            SoftmaxShape(kv: 37, t: 5, h: 4, offset: 32), SoftmaxShape(kv: 1000, t: 4, h: 1, offset: nil),
+            SoftmaxShape(kv: 4096, t: 2, h: 3, offset: 4094), SoftmaxShape(kv: 8, t: 8, h: 2, offset: 0),
+            SoftmaxShape(kv: 1000, t: 37, h: 1, offset: 963),                // parallel, 37 rows
+            SoftmaxShape(kv: 5000, t: 3, h: 2, offset: 100),                 // long rows, 98 % masked
+            SoftmaxShape(kv: 301, t: 7, h: 3, offset: 294, values: .huge),   // scaled logits up to ±125
+            SoftmaxShape(kv: 77, t: 3, h: 2, offset: nil, values: .veryNegative),
+        ]
+        return shapes.map { s in
+            ConformanceCase(op: "softmax", type: "f32",
+                            shape: "kv=\(s.kv) t=\(s.t) h=\(s.h)" + (s.offset.map { " mask@\($0)" } ?? "")
+                                + (s.values == .normal ? "" : " x=\(s.values.rawValue)"),
+                            threshold: Tolerance.float, check: .op, flops: Double(s.kv * s.t * s.h * 4), weightBytes: 0) { rng in
+                var c = OpCaseBuilder()
+                let n = s.kv * s.t * s.h
+                let values: [Float]
+                switch s.values {
+                case .normal: values = rng.normal(count: n, scale: 4)
+                case .huge: values = rng.uniform(-1000, 1000, count: n)
+                case .veryNegative: values = rng.uniform(-1000, -800, count: n)
+                }
+                let x = c.floats("x", Shape(s.kv, s.t, s.h), values)
+                let mask = s.offset.map { c.floats("mask", Shape(s.kv, s.t), TestData.causalMask(kv: s.kv, tokens: s.t, kvOffset: $0)) }
+                return c.finish(try c.builder.softmax(x, mask: mask, scale: 0.125))
+            }
+        }
+    }
+
+    // MARK: rope
+
+    static var rope: [ConformanceCase] {
+        let variants: [(RopeParams, headDim: Int, maxPos: Int, heads: Int, tokens: Int)] = [
+            (RopeParams(mode: .normal, nDims: 64, freqBase: 10000), 64, 100, 4, 5),
+            (RopeParams(mode: .neox, nDims: 64, freqBase: 10000), 64, 100, 4, 5),
+            (RopeParams(mode: .normal, nDims: 64, freqBase: 100000), 64, 32768, 4, 5),
+            (RopeParams(mode: .neox, nDims: 128, freqBase: 500000, freqScale: 0.25), 128, 32768, 4, 5),
+            (RopeParams(mode: .normal, nDims: 32, freqBase: 10000, freqScale: 0.5), 64, 4096, 4, 5),
+            (RopeParams(mode: .neox, nDims: 16, freqBase: 10000), 64, 4096, 4, 5),
+            (RopeParams(mode: .neox, nDims: 80, freqBase: 10000), 80, 2048, 3, 37),     // odd heads, many tokens
+            (RopeParams(mode: .normal, nDims: 24, freqBase: 1e6, freqScale: 0.125), 40, 65536, 5, 7),
+        ]
+        return variants.map { p, hd, maxPos, heads, tokens in
+            ConformanceCase(op: "rope", type: "f32",
+                            shape: "\(p.mode.rawValue) d=\(hd) rot=\(p.nDims) base=\(Int(p.freqBase)) scale=\(p.freqScale) pos<\(maxPos) h=\(heads) t=\(tokens)",
+                            threshold: Tolerance.rope, check: .op, flops: Double(hd * heads * tokens * 6), weightBytes: 0) { rng in
+                var c = OpCaseBuilder()
+                let x = c.floats("x", Shape(hd, heads, tokens), rng.normal(count: hd * heads * tokens))
+                let positions: [Int32] = [0] + (1..<tokens).map { _ in Int32(rng.int(below: maxPos)) }
+                return c.finish(try c.builder.rope(x, positions: c.ints("pos", positions), p))
+            }
+        }
+    }
+
+    // MARK: attention
+
+    struct AttentionShape {
+        var d: Int, t: Int, kv: Int, h: Int, hkv: Int, offset: Int?
+        /// Scale of q: 1 gives scores of about ±3, 12 scores reaching ±50.
+        var qScale: Float = 1
+        var kvType: DType = .f32
+        var label: String {
+            "d=\(d) t=\(t) kv=\(kv) h=\(h)/\(hkv)" + (offset.map { " offset=\($0)" } ?? "")
+                + (qScale != 1 ? " q×\(qScale)" : "") + (kvType != .f32 ? " kv=\(kvType.rawValue)" : "")
+        }
+    }
+
+    static let attentionShapes: [AttentionShape] = [
+        AttentionShape(d: 64, t: 1, kv: 300, h: 8, hkv: 2, offset: 299),    // decode, GQA 4:1
+        AttentionShape(d: 64, t: 7, kv: 7, h: 9, hkv: 3, offset: 0),        // prefill, causal from position 0, SmolLM2's 3:1
+        AttentionShape(d: 64, t: 16, kv: 1024, h: 4, hkv: 4, offset: 1008), // long KV, MHA
+        AttentionShape(d: 128, t: 2, kv: 4100, h: 8, hkv: 1, offset: 4098), // beyond 4096 keys, MQA
+        AttentionShape(d: 32, t: 5, kv: 40, h: 2, hkv: 2, offset: nil),     // no mask
+        AttentionShape(d: 64, t: 5, kv: 40, h: 7, hkv: 7, offset: 35),      // 35 (head, token) items: no even split
+        AttentionShape(d: 64, t: 3, kv: 200, h: 6, hkv: 2, offset: 197, qScale: 12),   // scores reaching ±50
+        AttentionShape(d: 64, t: 4, kv: 3000, h: 4, hkv: 2, offset: 20),    // long cache, mostly masked
+        AttentionShape(d: 64, t: 4, kv: 200, h: 4, hkv: 2, offset: 196, kvType: .f16),  // f16 KV cache
+        AttentionShape(d: 80, t: 3, kv: 33, h: 3, hkv: 1, offset: 30),      // head size not a power of two
+    ]
+
+    static var attention: [ConformanceCase] {
+        attentionShapes.map { s in
+            ConformanceCase(op: "attention", type: "f32", shape: s.label,
+                            threshold: Tolerance.float, check: .op, flops: Double(4 * s.d * s.t * s.kv * s.h), weightBytes: 0) { rng in
+                var c = OpCaseBuilder()
+                let (q, k, v, mask) = attentionInputs(&c, s, &rng)
+                return c.finish(try c.builder.apply(.attention(scale: 1 / Float(s.d).squareRoot()), [q, k, v] + (mask.map { [$0] } ?? [])))
+            }
+        }
+    }
+
+    static func attentionInputs(_ c: inout OpCaseBuilder, _ s: AttentionShape,
+                                _ rng: inout SeededRandom) -> (TensorID, TensorID, TensorID, TensorID?) {
+        let q = c.floats("q", Shape(s.d, s.t, s.h), rng.normal(count: s.d * s.t * s.h, scale: s.qScale))
+        let kvShape = Shape(s.d, s.kv, s.hkv)
+        func kvInput(_ name: String) -> TensorID {
+            let values = rng.normal(count: kvShape.count)
+            return c.input(name, s.kvType, kvShape, s.kvType == .f16 ? Quant.quantize(.f16, values) : TestData.bytes(of: values))
+        }
+        let k = kvInput("k"), v = kvInput("v")
+        let mask = s.offset.map { c.floats("mask", Shape(s.kv, s.t), TestData.causalMask(kv: s.kv, tokens: s.t, kvOffset: $0)) }
+        return (q, k, v, mask)
+    }
+
+    // MARK: fusion: the unfused patterns, fused for the device under test
+
+    static var fusion: [ConformanceCase] {
+        var cases: [ConformanceCase] = []
+        cases.append(ConformanceCase(op: "rms_norm_mul", type: "fused", shape: "rms_norm·w 576x7", threshold: Tolerance.float,
+                                     check: .fusion, flops: 3 * 576 * 7, weightBytes: 0) { rng in
+            var c = OpCaseBuilder()
+            let x = c.floats("x", Shape(576, 7), rng.normal(count: 576 * 7))
+            let w = try c.weight("norm", .f32, Shape(576), TestData.bytes(of: rng.uniform(0.5, 1.5, count: 576)))
+            return c.finish(try c.builder.mul(try c.builder.rmsNorm(x, eps: 1e-5), w))
+        })
+        cases.append(ConformanceCase(op: "swiglu", type: "fused", shape: "silu(g)·u 1536x7", threshold: Tolerance.float,
+                                     check: .fusion, flops: 4 * 1536 * 7, weightBytes: 0) { rng in
+            var c = OpCaseBuilder()
+            let g = c.floats("g", Shape(1536, 7), rng.normal(count: 1536 * 7, scale: 3))
+            let u = c.floats("u", Shape(1536, 7), rng.normal(count: 1536 * 7))
+            return c.finish(try c.builder.mul(try c.builder.silu(g), u))
+        })
+        for s in [attentionShapes[0], attentionShapes[1], attentionShapes[4], attentionShapes[6]] {
+            cases.append(ConformanceCase(op: "attention", type: "fused", shape: "q·kᵀ→softmax→·v " + s.label,
+                                         threshold: Tolerance.float, check: .fusion, flops: Double(4 * s.d * s.t * s.kv * s.h), weightBytes: 0) { rng in
+                var c = OpCaseBuilder()
+                let (q, k, v, mask) = attentionInputs(&c, s, &rng)
+                return c.finish(try c.builder.attention(q: q, k: k, v: v, mask: mask, scale: 1 / Float(s.d).squareRoot()))
+            })
+        }
+        return cases
+    }
+
+    // MARK: transformer block
+
+    static var blocks: [ConformanceCase] {
+        [(DType.q4_0, 8), (.q4_K, 8), (.q8_0, 1)].map { type, tokens in
+            let cfg = TransformerBlock.Config(embedding: 256, heads: 4, kvHeads: 2, ffn: 512, tokens: tokens, weightType: type)
+            return ConformanceCase(op: "transformer_block", type: type.rawValue, shape: cfg.description, threshold: Tolerance.block,
+                                   check: .graph, flops: cfg.flops, weightBytes: Double(cfg.weightBytes)) { rng in
+                try TransformerBlock.make(cfg, rng: &rng)
+            }
+        }
+    }
+}

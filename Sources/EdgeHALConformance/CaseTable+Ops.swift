@@ -100,6 +100,8 @@ extension CaseTable {
     struct SoftmaxShape {
         var kv: Int, t: Int, h: Int, offset: Int?
         var values: Values = .normal
+        /// The mask adds finite biases in [−4, 0] to the visible keys (ALiBi-like), not just 0.
+        var biased = false
         enum Values: String { case normal, huge, veryNegative }
     }
 
@@ -111,11 +113,12 @@ extension CaseTable {
             SoftmaxShape(kv: 5000, t: 3, h: 2, offset: 100),                 // long rows, 98 % masked
             SoftmaxShape(kv: 301, t: 7, h: 3, offset: 294, values: .huge),   // scaled logits up to ±125
             SoftmaxShape(kv: 77, t: 3, h: 2, offset: nil, values: .veryNegative),
+            SoftmaxShape(kv: 45, t: 5, h: 3, offset: 40, biased: true),       // finite biases in the mask
         ]
         return shapes.map { s in
             ConformanceCase(op: "softmax", type: "f32",
                             shape: "kv=\(s.kv) t=\(s.t) h=\(s.h)" + (s.offset.map { " mask@\($0)" } ?? "")
-                                + (s.values == .normal ? "" : " x=\(s.values.rawValue)"),
+                                + (s.values == .normal ? "" : " x=\(s.values.rawValue)") + (s.biased ? " biased" : ""),
                             threshold: Tolerance.float, check: .op, flops: Double(s.kv * s.t * s.h * 4), weightBytes: 0) { rng in
                 var c = OpCaseBuilder()
                 let n = s.kv * s.t * s.h
@@ -126,7 +129,9 @@ extension CaseTable {
                 case .veryNegative: values = rng.uniform(-1000, -800, count: n)
                 }
                 let x = c.floats("x", Shape(s.kv, s.t, s.h), values)
-                let mask = s.offset.map { c.floats("mask", Shape(s.kv, s.t), TestData.causalMask(kv: s.kv, tokens: s.t, kvOffset: $0)) }
+                let mask = s.offset.map { offset in
+                    c.floats("mask", Shape(s.kv, s.t), TestData.causalMask(kv: s.kv, tokens: s.t, kvOffset: offset, bias: s.biased ? 4 : 0, rng: &rng))
+                }
                 return c.finish(try c.builder.softmax(x, mask: mask, scale: 0.125))
             }
         }
@@ -164,8 +169,10 @@ extension CaseTable {
         /// Scale of q: 1 gives scores of about ±3, 12 scores reaching ±50.
         var qScale: Float = 1
         var kvType: DType = .f32
+        /// The mask adds finite position biases in [−4, 0] to the visible keys, not just 0.
+        var bias = false
         var label: String {
-            "d=\(d) t=\(t) kv=\(kv) h=\(h)/\(hkv)" + (offset.map { " offset=\($0)" } ?? "")
+            "d=\(d) t=\(t) kv=\(kv) h=\(h)/\(hkv)" + (offset.map { " offset=\($0)" } ?? "") + (bias ? " biased" : "")
                 + (qScale != 1 ? " q×\(qScale)" : "") + (kvType != .f32 ? " kv=\(kvType.rawValue)" : "")
         }
     }
@@ -180,7 +187,8 @@ extension CaseTable {
         AttentionShape(d: 64, t: 3, kv: 200, h: 6, hkv: 2, offset: 197, qScale: 12),   // scores reaching ±50
         AttentionShape(d: 64, t: 4, kv: 3000, h: 4, hkv: 2, offset: 20),    // long cache, mostly masked
         AttentionShape(d: 64, t: 4, kv: 200, h: 4, hkv: 2, offset: 196, kvType: .f16),  // f16 KV cache
-        AttentionShape(d: 80, t: 3, kv: 33, h: 3, hkv: 1, offset: 30),      // head size not a power of two
+        AttentionShape(d: 36, t: 3, kv: 33, h: 3, hkv: 1, offset: 30),      // head size not a multiple of 8
+        AttentionShape(d: 64, t: 5, kv: 50, h: 4, hkv: 2, offset: 45, bias: true),  // finite additive bias (ALiBi-like)
     ]
 
     static var attention: [ConformanceCase] {
@@ -203,7 +211,9 @@ extension CaseTable {
             return c.input(name, s.kvType, kvShape, s.kvType == .f16 ? Quant.quantize(.f16, values) : TestData.bytes(of: values))
         }
         let k = kvInput("k"), v = kvInput("v")
-        let mask = s.offset.map { c.floats("mask", Shape(s.kv, s.t), TestData.causalMask(kv: s.kv, tokens: s.t, kvOffset: $0)) }
+        let mask = s.offset.map { offset in
+            c.floats("mask", Shape(s.kv, s.t), TestData.causalMask(kv: s.kv, tokens: s.t, kvOffset: offset, bias: s.bias ? 4 : 0, rng: &rng))
+        }
         return (q, k, v, mask)
     }
 

@@ -47,7 +47,7 @@ public enum CaseTable {
         if block == 32 { shapes += [MulMatShape(32, 5, 2), MulMatShape(800, 117, 1)] }
         if type.blockSize == 1 {
             // Float rows of any K: every vector tail (16-, 8-wide steps and scalar rests) in mat-vec and tiles.
-            shapes += [MulMatShape(7, 5, 1), MulMatShape(13, 3, 3), MulMatShape(37, 9, 1), MulMatShape(45, 7, 5),
+            shapes += [MulMatShape(7, 5, 1), MulMatShape(13, 3, 3), MulMatShape(37, 9, 1), MulMatShape(45, 7, 5), MulMatShape(40, 6, 1),
                        MulMatShape(1001, 70, 1), MulMatShape(29, 5, 2, heads: (1, 3), batch: (2, 4))]
         }
         return shapes
@@ -125,8 +125,9 @@ public enum CaseTable {
                                    threshold: Tolerance.exact, check: .op, flops: 0, weightBytes: 0) { rng in
                 var c = OpCaseBuilder()
                 let table = c.input("table", type, Shape(k, rows), TestData.weights(type, k: k, rows: rows, rng: &rng))
-                var ids: [Int32] = [0, Int32(rows - 1)]
-                for _ in 0..<5 { ids.append(Int32(rng.int(below: rows))) }
+                // First and last rows, random ones, and ids just outside the table (rows of NaN).
+                var ids: [Int32] = [0, Int32(rows - 1), Int32(rows), -1]
+                for _ in 0..<3 { ids.append(Int32(rng.int(below: rows))) }
                 return c.finish(try c.builder.getRows(table, c.ints("ids", ids)))
             }
         }
@@ -136,14 +137,15 @@ public enum CaseTable {
 
     static var setRows: [ConformanceCase] {
         [(DType.f32, 64), (.f16, 64), (.f32, 37), (.f16, 37)].map { type, k in
-            ConformanceCase(op: "set_rows", type: type.rawValue, shape: "k=\(k) rows=20 n=5", threshold: Tolerance.exact,
+            ConformanceCase(op: "set_rows", type: type.rawValue, shape: "k=\(k) rows=20 n=7", threshold: Tolerance.exact,
                             check: .op, flops: 0, weightBytes: 0) { rng in
                 var c = OpCaseBuilder()
                 let dst = try c.builder.state("cache", type, Shape(k, 20))
                 c.data[dst] = TestData.weights(type, k: k, rows: 20, rng: &rng)
                 // Values beyond f16's range become ±inf, as ggml's conversion does.
-                let src = c.floats("src", Shape(k, 5), TestData.withOutliers(rng.normal(count: k * 5, scale: 100), every: k, factor: 1000, rng: &rng))
-                let ids = c.ints("ids", [3, 0, 19, 7, 12])
+                let src = c.floats("src", Shape(k, 7), TestData.withOutliers(rng.normal(count: k * 7, scale: 100), every: k, factor: 1000, rng: &rng))
+                // Ids just outside the destination (20, −1) write nothing.
+                let ids = c.ints("ids", [3, 0, 19, 20, -1, 7, 12])
                 return c.finish(try c.builder.setRows(dst, src, ids: ids))
             }
         }

@@ -1,0 +1,204 @@
+#!/usr/bin/env bash
+# Mutation testing of a backend against the conformance table (a project tool, not run in CI).
+#
+#   scripts/mutation-test.sh BACKEND [conformance arguments…]
+#
+# Reads the seeded bugs in Tests/Mutations/BACKEND.json ({id, file, find, replace, op, why}), copies
+# the repo (tracked files plus uncommitted changes) to ${TMPDIR:-/tmp}/edgehal-mutation-BACKEND, whose
+# .build is kept between runs so rebuilds are incremental, and checks that the unmutated table passes.
+# Then, one mutant at a time: apply it, rebuild the conformance tool, run
+# `conformance --backend BACKEND --json [arguments…]` and see which cases fail.
+#
+# Environment: MUTANTS=id1,id2 runs only those mutants; MUTATION_TIMEOUT (seconds, default 300) bounds
+# each conformance run; EDGEHAL_THREADS and the like pass through to the conformance tool.
+# Exits 0 only if every mutant compiled and was caught with its expected op among the failing ones.
+# Machine-readable results: ${TMPDIR:-/tmp}/edgehal-mutation-BACKEND/results.json.
+set -euo pipefail
+
+if (($# < 1)); then
+  echo "usage: scripts/mutation-test.sh BACKEND [conformance arguments...]" >&2
+  exit 2
+fi
+backend=$1
+shift
+extra=("$@")
+# The CPU backend runs at 1, 3 and 2 workers unless told otherwise: partition bugs show only at some counts.
+if [[ $backend == cpu && ${#extra[@]} -eq 0 ]]; then extra=(--threads 1,3,2); fi
+repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+list="$repo/Tests/Mutations/$backend.json"
+work="${TMPDIR:-/tmp}/edgehal-mutation-$backend"
+state="$work/.mutation"          # logs, pristine copies, per-mutant records (not part of the copy)
+timeout_s=${MUTATION_TIMEOUT:-300}
+[[ -f "$list" ]] || { echo "mutation-test: no mutant list $list" >&2; exit 2; }
+
+# --- 1. The scratch copy: copy what differs, delete what the repo no longer has (keeps .build warm). --
+mkdir -p "$work"
+rm -rf "$state"
+mkdir -p "$state/pristine" "$state/logs"
+python3 - "$repo" "$work" <<'PY'
+import os, shutil, subprocess, sys
+repo, work = sys.argv[1:]
+out = subprocess.run(["git", "-C", repo, "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+                     check=True, capture_output=True).stdout.decode()
+keep = {n for n in out.split("\0") if n and os.path.isfile(os.path.join(repo, n))}
+if os.path.isfile(os.path.join(repo, "Package.resolved")):   # ignored by git, but pins the dependencies
+    keep.add("Package.resolved")
+for name in keep:
+    src, dst = os.path.join(repo, name), os.path.join(work, name)
+    if os.path.isfile(dst) and open(src, "rb").read() == open(dst, "rb").read():
+        continue
+    os.makedirs(os.path.dirname(dst), exist_ok=True)
+    shutil.copy2(src, dst)
+for root, dirs, files in os.walk(work):
+    rel = os.path.relpath(root, work)
+    if rel == ".":
+        dirs[:] = [d for d in dirs if d not in (".build", ".mutation")]
+    for f in files:
+        path = os.path.normpath(os.path.join(rel, f))
+        if path not in keep and path != "results.json":
+            os.remove(os.path.join(root, f))
+PY
+
+# --- Helpers (python3 does the JSON). ------------------------------------------------------------
+# Mutant ids to run, one per line, honouring MUTANTS; also checks the list's fields.
+mutant_ids() {
+  python3 - "$list" "${MUTANTS:-}" <<'PY'
+import json, sys
+mutants = json.load(open(sys.argv[1]))
+ids = [m["id"] for m in mutants]
+for m in mutants:
+    missing = {"id", "file", "find", "replace", "op", "why"} - m.keys()
+    if missing: sys.exit(f"mutation-test: {m.get('id')}: missing {sorted(missing)}")
+if len(set(ids)) != len(ids): sys.exit("mutation-test: duplicate mutant ids")
+wanted = [w for w in sys.argv[2].split(",") if w]
+unknown = [w for w in wanted if w not in ids]
+if unknown: sys.exit(f"mutation-test: unknown mutants {unknown}")
+print("\n".join(i for i in ids if not wanted or i in wanted))
+PY
+}
+
+# Field of mutant $1: $2.
+field() { python3 -c 'import json,sys; print(next(m for m in json.load(open(sys.argv[1])) if m["id"] == sys.argv[2])[sys.argv[3]])' "$list" "$1" "$2"; }
+
+# Writes the pristine file with mutant $1's replacement applied; fails unless "find" occurs exactly once.
+apply_mutant() {
+  python3 - "$list" "$1" "$state/pristine" "$work" <<'PY'
+import json, sys
+listing, mid, pristine, work = sys.argv[1:]
+m = next(m for m in json.load(open(listing)) if m["id"] == mid)
+text = open(f"{pristine}/{m['file']}").read()
+n = text.count(m["find"])
+if n != 1:
+    sys.exit(f"mutation-test: {mid}: \"find\" occurs {n} times in {m['file']} (must be exactly once)")
+open(f"{work}/{m['file']}", "w").write(text.replace(m["find"], m["replace"]))
+PY
+}
+
+current=""   # the file that is mutated right now, restored on exit
+restore() { if [[ -n "$current" ]]; then cp "$state/pristine/$current" "$work/$current"; current=""; fi; }
+trap restore EXIT
+
+# Keep pristine copies of every file the mutants touch.
+while IFS= read -r f; do
+  [[ -f "$work/$f" ]] || { echo "mutation-test: $f (named in $list) does not exist" >&2; exit 2; }
+  mkdir -p "$(dirname "$state/pristine/$f")"
+  cp "$work/$f" "$state/pristine/$f"
+done < <(python3 -c 'import json,sys; print("\n".join(sorted({m["file"] for m in json.load(open(sys.argv[1]))})))' "$list")
+
+build() { (cd "$work" && swift build -c release --product conformance) >"$1" 2>&1; }
+conformance() { (cd "$work" && timeout --kill-after=10 "$timeout_s" .build/release/conformance --backend "$backend" --json "${extra[@]}"); }
+
+# --- 2. The unmutated table must pass. ----------------------------------------------------------
+echo "mutation-test: building the unmutated conformance tool in $work"
+if ! build "$state/logs/baseline-build.log"; then
+  tail -n 30 "$state/logs/baseline-build.log" >&2
+  echo "mutation-test: the unmutated tree does not build (log: $state/logs/baseline-build.log)" >&2
+  exit 2
+fi
+if ! conformance >"$state/logs/baseline.json" 2>"$state/logs/baseline.err"; then
+  python3 - "$state/logs/baseline.json" <<'PY' >&2 || true
+import json, sys
+r = json.load(open(sys.argv[1]))
+for c in r["results"]:
+    if c["status"] == "fail": print(f"  FAIL {c['op']} {c['type']} {c['shape']}: {c.get('detail')}")
+PY
+  echo "mutation-test: the unmutated table does not pass on $backend; nothing to measure" >&2
+  exit 2
+fi
+echo "mutation-test: unmutated table passes"
+
+# --- 3. One mutant at a time. -------------------------------------------------------------------
+mapfile -t ids < <(mutant_ids)
+records="$state/records.jsonl"
+: >"$records"
+i=0
+for id in "${ids[@]}"; do
+  i=$((i + 1))
+  file=$(field "$id" file)
+  start=$SECONDS
+  current=$file
+  apply_mutant "$id"
+  outcome=""
+  rc=0
+  if ! build "$state/logs/$id.build.log"; then
+    outcome="did not compile"
+  else
+    conformance >"$state/logs/$id.json" 2>"$state/logs/$id.err" || rc=$?
+  fi
+  restore
+  python3 - "$list" "$id" "$rc" "$outcome" "$state/logs/$id.json" "$((SECONDS - start))" "$records" "$i/${#ids[@]}" <<'PY'
+import json, sys
+listing, mid, rc, outcome, report, seconds, records, progress = sys.argv[1:]
+m = next(m for m in json.load(open(listing)) if m["id"] == mid)
+rec = {"id": mid, "file": m["file"], "op": m["op"], "why": m["why"], "exit": int(rc), "seconds": int(seconds),
+       "failing_ops": [], "failed_cases": [], "expected_op_failed": False}
+if outcome:
+    rec["result"] = outcome
+else:
+    try:
+        text = open(report).read()
+        r = json.loads(text[text.index("{"):])
+        fails = [c for c in r["results"] if c["status"] == "fail"]
+        rec["failed"] = r["failed"]
+        rec["failed_cases"] = [f"{c['op']} {c['type']} {c['shape']}" for c in fails]
+        rec["failing_ops"] = sorted({c["op"] for c in fails})
+        rec["expected_op_failed"] = m["op"] in rec["failing_ops"]
+        rec["result"] = "caught" if r["failed"] > 0 else "SURVIVED"
+    except (ValueError, KeyError, OSError):
+        rec["result"] = "crash-or-timeout"    # no report: killed by the timeout or a signal, or a trap
+with open(records, "a") as f:
+    f.write(json.dumps(rec) + "\n")
+print(f"[{progress}] {mid}: {rec['result']} (expected {m['op']}; failing: {', '.join(rec['failing_ops']) or '-'}) {seconds}s",
+      flush=True)
+PY
+done
+
+# --- 4. Report. --------------------------------------------------------------------------------
+python3 - "$records" "$work/results.json" "$backend" <<'PY'
+import json, sys
+records, out, backend = sys.argv[1:]
+recs = [json.loads(l) for l in open(records) if l.strip()]
+def cut(s, n): return s if len(s) <= n else s[:n - 1] + "…"
+w = max([len(r["id"]) for r in recs] + [2])
+print()
+print(f"{'id':<{w}}  {'result':<16}  {'expected op':<26}  failing ops")
+for r in recs:
+    exp = r["op"] + ("" if r["expected_op_failed"] or r["result"] != "caught" else " (not failing)")
+    print(f"{r['id']:<{w}}  {r['result']:<16}  {exp:<26}  {cut(', '.join(r['failing_ops']) or '-', 60)}")
+n = len(recs)
+caught = sum(r["result"] in ("caught", "crash-or-timeout") for r in recs)
+survived = [r for r in recs if r["result"] == "SURVIVED"]
+broken = [r for r in recs if r["result"] == "did not compile"]
+print(f"\nmutation score: {caught}/{n} caught ({len(survived)} survived, {len(broken)} not compiling)")
+for label, group in (("survivors", survived), ("did not compile", broken),
+                     ("caught, but not by the expected op", [r for r in recs if r["result"] == "caught" and not r["expected_op_failed"]]),
+                     ("crash or timeout", [r for r in recs if r["result"] == "crash-or-timeout"])):
+    if group:
+        print(f"{label}:")
+        for r in group: print(f"  {r['id']} ({r['op']}): {r['why']}")
+ok = all(r["result"] == "caught" and r["expected_op_failed"] for r in recs)
+json.dump({"backend": backend, "total": n, "caught": caught, "survived": len(survived), "did_not_compile": len(broken),
+           "passed": ok, "mutants": recs}, open(out, "w"), indent=2)
+print(f"results: {out}")
+sys.exit(0 if ok else 1)
+PY

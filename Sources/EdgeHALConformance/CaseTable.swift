@@ -25,6 +25,10 @@ public enum CaseTable {
     /// Activation values a case feeds mul_mat: how big, and whether a block holds an outlier.
     public enum Activations: String, Sendable {
         case normal, tiny, huge, outliers
+        /// Outlier features, as LLM activations have them: the same few channels (5, K/2 + 3 and
+        /// the last) ×300 in every column, the rest normal. The last channel sits at the end of the
+        /// last block, where a quantizer's amax scan most easily stops short.
+        case channelOutliers = "channel-outliers"
     }
 
     /// Shapes every weight type runs, chosen around the kernels' boundaries (CPU figures in brackets,
@@ -62,7 +66,8 @@ public enum CaseTable {
             let k = max(type.blockSize, 32) * 8
             cases += [mulMatCase(type, MulMatShape(k, 33, 3), activations: .tiny, weightScale: 1e3),
                       mulMatCase(type, MulMatShape(k, 33, 1), activations: .huge, weightScale: 1e-3),
-                      mulMatCase(type, MulMatShape(k, 33, 5), activations: .outliers)]
+                      mulMatCase(type, MulMatShape(k, 33, 5), activations: .outliers),
+                      mulMatCase(type, MulMatShape(k, 21, 2), activations: .channelOutliers)]
         }
         return cases
     }
@@ -92,6 +97,11 @@ public enum CaseTable {
             case .tiny: x = rng.normal(count: xShape.count, scale: 1e-4)
             case .huge: x = rng.normal(count: xShape.count, scale: 1e3)
             case .outliers: x = TestData.withOutliers(rng.normal(count: xShape.count), every: 32, factor: 100, rng: &rng)
+            case .channelOutliers:
+                x = rng.normal(count: xShape.count)
+                for column in 0..<(xShape.count / s.k) {
+                    for channel in [5, s.k / 2 + 3, s.k - 1] { x[column * s.k + channel] *= 300 }
+                }
             }
             let xs = c.floats("x", xShape, x)
             return c.finish(try c.builder.mulMat(w, xs))

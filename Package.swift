@@ -25,10 +25,12 @@ let package = Package(
         .target(name: "EdgeHAL", path: "Sources/EdgeHAL"),
         .target(name: "EdgeHALReference", dependencies: ["EdgeHAL"], path: "Backends/Reference"),
         .target(name: "EdgeHALCPU", dependencies: ["EdgeHAL"], path: "Backends/CPU", swiftSettings: hostCPU),
+        .systemLibrary(name: "CVulkan", path: "Backends/Vulkan/CVulkan"),
+        .target(name: "EdgeHALVulkan", dependencies: ["EdgeHAL", "CVulkan"], path: "Backends/Vulkan", exclude: ["CVulkan"]),
         .target(name: "EdgeHALConformance", dependencies: ["EdgeHAL", "EdgeHALReference"],
                 path: "Sources/EdgeHALConformance"),
         .target(name: "EdgeHALModels", dependencies: ["EdgeHAL"], path: "Sources/EdgeHALModels"),
-        .target(name: "EdgeHALBuiltins", dependencies: ["EdgeHAL", "EdgeHALReference", "EdgeHALCPU"],
+        .target(name: "EdgeHALBuiltins", dependencies: ["EdgeHAL", "EdgeHALReference", "EdgeHALCPU", "EdgeHALVulkan"],
                 path: "Sources/EdgeHALBuiltins"),
         .executableTarget(name: "hwprobe", dependencies: [
             "EdgeHAL", "EdgeHALBuiltins",

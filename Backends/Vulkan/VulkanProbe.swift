@@ -1,0 +1,150 @@
+import CVulkan
+import EdgeHAL
+
+/// What one Vulkan physical device offers: the facts that decide placement (kind, memory) and
+/// the features that select shader variants (16-bit and 8-bit storage and arithmetic, integer dot
+/// product, subgroup size).
+struct VulkanDeviceFacts: Sendable {
+    var name: String
+    var type: String
+    var kind: DeviceKind
+    var apiVersion: UInt32
+    var driver: String
+    var deviceLocalBytes: UInt64
+    var computeQueueFamilies: Int
+    var subgroupSize: UInt32
+    var features: [String]
+
+    var info: DeviceInfo {
+        DeviceInfo(name: name, kind: kind, memoryBytes: deviceLocalBytes, computeUnits: 1,
+                   features: ["vulkan-\(VulkanLibrary.versionString(apiVersion))", "type=\(type)", "driver=\(driver)",
+                              "subgroup-size=\(subgroupSize)", "compute-queue-families=\(computeQueueFamilies)"] + features)
+    }
+}
+
+enum VulkanProbe {
+    /// Opens the loader, makes an instance and describes every physical device; the reason when any step fails.
+    static func devices() throws -> [VulkanDeviceFacts] {
+        let lib = try VulkanLibrary()
+        let createInstance = try lib.function(nil, "vkCreateInstance", as: PFN_vkCreateInstance.self)
+        var instance: VkInstance?
+        let result: VkResult = "EdgeHAL".withCString { appName in
+            var app = VkApplicationInfo()
+            app.sType = VK_STRUCTURE_TYPE_APPLICATION_INFO
+            app.pApplicationName = appName
+            app.apiVersion = VulkanLibrary.version(1, 3)
+            return withUnsafePointer(to: &app) { appPointer in
+                var create = VkInstanceCreateInfo()
+                create.sType = VK_STRUCTURE_TYPE_INSTANCE_CREATE_INFO
+                create.pApplicationInfo = appPointer
+                return createInstance(&create, nil, &instance)
+            }
+        }
+        guard result == VK_SUCCESS, let instance else { throw VulkanError("vkCreateInstance", result) }
+        let destroyInstance = try lib.function(instance, "vkDestroyInstance", as: PFN_vkDestroyInstance.self)
+        defer { destroyInstance(instance, nil) }
+
+        let enumerate = try lib.function(instance, "vkEnumeratePhysicalDevices", as: PFN_vkEnumeratePhysicalDevices.self)
+        var count: UInt32 = 0
+        var r = enumerate(instance, &count, nil)
+        guard r == VK_SUCCESS else { throw VulkanError("vkEnumeratePhysicalDevices", r) }
+        var handles = [VkPhysicalDevice?](repeating: nil, count: Int(count))
+        r = enumerate(instance, &count, &handles)
+        guard r == VK_SUCCESS || r == VK_INCOMPLETE else { throw VulkanError("vkEnumeratePhysicalDevices", r) }
+
+        let properties = try lib.function(instance, "vkGetPhysicalDeviceProperties", as: PFN_vkGetPhysicalDeviceProperties.self)
+        let properties2 = try lib.function(instance, "vkGetPhysicalDeviceProperties2", as: PFN_vkGetPhysicalDeviceProperties2.self)
+        let features2 = try lib.function(instance, "vkGetPhysicalDeviceFeatures2", as: PFN_vkGetPhysicalDeviceFeatures2.self)
+        let memory = try lib.function(instance, "vkGetPhysicalDeviceMemoryProperties", as: PFN_vkGetPhysicalDeviceMemoryProperties.self)
+        let queues = try lib.function(instance, "vkGetPhysicalDeviceQueueFamilyProperties",
+                                      as: PFN_vkGetPhysicalDeviceQueueFamilyProperties.self)
+        return handles.compactMap { $0 }.map { device in
+            var basic = VkPhysicalDeviceProperties()
+            properties(device, &basic)
+            var facts = VulkanDeviceFacts(name: cString(basic.deviceName), type: typeName(basic.deviceType),
+                                          kind: kind(basic.deviceType), apiVersion: basic.apiVersion,
+                                          driver: "", deviceLocalBytes: 0, computeQueueFamilies: 0, subgroupSize: 0, features: [])
+            // Vulkan 1.2+ devices describe their driver, subgroups and features through pNext chains.
+            if basic.apiVersion >= VulkanLibrary.version(1, 2) {
+                var driver = VkPhysicalDeviceDriverProperties()
+                driver.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_DRIVER_PROPERTIES
+                var subgroup = VkPhysicalDeviceSubgroupProperties()
+                subgroup.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SUBGROUP_PROPERTIES
+                var props = VkPhysicalDeviceProperties2()
+                props.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_PROPERTIES_2
+                withUnsafeMutablePointer(to: &driver) { d in
+                    subgroup.pNext = UnsafeMutableRawPointer(d)
+                    withUnsafeMutablePointer(to: &subgroup) { s in
+                        props.pNext = UnsafeMutableRawPointer(s)
+                        properties2(device, &props)
+                    }
+                }
+                facts.driver = "\(cString(driver.driverName)) \(cString(driver.driverInfo))"
+                facts.subgroupSize = subgroup.subgroupSize
+
+                var v11 = VkPhysicalDeviceVulkan11Features()
+                v11.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_1_1_FEATURES
+                var v12 = VkPhysicalDeviceVulkan12Features()
+                v12.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_1_2_FEATURES
+                var v13 = VkPhysicalDeviceVulkan13Features()
+                v13.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_1_3_FEATURES
+                var feats = VkPhysicalDeviceFeatures2()
+                feats.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_FEATURES_2
+                let has13 = basic.apiVersion >= VulkanLibrary.version(1, 3)
+                withUnsafeMutablePointer(to: &v13) { p13 in
+                    v12.pNext = has13 ? UnsafeMutableRawPointer(p13) : nil
+                    withUnsafeMutablePointer(to: &v12) { p12 in
+                        v11.pNext = UnsafeMutableRawPointer(p12)
+                        withUnsafeMutablePointer(to: &v11) { p11 in
+                            feats.pNext = UnsafeMutableRawPointer(p11)
+                            features2(device, &feats)
+                        }
+                    }
+                }
+                let flags: [(String, VkBool32)] = [
+                    ("fp16-storage", v11.storageBuffer16BitAccess), ("fp16", v12.shaderFloat16),
+                    ("int8-storage", v12.storageBuffer8BitAccess), ("int8", v12.shaderInt8),
+                    ("int64", feats.features.shaderInt64), ("int-dot", has13 ? v13.shaderIntegerDotProduct : 0),
+                    ("subgroup-size-control", has13 ? v13.subgroupSizeControl : 0),
+                ]
+                facts.features = flags.filter { $0.1 != 0 }.map(\.0)
+            } else {
+                facts.driver = "driver \(basic.driverVersion)"
+            }
+
+            var mem = VkPhysicalDeviceMemoryProperties()
+            memory(device, &mem)
+            withUnsafeBytes(of: mem.memoryHeaps) { raw in
+                let heaps = raw.bindMemory(to: VkMemoryHeap.self)
+                for i in 0..<Int(mem.memoryHeapCount) where heaps[i].flags & VK_MEMORY_HEAP_DEVICE_LOCAL_BIT.rawValue != 0 {
+                    facts.deviceLocalBytes += heaps[i].size
+                }
+            }
+            var familyCount: UInt32 = 0
+            queues(device, &familyCount, nil)
+            var families = [VkQueueFamilyProperties](repeating: VkQueueFamilyProperties(), count: Int(familyCount))
+            queues(device, &familyCount, &families)
+            facts.computeQueueFamilies = families.filter { $0.queueFlags & VK_QUEUE_COMPUTE_BIT.rawValue != 0 }.count
+            return facts
+        }
+    }
+
+    static func typeName(_ t: VkPhysicalDeviceType) -> String {
+        switch t {
+        case VK_PHYSICAL_DEVICE_TYPE_DISCRETE_GPU: return "discrete"
+        case VK_PHYSICAL_DEVICE_TYPE_INTEGRATED_GPU: return "integrated"
+        case VK_PHYSICAL_DEVICE_TYPE_VIRTUAL_GPU: return "virtual"
+        case VK_PHYSICAL_DEVICE_TYPE_CPU: return "cpu"
+        default: return "other"
+        }
+    }
+
+    /// A CPU-type device (lavapipe, SwiftShader) is an emulation: `auto` ranks it below the native CPU backend.
+    static func kind(_ t: VkPhysicalDeviceType) -> DeviceKind {
+        switch t {
+        case VK_PHYSICAL_DEVICE_TYPE_INTEGRATED_GPU: return .integrated
+        case VK_PHYSICAL_DEVICE_TYPE_CPU: return .emulated
+        default: return .gpu
+        }
+    }
+}

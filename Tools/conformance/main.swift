@@ -32,7 +32,7 @@ struct Conformance: ParsableCommand {
     var runs = 1
     @Option(help: "Also run the end-to-end model case: a GGUF path, or 'default' for the default model.")
     var model: String?
-    @Option(help: "Tokens of the fixed text the model case evaluates (0: all of it, ≈ 330).")
+    @Option(help: "Tokens of the fixed text the model case evaluates (0: all of it, 285 with SmolLM2).")
     var modelTokens = 0
     @Flag(help: "Benchmark: the performance table (or the cases chosen with --op/--type) on every available backend side by side, with the machine's memory bandwidth measured in the same run.")
     var perf = false

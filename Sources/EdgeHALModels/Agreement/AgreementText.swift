@@ -1,6 +1,6 @@
 /// The text the model-level conformance case evaluates (`ModelAgreement.text`).
 ///
-/// Chosen for statistical power and variety, not for ease: ≈ 330 SmolLM2 tokens (≥ 256 are
+/// Chosen for statistical power and variety, not for ease: 285 SmolLM2 tokens (≥ 256 are
 /// required) of English prose, Swift code, numbers and dates, a French paragraph and a short list.
 /// Prose and code give many confident positions (a wrong kernel flips them); numbers and the
 /// second language give many near-ties (where 8-bit activation rounding may legitimately flip).

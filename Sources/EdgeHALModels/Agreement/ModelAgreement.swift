@@ -50,8 +50,7 @@ public struct ModelAgreement: Sendable, Codable {
     // `conformance --backend cpu --model default`):
     //
     // - Margin δ. The backend changes the reference top-1's lead over its runner-up by 0.138 logits
-    //   RMS (σ), 0.43 at the 99th percentile and 0.50 at most; 9 of the 88 positions with a lead under
-    //   0.3 flip. llama.cpp's own Q8_1 path flips leads of 0.053…0.103 against its float path
+    //   RMS (σ), 0.43 at the 99th percentile and 0.50 at most; 9 positions flip, all with leads ≤ 0.30. llama.cpp's own Q8_1 path flips leads of 0.053…0.103 against its float path
     //   (issue #14). δ = 1.0 logit is 7σ and twice the largest error measured: a correct 8-bit backend
     //   (or a more precise one) flips a confident position with probability ~1e-12 per position, while
     //   wrong ops move leads by several logits. 152 of the 285 positions are confident at this margin.
@@ -97,9 +96,9 @@ public struct ModelAgreement: Sendable, Codable {
     /// Every position's logits for `tokens` on `devices`, in one prefill, and the milliseconds it took.
     public static func logits(model: LlamaModel, tokens: [Int32], devices: [any Device]) throws -> (logits: [Float], ms: Double) {
         let session = LlamaSession(model: model, devices: devices, contextLength: tokens.count, batchSize: tokens.count)
-        let start = now()
-        let out = try session.evaluate(tokens, allLogits: true)
-        return (out, (now() - start) * 1000)
+        var out: [Float] = []
+        let elapsed = try ContinuousClock().measure { out = try session.evaluate(tokens, allLogits: true) }
+        return (out, Double(elapsed.components.seconds) * 1000 + Double(elapsed.components.attoseconds) * 1e-15)
     }
 
     /// Compares position-major logits ([positions × vocabulary]) of a backend with the reference's.
@@ -159,11 +158,5 @@ public struct ModelAgreement: Sendable, Codable {
         }
         let lp = logSoftmax(p), lq = logSoftmax(q)
         return zip(lp, lq).reduce(0.0) { $0 + exp($1.0) * ($1.0 - $1.1) }
-    }
-
-    static func now() -> Double {
-        var ts = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &ts)
-        return Double(ts.tv_sec) + Double(ts.tv_nsec) * 1e-9
     }
 }

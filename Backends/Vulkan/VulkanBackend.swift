@@ -1,28 +1,45 @@
 import EdgeHAL
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 
-/// The Vulkan backend, as far as it goes today: it finds the loader, the drivers and every device
-/// with the features that will select shader variants, and reports them (`hwprobe`). Its compute
-/// kernels are not written yet (issue #9), so it declares itself unavailable with that reason —
-/// selecting it is a clear error, never a silent fallback, and `auto` never picks it.
+/// The Vulkan compute backend: GLSL kernels (Kernels/vulkan) compiled to SPIR-V at build time, the
+/// loader opened at run time. lavapipe and other CPU-type devices are `emulated`: `auto` ranks them
+/// below the native CPU backend; `EDGEHAL_BACKEND=vulkan` (or `vulkan:N`) selects them.
+///
+/// `EDGEHAL_VULKAN_VALIDATION=1` enables the Khronos validation layer; `EDGEHAL_VULKAN_PROFILE=1`
+/// records a timestamp around every dispatch.
 public struct VulkanBackend: Backend {
     public let name = "vulkan"
-    public init() {}
+    public let validation: Bool
+    public let profile: Bool
+
+    public init(validation: Bool? = nil, profile: Bool? = nil) {
+        self.validation = validation ?? (VulkanCache.env("EDGEHAL_VULKAN_VALIDATION") == "1")
+        self.profile = profile ?? (VulkanCache.env("EDGEHAL_VULKAN_PROFILE") == "1")
+    }
 
     public func probe() -> BackendStatus {
         do {
             let devices = try VulkanProbe.devices()
-            let usable = devices.filter { $0.computeQueueFamilies > 0 }
             guard !devices.isEmpty else { return .unavailable("the Vulkan loader found no physical device") }
-            let reason = usable.isEmpty
-                ? "no Vulkan device has a compute queue"
-                : "\(devices.count) Vulkan device\(devices.count == 1 ? "" : "s") found, but EdgeHAL's Vulkan compute kernels are not implemented yet (issue #9)"
-            return BackendStatus(available: false, reason: reason, devices: devices.map(\.info))
+            let usable = devices.filter { $0.computeQueueFamilies > 0 }
+            guard !usable.isEmpty else { return BackendStatus(available: false, reason: "no Vulkan device has a compute queue",
+                                                              devices: devices.map(\.info)) }
+            let names = devices.map { "\($0.name) (\($0.type))" }.joined(separator: ", ")
+            return BackendStatus(available: true, reason: "Vulkan: \(names)", devices: devices.map(\.info))
         } catch {
             return .unavailable("\(error)")
         }
     }
 
     public func makeDevice(index: Int) throws -> any Device {
-        throw EdgeHALError.selection("vulkan: \(probe().reason ?? "unavailable")")
+        do {
+            return try VulkanDevice(index: index, validation: validation, profile: profile)
+        } catch let e as VulkanError {
+            throw EdgeHALError.backend("vulkan: \(e)")
+        }
     }
 }

@@ -1,0 +1,217 @@
+import CVulkan
+import EdgeHAL
+import Synchronization
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// One opened Vulkan device: instance, logical device, its compute queue and every entry point
+/// the backend calls. This is the one place where Vulkan handles (OpaquePointers, not Sendable)
+/// cross threads: the queue is used under `queueLock`, everything else is created once.
+final class VulkanContext: @unchecked Sendable {
+    let lib: VulkanLibrary
+    let instance: VkInstance
+    let physical: VkPhysicalDevice
+    let device: VkDevice
+    let queue: VkQueue
+    let queueFamily: UInt32
+    let vk: VulkanFunctions
+    let facts: VulkanDeviceFacts
+    let limits: VkPhysicalDeviceLimits
+    /// The memory type buffers use: device-local and host-visible where the device has one (lavapipe,
+    /// integrated GPUs, resizable-BAR), else host-visible.
+    let memoryType: UInt32
+    let has16BitStorage: Bool
+    /// Names the persisted pipeline cache: the driver's pipeline-cache UUID and driver version.
+    let pipelineCacheKey: String
+    let validation: VulkanValidation?
+    let queueLock = Mutex(())
+    private let destroyInstance: PFN_vkDestroyInstance
+    private var messenger: VkDebugUtilsMessengerEXT?
+    private var destroyMessenger: PFN_vkDestroyDebugUtilsMessengerEXT?
+
+    init(deviceIndex: Int, validation: Bool) throws {
+        VulkanCache.pointMesaShaderCache()
+        lib = try VulkanLibrary()
+        let sink = validation ? VulkanValidation() : nil
+        self.validation = sink
+        instance = try Self.makeInstance(lib, validation: validation)
+        destroyInstance = try lib.function(instance, "vkDestroyInstance", as: PFN_vkDestroyInstance.self)
+        if let sink {
+            let create = try lib.function(instance, "vkCreateDebugUtilsMessengerEXT", as: PFN_vkCreateDebugUtilsMessengerEXT.self)
+            destroyMessenger = try lib.function(instance, "vkDestroyDebugUtilsMessengerEXT", as: PFN_vkDestroyDebugUtilsMessengerEXT.self)
+            var info = VkDebugUtilsMessengerCreateInfoEXT()
+            info.sType = VK_STRUCTURE_TYPE_DEBUG_UTILS_MESSENGER_CREATE_INFO_EXT
+            info.messageSeverity = VK_DEBUG_UTILS_MESSAGE_SEVERITY_WARNING_BIT_EXT.rawValue | VK_DEBUG_UTILS_MESSAGE_SEVERITY_ERROR_BIT_EXT.rawValue
+            info.messageType = VK_DEBUG_UTILS_MESSAGE_TYPE_GENERAL_BIT_EXT.rawValue | VK_DEBUG_UTILS_MESSAGE_TYPE_VALIDATION_BIT_EXT.rawValue
+                | VK_DEBUG_UTILS_MESSAGE_TYPE_PERFORMANCE_BIT_EXT.rawValue
+            info.pfnUserCallback = { _, _, data, user in
+                if let data, let user, let text = data.pointee.pMessage {
+                    Unmanaged<VulkanValidation>.fromOpaque(user).takeUnretainedValue().record(String(cString: text))
+                }
+                return VkBool32(VK_FALSE)
+            }
+            info.pUserData = Unmanaged.passUnretained(sink).toOpaque()
+            var m: VkDebugUtilsMessengerEXT?
+            try check("vkCreateDebugUtilsMessengerEXT", create(instance, &info, nil, &m))
+            messenger = m
+        }
+
+        let all = try VulkanProbe.devices()
+        guard deviceIndex >= 0 && deviceIndex < all.count else {
+            throw VulkanError("no Vulkan device \(deviceIndex) (there are \(all.count))")
+        }
+        facts = all[deviceIndex]
+        let enumerate = try lib.function(instance, "vkEnumeratePhysicalDevices", as: PFN_vkEnumeratePhysicalDevices.self)
+        var count: UInt32 = 0
+        try check("vkEnumeratePhysicalDevices", enumerate(instance, &count, nil))
+        var handles = [VkPhysicalDevice?](repeating: nil, count: Int(count))
+        try check("vkEnumeratePhysicalDevices", enumerate(instance, &count, &handles))
+        guard deviceIndex < handles.count, let physical = handles[deviceIndex] else { throw VulkanError("device \(deviceIndex) vanished") }
+        self.physical = physical
+
+        var properties = VkPhysicalDeviceProperties()
+        try lib.function(instance, "vkGetPhysicalDeviceProperties", as: PFN_vkGetPhysicalDeviceProperties.self)(physical, &properties)
+        limits = properties.limits
+        let uuid = withUnsafeBytes(of: properties.pipelineCacheUUID) { $0.map { String($0, radix: 16).leftPad(2) }.joined() }
+        pipelineCacheKey = "\(uuid)-\(properties.driverVersion)"
+
+        var familyCount: UInt32 = 0
+        let queues = try lib.function(instance, "vkGetPhysicalDeviceQueueFamilyProperties", as: PFN_vkGetPhysicalDeviceQueueFamilyProperties.self)
+        queues(physical, &familyCount, nil)
+        var families = [VkQueueFamilyProperties](repeating: VkQueueFamilyProperties(), count: Int(familyCount))
+        queues(physical, &familyCount, &families)
+        guard let family = families.firstIndex(where: { $0.queueFlags & VK_QUEUE_COMPUTE_BIT.rawValue != 0 }) else {
+            throw VulkanError("\(facts.name) has no compute queue")
+        }
+        queueFamily = UInt32(family)
+
+        var memory = VkPhysicalDeviceMemoryProperties()
+        try lib.function(instance, "vkGetPhysicalDeviceMemoryProperties", as: PFN_vkGetPhysicalDeviceMemoryProperties.self)(physical, &memory)
+        memoryType = try Self.pickMemoryType(memory)
+
+        has16BitStorage = facts.features.contains("fp16-storage")
+        var device: VkDevice?
+        let createDevice = try lib.function(instance, "vkCreateDevice", as: PFN_vkCreateDevice.self)
+        var priority: Float = 1
+        var queueInfo = VkDeviceQueueCreateInfo()
+        queueInfo.sType = VK_STRUCTURE_TYPE_DEVICE_QUEUE_CREATE_INFO
+        queueInfo.queueFamilyIndex = queueFamily
+        queueInfo.queueCount = 1
+        var v11 = VkPhysicalDeviceVulkan11Features()
+        v11.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_1_1_FEATURES
+        v11.storageBuffer16BitAccess = VkBool32(has16BitStorage ? VK_TRUE : VK_FALSE)
+        var features = VkPhysicalDeviceFeatures2()
+        features.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_FEATURES_2
+        let result = withUnsafePointer(to: &priority) { p in
+            queueInfo.pQueuePriorities = p
+            return withUnsafePointer(to: &queueInfo) { q in
+                withUnsafeMutablePointer(to: &v11) { f11 in
+                    features.pNext = UnsafeMutableRawPointer(f11)
+                    return withUnsafeMutablePointer(to: &features) { f in
+                        var info = VkDeviceCreateInfo()
+                        info.sType = VK_STRUCTURE_TYPE_DEVICE_CREATE_INFO
+                        info.pNext = UnsafeRawPointer(f)
+                        info.queueCreateInfoCount = 1
+                        info.pQueueCreateInfos = q
+                        return createDevice(physical, &info, nil, &device)
+                    }
+                }
+            }
+        }
+        try check("vkCreateDevice", result)
+        guard let device else { throw VulkanError("vkCreateDevice returned no device") }
+        self.device = device
+        let getDeviceProcAddr = try lib.function(instance, "vkGetDeviceProcAddr", as: PFN_vkGetDeviceProcAddr.self)
+        vk = try VulkanFunctions(device: device, getDeviceProcAddr)
+        var q: VkQueue?
+        vk.getDeviceQueue(device, queueFamily, 0, &q)
+        guard let q else { throw VulkanError("vkGetDeviceQueue returned no queue") }
+        queue = q
+    }
+
+    deinit {
+        _ = vk.deviceWaitIdle(device)
+        vk.destroyDevice(device, nil)
+        if let messenger, let destroyMessenger { destroyMessenger(instance, messenger, nil) }
+        destroyInstance(instance, nil)
+    }
+
+    private static func makeInstance(_ lib: VulkanLibrary, validation: Bool) throws -> VkInstance {
+        let createInstance = try lib.function(nil, "vkCreateInstance", as: PFN_vkCreateInstance.self)
+        var instance: VkInstance?
+        let layers = validation ? ["VK_LAYER_KHRONOS_validation"] : []
+        let extensions = validation ? ["VK_EXT_debug_utils"] : []
+        let result: VkResult = withCStrings(layers) { layerNames in
+            withCStrings(extensions) { extensionNames in
+                "EdgeHAL".withCString { appName in
+                    var app = VkApplicationInfo()
+                    app.sType = VK_STRUCTURE_TYPE_APPLICATION_INFO
+                    app.pApplicationName = appName
+                    app.apiVersion = VulkanLibrary.version(1, 2)
+                    return withUnsafePointer(to: &app) { appPointer in
+                        var create = VkInstanceCreateInfo()
+                        create.sType = VK_STRUCTURE_TYPE_INSTANCE_CREATE_INFO
+                        create.pApplicationInfo = appPointer
+                        create.enabledLayerCount = UInt32(layers.count)
+                        create.ppEnabledLayerNames = layerNames
+                        create.enabledExtensionCount = UInt32(extensions.count)
+                        create.ppEnabledExtensionNames = extensionNames
+                        return createInstance(&create, nil, &instance)
+                    }
+                }
+            }
+        }
+        if result == VK_ERROR_LAYER_NOT_PRESENT {
+            throw VulkanError("the Vulkan validation layer is not installed (Debian: vulkan-validationlayers; bash scripts/setup.sh)")
+        }
+        guard result == VK_SUCCESS, let instance else { throw VulkanError("vkCreateInstance", result) }
+        return instance
+    }
+
+    private static func pickMemoryType(_ memory: VkPhysicalDeviceMemoryProperties) throws -> UInt32 {
+        let types = withUnsafeBytes(of: memory.memoryTypes) { Array($0.bindMemory(to: VkMemoryType.self).prefix(Int(memory.memoryTypeCount))) }
+        let visible = VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT.rawValue | VK_MEMORY_PROPERTY_HOST_COHERENT_BIT.rawValue
+        let local = VK_MEMORY_PROPERTY_DEVICE_LOCAL_BIT.rawValue
+        if let i = types.firstIndex(where: { $0.propertyFlags & (visible | local) == visible | local }) { return UInt32(i) }
+        if let i = types.firstIndex(where: { $0.propertyFlags & visible == visible }) { return UInt32(i) }
+        throw VulkanError("the device has no host-visible, coherent memory type")
+    }
+
+    /// A shader-write → shader-read (and → host-read) barrier helper for command recording.
+    func barrier(_ commands: VkCommandBuffer, toHost: Bool) {
+        var b = VkMemoryBarrier()
+        b.sType = VK_STRUCTURE_TYPE_MEMORY_BARRIER
+        b.srcAccessMask = VK_ACCESS_SHADER_WRITE_BIT.rawValue
+        b.dstAccessMask = toHost ? VK_ACCESS_HOST_READ_BIT.rawValue : VK_ACCESS_SHADER_READ_BIT.rawValue | VK_ACCESS_SHADER_WRITE_BIT.rawValue
+        let dst = toHost ? VK_PIPELINE_STAGE_HOST_BIT.rawValue : VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT.rawValue
+        vk.cmdPipelineBarrier(commands, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT.rawValue, dst, 0, 1, &b, 0, nil, 0, nil)
+    }
+}
+
+extension String {
+    func leftPad(_ width: Int) -> String { count >= width ? self : String(repeating: "0", count: width - count) + self }
+}
+
+/// Fails with the call's name and VkResult unless it succeeded.
+func check(_ call: String, _ result: VkResult) throws {
+    guard result == VK_SUCCESS else { throw VulkanError(call, result) }
+}
+
+/// Runs `body` with a C array of C strings (nil when `strings` is empty).
+func withCStrings<R>(_ strings: [String], _ body: (UnsafePointer<UnsafePointer<CChar>?>?) -> R) -> R {
+    guard !strings.isEmpty else { return body(nil) }
+    let copies = strings.map { strdup($0) }
+    defer { copies.forEach { free($0) } }
+    let pointers = copies.map { UnsafePointer($0) }
+    return pointers.withUnsafeBufferPointer { body($0.baseAddress) }
+}
+
+/// Collects the validation layer's messages (warnings and errors) for tests and `--validate`.
+final class VulkanValidation: @unchecked Sendable {
+    private let store = Mutex<[String]>([])
+    func record(_ message: String) { store.withLock { $0.append(message) } }
+    var messages: [String] { store.withLock { $0 } }
+}

@@ -1,0 +1,50 @@
+import CVulkan
+import EdgeHAL
+
+/// An opened Vulkan device: buffers in its memory, one shared pipeline layout, and partitions
+/// compiled into recorded command buffers.
+public final class VulkanDevice: Device, @unchecked Sendable {
+    public let backendName = "vulkan"
+    public let info: DeviceInfo
+    let context: VulkanContext
+    let pipelines: VulkanPipelines
+    /// Record timestamp queries around every dispatch (`EDGEHAL_VULKAN_PROFILE=1`, or the initialiser).
+    let profile: Bool
+
+    init(index: Int, validation: Bool, profile: Bool) throws {
+        context = try VulkanContext(deviceIndex: index, validation: validation)
+        pipelines = try VulkanPipelines(context: context)
+        info = context.facts.info
+        self.profile = profile
+    }
+
+    /// Messages the validation layer reported so far (nil when it is not enabled).
+    public var validationMessages: [String]? { context.validation?.messages }
+
+    public func supports(_ signature: OpSignature) -> Bool {
+        guard signature.isWellFormed, VulkanKernels.supports(signature, f16Storage: context.has16BitStorage) else { return false }
+        // Inputs are read through texel views (at most maxTexelBufferElements 4-byte texels), outputs
+        // through one storage range; indices are 32-bit in the kernels.
+        let texelLimit = Int(context.limits.maxTexelBufferElements) * 4 - 16
+        return signature.inputs.allSatisfy { $0.byteCount <= texelLimit }
+            && signature.output.byteCount <= Int(context.limits.maxStorageBufferRange) - 16
+    }
+
+    public func makeBuffer(byteCount: Int) throws -> any DeviceBuffer {
+        try VulkanBuffer(context: context, byteCount: byteCount)
+    }
+
+    public func compile(_ partition: Partition) throws -> any Program {
+        for node in partition.nodes where !supports(node.signature) {
+            throw EdgeHALError.unsupported("vulkan: \(node.signature)")
+        }
+        return try VulkanProgram(device: self, partition: partition, profile: profile)
+    }
+
+    func vulkanBuffer(_ slice: BufferSlice) throws -> VulkanBuffer {
+        guard let b = slice.buffer as? VulkanBuffer, b.context === context else {
+            throw EdgeHALError.backend("vulkan: a tensor is in a buffer of another device")
+        }
+        return b
+    }
+}

@@ -1,0 +1,94 @@
+import EdgeHAL
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// How one node runs: which kernel variant, its specialization constants, the op's push-constant
+/// words (after the contract's in_off[4] and out_off) and the workgroup counts. The shapes of each
+/// kernel's push block and its dispatch formula are in the kernel's header comment (Kernels/vulkan).
+struct VulkanDispatch {
+    var kernel: String
+    var constants: [UInt32] = []
+    var words: [UInt32]
+    var groups: (UInt32, UInt32, UInt32)
+}
+
+enum VulkanKernels {
+    /// Types whose blocks the dequantizing kernels (mul_mat, get_rows) read.
+    static let weightTypes: Set<DType> = [.f32, .f16, .q8_0, .q4_0, .q4_1, .q5_0, .q5_1, .q2_K, .q3_K, .q4_K, .q5_K, .q6_K]
+    /// Workgroup counts for grid-stride kernels: enough groups to keep every core busy, never past the limit.
+    static func strided(_ items: Int, local: Int = 64, cap: Int = 4096) -> UInt32 { UInt32(max(1, min((items + local - 1) / local, cap))) }
+
+    /// Whether a kernel exists for this signature (shape rules were checked by the caller).
+    static func supports(_ s: OpSignature, f16Storage: Bool) -> Bool {
+        let ins = s.inputs
+        switch s.op {
+        case .mulMat, .getRows: return false // WIP
+        case .add, .mul, .swiglu, .scale, .silu, .gelu, .rmsNorm, .rmsNormMul: return true
+        case .softmax: return false // WIP
+        case .rope: return ins[0].shape[0] % 2 == 0
+        case .convert(let to): return to == .f32 || f16Storage
+        case .permute: return ins[0].type == .f32 || f16Storage
+        case .setRows: return ins[0].type == .f32 || f16Storage
+        case .attention: return false // WIP
+        }
+    }
+
+    static func plan(_ node: PartitionNode) throws -> VulkanDispatch {
+        let ins = node.inputs.map(\.desc), out = node.output.desc
+        let n = out.shape.count
+        func u(_ v: Int) -> UInt32 { UInt32(v) }
+        func dims(_ s: Shape) -> [UInt32] { s.dims.map(u) }
+        switch node.op {
+        case .scale(let s):
+            return VulkanDispatch(kernel: "unary", words: [u(n), 0, s.bitPattern], groups: (strided(n), 1, 1))
+        case .silu:
+            return VulkanDispatch(kernel: "unary", words: [u(n), 1, 0], groups: (strided(n), 1, 1))
+        case .gelu:
+            return VulkanDispatch(kernel: "unary", words: [u(n), 2, 0], groups: (strided(n), 1, 1))
+        case .convert(let to):
+            let kernel = ins[0].type == to ? (to == .f16 ? "permute_f16" : "unary")
+                : (to == .f16 ? "unary_f32_f16" : "unary_f16_f32")
+            if kernel == "permute_f16" {   // an f16 → f16 copy is the identity permutation
+                return VulkanDispatch(kernel: kernel, words: [u(n), 1, 1, 1, 1, 0, 0, 0], groups: (strided(n), 1, 1))
+            }
+            return VulkanDispatch(kernel: kernel, words: [u(n), 3, 0], groups: (strided(n), 1, 1))
+        case .add, .mul, .swiglu:
+            let op: UInt32 = node.op == .add ? 0 : node.op == .mul ? 1 : 2
+            return VulkanDispatch(kernel: "binary", words: dims(ins[0].shape) + dims(ins[1].shape) + [op], groups: (strided(n), 1, 1))
+        case .rmsNorm(let eps), .rmsNormMul(let eps):
+            let rows = ins[0].shape.rows
+            return VulkanDispatch(kernel: "rms_norm", words: [u(ins[0].shape[0]), u(rows), ins.count > 1 ? 1 : 0, eps.bitPattern],
+                                  groups: (UInt32(min(rows, 65535)), 1, 1))
+        case .rope(let p):
+            let x = ins[0].shape
+            let log2Base = Float(log2(Double(p.freqBase)) / Double(p.nDims))
+            let items = x[0] / 2 * x.rows
+            return VulkanDispatch(kernel: "rope",
+                                  words: [u(x[0]), u(x[1]), u(x[2]), u(x[3]), u(p.nDims), p.mode == .neox ? 1 : 0,
+                                          p.freqScale.bitPattern, log2Base.bitPattern],
+                                  groups: (strided(items), 1, 1))
+        case .setRows:
+            let (k, rows, count) = (ins[0].shape[0], ins[0].shape[1], ins[1].shape[1])
+            return VulkanDispatch(kernel: ins[0].type == .f16 ? "set_rows_f16" : "set_rows_f32", words: [u(k), u(rows), u(count)],
+                                  groups: (strided(k * count), 1, 1))
+        case .permute(let a0, let a1, let a2, let a3):
+            let axes = [a0, a1, a2, a3]
+            var stride = [1, 1, 1, 1]
+            for i in 1..<4 { stride[i] = stride[i - 1] * out.shape[i - 1] }
+            let s = (0..<4).map { u(stride[axes[$0]]) }
+            return VulkanDispatch(kernel: ins[0].type == .f16 ? "permute_f16" : "permute_f32", words: dims(ins[0].shape) + s,
+                                  groups: (strided(n), 1, 1))
+        case .softmax(let scale):
+            return try VulkanAttentionKernels.softmax(ins, scale: scale)
+        case .attention(let scale):
+            return try VulkanAttentionKernels.attention(ins, scale: scale)
+        case .mulMat:
+            return try VulkanMatMulKernels.mulMat(ins, out)
+        case .getRows:
+            return try VulkanMatMulKernels.getRows(ins, out)
+        }
+    }
+}

@@ -1,0 +1,203 @@
+import CVulkan
+import EdgeHAL
+
+/// A partition recorded once into one command buffer — every node a dispatch with its descriptor set
+/// and push constants, a barrier between dependent dispatches — and resubmitted on every `run`,
+/// with one fence wait: no host round trip between ops.
+final class VulkanProgram: Program, @unchecked Sendable {
+    let device: VulkanDevice
+    /// Keeps the buffers (and their views) the recorded commands use alive.
+    let partition: Partition
+    let kernels: [String]
+    private let descriptorPool: VkDescriptorPool
+    private let commandPool: VkCommandPool
+    private let commands: VkCommandBuffer
+    private let fence: VkFence
+    private let timestamps: VkQueryPool?
+
+    init(device: VulkanDevice, partition: Partition, profile: Bool) throws {
+        self.device = device
+        self.partition = partition
+        let context = device.context, vk = context.vk, dev = context.device
+        let plans = try partition.nodes.map { try VulkanKernels.plan($0) }
+        kernels = plans.map(\.kernel)
+        let count = max(1, partition.nodes.count)
+
+        var sizes = [VkDescriptorPoolSize(type: VK_DESCRIPTOR_TYPE_UNIFORM_TEXEL_BUFFER, descriptorCount: UInt32(8 * count)),
+                     VkDescriptorPoolSize(type: VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, descriptorCount: UInt32(count))]
+        var poolInfo = VkDescriptorPoolCreateInfo()
+        poolInfo.sType = VK_STRUCTURE_TYPE_DESCRIPTOR_POOL_CREATE_INFO
+        poolInfo.maxSets = UInt32(count)
+        poolInfo.poolSizeCount = 2
+        var pool: VkDescriptorPool?
+        try sizes.withUnsafeMutableBufferPointer { s in
+            poolInfo.pPoolSizes = UnsafePointer(s.baseAddress)
+            try check("vkCreateDescriptorPool", vk.createDescriptorPool(dev, &poolInfo, nil, &pool))
+        }
+        guard let pool else { throw VulkanError("vkCreateDescriptorPool returned no pool") }
+        descriptorPool = pool
+
+        var commandPoolInfo = VkCommandPoolCreateInfo()
+        commandPoolInfo.sType = VK_STRUCTURE_TYPE_COMMAND_POOL_CREATE_INFO
+        commandPoolInfo.queueFamilyIndex = context.queueFamily
+        var cp: VkCommandPool?
+        try check("vkCreateCommandPool", vk.createCommandPool(dev, &commandPoolInfo, nil, &cp))
+        guard let cp else { throw VulkanError("vkCreateCommandPool returned no pool") }
+        commandPool = cp
+
+        var allocate = VkCommandBufferAllocateInfo()
+        allocate.sType = VK_STRUCTURE_TYPE_COMMAND_BUFFER_ALLOCATE_INFO
+        allocate.commandPool = cp
+        allocate.level = VK_COMMAND_BUFFER_LEVEL_PRIMARY
+        allocate.commandBufferCount = 1
+        var cb: VkCommandBuffer?
+        try check("vkAllocateCommandBuffers", vk.allocateCommandBuffers(dev, &allocate, &cb))
+        guard let cb else { throw VulkanError("vkAllocateCommandBuffers returned no buffer") }
+        commands = cb
+
+        var fenceInfo = VkFenceCreateInfo()
+        fenceInfo.sType = VK_STRUCTURE_TYPE_FENCE_CREATE_INFO
+        var f: VkFence?
+        try check("vkCreateFence", vk.createFence(dev, &fenceInfo, nil, &f))
+        guard let f else { throw VulkanError("vkCreateFence returned no fence") }
+        fence = f
+
+        if profile {
+            var queryInfo = VkQueryPoolCreateInfo()
+            queryInfo.sType = VK_STRUCTURE_TYPE_QUERY_POOL_CREATE_INFO
+            queryInfo.queryType = VK_QUERY_TYPE_TIMESTAMP
+            queryInfo.queryCount = UInt32(count + 1)
+            var q: VkQueryPool?
+            try check("vkCreateQueryPool", vk.createQueryPool(dev, &queryInfo, nil, &q))
+            timestamps = q
+        } else {
+            timestamps = nil
+        }
+
+        var begin = VkCommandBufferBeginInfo()
+        begin.sType = VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO
+        try check("vkBeginCommandBuffer", vk.beginCommandBuffer(cb, &begin))
+        if let timestamps {
+            vk.cmdResetQueryPool(cb, timestamps, 0, UInt32(count + 1))
+            vk.cmdWriteTimestamp(cb, VK_PIPELINE_STAGE_TOP_OF_PIPE_BIT, timestamps, 0)
+        }
+        for (i, (node, plan)) in zip(partition.nodes, plans).enumerated() {
+            try record(node, plan)
+            if let timestamps { vk.cmdWriteTimestamp(cb, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, timestamps, UInt32(i + 1)) }
+            context.barrier(cb, toHost: i == partition.nodes.count - 1)
+        }
+        try check("vkEndCommandBuffer", vk.endCommandBuffer(cb))
+    }
+
+    deinit {
+        let vk = device.context.vk, dev = device.context.device
+        if let timestamps { vk.destroyQueryPool(dev, timestamps, nil) }
+        vk.destroyFence(dev, fence, nil)
+        vk.destroyCommandPool(dev, commandPool, nil)
+        vk.destroyDescriptorPool(dev, descriptorPool, nil)
+    }
+
+    /// Binds the node's tensors (inputs as texel views at 16-aligned bases, the output as a storage
+    /// range) and records its dispatch.
+    private func record(_ node: PartitionNode, _ plan: VulkanDispatch) throws {
+        let context = device.context, vk = context.vk, dev = context.device
+        var layout: VkDescriptorSetLayout? = device.pipelines.setLayout
+        var allocate = VkDescriptorSetAllocateInfo()
+        allocate.sType = VK_STRUCTURE_TYPE_DESCRIPTOR_SET_ALLOCATE_INFO
+        allocate.descriptorPool = descriptorPool
+        allocate.descriptorSetCount = 1
+        var set: VkDescriptorSet?
+        try withUnsafePointer(to: &layout) { l in
+            allocate.pSetLayouts = l
+            try check("vkAllocateDescriptorSets", vk.allocateDescriptorSets(dev, &allocate, &set))
+        }
+        guard let set else { throw VulkanError("vkAllocateDescriptorSets returned no set") }
+
+        // Absent optional inputs (no mask, no norm weight) are bound to input 0: kernels test a flag
+        // before reading them, but every statically used descriptor must be valid.
+        var views: [VkBufferView?] = []
+        var inputOffsets: [UInt32] = []
+        for i in 0..<VulkanPipelines.inputBindings {
+            let slice = node.inputs[i < node.inputs.count ? i : 0]
+            let buffer = try device.vulkanBuffer(slice)
+            let base = slice.offset & ~15
+            views.append(try buffer.view(base: base, format: VK_FORMAT_R32_UINT, texelBytes: 4))
+            inputOffsets.append(UInt32(slice.offset - base))
+        }
+        for i in 0..<VulkanPipelines.inputBindings {
+            let slice = node.inputs[i < node.inputs.count ? i : 0]
+            views.append(try device.vulkanBuffer(slice).view(base: slice.offset & ~15, format: VK_FORMAT_R32G32B32A32_UINT, texelBytes: 16))
+        }
+        let output = try device.vulkanBuffer(node.output)
+        let alignment = max(16, Int(context.limits.minStorageBufferOffsetAlignment))
+        let outBase = node.output.offset / alignment * alignment
+        let elementBytes = node.output.desc.type == .f16 ? 2 : 4
+        var outInfo = VkDescriptorBufferInfo(buffer: output.buffer, offset: VkDeviceSize(outBase),
+                                             range: VkDeviceSize(min(output.allocatedBytes - outBase, Int(context.limits.maxStorageBufferRange))))
+        withUnsafePointer(to: &outInfo) { out in
+            views.withUnsafeBufferPointer { v in
+                var writes = (0..<9).map { i -> VkWriteDescriptorSet in
+                    var w = VkWriteDescriptorSet()
+                    w.sType = VK_STRUCTURE_TYPE_WRITE_DESCRIPTOR_SET
+                    w.dstSet = set
+                    w.dstBinding = UInt32(i)
+                    w.descriptorCount = 1
+                    if i == 8 {
+                        w.descriptorType = VK_DESCRIPTOR_TYPE_STORAGE_BUFFER
+                        w.pBufferInfo = out
+                    } else {
+                        w.descriptorType = VK_DESCRIPTOR_TYPE_UNIFORM_TEXEL_BUFFER
+                        w.pTexelBufferView = v.baseAddress! + i
+                    }
+                    return w
+                }
+                vk.updateDescriptorSets(dev, UInt32(writes.count), &writes, 0, nil)
+            }
+        }
+
+        var push = inputOffsets + [UInt32((node.output.offset - outBase) / elementBytes)] + plan.words
+        guard push.count * 4 <= VulkanPipelines.pushBytes else {
+            throw VulkanError("\(plan.kernel): \(push.count * 4) bytes of push constants, over \(VulkanPipelines.pushBytes)")
+        }
+        let pipeline = try device.pipelines.pipeline(plan.kernel, constants: plan.constants)
+        var sets: [VkDescriptorSet?] = [set]
+        vk.cmdBindPipeline(commands, VK_PIPELINE_BIND_POINT_COMPUTE, pipeline)
+        vk.cmdBindDescriptorSets(commands, VK_PIPELINE_BIND_POINT_COMPUTE, device.pipelines.layout, 0, 1, &sets, 0, nil)
+        vk.cmdPushConstants(commands, device.pipelines.layout, VK_SHADER_STAGE_COMPUTE_BIT.rawValue, 0, UInt32(push.count * 4), &push)
+        let (x, y, z) = plan.groups
+        let limit = context.limits.maxComputeWorkGroupCount
+        guard x <= limit.0, y <= limit.1, z <= limit.2 else {
+            throw VulkanError("\(plan.kernel): \(x)×\(y)×\(z) workgroups exceed the device's \(limit.0)×\(limit.1)×\(limit.2)")
+        }
+        if x > 0 && y > 0 && z > 0 { vk.cmdDispatch(commands, x, y, z) }
+    }
+
+    func run() throws {
+        let context = device.context, vk = context.vk
+        try context.queueLock.withLock { _ in
+            var f: VkFence? = fence
+            try check("vkResetFences", vk.resetFences(context.device, 1, &f))
+            var cb: VkCommandBuffer? = commands
+            var submit = VkSubmitInfo()
+            submit.sType = VK_STRUCTURE_TYPE_SUBMIT_INFO
+            submit.commandBufferCount = 1
+            try withUnsafePointer(to: &cb) { c in
+                submit.pCommandBuffers = c
+                try check("vkQueueSubmit", vk.queueSubmit(context.queue, 1, &submit, fence))
+            }
+            try check("vkWaitForFences", vk.waitForFences(context.device, 1, &f, VkBool32(VK_TRUE), UInt64.max))
+        }
+    }
+
+    /// Milliseconds each node took in the last run (timestamp queries), when compiled with profiling.
+    func nodeMilliseconds() throws -> [Double] {
+        guard let timestamps else { return [] }
+        let count = partition.nodes.count + 1
+        var ticks = [UInt64](repeating: 0, count: count)
+        try check("vkGetQueryPoolResults", device.context.vk.getQueryPoolResults(
+            device.context.device, timestamps, 0, UInt32(count), count * 8, &ticks, 8,
+            VK_QUERY_RESULT_64_BIT.rawValue | VK_QUERY_RESULT_WAIT_BIT.rawValue))
+        let period = Double(device.context.limits.timestampPeriod)
+        return (1..<count).map { Double(ticks[$0] &- ticks[$0 - 1]) * period / 1e6 }
+    }
+}

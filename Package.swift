@@ -53,7 +53,7 @@ let package = Package(
         .testTarget(name: "EdgeHALModelsTests", dependencies: ["EdgeHAL", "EdgeHALModels", "EdgeHALReference", "EdgeHALCPU", "EdgeHALBuiltins"],
                     path: "Tests/EdgeHALModelsTests", exclude: ["Fixtures"]),
         .testTarget(name: "EdgeHALConformanceTests",
-                    dependencies: ["EdgeHAL", "EdgeHALReference", "EdgeHALConformance", "EdgeHALBuiltins", "EdgeHALCPU"],
+                    dependencies: ["EdgeHAL", "EdgeHALReference", "EdgeHALConformance", "EdgeHALBuiltins", "EdgeHALCPU", "EdgeHALVulkan"],
                     path: "Tests/EdgeHALConformanceTests"),
     ],
     swiftLanguageModes: [.v6]

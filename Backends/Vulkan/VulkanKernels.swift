@@ -25,7 +25,8 @@ enum VulkanKernels {
     static func supports(_ s: OpSignature, f16Storage: Bool) -> Bool {
         let ins = s.inputs
         switch s.op {
-        case .mulMat, .getRows: return false // WIP
+        case .mulMat: return false // WIP
+        case .getRows: return weightTypes.contains(ins[0].type)
         case .add, .mul, .swiglu, .scale, .silu, .gelu, .rmsNorm, .rmsNormMul: return true
         case .softmax: return false // WIP
         case .rope: return ins[0].shape[0] % 2 == 0

@@ -187,6 +187,7 @@ final class VulkanProgram: Program, @unchecked Sendable {
             }
             try check("vkWaitForFences", vk.waitForFences(context.device, 1, &f, VkBool32(VK_TRUE), UInt64.max))
         }
+        if timestamps != nil { device.profiler.add(kernels: kernels, milliseconds: try nodeMilliseconds()) }
     }
 
     /// Milliseconds each node took in the last run (timestamp queries), when compiled with profiling.

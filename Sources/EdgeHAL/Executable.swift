@@ -51,6 +51,8 @@ public final class Executable {
     private var arenas: [any DeviceBuffer] = []
     /// Device slots that receive graph inputs at the start of each run.
     private var inputSlots: [(storage: Int, slice: BufferSlice)] = []
+    /// Host memory every transfer between devices passes through, sized once for the largest.
+    private var staging: [UInt8] = []
 
     /// The memory this executable shares with others built on the same ``ResidentTensors``.
     public let resident: ResidentTensors
@@ -193,6 +195,7 @@ public final class Executable {
                 Transfer(from: slots[SlotKey(storage: t.storage, device: t.from)]!, to: slots[SlotKey(storage: t.storage, device: t.to)]!)
             }
             report.transfers += transfers.count
+            staging = [UInt8](repeating: 0, count: max(staging.count, transfers.map(\.to.desc.byteCount).max() ?? 0))
             report.transferBytes += transfers.reduce(0) { $0 + $1.to.desc.byteCount }
             steps.append(Step(transfers: transfers, program: try devices[d].compile(Partition(nodes: nodes))))
             report.partitions.append(.init(device: "\(devices[d].backendName):\(devices[d].info.name)", ops: nodes.map(\.op.name)))
@@ -244,9 +247,12 @@ public final class Executable {
         }
         for step in steps {
             for t in step.transfers {
-                var staging = [UInt8](repeating: 0, count: t.to.desc.byteCount)
-                try staging.withUnsafeMutableBytes { try t.from.buffer.read(into: $0, at: t.from.offset) }
-                try staging.withUnsafeBytes { try t.to.buffer.write($0, at: t.to.offset) }
+                let count = t.to.desc.byteCount
+                try staging.withUnsafeMutableBytes { raw in
+                    let bytes = UnsafeMutableRawBufferPointer(rebasing: raw[..<count])
+                    try t.from.buffer.read(into: bytes, at: t.from.offset)
+                    try t.to.buffer.write(UnsafeRawBufferPointer(bytes), at: t.to.offset)
+                }
             }
             try step.program.run()
         }

@@ -18,6 +18,9 @@ struct Bench: ParsableCommand {
     struct Row: Encodable {
         var backend: String, device: String, test: String, tokens_per_s: Double, tokens: Int
         var model_bytes: Int, peak_rss_bytes: Int, threads: Int
+        /// Seconds from opening the device to the logits of an 8-token prompt: device creation, graph
+        /// compilation (shader compiles at the first dispatch on lavapipe, from Mesa's cache when warm).
+        var first_token_s: Double
     }
 
     func run() throws {
@@ -29,10 +32,12 @@ struct Bench: ParsableCommand {
             ?? Selection.ranked(probed).filter { !$0.info.isReference }.map { "\($0.backend):\($0.index)" }
         var rows: [Row] = []
         for name in names {
+            let start = Terminal.now()
             let devices = try Terminal.failing("backend \(name)") { try BuiltinBackends.openDevices(name, registry: registry) }
             let session = LlamaSession(model: llama, devices: devices, contextLength: p + n + 1, batchSize: p)
             let prompt = (0..<p).map { Int32(($0 * 7919 + 13) % llama.config.vocabulary) }
             _ = try session.evaluate(Array(prompt.prefix(8)))  // warm-up: builds graphs, touches weights
+            let firstToken = Terminal.now() - start
             try session.reset()
             var pp: [Double] = [], tg: [Double] = []
             for _ in 0..<max(1, r) {
@@ -50,7 +55,8 @@ struct Bench: ParsableCommand {
             for (test, values, tokens) in [("pp\(p)", pp, p), ("tg\(n)", tg, n)] {
                 rows.append(Row(backend: device.backendName, device: device.info.name, test: test,
                                 tokens_per_s: values.sorted()[values.count / 2], tokens: tokens,
-                                model_bytes: llama.file.fileSize, peak_rss_bytes: Self.peakRSS(), threads: threads))
+                                model_bytes: llama.file.fileSize, peak_rss_bytes: Self.peakRSS(), threads: threads,
+                                first_token_s: firstToken))
             }
         }
         if json {
@@ -61,6 +67,9 @@ struct Bench: ParsableCommand {
             for row in rows {
                 print(String(format: "| %@ | %@ | %d | %.1f | %@ | %.2f | %.0f |", row.backend, row.device, row.threads,
                              Double(row.model_bytes) / 1048576, row.test, row.tokens_per_s, Double(row.peak_rss_bytes) / 1048576))
+            }
+            for row in rows where row.test.hasPrefix("pp") {
+                print(String(format: "%@: %.3f s from opening the device to the first token (8-token prompt)", row.backend, row.first_token_s))
             }
         }
     }

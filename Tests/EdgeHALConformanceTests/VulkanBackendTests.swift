@@ -1,0 +1,59 @@
+import EdgeHAL
+import EdgeHALBuiltins
+import EdgeHALConformance
+import EdgeHALVulkan
+import Foundation
+import Testing
+
+/// The Vulkan backend: its probe explains itself on any machine, it ranks where its device kind
+/// says, it runs the whole table under the Khronos validation layer without a message, and its
+/// embedded SPIR-V is what the kernel sources compile to.
+struct VulkanBackendTests {
+    static let status = VulkanBackend().probe()
+
+    @Test func probeExplainsItselfAndRanksEmulatedDevicesBelowTheCPU() throws {
+        #expect(Self.status.reason?.isEmpty == false)
+        for device in Self.status.devices {
+            #expect(device.features.contains { $0.hasPrefix("vulkan-") })
+            if device.features.contains("type=cpu") { #expect(device.kind == .emulated) }
+        }
+        let probed = BuiltinBackends.registry().probeAll()
+        guard Self.status.available else {
+            #expect(throws: EdgeHALError.self) { try Selection.resolve("vulkan", probed: probed) }
+            return
+        }
+        #expect(try Selection.resolve("vulkan", probed: probed).first?.backend == "vulkan")
+        if Self.status.devices.allSatisfy({ $0.kind == .emulated }) {
+            #expect(try Selection.resolve("auto", probed: probed).first?.backend == "cpu")
+        }
+    }
+
+    /// The suite's Vulkan run under VK_LAYER_KHRONOS_validation: every case passes, none is
+    /// unsupported, and the layer says nothing (a forgotten sType or a bad barrier shows here).
+    @Test(.enabled(if: status.available)) func wholeTableUnderTheValidationLayer() throws {
+        let device = try #require(try VulkanBackend(validation: true).makeDevice(index: 0) as? VulkanDevice)
+        let report = ConformanceRunner().run(CaseTable.all, on: device)
+        for r in report.results where r.status != .pass {
+            Issue.record("vulkan (validated): \(r.op) \(r.type) \(r.shape): \(r.status) \(r.detail ?? "")")
+        }
+        #expect(report.failed == 0 && report.unsupported == 0)
+        let messages = device.validationMessages ?? ["the validation layer was not enabled"]
+        #expect(messages.isEmpty, "\(messages.count) validation messages, first: \(messages.first ?? "")")
+    }
+
+    /// Backends/Vulkan/CVulkanKernels/spirv.c is generated from Kernels/vulkan: compiling the sources
+    /// again must give the same file, byte for byte.
+    @Test func generatedSPIRVMatchesTheKernelSources() throws {
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/bin/bash")
+        process.arguments = [root.appendingPathComponent("scripts/gen-spirv.sh").path, "--check"]
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        process.standardError = pipe
+        try process.run()
+        process.waitUntilExit()
+        let output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        #expect(process.terminationStatus == 0, "\(output)")
+    }
+}

@@ -25,15 +25,14 @@ enum VulkanKernels {
     static func supports(_ s: OpSignature, f16Storage: Bool) -> Bool {
         let ins = s.inputs
         switch s.op {
-        case .mulMat: return false // WIP
+        case .mulMat: return weightTypes.contains(ins[0].type)
         case .getRows: return weightTypes.contains(ins[0].type)
-        case .add, .mul, .swiglu, .scale, .silu, .gelu, .rmsNorm, .rmsNormMul: return true
-        case .softmax: return false // WIP
+        case .add, .mul, .swiglu, .scale, .silu, .gelu, .rmsNorm, .rmsNormMul, .softmax: return true
         case .rope: return ins[0].shape[0] % 2 == 0
         case .convert(let to): return to == .f32 || f16Storage
         case .permute: return ins[0].type == .f32 || f16Storage
         case .setRows: return ins[0].type == .f32 || f16Storage
-        case .attention: return false // WIP
+        case .attention: return VulkanAttentionKernels.supportsAttention(ins)
         }
     }
 

@@ -1,11 +1,13 @@
-// GGUF dequantization from R32_UINT texel buffers, one 32-value chunk at a time: chunk c of a row holds
+// GGUF dequantization from texel buffers (RGBA32UI views), one 32-value chunk at a time: chunk c of a row holds
 // values 32c … 32c+31 (a 256-value K-quant super-block is 8 chunks). The type is chosen by one define:
 // TYPE_F32, TYPE_F16, TYPE_Q8_0, TYPE_Q4_0, TYPE_Q4_1, TYPE_Q5_0, TYPE_Q5_1, TYPE_Q2_K … TYPE_Q6_K.
 //
-//   void dequant_chunk(usamplerBuffer t, uint row, uint c, out vec4 v[8])
-//       row: byte offset of the row in t (even; 4-aligned for f32); v[i][e] = value 32c + 4i + e.
+//   void dequant_chunk(usamplerBuffer t4, uint row, uint c, out vec4 v[8])
+//       t4: the tensor's RGBA32UI view; row: byte offset of the row (even; 4-aligned for f32);
+//       v[i][e] = value 32c + 4i + e.
 //   QK (values per block), BLOCK_BYTES, TYPE_NAME.
-//   f32/f16 only (FLOAT_WEIGHTS defined): float value_at(usamplerBuffer t, uint row, uint k), for rows of any length.
+//   f32/f16 only (FLOAT_WEIGHTS defined): float value_at(usamplerBuffer t, uint row, uint k) through the
+//       R32_UINT view t, for the values past the last whole chunk of a row of any length.
 //
 // Layouts and float operations follow Sources/EdgeHAL/Quant (ggml's dequantize_row_*): scale products are
 // formed first, then `factor * q` (then `+ m` / `- dmin * min`); `precise` keeps the compiler from fusing
@@ -22,6 +24,8 @@ uvec4 crumbs(uint w, uint shift) { return (uvec4(w) >> (uvec4(0u, 8u, 16u, 24u) 
 uvec4 bits4(uint w, uint shift) { return (uvec4(w) >> (uvec4(0u, 8u, 16u, 24u) + shift)) & 1u; }
 // Byte i (0 … 11) of the three words s (the 12 packed scale bytes of q4_K / q5_K).
 uint byte_of(uvec3 s, uint i) { return (s[i >> 2] >> ((i & 3u) * 8u)) & 0xFFu; }
+// The 32 bits at byte 4j + 2 of the words u (fields that follow a leading f16).
+#define at_half(u, j) (((u)[j] >> 16) | ((u)[(j) + 1] << 16))
 // The four bytes of w as signed integers.
 ivec4 int8s(uint w) { return ivec4(uvec4(w) << uvec4(24u, 16u, 8u, 0u)) >> 24; }
 
@@ -30,11 +34,11 @@ const uint QK = 1u, BLOCK_BYTES = 4u;
 #define TYPE_NAME "f32"
 #define FLOAT_WEIGHTS 1
 float value_at(usamplerBuffer t, uint row, uint k) { return float_at(t, row + 4u * k); }
-void dequant_chunk(usamplerBuffer t, uint row, uint c, out vec4 v[8]) {
-    int i = int((row >> 2) + 32u * c);
-    [[unroll]] for (int q = 0; q < 8; q++)
-        v[q] = uintBitsToFloat(uvec4(texelFetch(t, i + 4 * q).x, texelFetch(t, i + 4 * q + 1).x,
-                                     texelFetch(t, i + 4 * q + 2).x, texelFetch(t, i + 4 * q + 3).x));
+WORDS_X4(chunk_words, 128)
+void dequant_chunk(usamplerBuffer t4, uint row, uint c, out vec4 v[8]) {
+    uint u[32];
+    chunk_words(t4, row + 128u * c, u);
+    [[unroll]] for (int q = 0; q < 8; q++) v[q] = uintBitsToFloat(uvec4(u[4 * q], u[4 * q + 1], u[4 * q + 2], u[4 * q + 3]));
 }
 
 #elif defined(TYPE_F16)
@@ -42,40 +46,38 @@ const uint QK = 1u, BLOCK_BYTES = 2u;
 #define TYPE_NAME "f16"
 #define FLOAT_WEIGHTS 1
 float value_at(usamplerBuffer t, uint row, uint k) { return half_at(t, row + 2u * k); }
-void dequant_chunk(usamplerBuffer t, uint row, uint c, out vec4 v[8]) {
-    uint b = row + 64u * c;
-    [[unroll]] for (int q = 0; q < 4; q++) {
-        uvec4 w = words4_at(t, b + 16u * uint(q));
-        v[2 * q] = vec4(unpackHalf2x16(w.x), unpackHalf2x16(w.y));
-        v[2 * q + 1] = vec4(unpackHalf2x16(w.z), unpackHalf2x16(w.w));
-    }
+WORDS_X4(chunk_words, 64)
+void dequant_chunk(usamplerBuffer t4, uint row, uint c, out vec4 v[8]) {
+    uint u[16];
+    chunk_words(t4, row + 64u * c, u);
+    [[unroll]] for (int q = 0; q < 8; q++) v[q] = vec4(unpackHalf2x16(u[2 * q]), unpackHalf2x16(u[2 * q + 1]));
 }
 
 #elif defined(TYPE_Q8_0)
 // { f16 d; int8 qs[32] }: x = q * d.
 const uint QK = 32u, BLOCK_BYTES = 34u;
 #define TYPE_NAME "q8_0"
-void dequant_chunk(usamplerBuffer t, uint row, uint c, out vec4 v[8]) {
-    uint b = row + BLOCK_BYTES * c;
-    float d = half_at(t, b);
-    uvec4 lo = words4_at(t, b + 2u), hi = words4_at(t, b + 18u);
-    [[unroll]] for (int q = 0; q < 4; q++) {
-        v[q] = vec4(int8s(lo[q])) * d;
-        v[q + 4] = vec4(int8s(hi[q])) * d;
-    }
+WORDS_X4(block_words, 34)
+void dequant_chunk(usamplerBuffer t4, uint row, uint c, out vec4 v[8]) {
+    uint u[9];
+    block_words(t4, row + BLOCK_BYTES * c, u);
+    float d = unpackHalf2x16(u[0]).x;
+    [[unroll]] for (int q = 0; q < 8; q++) v[q] = vec4(int8s(at_half(u, q))) * d;
 }
 
 #elif defined(TYPE_Q4_0)
 // { f16 d; u8 qs[16] }: value l in the low nibble of qs[l], value l + 16 in the high one; x = d * (q - 8).
 const uint QK = 32u, BLOCK_BYTES = 18u;
 #define TYPE_NAME "q4_0"
-void dequant_chunk(usamplerBuffer t, uint row, uint c, out vec4 v[8]) {
-    uint b = row + BLOCK_BYTES * c;
-    float d = half_at(t, b);
-    uvec4 qs = words4_at(t, b + 2u);
+WORDS_X4(block_words, 18)
+void dequant_chunk(usamplerBuffer t4, uint row, uint c, out vec4 v[8]) {
+    uint u[5];
+    block_words(t4, row + BLOCK_BYTES * c, u);
+    float d = unpackHalf2x16(u[0]).x;
     [[unroll]] for (int q = 0; q < 4; q++) {
-        v[q] = d * (nibbles(qs[q], 0u) - 8.0);
-        v[q + 4] = d * (nibbles(qs[q], 4u) - 8.0);
+        uint qs = at_half(u, q);
+        v[q] = d * (nibbles(qs, 0u) - 8.0);
+        v[q + 4] = d * (nibbles(qs, 4u) - 8.0);
     }
 }
 
@@ -83,13 +85,14 @@ void dequant_chunk(usamplerBuffer t, uint row, uint c, out vec4 v[8]) {
 // { f16 d; f16 m; u8 qs[16] }: x = d * q + m.
 const uint QK = 32u, BLOCK_BYTES = 20u;
 #define TYPE_NAME "q4_1"
-void dequant_chunk(usamplerBuffer t, uint row, uint c, out vec4 v[8]) {
-    uint b = row + BLOCK_BYTES * c;
-    vec2 dm = unpackHalf2x16(word_at(t, b));
-    uvec4 qs = words4_at(t, b + 4u);
+WORDS_X4(block_words, 20)
+void dequant_chunk(usamplerBuffer t4, uint row, uint c, out vec4 v[8]) {
+    uint u[5];
+    block_words(t4, row + BLOCK_BYTES * c, u);
+    vec2 dm = unpackHalf2x16(u[0]);
     [[unroll]] for (int q = 0; q < 4; q++) {
-        precise vec4 lo = dm.x * nibbles(qs[q], 0u) + dm.y;
-        precise vec4 hi = dm.x * nibbles(qs[q], 4u) + dm.y;
+        precise vec4 lo = dm.x * nibbles(u[q + 1], 0u) + dm.y;
+        precise vec4 hi = dm.x * nibbles(u[q + 1], 4u) + dm.y;
         v[q] = lo;
         v[q + 4] = hi;
     }
@@ -99,11 +102,13 @@ void dequant_chunk(usamplerBuffer t, uint row, uint c, out vec4 v[8]) {
 // { f16 d; u32 qh; u8 qs[16] }: bit j of qh is bit 4 of value j; x = d * (q - 16).
 const uint QK = 32u, BLOCK_BYTES = 22u;
 #define TYPE_NAME "q5_0"
-void dequant_chunk(usamplerBuffer t, uint row, uint c, out vec4 v[8]) {
-    uint b = row + BLOCK_BYTES * c;
-    float d = half_at(t, b);
-    uint qh = word_at(t, b + 2u);
-    uvec4 qs = words4_at(t, b + 6u);
+WORDS_X4(block_words, 22)
+void dequant_chunk(usamplerBuffer t4, uint row, uint c, out vec4 v[8]) {
+    uint u[6];
+    block_words(t4, row + BLOCK_BYTES * c, u);
+    float d = unpackHalf2x16(u[0]).x;
+    uint qh = at_half(u, 0);
+    uvec4 qs = uvec4(at_half(u, 1), at_half(u, 2), at_half(u, 3), at_half(u, 4));
     [[unroll]] for (int q = 0; q < 4; q++) {
         uvec4 h0 = (uvec4(qh) >> (uvec4(0u, 1u, 2u, 3u) + uint(4 * q))) & 1u;
         uvec4 h1 = (uvec4(qh) >> (uvec4(16u, 17u, 18u, 19u) + uint(4 * q))) & 1u;
@@ -116,11 +121,13 @@ void dequant_chunk(usamplerBuffer t, uint row, uint c, out vec4 v[8]) {
 // { f16 d; f16 m; u32 qh; u8 qs[16] }: x = d * q + m.
 const uint QK = 32u, BLOCK_BYTES = 24u;
 #define TYPE_NAME "q5_1"
-void dequant_chunk(usamplerBuffer t, uint row, uint c, out vec4 v[8]) {
-    uint b = row + BLOCK_BYTES * c;
-    vec2 dm = unpackHalf2x16(word_at(t, b));
-    uint qh = word_at(t, b + 4u);
-    uvec4 qs = words4_at(t, b + 8u);
+WORDS_X4(block_words, 24)
+void dequant_chunk(usamplerBuffer t4, uint row, uint c, out vec4 v[8]) {
+    uint u[6];
+    block_words(t4, row + BLOCK_BYTES * c, u);
+    vec2 dm = unpackHalf2x16(u[0]);
+    uint qh = u[1];
+    uvec4 qs = uvec4(u[2], u[3], u[4], u[5]);
     [[unroll]] for (int q = 0; q < 4; q++) {
         uvec4 h0 = (uvec4(qh) >> (uvec4(0u, 1u, 2u, 3u) + uint(4 * q))) & 1u;
         uvec4 h1 = (uvec4(qh) >> (uvec4(16u, 17u, 18u, 19u) + uint(4 * q))) & 1u;
@@ -136,17 +143,23 @@ void dequant_chunk(usamplerBuffer t, uint row, uint c, out vec4 v[8]) {
 // sub-blocks 2j, 2j+1 (16 values each) have scales[s] = scale | min << 4; x = (d * scale) * q - dmin * min.
 const uint QK = 256u, BLOCK_BYTES = 84u;
 #define TYPE_NAME "q2_K"
-void dequant_chunk(usamplerBuffer t, uint row, uint c, out vec4 v[8]) {
+WORDS_X4(half_words, 2)
+WORDS_X4(pair_words, 4)
+WORDS_X4(run_words, 32)
+void dequant_chunk(usamplerBuffer t4, uint row, uint c, out vec4 v[8]) {
     uint b = row + BLOCK_BYTES * (c >> 3), j = c & 7u;
-    vec2 dd = unpackHalf2x16(word_at(t, b + 80u));
-    uint sc = half_bits_at(t, b + 2u * j);
+    uint h[1], p[1], q0[8], q1[8];
+    pair_words(t4, b + 80u, p);
+    half_words(t4, b + 2u * j, h);
+    vec2 dd = unpackHalf2x16(p[0]);
+    uint sc = h[0] & 0xFFFFu;
     float dl0 = dd.x * float(sc & 0xFu), ml0 = dd.y * float((sc >> 4) & 0xFu);
     float dl1 = dd.x * float((sc >> 8) & 0xFu), ml1 = dd.y * float(sc >> 12);
-    uint qb = b + 16u + 32u * (j >> 2), shift = 2u * (j & 3u);
-    uvec4 q0 = words4_at(t, qb), q1 = words4_at(t, qb + 16u);
+    run_words(t4, b + 16u + 32u * (j >> 2), q0);
+    uint shift = 2u * (j & 3u);
     [[unroll]] for (int q = 0; q < 4; q++) {
         precise vec4 lo = dl0 * vec4(crumbs(q0[q], shift)) - ml0;
-        precise vec4 hi = dl1 * vec4(crumbs(q1[q], shift)) - ml1;
+        precise vec4 hi = dl1 * vec4(crumbs(q0[q + 4], shift)) - ml1;
         v[q] = lo;
         v[q + 4] = hi;
     }
@@ -159,19 +172,25 @@ void dequant_chunk(usamplerBuffer t, uint row, uint c, out vec4 v[8]) {
 // scales[8 + s % 4]; x = (d * (scale - 32)) * q.
 const uint QK = 256u, BLOCK_BYTES = 110u;
 #define TYPE_NAME "q3_K"
-void dequant_chunk(usamplerBuffer t, uint row, uint c, out vec4 v[8]) {
+WORDS_X4(half_words, 2)
+WORDS_X4(run_words, 32)
+void dequant_chunk(usamplerBuffer t4, uint row, uint c, out vec4 v[8]) {
     uint b = row + BLOCK_BYTES * (c >> 3), j = c & 7u;
-    float d = half_at(t, b + 108u);
-    uint low = half_bits_at(t, b + 96u + 2u * (j & 3u)) >> (4u * (j >> 2));
-    uint high = half_bits_at(t, b + 104u + 2u * (j & 1u)) >> (2u * (j >> 1));
+    uint hd[1], hl[1], hh[1], q0[8], m0[8];
+    half_words(t4, b + 108u, hd);
+    half_words(t4, b + 96u + 2u * (j & 3u), hl);
+    half_words(t4, b + 104u + 2u * (j & 1u), hh);
+    float d = unpackHalf2x16(hd[0]).x;
+    uint low = (hl[0] & 0xFFFFu) >> (4u * (j >> 2));
+    uint high = (hh[0] & 0xFFFFu) >> (2u * (j >> 1));
     float dl0 = d * float(int((low & 0xFu) | ((high & 3u) << 4)) - 32);
     float dl1 = d * float(int(((low >> 8) & 0xFu) | (((high >> 8) & 3u) << 4)) - 32);
-    uint qb = b + 32u + 32u * (j >> 2), shift = 2u * (j & 3u);
-    uvec4 q0 = words4_at(t, qb), q1 = words4_at(t, qb + 16u);
-    uvec4 m0 = words4_at(t, b), m1 = words4_at(t, b + 16u);
+    run_words(t4, b + 32u + 32u * (j >> 2), q0);
+    run_words(t4, b, m0);
+    uint shift = 2u * (j & 3u);
     [[unroll]] for (int q = 0; q < 4; q++) {
         v[q] = dl0 * vec4(ivec4(crumbs(q0[q], shift)) - ivec4((1u - bits4(m0[q], j)) * 4u));
-        v[q + 4] = dl1 * vec4(ivec4(crumbs(q1[q], shift)) - ivec4((1u - bits4(m1[q], j)) * 4u));
+        v[q + 4] = dl1 * vec4(ivec4(crumbs(q0[q + 4], shift)) - ivec4((1u - bits4(m0[q + 4], j)) * 4u));
     }
 }
 
@@ -186,10 +205,14 @@ const uint QK = 256u, BLOCK_BYTES = 144u, QS = 16u;
 const uint QK = 256u, BLOCK_BYTES = 176u, QS = 48u;
 #define TYPE_NAME "q5_K"
 #endif
-void dequant_chunk(usamplerBuffer t, uint row, uint c, out vec4 v[8]) {
+WORDS_X4(head_words, 16)
+WORDS_X4(run_words, 32)
+void dequant_chunk(usamplerBuffer t4, uint row, uint c, out vec4 v[8]) {
     uint b = row + BLOCK_BYTES * (c >> 3), j = c & 7u;
-    vec2 dd = unpackHalf2x16(word_at(t, b));
-    uvec3 s = uvec3(word_at(t, b + 4u), word_at(t, b + 8u), word_at(t, b + 12u));
+    uint hd[4], q0[8];
+    head_words(t4, b, hd);
+    vec2 dd = unpackHalf2x16(hd[0]);
+    uvec3 s = uvec3(hd[1], hd[2], hd[3]);
     uint sc, mn;
     if (j < 4u) {
         sc = byte_of(s, j) & 63u;
@@ -199,16 +222,17 @@ void dequant_chunk(usamplerBuffer t, uint row, uint c, out vec4 v[8]) {
         mn = (byte_of(s, j + 4u) >> 4) | ((byte_of(s, j) >> 6) << 4);
     }
     float d1 = dd.x * float(sc), m1 = dd.y * float(mn);
-    uint qb = b + QS + 32u * (j >> 1), shift = 4u * (j & 1u);
-    uvec4 q0 = words4_at(t, qb), q1 = words4_at(t, qb + 16u);
+    run_words(t4, b + QS + 32u * (j >> 1), q0);
+    uint shift = 4u * (j & 1u);
 #ifdef TYPE_Q5_K
-    uvec4 h0 = words4_at(t, b + 16u), h1 = words4_at(t, b + 32u);
+    uint h0[8];
+    run_words(t4, b + 16u, h0);
 #endif
     [[unroll]] for (int q = 0; q < 4; q++) {
-        vec4 n0 = nibbles(q0[q], shift), n1 = nibbles(q1[q], shift);
+        vec4 n0 = nibbles(q0[q], shift), n1 = nibbles(q0[q + 4], shift);
 #ifdef TYPE_Q5_K
         n0 += vec4(bits4(h0[q], j) << 4u);
-        n1 += vec4(bits4(h1[q], j) << 4u);
+        n1 += vec4(bits4(h0[q + 4], j) << 4u);
 #endif
         precise vec4 lo = d1 * n0 - m1;
         precise vec4 hi = d1 * n1 - m1;
@@ -223,18 +247,23 @@ void dequant_chunk(usamplerBuffer t, uint row, uint c, out vec4 v[8]) {
 // scales; x = (d * scale) * (q - 32).
 const uint QK = 256u, BLOCK_BYTES = 210u;
 #define TYPE_NAME "q6_K"
-void dequant_chunk(usamplerBuffer t, uint row, uint c, out vec4 v[8]) {
+WORDS_X4(half_words, 2)
+WORDS_X4(run_words, 32)
+void dequant_chunk(usamplerBuffer t4, uint row, uint c, out vec4 v[8]) {
     uint b = row + BLOCK_BYTES * (c >> 3), j = c & 7u;
-    float d = half_at(t, b + 208u);
-    int sc = int(half_bits_at(t, b + 192u + 2u * j));
+    uint hd[1], hs[1], l0[8], g0[8];
+    half_words(t4, b + 208u, hd);
+    half_words(t4, b + 192u + 2u * j, hs);
+    float d = unpackHalf2x16(hd[0]).x;
+    int sc = int(hs[0] & 0xFFFFu);
     float dl0 = d * float(bitfieldExtract(sc, 0, 8)), dl1 = d * float(bitfieldExtract(sc, 8, 8));
-    uint k = j & 3u, lb = b + 64u * (j >> 2) + 32u * (k & 1u), hb = b + 128u + 32u * (j >> 2);
-    uvec4 l0 = words4_at(t, lb), l1 = words4_at(t, lb + 16u);
-    uvec4 g0 = words4_at(t, hb), g1 = words4_at(t, hb + 16u);
-    uint ls = 4u * (k >> 1), hs = 2u * k;
+    uint k = j & 3u;
+    run_words(t4, b + 64u * (j >> 2) + 32u * (k & 1u), l0);
+    run_words(t4, b + 128u + 32u * (j >> 2), g0);
+    uint ls = 4u * (k >> 1), hsh = 2u * k;
     [[unroll]] for (int q = 0; q < 4; q++) {
-        vec4 c0 = vec4(ivec4(((uvec4(l0[q]) >> (uvec4(0u, 8u, 16u, 24u) + ls)) & 0xFu) | (crumbs(g0[q], hs) << 4u)) - 32);
-        vec4 c1 = vec4(ivec4(((uvec4(l1[q]) >> (uvec4(0u, 8u, 16u, 24u) + ls)) & 0xFu) | (crumbs(g1[q], hs) << 4u)) - 32);
+        vec4 c0 = vec4(ivec4(((uvec4(l0[q]) >> (uvec4(0u, 8u, 16u, 24u) + ls)) & 0xFu) | (crumbs(g0[q], hsh) << 4u)) - 32);
+        vec4 c1 = vec4(ivec4(((uvec4(l0[q + 4]) >> (uvec4(0u, 8u, 16u, 24u) + ls)) & 0xFu) | (crumbs(g0[q + 4], hsh) << 4u)) - 32);
         v[q] = dl0 * c0;
         v[q + 4] = dl1 * c1;
     }

@@ -20,8 +20,7 @@
 #extension GL_KHR_shader_subgroup_basic : require
 #extension GL_KHR_shader_subgroup_arithmetic : require
 
-layout(local_size_x_id = 0) in;
-layout(constant_id = 0) const uint LOCAL_SIZE = 8;
+layout(local_size_x = 8, local_size_x_id = 0) in;  // gl_WorkGroupSize.x: 8 unless specialized
 
 layout(binding = 0) uniform usamplerBuffer X;
 layout(binding = 1) uniform usamplerBuffer M;
@@ -34,7 +33,7 @@ layout(push_constant) uniform PC {
     float scale;
 } pc;
 
-shared float partial[LOCAL_SIZE / 8];
+shared float partial[gl_WorkGroupSize.x / 8];
 
 // Combines one value per subgroup across the workgroup (a no-op for a single subgroup).
 float workgroupMax(float v) {
@@ -71,18 +70,18 @@ void main() {
                      masked ? uintBitsToFloat(texelFetch(M, int(mBase + (i))).r) : 0.0)
 
     float m = -1.0 / 0.0;
-    for (uint i = lane; i < pc.K; i += LOCAL_SIZE) m = max(m, SCORE(i));
+    for (uint i = lane; i < pc.K; i += gl_WorkGroupSize.x) m = max(m, SCORE(i));
     m = workgroupMax(m);
 
     const uint yBase = pc.out_off + row;
     if (m == -1.0 / 0.0) {
-        for (uint i = lane; i < pc.K; i += LOCAL_SIZE) y[yBase + i] = 0.0;
+        for (uint i = lane; i < pc.K; i += gl_WorkGroupSize.x) y[yBase + i] = 0.0;
         return;
     }
 
     float sum = 0.0;
-    for (uint i = lane; i < pc.K; i += LOCAL_SIZE) sum += exp(SCORE(i) - m);
+    for (uint i = lane; i < pc.K; i += gl_WorkGroupSize.x) sum += exp(SCORE(i) - m);
     const float inv = 1.0 / workgroupSum(sum);
 
-    for (uint i = lane; i < pc.K; i += LOCAL_SIZE) y[yBase + i] = exp(SCORE(i) - m) * inv;
+    for (uint i = lane; i < pc.K; i += gl_WorkGroupSize.x) y[yBase + i] = exp(SCORE(i) - m) * inv;
 }

@@ -212,6 +212,11 @@ func withCStrings<R>(_ strings: [String], _ body: (UnsafePointer<UnsafePointer<C
 /// Collects the validation layer's messages (warnings and errors) for tests and `--validate`.
 final class VulkanValidation: @unchecked Sendable {
     private let store = Mutex<[String]>([])
-    func record(_ message: String) { store.withLock { $0.append(message) } }
+    /// Keeps the message and shows it on standard error at once, as the layer itself would.
+    func record(_ message: String) {
+        store.withLock { $0.append(message) }
+        let line = "vulkan validation: \(message)\n"
+        _ = line.withCString { write(2, $0, strlen($0)) }
+    }
     var messages: [String] { store.withLock { $0 } }
 }

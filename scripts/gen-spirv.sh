@@ -15,11 +15,15 @@ tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
   echo "// $(glslc --version | head -1)"
   echo '#include "CVulkanKernels.h"'
   echo
-  names=()
+  names=(); masks=()
   while read -r name file defines; do
     [[ -z "$name" || "$name" == \#* ]] && continue
     # shellcheck disable=SC2086
     glslc -fshader-stage=compute --target-env=vulkan1.2 -O -I "$src" $defines -mfmt=c -o "$tmp/$name.inc" "$src/$file"
+    # The bindings the source declares, as a bit mask: the host builds the kernel's descriptor-set layout from it.
+    mask=0
+    for b in $(grep -oE 'layout\(binding = [0-9]+\)' "$src/$file" | grep -oE '[0-9]+'); do mask=$((mask | (1 << b))); done
+    masks+=("$mask")
     echo "static const uint32_t spirv_$name[] ="
     cat "$tmp/$name.inc"
     echo ";"
@@ -27,7 +31,7 @@ tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
   done < "$src/variants.txt"
   echo
   echo "static const EdgeHALSPIRV kernels[] = {"
-  for n in "${names[@]}"; do echo "    {\"$n\", spirv_$n, sizeof(spirv_$n) / 4},"; done
+  for i in "${!names[@]}"; do n=${names[$i]}; echo "    {\"$n\", spirv_$n, sizeof(spirv_$n) / 4, ${masks[$i]}u},"; done
   echo "};"
   echo
   echo "const EdgeHALSPIRV *edgehal_spirv_kernels(unsigned long *count) {"

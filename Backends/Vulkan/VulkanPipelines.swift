@@ -3,62 +3,35 @@ import CVulkanKernels
 import EdgeHAL
 import Synchronization
 
-/// Every kernel shares one descriptor-set layout and one pipeline layout (the binding contract of
-/// Kernels/vulkan/README.md): inputs as R32_UINT texel buffers at bindings 0–3 and as RGBA32UI at
-/// 4–7, the output storage buffer at 8, 128 bytes of push constants. Pipelines are made once per
-/// (kernel, specialization constants) through a VkPipelineCache saved under EdgeHAL's cache folder.
+/// Descriptor-set and pipeline layouts per kernel family, and pipelines per (kernel, specialization
+/// constants), made through a VkPipelineCache saved under EdgeHAL's cache folder. A family's layout
+/// holds exactly the bindings its source declares (Kernels/vulkan/README.md: inputs as R32_UINT texel
+/// buffers at 0–3 and as RGBA32UI at 4–7, the output storage buffer at 8) and 128 bytes of push
+/// constants: lavapipe does work for every descriptor it binds, so no kernel carries unused ones.
 final class VulkanPipelines: @unchecked Sendable {
     let context: VulkanContext
-    let setLayout: VkDescriptorSetLayout
-    let layout: VkPipelineLayout
     private let cache: VkPipelineCache
     private struct Key: Hashable { var kernel: String; var constants: [UInt32] }
+    /// A kernel family's SPIR-V module and layouts.
+    struct Kernel {
+        var module: VkShaderModule
+        /// Bit i: binding i is declared.
+        var bindings: UInt32
+        var setLayout: VkDescriptorSetLayout
+        var layout: VkPipelineLayout
+        func has(_ binding: Int) -> Bool { bindings & (1 << UInt32(binding)) != 0 }
+    }
     private let lock = Mutex(())
-    private var modules: [String: VkShaderModule] = [:]
+    private var kernels: [String: Kernel] = [:]
+    private var layouts: [UInt32: (set: VkDescriptorSetLayout, pipeline: VkPipelineLayout)] = [:]
     private var pipelines: [Key: VkPipeline] = [:]
     static let inputBindings = 4
-    static let outputBinding: UInt32 = 8
+    static let outputBinding = 8
     static let pushBytes = 128
 
     init(context: VulkanContext) throws {
         self.context = context
         let vk = context.vk, device = context.device
-        var bindings = (0..<9).map { i -> VkDescriptorSetLayoutBinding in
-            var b = VkDescriptorSetLayoutBinding()
-            b.binding = UInt32(i)
-            b.descriptorType = i == 8 ? VK_DESCRIPTOR_TYPE_STORAGE_BUFFER : VK_DESCRIPTOR_TYPE_UNIFORM_TEXEL_BUFFER
-            b.descriptorCount = 1
-            b.stageFlags = VK_SHADER_STAGE_COMPUTE_BIT.rawValue
-            return b
-        }
-        var setInfo = VkDescriptorSetLayoutCreateInfo()
-        setInfo.sType = VK_STRUCTURE_TYPE_DESCRIPTOR_SET_LAYOUT_CREATE_INFO
-        setInfo.bindingCount = UInt32(bindings.count)
-        var set: VkDescriptorSetLayout?
-        try bindings.withUnsafeMutableBufferPointer { p in
-            setInfo.pBindings = UnsafePointer(p.baseAddress)
-            try check("vkCreateDescriptorSetLayout", vk.createDescriptorSetLayout(device, &setInfo, nil, &set))
-        }
-        guard let set else { throw VulkanError("vkCreateDescriptorSetLayout returned no layout") }
-        setLayout = set
-
-        var range = VkPushConstantRange(stageFlags: VK_SHADER_STAGE_COMPUTE_BIT.rawValue, offset: 0, size: UInt32(Self.pushBytes))
-        var setLayouts: [VkDescriptorSetLayout?] = [set]
-        var layoutInfo = VkPipelineLayoutCreateInfo()
-        layoutInfo.sType = VK_STRUCTURE_TYPE_PIPELINE_LAYOUT_CREATE_INFO
-        layoutInfo.setLayoutCount = 1
-        layoutInfo.pushConstantRangeCount = 1
-        var pipelineLayout: VkPipelineLayout?
-        try setLayouts.withUnsafeMutableBufferPointer { s in
-            try withUnsafePointer(to: &range) { r in
-                layoutInfo.pSetLayouts = UnsafePointer(s.baseAddress)
-                layoutInfo.pPushConstantRanges = r
-                try check("vkCreatePipelineLayout", vk.createPipelineLayout(device, &layoutInfo, nil, &pipelineLayout))
-            }
-        }
-        guard let pipelineLayout else { throw VulkanError("vkCreatePipelineLayout returned no layout") }
-        layout = pipelineLayout
-
         // A saved cache the driver does not recognise (another driver or version) is ignored by it;
         // its file name carries the driver's cache UUID and version so the two never collide.
         let saved = Self.cachePath(context).flatMap(VulkanCache.read) ?? []
@@ -83,10 +56,12 @@ final class VulkanPipelines: @unchecked Sendable {
         let vk = context.vk, device = context.device
         save()
         for p in pipelines.values { vk.destroyPipeline(device, p, nil) }
-        for m in modules.values { vk.destroyShaderModule(device, m, nil) }
+        for k in kernels.values { vk.destroyShaderModule(device, k.module, nil) }
+        for l in layouts.values {
+            vk.destroyPipelineLayout(device, l.pipeline, nil)
+            vk.destroyDescriptorSetLayout(device, l.set, nil)
+        }
         vk.destroyPipelineCache(device, cache, nil)
-        vk.destroyPipelineLayout(device, layout, nil)
-        vk.destroyDescriptorSetLayout(device, setLayout, nil)
     }
 
     static func cachePath(_ context: VulkanContext) -> String? {
@@ -103,37 +78,84 @@ final class VulkanPipelines: @unchecked Sendable {
         VulkanCache.write(Array(data.prefix(size)), to: path)
     }
 
-    /// The compute pipeline of `kernel` (a name in Kernels/vulkan/variants.txt) with specialization
-    /// constants 0, 1, … set to `constants`.
-    func pipeline(_ kernel: String, constants: [UInt32] = []) throws -> VkPipeline {
-        let key = Key(kernel: kernel, constants: constants)
+    /// The kernel family `name` (a name in Kernels/vulkan/variants.txt): module and layouts.
+    func kernel(_ name: String) throws -> Kernel {
+        try lock.withLock { _ in try kernelLocked(name) }
+    }
+
+    /// The compute pipeline of `kernel` with specialization constants 0, 1, … set to `constants`.
+    func pipeline(_ name: String, constants: [UInt32] = []) throws -> (VkPipeline, Kernel) {
+        let key = Key(kernel: name, constants: constants)
         return try lock.withLock { _ in
-            if let p = pipelines[key] { return p }
-            let module = try modules[kernel] ?? makeModule(kernel)
-            modules[kernel] = module
-            let p = try makePipeline(module, constants)
+            let k = try kernelLocked(name)
+            if let p = pipelines[key] { return (p, k) }
+            let p = try makePipeline(k, constants)
             pipelines[key] = p
-            return p
+            return (p, k)
         }
     }
 
-    private func makeModule(_ kernel: String) throws -> VkShaderModule {
+    private func kernelLocked(_ name: String) throws -> Kernel {
+        if let k = kernels[name] { return k }
         var count: UInt = 0
         let table = edgehal_spirv_kernels(&count)
-        guard let spirv = UnsafeBufferPointer(start: table, count: Int(count)).first(where: { String(cString: $0.name) == kernel }) else {
-            throw VulkanError("no SPIR-V for kernel \(kernel): run scripts/gen-spirv.sh")
+        guard let spirv = UnsafeBufferPointer(start: table, count: Int(count)).first(where: { String(cString: $0.name) == name }) else {
+            throw VulkanError("no SPIR-V for kernel \(name): run scripts/gen-spirv.sh")
         }
+        let (set, layout) = try layoutsLocked(spirv.bindings)
         var info = VkShaderModuleCreateInfo()
         info.sType = VK_STRUCTURE_TYPE_SHADER_MODULE_CREATE_INFO
         info.codeSize = Int(spirv.count) * 4
         info.pCode = spirv.words
         var module: VkShaderModule?
-        try check("vkCreateShaderModule (\(kernel))", context.vk.createShaderModule(context.device, &info, nil, &module))
+        try check("vkCreateShaderModule (\(name))", context.vk.createShaderModule(context.device, &info, nil, &module))
         guard let module else { throw VulkanError("vkCreateShaderModule returned no module") }
-        return module
+        let k = Kernel(module: module, bindings: spirv.bindings, setLayout: set, layout: layout)
+        kernels[name] = k
+        return k
     }
 
-    private func makePipeline(_ module: VkShaderModule, _ constants: [UInt32]) throws -> VkPipeline {
+    private func layoutsLocked(_ mask: UInt32) throws -> (VkDescriptorSetLayout, VkPipelineLayout) {
+        if let l = layouts[mask] { return (l.set, l.pipeline) }
+        let vk = context.vk, device = context.device
+        var bindings = (0..<32).filter { mask & (1 << UInt32($0)) != 0 }.map { i -> VkDescriptorSetLayoutBinding in
+            var b = VkDescriptorSetLayoutBinding()
+            b.binding = UInt32(i)
+            b.descriptorType = i == Self.outputBinding ? VK_DESCRIPTOR_TYPE_STORAGE_BUFFER : VK_DESCRIPTOR_TYPE_UNIFORM_TEXEL_BUFFER
+            b.descriptorCount = 1
+            b.stageFlags = VK_SHADER_STAGE_COMPUTE_BIT.rawValue
+            return b
+        }
+        var setInfo = VkDescriptorSetLayoutCreateInfo()
+        setInfo.sType = VK_STRUCTURE_TYPE_DESCRIPTOR_SET_LAYOUT_CREATE_INFO
+        setInfo.bindingCount = UInt32(bindings.count)
+        var set: VkDescriptorSetLayout?
+        try bindings.withUnsafeMutableBufferPointer { p in
+            setInfo.pBindings = UnsafePointer(p.baseAddress)
+            try check("vkCreateDescriptorSetLayout", vk.createDescriptorSetLayout(device, &setInfo, nil, &set))
+        }
+        guard let set else { throw VulkanError("vkCreateDescriptorSetLayout returned no layout") }
+
+        var range = VkPushConstantRange(stageFlags: VK_SHADER_STAGE_COMPUTE_BIT.rawValue, offset: 0, size: UInt32(Self.pushBytes))
+        var setLayouts: [VkDescriptorSetLayout?] = [set]
+        var layoutInfo = VkPipelineLayoutCreateInfo()
+        layoutInfo.sType = VK_STRUCTURE_TYPE_PIPELINE_LAYOUT_CREATE_INFO
+        layoutInfo.setLayoutCount = 1
+        layoutInfo.pushConstantRangeCount = 1
+        var pipelineLayout: VkPipelineLayout?
+        try setLayouts.withUnsafeMutableBufferPointer { s in
+            try withUnsafePointer(to: &range) { r in
+                layoutInfo.pSetLayouts = UnsafePointer(s.baseAddress)
+                layoutInfo.pPushConstantRanges = r
+                try check("vkCreatePipelineLayout", vk.createPipelineLayout(device, &layoutInfo, nil, &pipelineLayout))
+            }
+        }
+        guard let pipelineLayout else { throw VulkanError("vkCreatePipelineLayout returned no layout") }
+        layouts[mask] = (set, pipelineLayout)
+        return (set, pipelineLayout)
+    }
+
+    private func makePipeline(_ kernel: Kernel, _ constants: [UInt32]) throws -> VkPipeline {
         var entries = constants.indices.map { i in
             VkSpecializationMapEntry(constantID: UInt32(i), offset: UInt32(4 * i), size: 4)
         }
@@ -148,13 +170,13 @@ final class VulkanPipelines: @unchecked Sendable {
                         var stage = VkPipelineShaderStageCreateInfo()
                         stage.sType = VK_STRUCTURE_TYPE_PIPELINE_SHADER_STAGE_CREATE_INFO
                         stage.stage = VK_SHADER_STAGE_COMPUTE_BIT
-                        stage.module = module
+                        stage.module = kernel.module
                         stage.pName = entry
                         stage.pSpecializationInfo = constants.isEmpty ? nil : sp
                         var info = VkComputePipelineCreateInfo()
                         info.sType = VK_STRUCTURE_TYPE_COMPUTE_PIPELINE_CREATE_INFO
                         info.stage = stage
-                        info.layout = layout
+                        info.layout = kernel.layout
                         info.basePipelineIndex = -1
                         return context.vk.createComputePipelines(context.device, cache, 1, &info, nil, &pipeline)
                     }

@@ -23,7 +23,9 @@ final class VulkanProgram: Program, @unchecked Sendable {
         kernels = plans.map(\.kernel)
         let count = max(1, partition.nodes.count)
 
-        var sizes = [VkDescriptorPoolSize(type: VK_DESCRIPTOR_TYPE_UNIFORM_TEXEL_BUFFER, descriptorCount: UInt32(8 * count)),
+        let families = try plans.map { try device.pipelines.kernel($0.kernel) }
+        let texels = families.reduce(0) { $0 + ($1.bindings & 0xFF).nonzeroBitCount }
+        var sizes = [VkDescriptorPoolSize(type: VK_DESCRIPTOR_TYPE_UNIFORM_TEXEL_BUFFER, descriptorCount: UInt32(max(1, texels))),
                      VkDescriptorPoolSize(type: VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, descriptorCount: UInt32(count))]
         var poolInfo = VkDescriptorPoolCreateInfo()
         poolInfo.sType = VK_STRUCTURE_TYPE_DESCRIPTOR_POOL_CREATE_INFO
@@ -101,7 +103,8 @@ final class VulkanProgram: Program, @unchecked Sendable {
     /// range) and records its dispatch.
     private func record(_ node: PartitionNode, _ plan: VulkanDispatch) throws {
         let context = device.context, vk = context.vk, dev = context.device
-        var layout: VkDescriptorSetLayout? = device.pipelines.setLayout
+        let (pipeline, kernel) = try device.pipelines.pipeline(plan.kernel, constants: plan.constants)
+        var layout: VkDescriptorSetLayout? = kernel.setLayout
         var allocate = VkDescriptorSetAllocateInfo()
         allocate.sType = VK_STRUCTURE_TYPE_DESCRIPTOR_SET_ALLOCATE_INFO
         allocate.descriptorPool = descriptorPool
@@ -115,18 +118,15 @@ final class VulkanProgram: Program, @unchecked Sendable {
 
         // Absent optional inputs (no mask, no norm weight) are bound to input 0: kernels test a flag
         // before reading them, but every statically used descriptor must be valid.
-        var views: [VkBufferView?] = []
+        var views = [VkBufferView?](repeating: nil, count: 2 * VulkanPipelines.inputBindings)
         var inputOffsets: [UInt32] = []
         for i in 0..<VulkanPipelines.inputBindings {
             let slice = node.inputs[i < node.inputs.count ? i : 0]
             let buffer = try device.vulkanBuffer(slice)
             let base = slice.offset & ~15
-            views.append(try buffer.view(base: base, format: VK_FORMAT_R32_UINT, texelBytes: 4))
             inputOffsets.append(UInt32(slice.offset - base))
-        }
-        for i in 0..<VulkanPipelines.inputBindings {
-            let slice = node.inputs[i < node.inputs.count ? i : 0]
-            views.append(try device.vulkanBuffer(slice).view(base: slice.offset & ~15, format: VK_FORMAT_R32G32B32A32_UINT, texelBytes: 16))
+            if kernel.has(i) { views[i] = try buffer.view(base: base, format: VK_FORMAT_R32_UINT, texelBytes: 4) }
+            if kernel.has(4 + i) { views[4 + i] = try buffer.view(base: base, format: VK_FORMAT_R32G32B32A32_UINT, texelBytes: 16) }
         }
         let output = try device.vulkanBuffer(node.output)
         let alignment = max(16, Int(context.limits.minStorageBufferOffsetAlignment))
@@ -134,15 +134,16 @@ final class VulkanProgram: Program, @unchecked Sendable {
         let elementBytes = node.output.desc.type == .f16 ? 2 : 4
         var outInfo = VkDescriptorBufferInfo(buffer: output.buffer, offset: VkDeviceSize(outBase),
                                              range: VkDeviceSize(min(output.allocatedBytes - outBase, Int(context.limits.maxStorageBufferRange))))
+        let declared = (0...VulkanPipelines.outputBinding).filter { kernel.has($0) }
         withUnsafePointer(to: &outInfo) { out in
             views.withUnsafeBufferPointer { v in
-                var writes = (0..<9).map { i -> VkWriteDescriptorSet in
+                var writes = declared.map { i -> VkWriteDescriptorSet in
                     var w = VkWriteDescriptorSet()
                     w.sType = VK_STRUCTURE_TYPE_WRITE_DESCRIPTOR_SET
                     w.dstSet = set
                     w.dstBinding = UInt32(i)
                     w.descriptorCount = 1
-                    if i == 8 {
+                    if i == VulkanPipelines.outputBinding {
                         w.descriptorType = VK_DESCRIPTOR_TYPE_STORAGE_BUFFER
                         w.pBufferInfo = out
                     } else {
@@ -159,11 +160,10 @@ final class VulkanProgram: Program, @unchecked Sendable {
         guard push.count * 4 <= VulkanPipelines.pushBytes else {
             throw VulkanError("\(plan.kernel): \(push.count * 4) bytes of push constants, over \(VulkanPipelines.pushBytes)")
         }
-        let pipeline = try device.pipelines.pipeline(plan.kernel, constants: plan.constants)
         var sets: [VkDescriptorSet?] = [set]
         vk.cmdBindPipeline(commands, VK_PIPELINE_BIND_POINT_COMPUTE, pipeline)
-        vk.cmdBindDescriptorSets(commands, VK_PIPELINE_BIND_POINT_COMPUTE, device.pipelines.layout, 0, 1, &sets, 0, nil)
-        vk.cmdPushConstants(commands, device.pipelines.layout, VK_SHADER_STAGE_COMPUTE_BIT.rawValue, 0, UInt32(push.count * 4), &push)
+        vk.cmdBindDescriptorSets(commands, VK_PIPELINE_BIND_POINT_COMPUTE, kernel.layout, 0, 1, &sets, 0, nil)
+        vk.cmdPushConstants(commands, kernel.layout, VK_SHADER_STAGE_COMPUTE_BIT.rawValue, 0, UInt32(push.count * 4), &push)
         let (x, y, z) = plan.groups
         let limit = context.limits.maxComputeWorkGroupCount
         guard x <= limit.0, y <= limit.1, z <= limit.2 else {

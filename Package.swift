@@ -14,12 +14,16 @@ let package = Package(
         .library(name: "EdgeHALConformance", targets: ["EdgeHALConformance"]),
         .library(name: "EdgeHALModels", targets: ["EdgeHALModels"]),
         .library(name: "EdgeHALBuiltins", targets: ["EdgeHALBuiltins"]),
+        .library(name: "EdgeHALPluginABI", targets: ["EdgeHALPluginABI"]),
+        .library(name: "TemplatePlugin", type: .dynamic, targets: ["TemplatePlugin"]),
+        .library(name: "CTemplatePlugin", type: .dynamic, targets: ["CTemplatePlugin"]),
         .executable(name: "hwprobe", targets: ["hwprobe"]),
         .executable(name: "conformance", targets: ["conformance"]),
         .executable(name: "edgehal", targets: ["edgehal"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-crypto", "3.12.3"..<"5.0.0"),
     ],
     targets: [
         .target(name: "EdgeHAL", path: "Sources/EdgeHAL"),
@@ -32,7 +36,11 @@ let package = Package(
         .target(name: "EdgeHALConformance", dependencies: ["EdgeHAL", "EdgeHALReference"],
                 path: "Sources/EdgeHALConformance"),
         .target(name: "EdgeHALModels", dependencies: ["EdgeHAL"], path: "Sources/EdgeHALModels"),
-        .target(name: "EdgeHALBuiltins", dependencies: ["EdgeHAL", "EdgeHALReference", "EdgeHALCPU", "EdgeHALVulkan"],
+        .target(name: "EdgeHALPluginABI", path: "Sources/EdgeHALPluginABI"),
+        .target(name: "EdgeHALPlugins", dependencies: [
+            "EdgeHAL", "EdgeHALPluginABI", .product(name: "Crypto", package: "swift-crypto"),
+        ], path: "Sources/EdgeHALPlugins"),
+        .target(name: "EdgeHALBuiltins", dependencies: ["EdgeHAL", "EdgeHALReference", "EdgeHALCPU", "EdgeHALVulkan", "EdgeHALPlugins"],
                 path: "Sources/EdgeHALBuiltins"),
         .executableTarget(name: "hwprobe", dependencies: [
             "EdgeHAL", "EdgeHALBuiltins",
@@ -46,6 +54,8 @@ let package = Package(
             "EdgeHAL", "EdgeHALBuiltins", "EdgeHALModels", "EdgeHALConformance",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], path: "Tools/edgehal"),
+        .target(name: "TemplatePlugin", dependencies: ["EdgeHALPluginABI"], path: "Examples/TemplatePlugin"),
+        .target(name: "CTemplatePlugin", dependencies: ["EdgeHALPluginABI"], path: "Examples/CPlugin"),
         .testTarget(name: "EdgeHALTests", dependencies: ["EdgeHAL", "EdgeHALReference"],
                     path: "Tests/EdgeHALTests", exclude: ["Fixtures"]),
         .testTarget(name: "EdgeHALCPUTests", dependencies: ["EdgeHAL", "EdgeHALCPU", "EdgeHALReference"],
@@ -53,7 +63,8 @@ let package = Package(
         .testTarget(name: "EdgeHALModelsTests", dependencies: ["EdgeHAL", "EdgeHALModels", "EdgeHALReference", "EdgeHALCPU", "EdgeHALBuiltins"],
                     path: "Tests/EdgeHALModelsTests", exclude: ["Fixtures"]),
         .testTarget(name: "EdgeHALConformanceTests",
-                    dependencies: ["EdgeHAL", "EdgeHALReference", "EdgeHALConformance", "EdgeHALBuiltins", "EdgeHALCPU", "EdgeHALVulkan"],
+                    dependencies: ["EdgeHAL", "EdgeHALReference", "EdgeHALConformance", "EdgeHALBuiltins", "EdgeHALCPU", "EdgeHALVulkan",
+                                   "EdgeHALPlugins"],
                     path: "Tests/EdgeHALConformanceTests"),
     ],
     swiftLanguageModes: [.v6]

@@ -11,13 +11,19 @@
 // Each invocation computes a ROWS × COLS tile of out: rows row0 + r*WG (lanes = consecutive rows, so one
 // vector of 8 lanes reads 8 rows), columns col0 … col0 + COLS - 1. Per 32-value chunk it loads each of its
 // COLS b chunks once (lane-uniform) and dequantizes each of its ROWS weight chunks once, then does
-// ROWS × COLS dot products: weights are loaded once per COLS columns.
+// ROWS × COLS dot products: weights are loaded once per COLS columns, b once per ROWS rows.
+// Cost model on lavapipe (measured): a multiply-add is 2 instructions (NIR lowers ffma, so fma() does not
+// help); every texel fetch is an out-of-line call (~40 instructions per 16-byte texel, ~10 per b value)
+// that is the same for lane-uniform b as for a gather; subgroupBroadcast is far slower than re-fetching.
+// So prefill wants big tiles (b fetches / ROWS, dequant / COLS), bounded by JIT time, which grows with
+// ROWS × COLS (Q4_1 cold compile: 16×8 tile ≈ 1.3–1.5 s, K-quants ≈ 2–2.5 s; 8×4 ≈ 0.4–0.9 s).
 // Specialization constants (defaults in brackets):
 //   0 WG   = local_size_x [64], a multiple of 8
 //   1 ROWS = rows per invocation [4]
 //   2 COLS = columns per invocation [1]
-// Host choice on lavapipe: N == 1: WG 32, ROWS 4, COLS 1 (WG 64 when M / 128 >= 16 groups); N > 1 (prefill):
-// WG 16, ROWS 8, COLS 4 (COLS = N when N < 4). Keep WG*ROWS >= 4 so x stays <= 65535 for M = 262144.
+// Host choice on lavapipe: N == 1: WG 32, ROWS 4, COLS 1 (WG 64 when M / 128 >= 16 groups);
+// 2 <= N < 8: WG 16, ROWS 8, COLS 4 (COLS = N when N < 4); N >= 8 (prefill): WG 8, ROWS 16, COLS 8.
+// Keep WG*ROWS >= 4 so x stays <= 65535 for M = 262144.
 // Dispatch: x = ceil(M / (WG*ROWS)), y = ceil(N / COLS), z = B2*B3 (all <= 65535).
 #extension GL_EXT_control_flow_attributes : require
 layout(local_size_x = 64, local_size_x_id = 0) in;
@@ -34,7 +40,23 @@ layout(push_constant) uniform PC {
 } pc;
 #include "dequant.glsl"
 
-WORDS_X4(column_words, 128)
+// The 32 f32 values of b starting at word w (b is always 4-aligned, so no half-word funnel): 9 RGBA texels,
+// realigned by two select stages on the (uniform) word offset; no texel past word w + 31 is fetched.
+void column_chunk(uint w, out vec4 v[8]) {
+    uint wo = w & 3u;
+    int first = int(w >> 2), last = int((w + 31u) >> 2);
+    uint x[36], s2[34];
+    [[unroll]] for (int k = 0; k < 9; k++) {
+        uvec4 t = texelFetch(B4, min(first + k, last));
+        x[4 * k] = t.x; x[4 * k + 1] = t.y; x[4 * k + 2] = t.z; x[4 * k + 3] = t.w;
+    }
+    [[unroll]] for (int j = 0; j < 34; j++) s2[j] = (wo & 2u) != 0u ? x[j + 2] : x[j];
+    [[unroll]] for (int q = 0; q < 8; q++) {
+        uvec4 e;
+        [[unroll]] for (int i = 0; i < 4; i++) e[i] = (wo & 1u) != 0u ? s2[4 * q + i + 1] : s2[4 * q + i];
+        v[q] = uintBitsToFloat(e);
+    }
+}
 
 void main() {
     const uint WG = gl_WorkGroupSize.x;
@@ -54,10 +76,9 @@ void main() {
     for (uint ch = 0u; ch < chunks; ch++) {
         vec4 bv[COLS * 8u];
         [[unroll]] for (uint c = 0u; c < COLS; c++) {
-            uint u[32];
-            column_words(B4, 4u * (bcol[c] + 32u * ch), u);
-            [[unroll]] for (uint q = 0u; q < 8u; q++)
-                bv[c * 8u + q] = uintBitsToFloat(uvec4(u[4u * q], u[4u * q + 1u], u[4u * q + 2u], u[4u * q + 3u]));
+            vec4 v[8];
+            column_chunk(bcol[c] + 32u * ch, v);
+            [[unroll]] for (uint q = 0u; q < 8u; q++) bv[c * 8u + q] = v[q];
         }
         [[unroll]] for (uint r = 0u; r < ROWS; r++) {
             vec4 w[8];

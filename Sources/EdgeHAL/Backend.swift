@@ -33,17 +33,34 @@ public struct DeviceInfo: Sendable, Codable, Hashable {
     }
 }
 
+/// The shared library a plugin backend was loaded from (or refused from).
+public struct PluginOrigin: Sendable, Codable, Hashable {
+    public var path: String
+    /// SHA-256 of the file as loaded, hex; nil when the file could not be read.
+    public var sha256: String?
+    public var version: String?
+
+    public init(path: String, sha256: String? = nil, version: String? = nil) {
+        self.path = path
+        self.sha256 = sha256
+        self.version = version
+    }
+}
+
 /// The outcome of probing a backend: whether it can run here, why not, and its devices.
 public struct BackendStatus: Sendable {
     public var available: Bool
     /// Why the backend is unavailable (library not found, no platform, no device…), or a note.
     public var reason: String?
     public var devices: [DeviceInfo]
+    /// Set for plugins: the file, its hash and version.
+    public var plugin: PluginOrigin?
 
-    public init(available: Bool, reason: String? = nil, devices: [DeviceInfo] = []) {
+    public init(available: Bool, reason: String? = nil, devices: [DeviceInfo] = [], plugin: PluginOrigin? = nil) {
         self.available = available
         self.reason = reason
         self.devices = devices
+        self.plugin = plugin
     }
 
     public static func unavailable(_ reason: String) -> BackendStatus {

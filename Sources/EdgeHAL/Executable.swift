@@ -1,6 +1,6 @@
 /// How a graph is turned into an ``Executable``.
 public struct ExecutionOptions: Sendable {
-    /// Rewrite op patterns into fused ops the primary device supports.
+    /// Rewrite op patterns into fused ops where a device of the list runs the fused op (Fusion).
     public var fuse: Bool
     public init(fuse: Bool = true) { self.fuse = fuse }
 }
@@ -59,8 +59,10 @@ public final class Executable {
 
     public init(graph source: Graph, devices: [any Device], options: ExecutionOptions = ExecutionOptions(),
                 resident: ResidentTensors = ResidentTensors()) throws {
-        guard let primary = devices.first else { throw EdgeHALError.selection("no device to run on") }
-        let graph = options.fuse ? Fusion.apply(to: source, supports: primary.supports) : source
+        guard !devices.isEmpty else { throw EdgeHALError.selection("no device to run on") }
+        // Fusion sees the whole list: a plugin without attention still gets the fallback's fused
+        // attention rather than running the composed mat-muls itself (Fusion.apply(to:placement:)).
+        let graph = options.fuse ? Fusion.apply(to: source, placement: { sig in devices.firstIndex { $0.supports(sig) } }) : source
         self.graph = graph
         self.devices = devices
         self.resident = resident

@@ -5,7 +5,16 @@
 /// - `silu(g) · u` (either operand order) → `swiglu(g, u)`
 /// - `mul_mat(permute(v, 1,0,2,3), softmax(mul_mat(k, q), mask))` → `attention(q, k, v, mask)`
 public enum Fusion {
+    /// Fuses wherever `supports` accepts the fused op (one target device).
     public static func apply(to graph: Graph, supports: (OpSignature) -> Bool) -> Graph {
+        apply(to: graph, placement: { supports($0) ? 0 : nil })
+    }
+
+    /// Fuses for a priority list of devices: `placement` gives the index of the first device running a
+    /// signature. A pattern is fused unless every op it replaces would run ahead of the fused op in the
+    /// list: a plugin with rms_norm and mul but no rms_norm_mul keeps both, while attention — whose
+    /// softmax a plugin lacks anyway — becomes the fallback's fused op instead of composed mat-muls.
+    public static func apply(to graph: Graph, placement: (OpSignature) -> Int?) -> Graph {
         var uses = [Int](repeating: 0, count: graph.tensors.count)
         for node in graph.nodes { for i in node.inputs { uses[graph.storage(of: i).index] += 1 } }
         for o in graph.outputs { uses[graph.storage(of: o).index] += 1 }
@@ -47,7 +56,9 @@ public enum Fusion {
             guard let c = candidate else { continue }
             let inputs = c.inputs.map { graph[$0].desc }
             guard let out = try? c.op.outputDesc(for: inputs), out == graph[node.output].desc,
-                  supports(OpSignature(op: c.op, inputs: inputs, output: out)) else { continue }
+                  let fusedAt = placement(OpSignature(op: c.op, inputs: inputs, output: out)) else { continue }
+            let replaced = ([index] + c.absorbed).map { placement(graph.signature(of: graph.nodes[$0])) ?? Int.max }
+            guard fusedAt <= replaced.max()! else { continue }
             nodes[index] = Graph.Node(op: c.op, inputs: c.inputs, output: node.output)
             dead.formUnion(c.absorbed)
         }

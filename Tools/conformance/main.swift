@@ -34,8 +34,31 @@ struct Conformance: ParsableCommand {
     var model: String?
     @Option(help: "Tokens of the fixed text the model case evaluates (0: all of it, 285 with SmolLM2).")
     var modelTokens = 0
+    @Option(help: "Load a backend plugin (absolute path, optionally #sha256=HEX) and test it (unless --backend names another); repeatable.")
+    var plugin: [String] = []
     @Flag(help: "Benchmark: the performance table (or the cases chosen with --op/--type) on every available backend side by side, with the machine's memory bandwidth measured in the same run.")
     var perf = false
+
+    /// Per op: cases, and how many passed, failed and were unsupported — a plugin's coverage at a glance.
+    func printPerOp(_ results: [CaseResult]) {
+        var order: [String] = []
+        var counts: [String: (pass: Int, fail: Int, unsupported: Int)] = [:]
+        for r in results {
+            if counts[r.op] == nil { order.append(r.op) }
+            var c = counts[r.op] ?? (0, 0, 0)
+            switch r.status {
+            case .pass: c.pass += 1
+            case .fail: c.fail += 1
+            case .unsupported: c.unsupported += 1
+            }
+            counts[r.op] = c
+        }
+        print("op                 supported  passed  failed  unsupported")
+        for op in order {
+            let c = counts[op]!
+            print("\(op.padded(18)) \(String(c.pass + c.fail).padded(10)) \(String(c.pass).padded(7)) \(String(c.fail).padded(7)) \(c.unsupported)")
+        }
+    }
 
     func run() throws {
         if perf { return try runPerf() }
@@ -45,8 +68,23 @@ struct Conformance: ParsableCommand {
             print("\(cases.count) cases")
             return
         }
+        BuiltinBackends.addPlugins(plugin)
         let registry = BuiltinBackends.registry()
         let probed = registry.probeAll()
+        var backend = self.backend
+        if backend == nil, let file = plugin.first {
+            // The plugin named first: tested by its backend name once loaded, or refused with the reason.
+            let path = String(file.split(separator: "#").first ?? "")
+            guard let entry = probed.first(where: { $0.status.plugin?.path == path }) else {
+                FileHandle.standardError.write(Data("conformance: plugin \(file) was not loaded\n".utf8))
+                throw ExitCode(2)
+            }
+            guard entry.status.available else {
+                FileHandle.standardError.write(Data("conformance: plugin \(path) refused: \(entry.status.reason ?? "unavailable")\n".utf8))
+                throw ExitCode(2)
+            }
+            backend = entry.name
+        }
         let choice: DeviceChoice
         do {
             guard let first = try Selection.resolve(backend ?? Selection.environmentValue, probed: probed).first else {
@@ -122,6 +160,7 @@ struct Conformance: ParsableCommand {
             encoder.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
             print(String(decoding: try encoder.encode(report), as: UTF8.self))
         } else {
+            printPerOp(report.results)
             print("\(report.passed) passed, \(report.failed) failed, \(report.unsupported) unsupported")
         }
         if report.failed > 0 { throw ExitCode(1) }

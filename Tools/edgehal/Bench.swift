@@ -13,6 +13,7 @@ struct Bench: ParsableCommand {
     @Option(name: .short, help: "Prompt tokens (pp).") var p: Int = 128
     @Option(name: .short, help: "Generated tokens (tg).") var n: Int = 64
     @Option(name: .short, help: "Repetitions; the median is reported.") var r: Int = 3
+    @Option(help: "Load a backend plugin (absolute path, optionally #sha256=HEX); repeatable.") var plugin: [String] = []
     @Flag var json = false
 
     struct Row: Encodable {
@@ -26,6 +27,7 @@ struct Bench: ParsableCommand {
     func run() throws {
         let path = try model ?? ModelStore.ensureDefaultModel { Terminal.note($0) }
         let llama = try Terminal.failing("cannot load \(path)") { try LlamaModel(path: path) }
+        BuiltinBackends.addPlugins(plugin)
         let registry = BuiltinBackends.registry()
         let probed = registry.probeAll()
         let names = backend.map { $0.split(separator: ",").map(String.init) }

@@ -21,6 +21,8 @@ struct ModelOptions: ParsableArguments {
     var backend: String?
     @Option(help: "Context length (KV cache size) in tokens.")
     var ctx: Int = 2048
+    @Option(help: "Load a backend plugin: an absolute path, optionally with #sha256=HEX; repeatable (adds to EDGEHAL_PLUGIN_PATH).")
+    var plugin: [String] = []
 
     func load() throws -> LlamaModel {
         let path = try model ?? ModelStore.ensureDefaultModel { Terminal.note($0) }
@@ -28,6 +30,7 @@ struct ModelOptions: ParsableArguments {
     }
 
     func session(_ model: LlamaModel, batch: Int = 64) throws -> LlamaSession {
+        BuiltinBackends.addPlugins(plugin)
         let devices = try Terminal.failing("backend selection") { try BuiltinBackends.openDevices(backend) }
         return LlamaSession(model: model, devices: devices, contextLength: ctx, batchSize: batch)
     }

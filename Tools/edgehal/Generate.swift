@@ -15,6 +15,8 @@ struct Generate: ParsableCommand {
     @Option(name: .customLong("top-k")) var topK: Int = 40
     @Option(name: .customLong("top-p")) var topP: Float = 0.95
     @Option(help: "Sampling seed.") var seed: UInt64 = 0
+    @Flag(help: "Print where the executor placed each op of the decode graph (partitions, transfers) on standard error.")
+    var report = false
     @Flag(help: "Wrap the prompt in the model's ChatML template.") var chat = false
     @Flag(help: "Print one JSON object instead of streaming text.") var json = false
 
@@ -41,6 +43,7 @@ struct Generate: ParsableCommand {
             logits = try Terminal.failing("decode") { try session.evaluate([next]) }
         }
         let t2 = Terminal.now()
+        if report { Terminal.note("decode graph: \(try session.executable(tokens: 1, allLogits: false).1.report)") }
         let decodeSteps = max(0, generated.count - 1)
         let promptRate = Double(promptIDs.count) / (t1 - t0)
         let genRate = decodeSteps > 0 ? Double(decodeSteps) / (t2 - t1) : 0

@@ -10,8 +10,11 @@ struct HWProbe: ParsableCommand {
 
     @Flag(name: .long, help: "Print one JSON object instead of a table.")
     var json = false
+    @Option(help: "Load a backend plugin: an absolute path, optionally with #sha256=HEX; repeatable (adds to EDGEHAL_PLUGIN_PATH).")
+    var plugin: [String] = []
 
     func run() throws {
+        BuiltinBackends.addPlugins(plugin)
         let probed = BuiltinBackends.registry().probeAll()
         let env = Selection.environmentValue
         var selected: [DeviceChoice] = []
@@ -28,7 +31,7 @@ struct HWProbe: ParsableCommand {
                             simdFeatures: HostCPU.simdFeatures, buildFeatures: HostCPU.buildFeatures),
                 backends: probed.map { p in
                     .init(name: p.name, available: p.status.available,
-                          reason: p.status.reason ?? (p.status.available ? "available" : "unavailable"),
+                          reason: p.status.reason ?? (p.status.available ? "available" : "unavailable"), plugin: p.status.plugin,
                           devices: p.status.devices.map {
                               .init(name: $0.name, kind: $0.kind.rawValue, memoryBytes: $0.memoryBytes,
                                     computeUnits: $0.computeUnits, features: $0.features, reference: $0.isReference,
@@ -67,7 +70,10 @@ struct Report: Encodable {
         var name: String, kind: String, memoryBytes: UInt64?, computeUnits: Int, features: [String], reference: Bool, rank: Int
     }
     struct BackendEntry: Encodable {
-        var name: String, available: Bool, reason: String, devices: [DeviceEntry]
+        var name: String, available: Bool, reason: String
+        /// For plugins: the file, its SHA-256 and version.
+        var plugin: PluginOrigin?
+        var devices: [DeviceEntry]
     }
     var selected: String?
     var selection: [String]

@@ -1,0 +1,2 @@
+// The ABI is the header alone; SwiftPM needs one source file in a C target.
+#include "edgehal_plugin.h"

@@ -59,7 +59,7 @@ final class VulkanContext: @unchecked Sendable {
             messenger = m
         }
 
-        let all = try VulkanProbe.devices()
+        let all = try VulkanProbe.devices(lib, instance)
         guard deviceIndex >= 0 && deviceIndex < all.count else {
             throw VulkanError("no Vulkan device \(deviceIndex) (there are \(all.count))")
         }

@@ -43,7 +43,11 @@ enum VulkanProbe {
         guard result == VK_SUCCESS, let instance else { throw VulkanError("vkCreateInstance", result) }
         let destroyInstance = try lib.function(instance, "vkDestroyInstance", as: PFN_vkDestroyInstance.self)
         defer { destroyInstance(instance, nil) }
+        return try devices(lib, instance)
+    }
 
+    /// Describes every physical device of an existing instance (a device being opened reuses its own).
+    static func devices(_ lib: VulkanLibrary, _ instance: VkInstance) throws -> [VulkanDeviceFacts] {
         let enumerate = try lib.function(instance, "vkEnumeratePhysicalDevices", as: PFN_vkEnumeratePhysicalDevices.self)
         var count: UInt32 = 0
         var r = enumerate(instance, &count, nil)

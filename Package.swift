@@ -31,6 +31,9 @@ let package = Package(
         .target(name: "EdgeHALCPU", dependencies: ["EdgeHAL"], path: "Backends/CPU", swiftSettings: hostCPU),
         .systemLibrary(name: "CVulkan", path: "Backends/Vulkan/CVulkan"),
         .target(name: "CVulkanKernels", path: "Backends/Vulkan/CVulkanKernels"),
+        .systemLibrary(name: "COpenCL", path: "Backends/OpenCL/COpenCL"),
+        .target(name: "EdgeHALOpenCL", dependencies: ["EdgeHAL", "COpenCL", .product(name: "Crypto", package: "swift-crypto")],
+                path: "Backends/OpenCL", exclude: ["COpenCL"]),
         .target(name: "EdgeHALVulkan", dependencies: ["EdgeHAL", "CVulkan", "CVulkanKernels"], path: "Backends/Vulkan",
                 exclude: ["CVulkan", "CVulkanKernels"]),
         .target(name: "EdgeHALConformance", dependencies: ["EdgeHAL", "EdgeHALReference"],
@@ -40,7 +43,8 @@ let package = Package(
         .target(name: "EdgeHALPlugins", dependencies: [
             "EdgeHAL", "EdgeHALPluginABI", .product(name: "Crypto", package: "swift-crypto"),
         ], path: "Sources/EdgeHALPlugins"),
-        .target(name: "EdgeHALBuiltins", dependencies: ["EdgeHAL", "EdgeHALReference", "EdgeHALCPU", "EdgeHALVulkan", "EdgeHALPlugins"],
+        .target(name: "EdgeHALBuiltins", dependencies: ["EdgeHAL", "EdgeHALReference", "EdgeHALCPU", "EdgeHALVulkan", "EdgeHALOpenCL",
+                                                  "EdgeHALPlugins"],
                 path: "Sources/EdgeHALBuiltins"),
         .executableTarget(name: "hwprobe", dependencies: [
             "EdgeHAL", "EdgeHALBuiltins",

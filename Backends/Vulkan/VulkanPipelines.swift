@@ -34,7 +34,7 @@ final class VulkanPipelines: @unchecked Sendable {
         let vk = context.vk, device = context.device
         // A saved cache the driver does not recognise (another driver or version) is ignored by it;
         // its file name carries the driver's cache UUID and version so the two never collide.
-        let saved = Self.cachePath(context).flatMap(VulkanCache.read) ?? []
+        let saved = Self.cachePath(context).flatMap(CacheFolder.read) ?? []
         var cacheInfo = VkPipelineCacheCreateInfo()
         cacheInfo.sType = VK_STRUCTURE_TYPE_PIPELINE_CACHE_CREATE_INFO
         var pipelineCache: VkPipelineCache?
@@ -74,8 +74,7 @@ final class VulkanPipelines: @unchecked Sendable {
         guard context.vk.getPipelineCacheData(context.device, cache, &size, nil) == VK_SUCCESS, size > 0 else { return }
         var data = [UInt8](repeating: 0, count: size)
         guard context.vk.getPipelineCacheData(context.device, cache, &size, &data) == VK_SUCCESS else { return }
-        VulkanCache.makeDirectories(String(path[..<path.lastIndex(of: "/")!]))
-        VulkanCache.write(Array(data.prefix(size)), to: path)
+        CacheFolder.write(Array(data.prefix(size)), to: path)
     }
 
     /// The kernel family `name` (a name in Kernels/vulkan/variants.txt): module and layouts.

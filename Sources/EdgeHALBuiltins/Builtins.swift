@@ -1,5 +1,6 @@
 import EdgeHAL
 import EdgeHALCPU
+import EdgeHALOpenCL
 import EdgeHALPlugins
 import EdgeHALReference
 import EdgeHALVulkan
@@ -11,7 +12,7 @@ import Darwin
 
 /// The backends that ship with EdgeHAL, registered the way swift-log bootstraps: once, from the top.
 public enum BuiltinBackends {
-    public static var all: [any Backend] { [CPUBackend(), VulkanBackend(), ReferenceBackend()] }
+    public static var all: [any Backend] { [CPUBackend(), VulkanBackend(), OpenCLBackend(), ReferenceBackend()] }
 
     /// Every built-in backend, then the plugins of `EDGEHAL_PLUGIN_PATH` (which `--plugin` extends).
     /// A plugin that cannot load — or whose name a backend already has — is listed as unavailable, saying why.

@@ -1,0 +1,94 @@
+import COpenCL
+import EdgeHAL
+
+/// How one node runs: program (kernel file and build options), kernel, scalar arguments after the
+/// tensors, and the NDRange — each kernel's header comment in Kernels/opencl gives its formulas.
+struct OpenCLDispatch {
+    enum Scalar { case u(UInt32), f(Float) }
+    /// Kernel files (Kernels/opencl, without .cl) concatenated into the program's source, shared code first.
+    var files: [String]
+    var options = ""
+    var kernel: String
+    var scalars: [Scalar]
+    var global: [Int]
+    var local: [Int]? = nil
+}
+
+/// A partition as kernels whose arguments are all set at compile time: `run` only enqueues them on
+/// the device's in-order queue and waits once — no host round trip between ops.
+final class OpenCLProgram: Program, @unchecked Sendable {
+    let device: OpenCLDevice
+    /// Keeps the buffers the kernels' arguments point at alive.
+    let partition: Partition
+    private var kernels: [(kernel: cl_kernel, plan: OpenCLDispatch)] = []
+
+    init(device: OpenCLDevice, partition: Partition) throws {
+        self.device = device
+        self.partition = partition
+        let cl = device.cl
+        for node in partition.nodes {
+            let plan = try OpenCLKernels.plan(node)
+            let program = try device.program(plan.files, options: plan.options)
+            var error: cl_int = 0
+            guard let kernel = cl.createKernel(program, plan.kernel, &error), error == CL_SUCCESS else {
+                throw OpenCLError("clCreateKernel (\(plan.kernel))", error)
+            }
+            kernels.append((kernel, plan))
+            // Tensors: every input the op can take (an absent optional one is input 0 again), then the output.
+            let (required, optional) = node.op.arity
+            let tensors = (0..<(required + optional)).map { node.inputs[$0 < node.inputs.count ? $0 : 0] } + [node.output]
+            var index: cl_uint = 0
+            func set<T>(_ value: T) throws {
+                var v = value
+                try clCheck("clSetKernelArg (\(plan.kernel) #\(index))", cl.setKernelArg(kernel, index, MemoryLayout<T>.size, &v))
+                index += 1
+            }
+            for t in tensors {
+                try set(Optional(try device.buffer(t).memory))
+                try set(UInt32(t.offset))
+            }
+            for s in plan.scalars {
+                switch s {
+                case .u(let v): try set(v)
+                case .f(let v): try set(v)
+                }
+            }
+        }
+    }
+
+    deinit { for k in kernels { _ = device.cl.releaseKernel(k.kernel) } }
+
+    func run() throws {
+        let cl = device.cl
+        var events: [(String, cl_event)] = []
+        try device.lock.withLock { _ in
+            for (kernel, plan) in kernels {
+                var global = plan.global
+                if let local = plan.local {   // OpenCL 1.2: the global size is a multiple of the local one
+                    for i in global.indices { global[i] = (global[i] + local[i] - 1) / local[i] * local[i] }
+                }
+                guard global.allSatisfy({ $0 > 0 }) else { continue }
+                var event: cl_event?
+                let result = global.withUnsafeBufferPointer { g in
+                    (plan.local ?? []).withUnsafeBufferPointer { l in
+                        withUnsafeMutablePointer(to: &event) { e in
+                            cl.enqueueNDRangeKernel(device.queue, kernel, cl_uint(g.count), nil, g.baseAddress,
+                                                    plan.local == nil ? nil : l.baseAddress, 0, nil, device.profile ? e : nil)
+                        }
+                    }
+                }
+                try clCheck("clEnqueueNDRangeKernel (\(plan.kernel))", result)
+                if let event { events.append((plan.kernel + (plan.options.isEmpty ? "" : " " + plan.options), event)) }
+            }
+            try clCheck("clFinish", cl.finish(device.queue))
+        }
+        for (name, event) in events {
+            var start: cl_ulong = 0, end: cl_ulong = 0
+            _ = cl.getEventProfilingInfo(event, cl_profiling_info(CL_PROFILING_COMMAND_START), 8, &start, nil)
+            _ = cl.getEventProfilingInfo(event, cl_profiling_info(CL_PROFILING_COMMAND_END), 8, &end, nil)
+            device.profiler.add(name, ms: Double(end &- start) / 1e6)
+            _ = cl.releaseEvent(event)
+        }
+        if device.hasPendingBinaries { device.saveRunBinaries() }
+    }
+}

@@ -68,7 +68,7 @@ let package = Package(
                     path: "Tests/EdgeHALModelsTests", exclude: ["Fixtures"]),
         .testTarget(name: "EdgeHALConformanceTests",
                     dependencies: ["EdgeHAL", "EdgeHALReference", "EdgeHALConformance", "EdgeHALBuiltins", "EdgeHALCPU", "EdgeHALVulkan",
-                                   "EdgeHALPlugins"],
+                                   "EdgeHALPlugins", "EdgeHALOpenCL"],
                     path: "Tests/EdgeHALConformanceTests"),
     ],
     swiftLanguageModes: [.v6]

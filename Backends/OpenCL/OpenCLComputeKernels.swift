@@ -29,8 +29,30 @@ enum OpenCLComputeKernels {
             let (k, rows, n) = (t.shape[0], t.shape[1], ins[1].shape[0])
             return OpenCLDispatch(files: ["dequant", "get_rows"], options: typeOption(t.type), kernel: "get_rows",
                                   scalars: [k, rows, n, t.rowBytes].map(u), global: [(k + 31) / 32, n])
+        case .rmsNorm(let eps), .rmsNormMul(let eps):
+            // One work-item a row, four float8 partial sums; local size 1 spreads few rows over every thread.
+            let rows = ins[0].shape.rows
+            return OpenCLDispatch(files: ["norm_rope"], kernel: "rms_norm", scalars: [u(ins[0].shape[0]), u(rows), u(ins.count > 1 ? 1 : 0), .f(eps)],
+                                  global: [rows], local: [1], inputs: 2)
+        case .rope(let p):
+            let x = ins[0].shape
+            let log2Base = Float(log2(Double(p.freqBase)) / Double(p.nDims))
+            return OpenCLDispatch(files: ["norm_rope"], kernel: "rope",
+                                  scalars: [u(x[0]), u(x[1]), u(x[2]), u(p.nDims), u(p.mode == .neox ? 1 : 0), .f(p.freqScale), .f(log2Base)],
+                                  global: [x[1] * x[2]], local: [1])
+        case .softmax(let scale):
+            let x = ins[0].shape
+            return OpenCLDispatch(files: ["softmax"], kernel: "softmax",
+                                  scalars: [u(x[0]), u(x[1]), u(x[2]), u(x[3]), u(ins.count > 1 ? 1 : 0), .f(scale)],
+                                  global: [x.rows], local: [1])
+        case .attention(let scale):
+            // One work-item a query row (online softmax, keys eight at a time, masked chunks skipped).
+            let (q, k) = (ins[0].shape, ins[1].shape)
+            return OpenCLDispatch(files: ["attention"], options: ins[1].type == .f16 ? "-DKV_F16=1" : "", kernel: "attention",
+                                  scalars: [u(q[0]), u(q[1]), u(q[2]), u(k[1]), u(k[2]), u(ins.count > 3 ? 1 : 0), .f(scale)],
+                                  global: [q[1] * q[2]], local: [1])
         default:
-            throw EdgeHALError.unsupported("opencl: \(node.op.name) is not wired yet")
+            throw EdgeHALError.unsupported("opencl: no kernel for \(node.op.name)")
         }
     }
 }

@@ -124,6 +124,10 @@ public final class OpenCLDevice: Device, @unchecked Sendable {
 
     private static let magic: [UInt8] = Array("EdgeHAL-CL1".utf8)
 
+    static func writeCached(_ binary: [UInt8], to path: String) {
+        CacheFolder.write(magic + Array(SHA256.hash(data: binary)) + binary, to: path)
+    }
+
     /// A cached binary, or nil when the file is missing, truncated or does not match its own hash.
     static func readCached(_ path: String) -> [UInt8]? {
         guard let data = CacheFolder.read(path), data.count > magic.count + 32, Array(data.prefix(magic.count)) == magic else { return nil }
@@ -182,7 +186,7 @@ public final class OpenCLDevice: Device, @unchecked Sendable {
                     return cl.getProgramInfo(p.program, cl_program_info(CL_PROGRAM_BINARIES), MemoryLayout<UnsafeMutablePointer<UInt8>?>.size,
                                              &pointer, nil) == CL_SUCCESS
                 }
-                if ok { CacheFolder.write(Self.magic + Array(SHA256.hash(data: binary)) + binary, to: path) }
+                if ok { Self.writeCached(binary, to: path) }
             }
         }
     }

@@ -134,6 +134,40 @@ __kernel void attention(__global const uchar *q_buf, uint q_off,
         }
         const float8 p = exp(s - m);  // hidden keys: exp(-inf) = 0
         l += hsum8(p);
+        if (!any(hidden)) {
+            // All eight keys visible (the common case): block-outer, so each accumulator is loaded and
+            // stored once per chunk instead of once per key.
+            const __global KV_T *v1 = v0 + (k1 - k0), *v2 = v0 + (k2 - k0), *v3 = v0 + (k3 - k0);
+            const __global KV_T *v4 = v0 + (k4 - k0), *v5 = v0 + (k5 - k0), *v6 = v0 + (k6 - k0);
+            const __global KV_T *v7 = v0 + (k7 - k0), *vz = v0 + (kz - k0);
+            for (uint b = 0; b < nb; b++) {
+                float8 a = acc[b];
+                a = fma((float8)(p.s0), LOAD_KV8(b, vz), a);
+                a = fma((float8)(p.s1), LOAD_KV8(b, v1), a);
+                a = fma((float8)(p.s2), LOAD_KV8(b, v2), a);
+                a = fma((float8)(p.s3), LOAD_KV8(b, v3), a);
+                a = fma((float8)(p.s4), LOAD_KV8(b, v4), a);
+                a = fma((float8)(p.s5), LOAD_KV8(b, v5), a);
+                a = fma((float8)(p.s6), LOAD_KV8(b, v6), a);
+                a = fma((float8)(p.s7), LOAD_KV8(b, v7), a);
+                acc[b] = a;
+            }
+            if (tail) {
+                const uint o = 8u * nb;
+                float8 a = acc[nb];
+                a = fma((float8)(p.s0), kv_tail(vz + o, tail), a);
+                a = fma((float8)(p.s1), kv_tail(v1 + o, tail), a);
+                a = fma((float8)(p.s2), kv_tail(v2 + o, tail), a);
+                a = fma((float8)(p.s3), kv_tail(v3 + o, tail), a);
+                a = fma((float8)(p.s4), kv_tail(v4 + o, tail), a);
+                a = fma((float8)(p.s5), kv_tail(v5 + o, tail), a);
+                a = fma((float8)(p.s6), kv_tail(v6 + o, tail), a);
+                a = fma((float8)(p.s7), kv_tail(v7 + o, tail), a);
+                acc[nb] = a;
+            }
+            continue;
+        }
+        // Some keys hidden: visit only the weighted ones.
         float pw[8];
         vstore8(p, 0, pw);
         for (uint u = 0; u < n; u++) {

@@ -15,7 +15,8 @@ enum OpenCLKernels {
         let ins = s.inputs
         switch s.op {
         case .mulMat, .getRows: return weightTypes.contains(ins[0].type)
-        case .attention, .rope, .softmax, .rmsNorm, .rmsNormMul: return false // WIP
+        case .attention: return ins[1].type == ins[2].type && ins[0].shape[0] <= 256
+        case .rope: return ins[0].shape[0] % 2 == 0
         default: return true
         }
     }

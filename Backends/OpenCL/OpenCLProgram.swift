@@ -12,6 +12,8 @@ struct OpenCLDispatch {
     var scalars: [Scalar]
     var global: [Int]
     var local: [Int]? = nil
+    /// Tensor inputs the kernel takes, when more than the op's (rms_norm's kernel also serves rms_norm·w).
+    var inputs: Int? = nil
 }
 
 /// A partition as kernels whose arguments are all set at compile time: `run` only enqueues them on
@@ -36,7 +38,7 @@ final class OpenCLProgram: Program, @unchecked Sendable {
             kernels.append((kernel, plan))
             // Tensors: every input the op can take (an absent optional one is input 0 again), then the output.
             let (required, optional) = node.op.arity
-            let tensors = (0..<(required + optional)).map { node.inputs[$0 < node.inputs.count ? $0 : 0] } + [node.output]
+            let tensors = (0..<(plan.inputs ?? required + optional)).map { node.inputs[$0 < node.inputs.count ? $0 : 0] } + [node.output]
             var index: cl_uint = 0
             func set<T>(_ value: T) throws {
                 var v = value

@@ -1,0 +1,59 @@
+import EdgeHAL
+import EdgeHALBuiltins
+import Foundation
+import Testing
+@testable import EdgeHALOpenCL
+
+/// The OpenCL backend: its probe explains itself and ranks a CPU device (PoCL) below the native CPU,
+/// its embedded kernel sources are the files in Kernels/opencl, and its binary cache never trusts a
+/// damaged file. (The conformance table runs on it in ConformanceSuiteTests, as on every available backend.)
+struct OpenCLBackendTests {
+    static let status = OpenCLBackend().probe()
+
+    @Test func probeExplainsItselfAndRanksCPUDevicesBelowTheNativeCPU() throws {
+        #expect(Self.status.reason?.isEmpty == false)
+        let probed = BuiltinBackends.registry().probeAll()
+        guard Self.status.available else {
+            #expect(Self.status.reason?.hasPrefix("OpenCL unavailable") == true)
+            #expect(throws: EdgeHALError.self) { try Selection.resolve("opencl", probed: probed) }
+            return
+        }
+        for device in Self.status.devices where device.features.contains("type=cpu") { #expect(device.kind == .emulated) }
+        #expect(try Selection.resolve("opencl", probed: probed).first?.backend == "opencl")
+    }
+
+    @Test func embeddedSourcesMatchTheKernelFiles() throws {
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/bin/bash")
+        process.arguments = [root.appendingPathComponent("scripts/gen-opencl.sh").path, "--check"]
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        process.standardError = pipe
+        try process.run()
+        process.waitUntilExit()
+        #expect(process.terminationStatus == 0, "\(String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self))")
+    }
+
+    /// A cache file is the magic, the binary's SHA-256, the binary: truncated, altered or foreign files
+    /// read as absent, so the program is rebuilt from source rather than trusted.
+    @Test func damagedCacheFilesAreRebuiltNotTrusted() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("edgehal-cl-cache-\(getpid())").path
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let binary = (0..<1000).map { UInt8(truncatingIfNeeded: $0 * 7) }
+        let good = directory + "/good.bin"
+        OpenCLDevice.writeCached(binary, to: good)
+        #expect(OpenCLDevice.readCached(good) == binary)
+
+        var bytes = try #require(CacheFolder.read(good))
+        bytes[bytes.count - 1] ^= 1
+        CacheFolder.write(bytes, to: directory + "/flipped.bin")
+        #expect(OpenCLDevice.readCached(directory + "/flipped.bin") == nil)
+        CacheFolder.write(Array(bytes.prefix(40)), to: directory + "/short.bin")
+        #expect(OpenCLDevice.readCached(directory + "/short.bin") == nil)
+        CacheFolder.write(binary, to: directory + "/foreign.bin")
+        #expect(OpenCLDevice.readCached(directory + "/foreign.bin") == nil)
+        #expect(OpenCLDevice.readCached(directory + "/missing.bin") == nil)
+    }
+}

@@ -10,10 +10,12 @@
 // One work-item per query row (PoCL runs a work-item as scalar code, so SIMD comes from float8): q and the
 // output accumulators sit in private arrays of float8 blocks. Keys go eight at a time: the chunk's mask is
 // checked first and a fully masked chunk (causal prefill, the unused part of a cache) costs one load; then
-// eight dot products share each q block, the accumulators are rescaled only when the running maximum
-// grows, and only keys with a non-zero weight are added (masked keys are never read, so garbage there
-// cannot turn into NaN). Rows are ordered (kv head, token, head in group): neighbouring work-items read
-// the same k/v rows. A row with every key masked gives zeros.
+// eight dot products share each q block, and the accumulators are rescaled only when the running maximum
+// grows. A fully visible chunk adds its eight v rows block by block (one accumulator load/store per
+// chunk: ~15 % faster than key by key); a partly visible one visits only keys with a non-zero weight. A
+// hidden key's score is forced to -inf and its v row is never read, so garbage in unused cache rows cannot
+// turn into NaN. Rows are ordered (kv head, token, head in group): neighbouring work-items read the same
+// k/v rows. A row with every key masked gives zeros.
 
 #define MAXB 32  // float8 blocks at D = 256
 

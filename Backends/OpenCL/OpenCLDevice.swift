@@ -19,7 +19,7 @@ public final class OpenCLDevice: Device, @unchecked Sendable {
     let context: cl_context
     let queue: cl_command_queue
     let profile: Bool
-    let profiler = OpenCLProfiler()
+    let profiler = KernelProfiler()
     let lock = Mutex(())
     private var programs: [String: BuiltProgram] = [:]
 
@@ -52,7 +52,7 @@ public final class OpenCLDevice: Device, @unchecked Sendable {
 
     deinit {
         if profile {
-            let text = profiler.table(device: info.name)
+            let text = profiler.table("opencl profile on \(info.name) (profiling events)")
             _ = text.withCString { write(2, $0, strlen($0)) }
         }
         for p in programs.values { _ = cl.releaseProgram(p.program) }
@@ -241,26 +241,5 @@ final class OpenCLBuffer: DeviceBuffer, @unchecked Sendable {
         guard offset >= 0, count >= 0, offset <= byteCount - count else {
             throw EdgeHALError.outOfBounds("bytes \(offset)..<\(offset + count) outside an OpenCL buffer of \(byteCount) bytes")
         }
-    }
-}
-
-/// Kernel time per kernel name, summed over profiled runs (profiling events).
-final class OpenCLProfiler: Sendable {
-    private let totals = Mutex<[String: (runs: Int, ms: Double)]>([:])
-
-    func add(_ kernel: String, ms: Double) {
-        totals.withLock { t in
-            let old = t[kernel] ?? (0, 0)
-            t[kernel] = (old.runs + 1, old.ms + ms)
-        }
-    }
-
-    func table(device: String) -> String {
-        let rows = totals.withLock { $0 }.sorted { $0.value.ms > $1.value.ms }
-        let all = rows.reduce(0) { $0 + $1.value.ms }
-        guard all > 0 else { return "" }
-        return "opencl profile on \(device) (profiling events): kernel, runs, total ms, share\n" + rows.map { k, v in
-            "  \(k + String(repeating: " ", count: max(0, 24 - k.count))) \(v.runs)  \((v.ms * 10).rounded() / 10) ms  \((1000 * v.ms / all).rounded() / 10) %\n"
-        }.joined()
     }
 }

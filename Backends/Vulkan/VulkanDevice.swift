@@ -17,7 +17,7 @@ public final class VulkanDevice: Device, @unchecked Sendable {
     /// Record timestamp queries around every dispatch (`EDGEHAL_VULKAN_PROFILE=1`, or the initialiser);
     /// the per-kernel totals go to standard error when the device closes.
     let profile: Bool
-    let profiler = VulkanProfiler()
+    let profiler = KernelProfiler()
 
     init(index: Int, validation: Bool, profile: Bool) throws {
         context = try VulkanContext(deviceIndex: index, validation: validation)
@@ -28,7 +28,7 @@ public final class VulkanDevice: Device, @unchecked Sendable {
 
     deinit {
         if profile {
-            let text = profiler.table(device: info.name)
+            let text = profiler.table("vulkan profile on \(info.name) (timestamp queries)")
             _ = text.withCString { write(2, $0, strlen($0)) }
         }
     }
@@ -61,35 +61,5 @@ public final class VulkanDevice: Device, @unchecked Sendable {
             throw EdgeHALError.backend("vulkan: a tensor is in a buffer of another device")
         }
         return b
-    }
-}
-
-/// Time per kernel variant summed over every profiled run (timestamp queries around each dispatch).
-final class VulkanProfiler: Sendable {
-    private let totals = Mutex<[String: (runs: Int, ms: Double)]>([:])
-
-    func add(kernels: [String], milliseconds: [Double]) {
-        totals.withLock { t in
-            for (k, ms) in zip(kernels, milliseconds) {
-                let old = t[k] ?? (0, 0)
-                t[k] = (old.runs + 1, old.ms + ms)
-            }
-        }
-    }
-
-    func table(device: String) -> String {
-        let rows = totals.withLock { $0 }.sorted { $0.value.ms > $1.value.ms }
-        let all = rows.reduce(0) { $0 + $1.value.ms }
-        guard all > 0 else { return "" }
-        var text = "vulkan profile on \(device) (timestamp queries): kernel, dispatches, total ms, share\n"
-        for (k, v) in rows {
-            text += "  \(k + String(repeating: " ", count: max(0, 16 - k.count))) \(v.runs)  \(Self.fixed(v.ms)) ms  \(Self.fixed(100 * v.ms / all)) %\n"
-        }
-        return text
-    }
-
-    static func fixed(_ v: Double) -> String {
-        let scaled = (v * 10).rounded() / 10
-        return "\(scaled)"
     }
 }

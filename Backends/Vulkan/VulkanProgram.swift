@@ -187,7 +187,7 @@ final class VulkanProgram: Program, @unchecked Sendable {
             }
             try check("vkWaitForFences", vk.waitForFences(context.device, 1, &f, VkBool32(VK_TRUE), UInt64.max))
         }
-        if timestamps != nil { device.profiler.add(kernels: kernels, milliseconds: try nodeMilliseconds()) }
+        if timestamps != nil { for (k, ms) in zip(kernels, try nodeMilliseconds()) { device.profiler.add(k, ms: ms) } }
     }
 
     /// Milliseconds each node took in the last run (timestamp queries), when compiled with profiling.

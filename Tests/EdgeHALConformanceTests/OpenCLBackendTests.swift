@@ -23,16 +23,8 @@ struct OpenCLBackendTests {
     }
 
     @Test func embeddedSourcesMatchTheKernelFiles() throws {
-        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/bin/bash")
-        process.arguments = [root.appendingPathComponent("scripts/gen-opencl.sh").path, "--check"]
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = pipe
-        try process.run()
-        process.waitUntilExit()
-        #expect(process.terminationStatus == 0, "\(String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self))")
+        let (status, output) = try Shell.check("gen-opencl.sh")
+        #expect(status == 0, "\(output)")
     }
 
     /// A cache file is the magic, the binary's SHA-256, the binary: truncated, altered or foreign files

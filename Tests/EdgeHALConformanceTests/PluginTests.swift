@@ -12,7 +12,7 @@ import Testing
 /// as fallback.
 @Suite(.serialized)
 struct PluginTests {
-    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    static let root = Shell.root
     /// A private directory (mode 0700): plugins in world-writable places are refused by design.
     static let directory: String = {
         var template = Array("/tmp/edgehal-plugins-XXXXXX".utf8CString)
@@ -21,16 +21,8 @@ struct PluginTests {
 
     @discardableResult
     static func sh(_ arguments: [String]) throws -> String {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        p.arguments = arguments
-        let pipe = Pipe()
-        p.standardOutput = pipe
-        p.standardError = pipe
-        try p.run()
-        let output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        p.waitUntilExit()
-        guard p.terminationStatus == 0 else { throw EdgeHALError.backend("\(arguments.joined(separator: " ")) failed: \(output)") }
+        let (status, output) = try Shell.run(arguments)
+        guard status == 0 else { throw EdgeHALError.backend("\(arguments.joined(separator: " ")) failed: \(output)") }
         return output
     }
 

@@ -2,7 +2,6 @@ import EdgeHAL
 import EdgeHALBuiltins
 import EdgeHALConformance
 import EdgeHALVulkan
-import Foundation
 import Testing
 
 /// The Vulkan backend: its probe explains itself on any machine, it ranks where its device kind
@@ -44,16 +43,7 @@ struct VulkanBackendTests {
     /// Backends/Vulkan/CVulkanKernels/spirv.c is generated from Kernels/vulkan: compiling the sources
     /// again must give the same file, byte for byte.
     @Test func generatedSPIRVMatchesTheKernelSources() throws {
-        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/bin/bash")
-        process.arguments = [root.appendingPathComponent("scripts/gen-spirv.sh").path, "--check"]
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = pipe
-        try process.run()
-        process.waitUntilExit()
-        let output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        #expect(process.terminationStatus == 0, "\(output)")
+        let (status, output) = try Shell.check("gen-spirv.sh")
+        #expect(status == 0, "\(output)")
     }
 }

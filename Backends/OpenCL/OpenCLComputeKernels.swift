@@ -15,11 +15,12 @@ enum OpenCLComputeKernels {
         func u(_ v: Int) -> OpenCLDispatch.Scalar { .u(UInt32(v)) }
         switch node.op {
         case .mulMat:
-            // One work-item a tile: 4 rows for a mat-vec (vload16 + uchar16 unpacks, float8 sums), 2 rows ×
-            // 8 columns for a mat-mul, so each weight block is dequantized once for 8 columns.
+            // One work-item a tile: for a mat-vec 4 rows 16 apart (8 for Q8_0's wide output matrix), so PoCL's
+            // serial walk over a group's items streams each row and the prefetcher follows; 2 rows × 8 columns
+            // for a mat-mul, so each weight block is dequantized once for 8 columns.
             let (a, b) = (ins[0], ins[1])
             let (k, m, n) = (a.shape[0], a.shape[1], b.shape[1])
-            let (rows, cols) = n == 1 ? (4, 1) : n <= 4 ? (2, 4) : (2, 8)
+            let (rows, cols) = n == 1 ? (a.type == .q8_0 ? 8 : 4, 1) : n <= 4 ? (2, 4) : (2, 8)
             let scalars = [k, m, n, b.shape[2], b.shape[3], b.shape[2] / a.shape[2], b.shape[3] / a.shape[3], a.shape[2], a.rowBytes].map(u)
             return OpenCLDispatch(files: ["dequant", "mul_mat"], options: "\(typeOption(a.type)) -DROWS=\(rows) -DCOLS=\(cols)",
                                   kernel: "mul_mat", scalars: scalars,

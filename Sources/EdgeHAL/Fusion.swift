@@ -3,8 +3,7 @@
 /// Patterns (each intermediate must have exactly one consumer and not be a graph output):
 /// - `rms_norm(x) · w` → `rms_norm_mul(x, w)`
 /// - `silu(g) · u` (either operand order) → `swiglu(g, u)`
-/// - `mul_mat(permute(v, 1,0,2,3), softmax(mul_mat(k, q), mask))` → `attention(q, k, v, mask)` (the permute
-///   may be the view GraphBuilder makes when v holds one key)
+/// - `mul_mat(permute(v, 1,0,2,3), softmax(mul_mat(k, q), mask))` → `attention(q, k, v, mask)`
 public enum Fusion {
     /// Fuses wherever `supports` accepts the fused op (one target device).
     public static func apply(to graph: Graph, supports: (OpSignature) -> Bool) -> Graph {
@@ -28,15 +27,6 @@ public enum Fusion {
             return n
         }
 
-        // vᵀ for attention: a permute(1, 0, 2, 3) node, or — when it only moved an axis of extent 1
-        // (one key) — the view GraphBuilder.permute made instead. Returns v and the node to absorb.
-        func transposed(_ t: TensorID) -> (TensorID, Int?)? {
-            if let p = privateProducer(t), case .permute(1, 0, 2, 3) = nodes[p].op { return (nodes[p].inputs[0], p) }
-            guard case .view(let of) = graph[t].source else { return nil }
-            let s = graph[of].desc.shape
-            return graph[t].desc.shape == Shape(s[1], s[0], s[2], s[3]) ? (of, nil) : nil
-        }
-
         for (index, node) in graph.nodes.enumerated() {
             var candidate: (op: Op, inputs: [TensorID], absorbed: [Int])?
             switch node.op {
@@ -53,13 +43,13 @@ public enum Fusion {
                     }
                 }
             case .mulMat:
-                guard let (v, pv) = transposed(node.inputs[0]),
+                guard let pv = privateProducer(node.inputs[0]), case .permute(1, 0, 2, 3) = nodes[pv].op,
                       let ps = privateProducer(node.inputs[1]), case .softmax(let scale) = nodes[ps].op,
                       let pk = privateProducer(nodes[ps].inputs[0]), case .mulMat = nodes[pk].op
                 else { break }
-                let (k, q) = (nodes[pk].inputs[0], nodes[pk].inputs[1])
+                let (k, q, v) = (nodes[pk].inputs[0], nodes[pk].inputs[1], nodes[pv].inputs[0])
                 let mask = Array(nodes[ps].inputs.dropFirst())
-                candidate = (.attention(scale: scale), [q, k, v] + mask, [ps, pk] + (pv.map { [$0] } ?? []))
+                candidate = (.attention(scale: scale), [q, k, v] + mask, [pv, ps, pk])
             default:
                 break
             }

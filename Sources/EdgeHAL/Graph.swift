@@ -178,17 +178,8 @@ public struct GraphBuilder: Sendable {
     public mutating func setRows(_ dst: TensorID, _ src: TensorID, ids: TensorID) throws -> TensorID {
         try apply(.setRows, [dst, src, ids])
     }
-    /// A permutation that only moves axes of extent 1 leaves every element where it is: it becomes a
-    /// view, not a copy (a decode step's [hd, heads, 1] → [hd, 1, heads], four per layer).
     public mutating func permute(_ x: TensorID, _ a0: Int, _ a1: Int, _ a2: Int, _ a3: Int) throws -> TensorID {
-        let op = Op.permute(a0, a1, a2, a3)
-        let desc = graph[x].desc
-        let out = try op.outputDesc(for: [desc])
-        // Input axes with more than one element, in the order they land in the output.
-        let axes = [a0, a1, a2, a3]
-        let moved = (0..<4).filter { desc.shape[$0] > 1 }.map { axes[$0] }
-        if moved == moved.sorted() { return try reshape(x, out.shape) }
-        return try apply(op, [x])
+        try apply(.permute(a0, a1, a2, a3), [x])
     }
 
     /// Attention as ggml composes it (Q·Kᵀ, scaled masked softmax, ·V): the fusion pass

@@ -51,7 +51,7 @@ let package = Package(
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], path: "Tools/hwprobe"),
         .executableTarget(name: "conformance", dependencies: [
-            "EdgeHAL", "EdgeHALBuiltins", "EdgeHALConformance", "EdgeHALCPU", "EdgeHALModels", "EdgeHALReference",
+            "EdgeHAL", "EdgeHALBuiltins", "EdgeHALConformance", "EdgeHALCPU", "EdgeHALModels", "EdgeHALPlugins", "EdgeHALReference",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], path: "Tools/conformance"),
         .executableTarget(name: "edgehal", dependencies: [

@@ -17,8 +17,8 @@ public struct VulkanBackend: Backend {
     public let profile: Bool
 
     public init(validation: Bool? = nil, profile: Bool? = nil) {
-        self.validation = validation ?? (VulkanCache.env("EDGEHAL_VULKAN_VALIDATION") == "1")
-        self.profile = profile ?? (VulkanCache.env("EDGEHAL_VULKAN_PROFILE") == "1")
+        self.validation = validation ?? (CacheFolder.environment("EDGEHAL_VULKAN_VALIDATION") == "1")
+        self.profile = profile ?? (CacheFolder.environment("EDGEHAL_VULKAN_PROFILE") == "1")
     }
 
     public func probe() -> BackendStatus {

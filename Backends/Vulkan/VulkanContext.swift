@@ -139,7 +139,8 @@ final class VulkanContext: @unchecked Sendable {
         destroyInstance(instance, nil)
     }
 
-    private static func makeInstance(_ lib: VulkanLibrary, validation: Bool) throws -> VkInstance {
+    /// A Vulkan 1.2 instance, with the Khronos validation layer and debug-utils messages when asked.
+    static func makeInstance(_ lib: VulkanLibrary, validation: Bool) throws -> VkInstance {
         let createInstance = try lib.function(nil, "vkCreateInstance", as: PFN_vkCreateInstance.self)
         var instance: VkInstance?
         let layers = validation ? ["VK_LAYER_KHRONOS_validation"] : []

@@ -65,7 +65,7 @@ final class VulkanPipelines: @unchecked Sendable {
     }
 
     static func cachePath(_ context: VulkanContext) -> String? {
-        VulkanCache.folder.map { "\($0)/vulkan-pipelines-\(context.pipelineCacheKey).bin" }
+        CacheFolder.path.map { "\($0)/vulkan-pipelines-\(context.pipelineCacheKey).bin" }
     }
 
     private func save() {

@@ -26,21 +26,7 @@ enum VulkanProbe {
     /// Opens the loader, makes an instance and describes every physical device; the reason when any step fails.
     static func devices() throws -> [VulkanDeviceFacts] {
         let lib = try VulkanLibrary()
-        let createInstance = try lib.function(nil, "vkCreateInstance", as: PFN_vkCreateInstance.self)
-        var instance: VkInstance?
-        let result: VkResult = "EdgeHAL".withCString { appName in
-            var app = VkApplicationInfo()
-            app.sType = VK_STRUCTURE_TYPE_APPLICATION_INFO
-            app.pApplicationName = appName
-            app.apiVersion = VulkanLibrary.version(1, 3)
-            return withUnsafePointer(to: &app) { appPointer in
-                var create = VkInstanceCreateInfo()
-                create.sType = VK_STRUCTURE_TYPE_INSTANCE_CREATE_INFO
-                create.pApplicationInfo = appPointer
-                return createInstance(&create, nil, &instance)
-            }
-        }
-        guard result == VK_SUCCESS, let instance else { throw VulkanError("vkCreateInstance", result) }
+        let instance = try VulkanContext.makeInstance(lib, validation: false)
         let destroyInstance = try lib.function(instance, "vkDestroyInstance", as: PFN_vkDestroyInstance.self)
         defer { destroyInstance(instance, nil) }
         return try devices(lib, instance)

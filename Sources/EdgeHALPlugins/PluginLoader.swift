@@ -83,7 +83,7 @@ public enum PluginLoader {
     }
 
     /// `/path#sha256=HEX` → (path, HEX).
-    static func split(_ entry: String) -> (String, String?) {
+    public static func split(_ entry: String) -> (String, String?) {
         let marker = "#sha256="
         guard let i = entry.indices.first(where: { entry[$0...].hasPrefix(marker) }) else { return (entry, nil) }
         return (String(entry[..<i]), String(entry[entry.index(i, offsetBy: marker.count)...]))

@@ -3,6 +3,7 @@ import EdgeHAL
 import EdgeHALBuiltins
 import EdgeHALCPU
 import EdgeHALModels
+import EdgeHALPlugins
 import EdgeHALReference
 import EdgeHALConformance
 import Foundation
@@ -74,7 +75,7 @@ struct Conformance: ParsableCommand {
         var backend = self.backend
         if backend == nil, let file = plugin.first {
             // The plugin named first: tested by its backend name once loaded, or refused with the reason.
-            let path = String(file.split(separator: "#").first ?? "")
+            let path = PluginLoader.split(file).0
             guard let entry = probed.first(where: { $0.status.plugin?.path == path }) else {
                 FileHandle.standardError.write(Data("conformance: plugin \(file) was not loaded\n".utf8))
                 throw ExitCode(2)

@@ -42,6 +42,9 @@ enum CPUKernels {
         case .swiglu:
             nonisolated(unsafe) let in1 = f32(1)
             return { Elementwise.swiglu(in0, in1, out, count, pool: pool) }
+        case .geglu:
+            nonisolated(unsafe) let in1 = f32(1)
+            return { Elementwise.geglu(in0, in1, out, count, pool: pool) }
         case .rmsNorm(let eps):
             return { Norms.rmsNorm(in0, weight: nil, out, rowLength: d[0].shape[0], rows: d[0].shape.rows, eps: eps, pool: pool) }
         case .rmsNormMul(let eps):
@@ -168,6 +171,10 @@ enum Elementwise {
 
     static func swiglu(_ g: UnsafePointer<Float>, _ u: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, _ count: Int, pool: WorkerPool) {
         chunks(count, pool: pool) { r in for i in r { y[i] = g[i] / (1 + expf(-g[i])) * u[i] } }
+    }
+
+    static func geglu(_ g: UnsafePointer<Float>, _ u: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, _ count: Int, pool: WorkerPool) {
+        chunks(count, pool: pool) { r in for i in r { y[i] = gelu(g[i]) * u[i] } }
     }
 
     /// a ∘ b with b repeated to a's shape; rows of b that span a's whole ne0 use vector code.

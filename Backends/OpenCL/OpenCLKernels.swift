@@ -50,8 +50,8 @@ enum OpenCLKernels {
             default:
                 return OpenCLDispatch(files: elementwise, kernel: "unary", scalars: [u(n), u(3), .f(0)], global: [spans(n)], local: [64])
             }
-        case .add, .mul, .swiglu:
-            let op = node.op == .add ? 0 : node.op == .mul ? 1 : 2
+        case .add, .mul, .swiglu, .geglu:
+            let op = node.op == .add ? 0 : node.op == .mul ? 1 : node.op == .swiglu ? 2 : 3
             let a = ins[0].shape
             return OpenCLDispatch(files: elementwise, kernel: "binary", scalars: dims(a) + dims(ins[1].shape) + [u(op)],
                                   global: [spans(a[0]) * a.rows], local: [64])

@@ -49,6 +49,11 @@ public enum ReferenceKernels {
             for i in 0..<y.desc.shape.count {
                 y.setF32(i, Float(silu(Double(gate.f32(i))) * Double(up.f32(i))))
             }
+        case .geglu:
+            let (gate, up) = (x[0], x[1])
+            for i in 0..<y.desc.shape.count {
+                y.setF32(i, Float(gelu(Double(gate.f32(i))) * Double(up.f32(i))))
+            }
         case .setRows:
             // The output is the destination itself (in place): only the addressed rows change.
             setRows(x[1], ids: x[2], y)

@@ -27,7 +27,7 @@ enum VulkanKernels {
         switch s.op {
         case .mulMat: return weightTypes.contains(ins[0].type)
         case .getRows: return weightTypes.contains(ins[0].type)
-        case .add, .mul, .swiglu, .scale, .silu, .gelu, .rmsNorm, .rmsNormMul, .softmax: return true
+        case .add, .mul, .swiglu, .geglu, .scale, .silu, .gelu, .rmsNorm, .rmsNormMul, .softmax: return true
         case .rope: return ins[0].shape[0] % 2 == 0
         case .convert(let to): return to == .f32 || f16Storage
         case .permute: return ins[0].type == .f32 || f16Storage
@@ -55,8 +55,8 @@ enum VulkanKernels {
                 return VulkanDispatch(kernel: kernel, words: [u(n), 1, 1, 1, 1, 0, 0, 0], groups: (strided(n), 1, 1))
             }
             return VulkanDispatch(kernel: kernel, words: [u(n), 3, 0], groups: (strided(n), 1, 1))
-        case .add, .mul, .swiglu:
-            let op: UInt32 = node.op == .add ? 0 : node.op == .mul ? 1 : 2
+        case .add, .mul, .swiglu, .geglu:
+            let op: UInt32 = node.op == .add ? 0 : node.op == .mul ? 1 : node.op == .swiglu ? 2 : 3
             return VulkanDispatch(kernel: "binary", words: dims(ins[0].shape) + dims(ins[1].shape) + [op], groups: (strided(n), 1, 1))
         case .rmsNorm(let eps), .rmsNormMul(let eps):
             let rows = ins[0].shape.rows

@@ -1,4 +1,4 @@
-// Elementwise kernels: unary (scale, silu, gelu, copy), f32 ⇄ f16 conversion, binary (add, mul, swiglu)
+// Elementwise kernels: unary (scale, silu, gelu, copy), f32 ⇄ f16 conversion, binary (add, mul, swiglu, geglu)
 // with ggml broadcast, set_rows (in place) and permute (ggml_cont of ggml_permute).
 //
 // Arguments follow README.md: (buffer, byte offset) per tensor, inputs then output, then the scalars
@@ -39,12 +39,13 @@
 DEFINE_UNARY(float)
 DEFINE_UNARY(float8)
 
-// 0: a + b, 1: a·b (single IEEE operations: correctly rounded), 2: swiglu silu(a)·b.
+// 0: a + b, 1: a·b (single IEEE operations: correctly rounded), 2: swiglu silu(a)·b, 3: geglu gelu(a)·b.
 #define DEFINE_BINARY(T)                                                                             \
     T binary_##T(T a, T b, uint op) {                                                                \
         if (op == 0u) return a + b;                                                                  \
         if (op == 1u) return a * b;                                                                  \
-        return a / (1.0f + exp(-a)) * b;                                                             \
+        if (op == 2u) return a / (1.0f + exp(-a)) * b;                                               \
+        return unary_##T(a, 2u, 0.0f) * b;                                                           \
     }
 DEFINE_BINARY(float)
 DEFINE_BINARY(float8)
@@ -84,7 +85,7 @@ __kernel void convert_f16_f32(__global const uchar *x, uint x_off, __global ucha
 }
 
 // binary: a f32 [ne0, ne1, ne2, ne3], b f32 [be0, be1, be2, be3] repeated to a's shape (b's index is each
-// of a's modulo b's extent) → out f32 with a's shape. swiglu (op 2) takes a = gate, b = up, same shapes.
+// of a's modulo b's extent) → out f32 with a's shape. swiglu (op 2) and geglu (op 3) take a = gate, b = up, same shapes.
 // Scalars: uint ne0, ne1, ne2, ne3, be0, be1, be2, be3, op.
 __kernel void binary(__global const uchar *a, uint a_off, __global const uchar *b, uint b_off,
                      __global uchar *out, uint out_off,

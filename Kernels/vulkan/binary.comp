@@ -1,7 +1,7 @@
 #version 450
 // a ∘ b with b repeated to a's shape (ggml's broadcast: b's index is each of a's modulo b's extent),
-// and swiglu silu(a)·b (same shapes). f32 only.
-// Push constants after the contract words: uint ne[4] (a and out), uint be[4] (b), uint op (0 add, 1 mul, 2 swiglu).
+// swiglu silu(a)·b and geglu gelu(a)·b (same shapes). f32 only.
+// Push constants after the contract words: uint ne[4] (a and out), uint be[4] (b), uint op (0 add, 1 mul, 2 swiglu, 3 geglu).
 // Dispatch: x = min(ceil(n / 64), 4096), n = ne0·ne1·ne2·ne3; grid-stride loop.
 layout(local_size_x = 64) in;
 layout(binding = 0) uniform usamplerBuffer A;
@@ -24,7 +24,8 @@ void main() {
         float v;
         if (pc.op == 0u) v = a + b;
         else if (pc.op == 1u) v = a * b;
-        else v = a / (1.0 + exp(-a)) * b;
+        else if (pc.op == 2u) v = a / (1.0 + exp(-a)) * b;
+        else v = gelu(a) * b;
         y[pc.out_off + i] = v;
     }
 }

@@ -34,3 +34,10 @@ uint f32_to_f16(float f) {
     if (rem > 0x1000u || (rem == 0x1000u && (h & 1u) != 0u)) h += 1u;   // a carry into the exponent gives inf
     return sign | h;
 }
+
+// gelu's tanh form written as x·sigmoid(2u): 0.5·(1 + tanh(u)) = 1 / (1 + e^(−2u)), with no
+// cancellation for negative x and no inf/inf for large |x| (a naive tanh gives NaN there).
+float gelu(float x) {
+    float u = 0.7978845608028654 * (x + 0.044715 * x * x * x);
+    return x / (1.0 + exp(-2.0 * u));
+}

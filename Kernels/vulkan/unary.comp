@@ -14,13 +14,6 @@ layout(binding = 8) writeonly buffer Y { float y[]; };
 layout(push_constant) uniform PC { uint in_off[4]; uint out_off; uint n; uint op; float s; } pc;
 #include "common.glsl"
 
-// gelu's tanh form written as x·sigmoid(2u): 0.5·(1 + tanh(u)) = 1 / (1 + e^(−2u)), with no
-// cancellation for negative x and no inf/inf for large |x| (a naive tanh gives NaN there).
-float gelu(float x) {
-    float u = 0.7978845608028654 * (x + 0.044715 * x * x * x);
-    return x / (1.0 + exp(-2.0 * u));
-}
-
 void main() {
     uint stride = gl_NumWorkGroups.x * gl_WorkGroupSize.x;
     for (uint i = gl_GlobalInvocationID.x; i < pc.n; i += stride) {

@@ -2,7 +2,7 @@
 ///
 /// Patterns (each intermediate must have exactly one consumer and not be a graph output):
 /// - `rms_norm(x) · w` → `rms_norm_mul(x, w)`
-/// - `silu(g) · u` (either operand order) → `swiglu(g, u)`
+/// - `silu(g) · u` (either operand order) → `swiglu(g, u)`; `gelu(g) · u` → `geglu(g, u)`
 /// - `mul_mat(permute(v, 1,0,2,3), softmax(mul_mat(k, q), mask))` → `attention(q, k, v, mask)`
 public enum Fusion {
     /// Fuses wherever `supports` accepts the fused op (one target device).
@@ -39,6 +39,8 @@ public enum Fusion {
                         candidate = (.rmsNormMul(eps: eps), [prev.inputs[0], node.inputs[other]], [p])
                     case .silu where graph[node.inputs[other]].desc.shape == graph[prev.inputs[0]].desc.shape:
                         candidate = (.swiglu, [prev.inputs[0], node.inputs[other]], [p])
+                    case .gelu where graph[node.inputs[other]].desc.shape == graph[prev.inputs[0]].desc.shape:
+                        candidate = (.geglu, [prev.inputs[0], node.inputs[other]], [p])
                     default: break
                     }
                 }

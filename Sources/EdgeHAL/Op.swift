@@ -37,6 +37,7 @@ public struct RopeParams: Hashable, Sendable {
 /// - `permute`: materialises ggml_cont(ggml_permute(x, axes)): input axis i becomes output axis axes[i].
 /// - `rmsNormMul`: x, weight [ne0] → rms_norm(x)·weight.
 /// - `swiglu`: gate, up → silu(gate)·up.
+/// - `geglu`: gate, up → gelu(gate)·up (gelu's tanh form, as ggml_geglu).
 /// - `attention`: q [D, T, H], k [D, KV, Hkv], v [D, KV, Hkv], optional mask F32 [KV, ≥T]
 ///   → F32 [D, T, H] = softmax(q·kᵀ·scale + mask)·v with head h reading kv head h / (H / Hkv).
 public enum Op: Hashable, Sendable {
@@ -56,6 +57,7 @@ public enum Op: Hashable, Sendable {
     // Fused operators: the fusion pass creates them only for backends that support them.
     case rmsNormMul(eps: Float)
     case swiglu
+    case geglu
     case attention(scale: Float)
 
     /// Stable short name used in reports, the conformance table and `--op` filters.
@@ -76,6 +78,7 @@ public enum Op: Hashable, Sendable {
         case .setRows: return "set_rows"
         case .rmsNormMul: return "rms_norm_mul"
         case .swiglu: return "swiglu"
+        case .geglu: return "geglu"
         case .attention: return "attention"
         }
     }
@@ -88,7 +91,7 @@ public enum Op: Hashable, Sendable {
 
     public var isFused: Bool {
         switch self {
-        case .rmsNormMul, .swiglu, .attention: return true
+        case .rmsNormMul, .swiglu, .geglu, .attention: return true
         default: return false
         }
     }

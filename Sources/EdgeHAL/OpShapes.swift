@@ -7,7 +7,7 @@ extension Op {
     /// Number of inputs the op takes: (required, optional).
     public var arity: (required: Int, optional: Int) {
         switch self {
-        case .mulMat, .getRows, .add, .mul, .rope, .rmsNormMul, .swiglu: return (2, 0)
+        case .mulMat, .getRows, .add, .mul, .rope, .rmsNormMul, .swiglu, .geglu: return (2, 0)
         case .setRows: return (3, 0)
         case .scale, .rmsNorm, .silu, .gelu, .convert, .permute: return (1, 0)
         case .softmax: return (1, 1)
@@ -52,7 +52,7 @@ extension Op {
             try requireF32(0, 1)
             guard divides(inputs[1].shape, a.shape, axes: [0, 1, 2, 3]) else { throw fail("b must repeat to a's shape") }
             return a
-        case .swiglu:
+        case .swiglu, .geglu:
             try requireF32(0, 1)
             guard inputs[1].shape == a.shape else { throw fail("gate and up differ in shape") }
             return a

@@ -25,8 +25,9 @@ extension CaseTable {
                         flops: Double(a.count), weightBytes: 0) { rng in
             var c = OpCaseBuilder()
             let x = c.floats("a", a, rng.normal(count: a.count))
-            let y = c.floats("b", b, rng.normal(count: b.count, scale: op == .swiglu ? 4 : 1))
-            return c.finish(try c.builder.apply(op, op == .swiglu ? [y, x] : [x, y]))
+            let gated = op == .swiglu || op == .geglu
+            let y = c.floats("b", b, rng.normal(count: b.count, scale: gated ? 4 : 1))
+            return c.finish(try c.builder.apply(op, gated ? [y, x] : [x, y]))
         }
     }
 
@@ -47,7 +48,9 @@ extension CaseTable {
                       binaryCase(op, Shape(1001, 37, 1, 2), Shape(1001, 1, 1, 2))]
         }
         cases += [binaryCase(.swiglu, Shape(1536, 5), Shape(1536, 5), threshold: Tolerance.float),
-                  binaryCase(.swiglu, large, large, threshold: Tolerance.float)]
+                  binaryCase(.swiglu, large, large, threshold: Tolerance.float),
+                  binaryCase(.geglu, Shape(2048, 5), Shape(2048, 5), threshold: Tolerance.float),   // Gemma 3's feed-forward
+                  binaryCase(.geglu, large, large, threshold: Tolerance.float)]
         cases += [unaryCase(.scale(0.125), Shape(1000, 3), threshold: Tolerance.exact),
                   unaryCase(.scale(-3.5), large, range: 1e3, threshold: Tolerance.exact),
                   unaryCase(.silu, Shape(1000, 3), range: 12, threshold: Tolerance.float),
@@ -149,6 +152,8 @@ extension CaseTable {
             (RopeParams(mode: .neox, nDims: 16, freqBase: 10000), 64, 4096, 4, 5),
             (RopeParams(mode: .neox, nDims: 80, freqBase: 10000), 80, 2048, 3, 37),     // odd heads, many tokens
             (RopeParams(mode: .normal, nDims: 24, freqBase: 1e6, freqScale: 0.125), 40, 65536, 5, 7),
+            (RopeParams(mode: .neox, nDims: 256, freqBase: 1e6), 256, 32768, 4, 5),      // Gemma 3 global layers
+            (RopeParams(mode: .neox, nDims: 256, freqBase: 10000), 256, 2048, 1, 9),     // Gemma 3 local layers (k: one head)
         ]
         return variants.map { p, hd, maxPos, heads, tokens in
             ConformanceCase(op: "rope", type: "f32",
@@ -171,9 +176,12 @@ extension CaseTable {
         var kvType: DType = .f32
         /// The mask adds finite position biases in [−4, 0] to the visible keys, not just 0.
         var bias = false
+        /// Sliding-window mask: a query at position p sees keys k with p − k < window only.
+        var window: Int? = nil
         var label: String {
             "d=\(d) t=\(t) kv=\(kv) h=\(h)/\(hkv)" + (offset.map { " offset=\($0)" } ?? "") + (bias ? " biased" : "")
                 + (qScale != 1 ? " q×\(qScale)" : "") + (kvType != .f32 ? " kv=\(kvType.rawValue)" : "")
+                + (window.map { " window=\($0)" } ?? "")
         }
     }
 
@@ -189,6 +197,9 @@ extension CaseTable {
         AttentionShape(d: 64, t: 4, kv: 200, h: 4, hkv: 2, offset: 196, kvType: .f16),  // f16 KV cache
         AttentionShape(d: 36, t: 3, kv: 33, h: 3, hkv: 1, offset: 30),      // head size not a multiple of 8
         AttentionShape(d: 64, t: 5, kv: 50, h: 4, hkv: 2, offset: 45, bias: true),  // finite additive bias (ALiBi-like)
+        AttentionShape(d: 256, t: 1, kv: 300, h: 4, hkv: 1, offset: 299),   // Gemma 3 global layer, decode: head size 256, MQA
+        AttentionShape(d: 256, t: 1, kv: 700, h: 4, hkv: 1, offset: 699, window: 512),  // sliding window: the first 188 keys masked
+        AttentionShape(d: 256, t: 9, kv: 530, h: 4, hkv: 1, offset: 521, window: 512),  // prefill across the window's edge
     ]
 
     static var attention: [ConformanceCase] {
@@ -212,7 +223,7 @@ extension CaseTable {
         }
         let k = kvInput("k"), v = kvInput("v")
         let mask = s.offset.map { offset in
-            c.floats("mask", Shape(s.kv, s.t), TestData.causalMask(kv: s.kv, tokens: s.t, kvOffset: offset, bias: s.bias ? 4 : 0, rng: &rng))
+            c.floats("mask", Shape(s.kv, s.t), TestData.causalMask(kv: s.kv, tokens: s.t, kvOffset: offset, window: s.window, bias: s.bias ? 4 : 0, rng: &rng))
         }
         return (q, k, v, mask)
     }
@@ -235,7 +246,22 @@ extension CaseTable {
             let u = c.floats("u", Shape(1536, 7), rng.normal(count: 1536 * 7))
             return c.finish(try c.builder.mul(try c.builder.silu(g), u))
         })
-        for s in [attentionShapes[0], attentionShapes[1], attentionShapes[4], attentionShapes[6]] {
+        cases.append(ConformanceCase(op: "geglu", type: "fused", shape: "gelu(g)·u 2048x7", threshold: Tolerance.float,
+                                     check: .fusion, flops: 10 * 2048 * 7, weightBytes: 0) { rng in
+            var c = OpCaseBuilder()
+            let g = c.floats("g", Shape(2048, 7), rng.normal(count: 2048 * 7, scale: 3))
+            let u = c.floats("u", Shape(2048, 7), rng.normal(count: 2048 * 7))
+            return c.finish(try c.builder.mul(try c.builder.gelu(g), u))
+        })
+        // Gemma 3's per-head norm of q and k: one weight [head] broadcast over heads and tokens.
+        cases.append(ConformanceCase(op: "rms_norm_mul", type: "fused", shape: "rms_norm·w per head 256x4x7", threshold: Tolerance.float,
+                                     check: .fusion, flops: 3 * 256 * 4 * 7, weightBytes: 0) { rng in
+            var c = OpCaseBuilder()
+            let x = c.floats("x", Shape(256, 4, 7), rng.normal(count: 256 * 4 * 7, scale: 5))
+            let w = try c.weight("norm", .f32, Shape(256), TestData.bytes(of: rng.uniform(0.2, 3, count: 256)))
+            return c.finish(try c.builder.mul(try c.builder.rmsNorm(x, eps: 1e-6), w))
+        })
+        for s in [attentionShapes[0], attentionShapes[1], attentionShapes[4], attentionShapes[6], attentionShapes[13]] {
             cases.append(ConformanceCase(op: "attention", type: "fused", shape: "q·kᵀ→softmax→·v " + s.label,
                                          threshold: Tolerance.float, check: .fusion, flops: Double(4 * s.d * s.t * s.kv * s.h), weightBytes: 0) { rng in
                 var c = OpCaseBuilder()

@@ -59,14 +59,16 @@ public enum TestData {
 
     /// llama.cpp's causal mask for `tokens` queries at positions kvOffset..<kvOffset+tokens over `kv` keys:
     /// query t sees key j iff j ≤ kvOffset + t.
-    public static func causalMask(kv: Int, tokens: Int, kvOffset: Int) -> [Float] {
-        (0..<tokens).flatMap { t in (0..<kv).map { j in j <= kvOffset + t ? 0 : -Float.infinity } }
+    public static func causalMask(kv: Int, tokens: Int, kvOffset: Int, window: Int? = nil) -> [Float] {
+        (0..<tokens).flatMap { t in
+            (0..<kv).map { j in j <= kvOffset + t && (window.map { kvOffset + t - j < $0 } ?? true) ? 0 : -Float.infinity }
+        }
     }
 
     /// The causal mask with a random finite bias in [−bias, 0] on every visible key (position
     /// biases such as ALiBi travel in the mask): a kernel must add the mask after scaling the scores.
-    public static func causalMask(kv: Int, tokens: Int, kvOffset: Int, bias: Float, rng: inout SeededRandom) -> [Float] {
-        var m = causalMask(kv: kv, tokens: tokens, kvOffset: kvOffset)
+    public static func causalMask(kv: Int, tokens: Int, kvOffset: Int, window: Int? = nil, bias: Float, rng: inout SeededRandom) -> [Float] {
+        var m = causalMask(kv: kv, tokens: tokens, kvOffset: kvOffset, window: window)
         guard bias > 0 else { return m }
         let b = rng.uniform(-bias, 0, count: m.count)
         for i in m.indices where m[i] == 0 { m[i] = b[i] }

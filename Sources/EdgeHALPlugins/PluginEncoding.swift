@@ -26,6 +26,7 @@ enum PluginEncoding {
         case .setRows: e.code = UInt32(EH_OP_SET_ROWS)
         case .rmsNormMul(let eps): e.code = UInt32(EH_OP_RMS_NORM_MUL); e.f.0 = eps
         case .swiglu: e.code = UInt32(EH_OP_SWIGLU)
+        case .geglu: e.code = UInt32(EH_OP_GEGLU)
         case .attention(let s): e.code = UInt32(EH_OP_ATTENTION); e.f.0 = s
         }
         return e

@@ -85,10 +85,10 @@ enum TinyModel {
 }
 
 struct LlamaModelTests {
-    let model: LlamaModel
+    let model: LanguageModel
     let prompt: [Int32] = [72, 101, 108, 108, 111, 44, 32, 119, 111, 114, 108, 100]
 
-    init() throws { model = try LlamaModel(path: try TinyModel.path()) }
+    init() throws { model = try LanguageModel(path: try TinyModel.path()) }
 
     func nmse(_ a: [Float], _ b: [Float]) -> Double {
         zip(a, b).reduce(0.0) { $0 + Double($1.0 - $1.1) * Double($1.0 - $1.1) } / b.reduce(0.0) { $0 + Double($1) * Double($1) }
@@ -100,22 +100,22 @@ struct LlamaModelTests {
     }
 
     @Test func decodingWithTheCacheEqualsOneBatch() throws {
-        let batch = LlamaSession(model: model, devices: [ReferenceDevice()], contextLength: 32, batchSize: 64)
+        let batch = ModelSession(model: model, devices: [ReferenceDevice()], contextLength: 32, batchSize: 64)
         let all = try batch.evaluate(prompt, allLogits: true)
-        let stepwise = LlamaSession(model: model, devices: [ReferenceDevice()], contextLength: 32, batchSize: 1)
+        let stepwise = ModelSession(model: model, devices: [ReferenceDevice()], contextLength: 32, batchSize: 1)
         var last: [Float] = []
         for (i, t) in prompt.enumerated() {
             last = try stepwise.evaluate([t])
             let row = Array(all[(i * 262)..<((i + 1) * 262)])
             #expect(nmse(last, row) < 1e-10, "position \(i)")
         }
-        let chunked = LlamaSession(model: model, devices: [ReferenceDevice()], contextLength: 32, batchSize: 5)
+        let chunked = ModelSession(model: model, devices: [ReferenceDevice()], contextLength: 32, batchSize: 5)
         #expect(nmse(try chunked.evaluate(prompt), last) < 1e-10)
     }
 
     @Test func cpuBackendAgreesWithTheReference() throws {
-        let reference = LlamaSession(model: model, devices: [ReferenceDevice()], contextLength: 32)
-        let cpu = LlamaSession(model: model, devices: [CPUDevice(threads: 2)], contextLength: 32)
+        let reference = ModelSession(model: model, devices: [ReferenceDevice()], contextLength: 32)
+        let cpu = ModelSession(model: model, devices: [CPUDevice(threads: 2)], contextLength: 32)
         var a = try reference.evaluate(prompt), b = try cpu.evaluate(prompt)
         for _ in 0..<8 {
             #expect(nmse(b, a) < 1e-3)
@@ -127,7 +127,7 @@ struct LlamaModelTests {
     }
 
     @Test func contextOverflowAndBadTokensAreErrors() throws {
-        let s = LlamaSession(model: model, devices: [ReferenceDevice()], contextLength: 4)
+        let s = ModelSession(model: model, devices: [ReferenceDevice()], contextLength: 4)
         #expect(throws: ModelError.self) { try s.evaluate(prompt) }
         #expect(throws: ModelError.self) { try s.evaluate([9999]) }
     }

@@ -57,7 +57,7 @@ final class FaultyModelDevice: Device {
 /// every available backend passes, and seeded single-layer faults fail.
 @Suite(.serialized)
 struct ModelAgreementTests {
-    static let model: LlamaModel = try! LlamaModel(path: try! ModelStore.ensureDefaultModel())
+    static let model: LanguageModel = try! LanguageModel(path: try! ModelStore.ensureDefaultModel())
     static let tokens = model.tokenizer.encode(ModelAgreement.text)
     /// The reference's logits, computed once (≈ 30 s in a release build).
     static let expected: [Float] = try! ModelAgreement.logits(model: model, tokens: tokens, devices: [ReferenceDevice()]).logits
@@ -94,7 +94,7 @@ struct ModelAgreementTests {
     }
 
     @Test func tinyModelAgreesAndTheReferenceMatchesItself() throws {
-        let model = try LlamaModel(path: try TinyModel.path())
+        let model = try LanguageModel(path: try TinyModel.path())
         let tokens = Array(model.tokenizer.encode(ModelAgreement.text).prefix(48))
         let m = try ModelAgreement.measure(model: model, tokens: tokens, device: [CPUDevice(threads: 2)], reference: [ReferenceDevice()])
         #expect(m.positions == 48)

@@ -29,9 +29,9 @@ struct SmolLM2Tests {
         return try! JSONDecoder().decode(Golden.self, from: Data(contentsOf: url))
     }()
 
-    static let model: LlamaModel = try! LlamaModel(path: try! ModelStore.ensureDefaultModel())
+    static let model: LanguageModel = try! LanguageModel(path: try! ModelStore.ensureDefaultModel())
 
-    func greedy(_ session: LlamaSession, _ prompt: String, _ n: Int) throws -> [Int32] {
+    func greedy(_ session: ModelSession, _ prompt: String, _ n: Int) throws -> [Int32] {
         var logits = try session.evaluate(Self.model.tokenizer.encode(prompt))
         var out: [Int32] = []
         while out.count < n {
@@ -46,7 +46,7 @@ struct SmolLM2Tests {
     @Test("reference backend reproduces llama.cpp's float greedy run", arguments: golden.greedy.map(\.prompt))
     func referenceGreedyMatchesExactly(_ prompt: String) throws {
         let g = Self.golden.greedy.first { $0.prompt == prompt }!
-        let session = LlamaSession(model: Self.model, devices: [ReferenceDevice()], contextLength: 64)
+        let session = ModelSession(model: Self.model, devices: [ReferenceDevice()], contextLength: 64)
         #expect(try greedy(session, prompt, g.n) == g.float_activations.ids)
     }
 
@@ -54,7 +54,7 @@ struct SmolLM2Tests {
     func cpuCloseToFloatGolden(_ prompt: String) throws {
         let device = CPUDevice(threads: 2)
         let top = Self.golden.top10_last_position.first { $0.prompt == prompt }!
-        let session = LlamaSession(model: Self.model, devices: [device], contextLength: 64)
+        let session = ModelSession(model: Self.model, devices: [device], contextLength: 64)
         let logits = try session.evaluate(Self.model.tokenizer.encode(prompt))
         // 8-bit activation rounding moves logits by up to ~0.25 in llama.cpp's own CPU run.
         for pair in top.float_activations {

@@ -191,7 +191,7 @@ extension Conformance {
                            threshold: ModelAgreement.maximumMeanKL)
         do {
             let path = spec == "default" ? try ModelStore.ensureDefaultModel() : spec
-            let llama = try LlamaModel(path: path)
+            let llama = try LanguageModel(path: path)
             r.type = URL(fileURLWithPath: path).deletingPathExtension().lastPathComponent
             var tokens = llama.tokenizer.encode(ModelAgreement.text)
             if modelTokens > 0 { tokens = Array(tokens.prefix(modelTokens)) }

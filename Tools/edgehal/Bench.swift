@@ -26,7 +26,7 @@ struct Bench: ParsableCommand {
 
     func run() throws {
         let path = try model ?? ModelStore.ensureDefaultModel { Terminal.note($0) }
-        let llama = try Terminal.failing("cannot load \(path)") { try LlamaModel(path: path) }
+        let llama = try Terminal.failing("cannot load \(path)") { try LanguageModel(path: path) }
         BuiltinBackends.addPlugins(plugin)
         let registry = BuiltinBackends.registry()
         let probed = registry.probeAll()
@@ -36,7 +36,7 @@ struct Bench: ParsableCommand {
         for name in names {
             let start = Terminal.now()
             let devices = try Terminal.failing("backend \(name)") { try BuiltinBackends.openDevices(name, registry: registry) }
-            let session = LlamaSession(model: llama, devices: devices, contextLength: p + n + 1, batchSize: p)
+            let session = ModelSession(model: llama, devices: devices, contextLength: p + n + 1, batchSize: p)
             let prompt = (0..<p).map { Int32(($0 * 7919 + 13) % llama.config.vocabulary) }
             _ = try session.evaluate(Array(prompt.prefix(8)))  // warm-up: builds graphs, touches weights
             let firstToken = Terminal.now() - start

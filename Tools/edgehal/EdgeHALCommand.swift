@@ -24,15 +24,15 @@ struct ModelOptions: ParsableArguments {
     @Option(help: "Load a backend plugin: an absolute path, optionally with #sha256=HEX; repeatable (adds to EDGEHAL_PLUGIN_PATH).")
     var plugin: [String] = []
 
-    func load() throws -> LlamaModel {
+    func load() throws -> LanguageModel {
         let path = try model ?? ModelStore.ensureDefaultModel { Terminal.note($0) }
-        return try Terminal.failing("cannot load \(path)") { try LlamaModel(path: path) }
+        return try Terminal.failing("cannot load \(path)") { try LanguageModel(path: path) }
     }
 
-    func session(_ model: LlamaModel, batch: Int = 64) throws -> LlamaSession {
+    func session(_ model: LanguageModel, batch: Int = 64) throws -> ModelSession {
         BuiltinBackends.addPlugins(plugin)
         let devices = try Terminal.failing("backend selection") { try BuiltinBackends.openDevices(backend) }
-        return LlamaSession(model: model, devices: devices, contextLength: ctx, batchSize: batch)
+        return ModelSession(model: model, devices: devices, contextLength: ctx, batchSize: batch)
     }
 }
 

@@ -89,7 +89,7 @@ struct UTF8Stream {
 
 /// ChatML, as SmolLM2's template renders a single user turn (with its default system prompt).
 enum ChatTemplate {
-    static func apply(userMessage: String, model: LlamaModel) throws -> String {
+    static func apply(userMessage: String, model: LanguageModel) throws -> String {
         guard let template = model.file.string("tokenizer.chat_template"), template.contains("<|im_start|>") else {
             throw ModelError("the model carries no ChatML chat template")
         }

@@ -81,6 +81,7 @@ typedef int32_t eh_status;
 #define EH_OP_RMS_NORM_MUL 14
 #define EH_OP_SWIGLU 15
 #define EH_OP_ATTENTION 16
+#define EH_OP_GEGLU 17 /* 1.1: gate, up → gelu(gate)·up */
 
 /* Device kinds, as `auto` ranks them: accelerators first, emulations below the native CPU. */
 #define EH_KIND_GPU 0

@@ -1,10 +1,11 @@
 import EdgeHAL
 import Synchronization
 
-/// A llama-family GGUF model: its file (memory-mapped), hyper-parameters and tokenizer.
-public final class LlamaModel: Sendable {
+/// A decoder-only GGUF model of any supported architecture: its file (memory-mapped),
+/// hyper-parameters and tokenizer.
+public final class LanguageModel: Sendable {
     public let file: GGUFFile
-    public let config: LlamaConfig
+    public let config: ModelConfig
     public let tokenizer: Tokenizer
     public let path: String
     /// One HostData per tensor, so every graph (and every device upload) shares it.
@@ -13,7 +14,7 @@ public final class LlamaModel: Sendable {
     public init(path: String) throws {
         self.path = path
         file = try GGUFFile.open(path: path)
-        config = try LlamaConfig(gguf: file)
+        config = try ModelConfig(gguf: file)
         tokenizer = try Tokenizer(try TokenizerConfig(gguf: file))
     }
 
@@ -32,17 +33,17 @@ public final class LlamaModel: Sendable {
 
 /// A conversation with a model on a list of devices: a KV cache and graphs per batch size,
 /// built once and run as many times as needed.
-public final class LlamaSession {
-    public let model: LlamaModel
+public final class ModelSession {
+    public let model: LanguageModel
     public let devices: [any Device]
     public let contextLength: Int
     public private(set) var position = 0
     public let resident = ResidentTensors()
-    private var executables: [String: (LlamaGraph, Executable)] = [:]
+    private var executables: [String: (DecoderGraph, Executable)] = [:]
     /// Tokens per prefill graph run; longer prompts go in several runs.
     public var batchSize: Int
 
-    public init(model: LlamaModel, devices: [any Device], contextLength: Int = 2048, batchSize: Int = 64) {
+    public init(model: LanguageModel, devices: [any Device], contextLength: Int = 2048, batchSize: Int = 64) {
         self.model = model
         self.devices = devices
         self.contextLength = max(1, min(contextLength, model.config.contextLength))
@@ -56,10 +57,10 @@ public final class LlamaSession {
     }
 
     /// The executable for `tokens` tokens at a time; built on first use.
-    public func executable(tokens: Int, allLogits: Bool) throws -> (LlamaGraph, Executable) {
+    public func executable(tokens: Int, allLogits: Bool) throws -> (DecoderGraph, Executable) {
         let key = "\(tokens)/\(allLogits)"
         if let e = executables[key] { return e }
-        let g = try LlamaGraph(model: model, tokens: tokens, cacheLength: contextLength, allLogits: allLogits)
+        let g = try DecoderGraph(model: model, tokens: tokens, cacheLength: contextLength, allLogits: allLogits)
         let exe = try Executable(graph: g.graph, devices: devices, resident: resident)
         executables[key] = (g, exe)
         return (g, exe)
@@ -95,13 +96,24 @@ public final class LlamaSession {
         try exe.setInput(g.positions, (0..<t).map { Int32(position + $0) })
         // Cache rows are ordered (kv head, token) to match the permuted [headDim, T, kvHeads] keys.
         try exe.setInput(g.cacheRows, (0..<(kvHeads * t)).map { Int32(($0 / t) * contextLength + position + $0 % t) })
-        var mask = [Float](repeating: -.infinity, count: contextLength * t)
-        for i in 0..<t { for j in 0...(position + i) { mask[i * contextLength + j] = 0 } }
-        try exe.setInput(g.mask, mask)
+        try exe.setInput(g.mask, causalMask(tokens: t, window: nil))
+        if let local = g.localMask { try exe.setInput(local, causalMask(tokens: t, window: model.config.slidingWindow?.size)) }
         if let last = g.lastRow { try exe.setInput(last, [Int32(t - 1)]) }
         try exe.run()
         position += t
         return try exe.read(g.logits)
+    }
+
+    /// The additive mask [contextLength, T] of the next `tokens` tokens: query i (at position
+    /// p = position + i) sees keys k ≤ p, and with a window only those with p − k < window.
+    private func causalMask(tokens t: Int, window: Int?) -> [Float] {
+        var mask = [Float](repeating: -.infinity, count: contextLength * t)
+        for i in 0..<t {
+            let p = position + i
+            let first = window.map { max(0, p - $0 + 1) } ?? 0
+            for k in first...p { mask[i * contextLength + k] = 0 }
+        }
+        return mask
     }
 }
 

@@ -38,7 +38,8 @@ let package = Package(
                 exclude: ["CVulkan", "CVulkanKernels"]),
         .target(name: "EdgeHALConformance", dependencies: ["EdgeHAL", "EdgeHALReference"],
                 path: "Sources/EdgeHALConformance"),
-        .target(name: "EdgeHALModels", dependencies: ["EdgeHAL"], path: "Sources/EdgeHALModels"),
+        .target(name: "EdgeHALModels", dependencies: ["EdgeHAL", .product(name: "Crypto", package: "swift-crypto")],
+                path: "Sources/EdgeHALModels"),
         .target(name: "EdgeHALPluginABI", path: "Sources/EdgeHALPluginABI"),
         .target(name: "EdgeHALPlugins", dependencies: [
             "EdgeHAL", "EdgeHALPluginABI", .product(name: "Crypto", package: "swift-crypto"),

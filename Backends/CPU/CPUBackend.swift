@@ -76,12 +76,28 @@ public final class CPUDevice: Device {
 
     public func makeWeightBuffer(_ data: HostData) throws -> any DeviceBuffer { HostBuffer(wrapping: data) }
 
+    /// One closure per node, except that each group of mul_mats over the same activations
+    /// (``Partition/groups``) becomes one ``MatMulGroup`` job.
     public func compile(_ partition: Partition) throws -> any Program {
-        HostProgram(partition, try partition.nodes.map { node in
-            guard supports(node.signature) else { throw EdgeHALError.unsupported("cpu: \(node.signature)") }
+        let nodes = partition.nodes
+        for node in nodes where !supports(node.signature) { throw EdgeHALError.unsupported("cpu: \(node.signature)") }
+        let groups = Dictionary(partition.groups.map { ($0.lowerBound, $0) }, uniquingKeysWith: { a, _ in a })
+        var kernels: [@Sendable () -> Void] = []
+        var i = 0
+        while i < nodes.count {
+            if let g = groups[i], g.count > 1, g.upperBound <= nodes.count, nodes[g].allSatisfy({ $0.op == .mulMat }),
+               let group = try MatMulGroup(nodes[g], device: backendName, threads: pool.threads) {
+                let pool = pool
+                kernels.append { group.run(pool: pool) }
+                i = g.upperBound
+                continue
+            }
+            let node = nodes[i]
             let (ins, out) = try node.hostAddresses(device: backendName)
-            return CPUKernels.make(node.op, inputs: Array(zip(ins, node.inputs.map(\.desc))), output: out,
-                                   outputDesc: node.output.desc, pool: pool)
-        })
+            kernels.append(CPUKernels.make(node.op, inputs: Array(zip(ins, node.inputs.map(\.desc))), output: out,
+                                           outputDesc: node.output.desc, pool: pool))
+            i += 1
+        }
+        return HostProgram(partition, kernels)
     }
 }

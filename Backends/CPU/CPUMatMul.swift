@@ -17,10 +17,15 @@ import EdgeHAL
 final class MatMulKernel: @unchecked Sendable {
     let a: TensorDesc, b: TensorDesc, out: TensorDesc
     let layout: ActivationLayout?
-    /// Quantized activations: `columns` × `codeStride` bytes of codes and × `metaStride` of metadata.
-    private let codes: UnsafeMutableRawPointer
-    private let meta: UnsafeMutableRawPointer
+    /// Quantized activations: `columns` × `codeStride` bytes of codes and × `metaStride` of metadata,
+    /// in scratch this kernel owns or shares with an earlier kernel of its group (same activations,
+    /// same layout: quantized once, by that kernel).
+    private let scratch: ActivationScratch
+    private var codes: UnsafeMutableRawPointer { scratch.codes }
+    private var meta: UnsafeMutableRawPointer { scratch.meta }
     private let codeStride: Int, metaStride: Int
+    /// Whether run/quantize fills the scratch (false when an earlier kernel of the group does).
+    let quantizes: Bool
     private let columns: Int
     /// Multiplier of the pairs32 activation sums (ActivationLayout.sumScale).
     private let sScale: Float
@@ -29,7 +34,9 @@ final class MatMulKernel: @unchecked Sendable {
 
     static func supports(_ weights: DType) -> Bool { weights != .i32 }
 
-    init(weights: TensorDesc, activations: TensorDesc, output: TensorDesc, threads: Int) {
+    /// `sharing`: an earlier kernel over the same activations; its quantized codes are reused when
+    /// the layout matches.
+    init(weights: TensorDesc, activations: TensorDesc, output: TensorDesc, threads: Int, sharing: [MatMulKernel] = []) {
         a = weights
         b = activations
         out = output
@@ -47,19 +54,38 @@ final class MatMulKernel: @unchecked Sendable {
             metaStride = 0
             panel = max(4, (192 * 1024 / max(1, k * 4)) / 4 * 4)
         }
-        codes = .allocate(byteCount: max(64, codeStride * columns), alignment: 64)
-        meta = .allocate(byteCount: max(64, metaStride * columns), alignment: 64)
-    }
-
-    deinit {
-        codes.deallocate()
-        meta.deallocate()
+        let scale = sScale, (codes, metas) = (codeStride, metaStride)
+        if let layout, let twin = sharing.first(where: {
+            $0.layout == layout && $0.sScale == scale && $0.a.shape[0] == k && $0.quantizes
+                && $0.codeStride == codes && $0.metaStride == metas && $0.columns == activations.shape.rows
+        }) {
+            scratch = twin.scratch
+            quantizes = false
+        } else {
+            scratch = ActivationScratch(codeBytes: codeStride * columns, metaBytes: metaStride * columns)
+            quantizes = true
+        }
     }
 
     func run(a aBase: UnsafeRawPointer, b bBase: UnsafeRawPointer, out oBase: UnsafeMutableRawPointer, pool: WorkerPool) {
+        quantize(bBase, pool: pool)
+        let x = bBase.assumingMemoryBound(to: Float.self)
+        // Small products run on the caller: waking workers costs more than they save.
+        if work < 1 << 16 || pool.threads == 1 {
+            compute(aBase, x, oBase, worker: 0, workers: 1)
+        } else {
+            pool.run { w in self.compute(aBase, x, oBase, worker: w, workers: pool.threads) }
+        }
+    }
+
+    /// Multiply-adds of one run.
+    var work: Int { a.shape[1] * b.shape[1] * b.shape[2] * b.shape[3] * a.shape[0] }
+
+    /// Quantizes every activation column once (quantized weights only, and only the kernel that owns the scratch).
+    func quantize(_ bBase: UnsafeRawPointer, pool: WorkerPool) {
         let k = a.shape[0]
         let x = bBase.assumingMemoryBound(to: Float.self)
-        if let layout {
+        if let layout, quantizes {
             // Quantize every activation column once.
             if columns == 1 || k * columns < 1 << 14 {
                 for j in 0..<columns {
@@ -75,18 +101,10 @@ final class MatMulKernel: @unchecked Sendable {
                 }
             }
         }
-        let m = a.shape[1], n = b.shape[1]
-        // Small products run on the caller: waking workers costs more than they save.
-        let work = m * n * b.shape[2] * b.shape[3] * k
-        if work < 1 << 16 || pool.threads == 1 {
-            compute(aBase, x, oBase, worker: 0, workers: 1)
-        } else {
-            pool.run { w in self.compute(aBase, x, oBase, worker: w, workers: pool.threads) }
-        }
     }
 
     /// One worker's share: for every (i2, i3) matrix, a contiguous range of weight rows.
-    private func compute(_ aBase: UnsafeRawPointer, _ x: UnsafePointer<Float>, _ oBase: UnsafeMutableRawPointer,
+    func compute(_ aBase: UnsafeRawPointer, _ x: UnsafePointer<Float>, _ oBase: UnsafeMutableRawPointer,
                          worker: Int, workers: Int) {
         let k = a.shape[0], m = a.shape[1], n = b.shape[1]
         let b2 = b.shape[2], b3 = b.shape[3]

@@ -1,4 +1,5 @@
 import EdgeHAL
+import Foundation
 
 #if canImport(Darwin)
 import Darwin
@@ -93,21 +94,35 @@ public enum ReferenceKernels {
         let (k, m) = (a.ne(0), a.ne(1))
         let (n, b2, b3) = (b.ne(1), b.ne(2), b.ne(3))
         let r2 = b2 / a.ne(2), r3 = b3 / a.ne(3)  // ggml: i02 = i12 / (ne12 / ne02)
-        var aRow = [Float](repeating: 0, count: k)
         var bRows = [Float](repeating: 0, count: k * n)
         for i3 in 0..<b3 {
             for i2 in 0..<b2 {
                 for j in 0..<n { b.loadRow(j, i2, i3, into: &bRows, at: j * k) }
                 if let block { roundTo8Bit(&bRows, block: block) }
-                for i in 0..<m {
-                    a.loadRow(i, i2 / r2, i3 / r3, into: &aRow, at: 0)
-                    for j in 0..<n {
-                        var sum = 0.0
-                        for kk in 0..<k { sum += Double(aRow[kk]) * Double(bRows[j * k + kk]) }
-                        out.setF32(((i3 * b2 + i2) * n + j) * m + i, Float(sum))
+                let columns = bRows
+                parallel(m) { rows in
+                    var aRow = [Float](repeating: 0, count: k)
+                    for i in rows {
+                        a.loadRow(i, i2 / r2, i3 / r3, into: &aRow, at: 0)
+                        for j in 0..<n {
+                            var sum = 0.0
+                            for kk in 0..<k { sum += Double(aRow[kk]) * Double(columns[j * k + kk]) }
+                            out.setF32(((i3 * b2 + i2) * n + j) * m + i, Float(sum))
+                        }
                     }
                 }
             }
+        }
+    }
+
+    /// Runs `body` over 0..<count split into contiguous ranges, one per core. Every output element
+    /// is still computed by the same obvious loop, so results do not depend on the split; it only
+    /// keeps the oracle usable on real models (Gemma 3's 262 144-row output, perplexity runs).
+    static func parallel(_ count: Int, _ body: @escaping (Range<Int>) -> Void) {
+        let parts = max(1, min(ProcessInfo.processInfo.activeProcessorCount, count / 16))
+        nonisolated(unsafe) let body = body
+        DispatchQueue.concurrentPerform(iterations: parts) { p in
+            body((count * p / parts)..<(count * (p + 1) / parts))
         }
     }
 
@@ -270,29 +285,36 @@ public enum ReferenceKernels {
         let group = heads / kvHeads
         var keys = [Float](repeating: 0, count: d * kvLength)
         var values = [Float](repeating: 0, count: d * kvLength)
-        var query = [Float](repeating: 0, count: d)
-        var s = [Double](repeating: 0, count: kvLength)
         for i3 in 0..<q.ne(3) {
-            for h in 0..<heads {
-                let g = h / group
+            for g in 0..<kvHeads {
                 for j in 0..<kvLength {
                     k.loadRow(j, g, i3 % k.ne(3), into: &keys, at: j * d)
                     v.loadRow(j, g, i3 % v.ne(3), into: &values, at: j * d)
                 }
-                for t in 0..<tokens {
-                    q.loadRow(t, h, i3, into: &query, at: 0)
-                    for j in 0..<kvLength {
-                        var dot = 0.0
-                        for i in 0..<d { dot += Double(query[i]) * Double(keys[j * d + i]) }
-                        s[j] = Double(scale) * dot
-                        if let mask { s[j] += Double(mask.f32(mask.flatIndex(j, t, h, i3, wrapping: true))) }
-                    }
-                    let p = normalizedExponentials(s)
-                    let row = out.flatIndex(0, t, h, i3)
-                    for i in 0..<d {
-                        var sum = 0.0
-                        for j in 0..<kvLength { sum += p[j] * Double(values[j * d + i]) }
-                        out.setF32(row + i, Float(sum))
+                let (keys, values) = (keys, values)
+                // The (head, token) pairs of this kv head's group, each independent.
+                parallel(group * tokens) { items in
+                    var query = [Float](repeating: 0, count: d)
+                    var s = [Double](repeating: 0, count: kvLength)
+                    for item in items {
+                        let (h, t) = (g * group + item / tokens, item % tokens)
+                        q.loadRow(t, h, i3, into: &query, at: 0)
+                        for j in 0..<kvLength {
+                            // A key the mask hides (−∞) takes no part, as in ggml's flash attention:
+                            // its weight is exactly 0, and its value is never read.
+                            let bias = mask.map { Double($0.f32($0.flatIndex(j, t, h, i3, wrapping: true))) } ?? 0
+                            if bias == -.infinity { s[j] = -.infinity; continue }
+                            var dot = 0.0
+                            for i in 0..<d { dot += Double(query[i]) * Double(keys[j * d + i]) }
+                            s[j] = Double(scale) * dot + bias
+                        }
+                        let p = normalizedExponentials(s)
+                        let row = out.flatIndex(0, t, h, i3)
+                        for i in 0..<d {
+                            var sum = 0.0
+                            for j in 0..<kvLength where s[j] != -.infinity { sum += p[j] * Double(values[j * d + i]) }
+                            out.setF32(row + i, Float(sum))
+                        }
                     }
                 }
             }

@@ -165,5 +165,11 @@ public struct PartitionNode: Sendable {
 /// A run of consecutive graph nodes placed on one device, in execution order.
 public struct Partition: Sendable {
     public var nodes: [PartitionNode]
-    public init(nodes: [PartitionNode]) { self.nodes = nodes }
+    /// Runs of consecutive mul_mats over the same activations (``SharedInputGrouping``): a backend
+    /// may run each as one job over the stacked rows of its weights, or run the nodes one by one.
+    public var groups: [Range<Int>]
+    public init(nodes: [PartitionNode], groups: [Range<Int>] = []) {
+        self.nodes = nodes
+        self.groups = groups
+    }
 }

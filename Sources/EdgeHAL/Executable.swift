@@ -2,7 +2,12 @@
 public struct ExecutionOptions: Sendable {
     /// Rewrite op patterns into fused ops where a device of the list runs the fused op (Fusion).
     public var fuse: Bool
-    public init(fuse: Bool = true) { self.fuse = fuse }
+    /// Bring mul_mats over the same activations together and mark them as groups (SharedInputGrouping).
+    public var group: Bool
+    public init(fuse: Bool = true, group: Bool = true) {
+        self.fuse = fuse
+        self.group = group
+    }
 }
 
 /// What scheduling decided, for reports and tests.
@@ -62,7 +67,8 @@ public final class Executable {
         guard !devices.isEmpty else { throw EdgeHALError.selection("no device to run on") }
         // Fusion sees the whole list: a plugin without attention still gets the fallback's fused
         // attention rather than running the composed mat-muls itself (Fusion.apply(to:placement:)).
-        let graph = options.fuse ? Fusion.apply(to: source, placement: { sig in devices.firstIndex { $0.supports(sig) } }) : source
+        let fused = options.fuse ? Fusion.apply(to: source, placement: { sig in devices.firstIndex { $0.supports(sig) } }) : source
+        let graph = options.group ? SharedInputGrouping.apply(to: fused) : fused
         self.graph = graph
         self.devices = devices
         self.resident = resident
@@ -199,7 +205,8 @@ public final class Executable {
             report.transfers += transfers.count
             staging = [UInt8](repeating: 0, count: max(staging.count, transfers.map(\.to.desc.byteCount).max() ?? 0))
             report.transferBytes += transfers.reduce(0) { $0 + $1.to.desc.byteCount }
-            steps.append(Step(transfers: transfers, program: try devices[d].compile(Partition(nodes: nodes))))
+            let groups = options.group ? SharedInputGrouping.groups(Array(graph.nodes[range]), in: graph) : []
+            steps.append(Step(transfers: transfers, program: try devices[d].compile(Partition(nodes: nodes, groups: groups))))
             report.partitions.append(.init(device: "\(devices[d].backendName):\(devices[d].info.name)", ops: nodes.map(\.op.name)))
         }
     }

@@ -272,6 +272,28 @@ extension CaseTable {
         return cases
     }
 
+    // MARK: grouped mul_mats (SharedInputGrouping): one activation tensor, three weights
+
+    /// q, k and v of a layer: three mul_mats over the same x with different weight types and row
+    /// counts, which the core groups and a backend may run as one job. The output mixes all three
+    /// (mixing k·v and a projection of q), so a member reading another's rows or activations fails.
+    static var groups: [ConformanceCase] {
+        [1, 7].map { (n: Int) -> ConformanceCase in
+            ConformanceCase(op: "mul_mat_group", type: "q4_1+q5_0+q8_0", shape: "576→576,192,192 n=\(n)", threshold: Tolerance.block,
+                            check: .graph, flops: Double(1_327_104 * n), weightBytes: 0) { rng in
+                var c = OpCaseBuilder()
+                let x = c.floats("x", Shape(576, n), rng.normal(count: 576 * n))
+                let wq = try c.weight("wq", .q4_1, Shape(576, 576), TestData.weights(.q4_1, k: 576, rows: 576, rng: &rng))
+                let wk = try c.weight("wk", .q5_0, Shape(576, 192), TestData.weights(.q5_0, k: 576, rows: 192, rng: &rng))
+                let wv = try c.weight("wv", .q8_0, Shape(576, 192), TestData.weights(.q8_0, k: 576, rows: 192, rng: &rng))
+                let wo = try c.weight("wo", .f32, Shape(576, 192), TestData.bytes(of: rng.normal(count: 576 * 192, scale: 0.05)))
+                let q = try c.builder.mulMat(wq, x)
+                let kv = try c.builder.mul(try c.builder.mulMat(wk, x), try c.builder.mulMat(wv, x))
+                return c.finish(try c.builder.add(try c.builder.mulMat(wo, q), kv))
+            }
+        }
+    }
+
     // MARK: transformer block
 
     static var blocks: [ConformanceCase] {

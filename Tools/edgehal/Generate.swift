@@ -17,7 +17,7 @@ struct Generate: ParsableCommand {
     @Option(help: "Sampling seed.") var seed: UInt64 = 0
     @Flag(help: "Print where the executor placed each op of the decode graph (partitions, transfers) on standard error.")
     var report = false
-    @Flag(help: "Wrap the prompt in the model's ChatML template.") var chat = false
+    @Flag(help: "Wrap the prompt in the model's chat template (ChatML or Gemma turns) as one user turn.") var chat = false
     @Flag(help: "Print one JSON object instead of streaming text.") var json = false
 
     func run() throws {
@@ -84,20 +84,5 @@ struct UTF8Stream {
     mutating func flush() -> [UInt8] {
         defer { pending = [] }
         return pending
-    }
-}
-
-/// ChatML, as SmolLM2's template renders a single user turn (with its default system prompt).
-enum ChatTemplate {
-    static func apply(userMessage: String, model: LanguageModel) throws -> String {
-        guard let template = model.file.string("tokenizer.chat_template"), template.contains("<|im_start|>") else {
-            throw ModelError("the model carries no ChatML chat template")
-        }
-        var system = ""
-        if let range = template.range(of: "<|im_start|>system\n") {
-            let rest = template[range.upperBound...]
-            if let end = rest.range(of: "<|im_end|>") { system = "<|im_start|>system\n" + rest[..<end.lowerBound] + "<|im_end|>\n" }
-        }
-        return system + "<|im_start|>user\n\(userMessage)<|im_end|>\n<|im_start|>assistant\n"
     }
 }

@@ -56,6 +56,12 @@ public final class ModelSession {
         try resident.resetStates()
     }
 
+    /// Forgets every token from `position` on and continues from there (as llama.cpp's
+    /// `llama_memory_seq_rm`): the cache rows past it stay but are masked out, then overwritten.
+    public func rewind(to newPosition: Int) {
+        position = max(0, min(position, newPosition))
+    }
+
     /// The executable for `tokens` tokens at a time; built on first use.
     public func executable(tokens: Int, allLogits: Bool) throws -> (DecoderGraph, Executable) {
         let key = "\(tokens)/\(allLogits)"
@@ -96,17 +102,20 @@ public final class ModelSession {
         try exe.setInput(g.positions, (0..<t).map { Int32(position + $0) })
         // Cache rows are ordered (kv head, token) to match the permuted [headDim, T, kvHeads] keys.
         try exe.setInput(g.cacheRows, (0..<(kvHeads * t)).map { Int32(($0 / t) * contextLength + position + $0 % t) })
-        try exe.setInput(g.mask, causalMask(tokens: t, window: nil))
-        if let local = g.localMask { try exe.setInput(local, causalMask(tokens: t, window: model.config.slidingWindow?.size)) }
+        try exe.setInput(g.mask, Self.causalMask(contextLength: contextLength, position: position, tokens: t, window: nil))
+        if let local = g.localMask {
+            let window = model.config.slidingWindow?.size
+            try exe.setInput(local, Self.causalMask(contextLength: contextLength, position: position, tokens: t, window: window))
+        }
         if let last = g.lastRow { try exe.setInput(last, [Int32(t - 1)]) }
         try exe.run()
         position += t
         return try exe.read(g.logits)
     }
 
-    /// The additive mask [contextLength, T] of the next `tokens` tokens: query i (at position
+    /// The additive mask [contextLength, T] of `tokens` tokens from `position`: query i (at
     /// p = position + i) sees keys k ≤ p, and with a window only those with p − k < window.
-    private func causalMask(tokens t: Int, window: Int?) -> [Float] {
+    static func causalMask(contextLength: Int, position: Int, tokens t: Int, window: Int?) -> [Float] {
         var mask = [Float](repeating: -.infinity, count: contextLength * t)
         for i in 0..<t {
             let p = position + i

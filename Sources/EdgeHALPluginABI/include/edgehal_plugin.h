@@ -30,7 +30,7 @@ extern "C" {
 #endif
 
 #define EDGEHAL_PLUGIN_ABI_MAJOR 1
-#define EDGEHAL_PLUGIN_ABI_MINOR 0
+#define EDGEHAL_PLUGIN_ABI_MINOR 1  /* 1.1 appended EH_OP_GEGLU; a 1.0 plugin never sees it declared supported */
 #define EH_ERROR_CAPACITY 512
 
 typedef int32_t eh_status;

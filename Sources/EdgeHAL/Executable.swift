@@ -1,3 +1,9 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
 /// How a graph is turned into an ``Executable``.
 public struct ExecutionOptions: Sendable {
     /// Rewrite op patterns into fused ops where a device of the list runs the fused op (Fusion).
@@ -7,6 +13,13 @@ public struct ExecutionOptions: Sendable {
     public init(fuse: Bool = true, group: Bool = true) {
         self.fuse = fuse
         self.group = group
+    }
+
+    /// The defaults, with `EDGEHAL_FUSION=0` / `EDGEHAL_GROUPING=0` switching a pass off: diagnostic
+    /// switches for measuring what each pass is worth, or ruling one out when a result looks wrong.
+    public static var fromEnvironment: ExecutionOptions {
+        func off(_ name: String) -> Bool { getenv(name).map { String(cString: $0) == "0" } ?? false }
+        return ExecutionOptions(fuse: !off("EDGEHAL_FUSION"), group: !off("EDGEHAL_GROUPING"))
     }
 }
 

@@ -67,7 +67,7 @@ public final class ModelSession {
         let key = "\(tokens)/\(allLogits)"
         if let e = executables[key] { return e }
         let g = try DecoderGraph(model: model, tokens: tokens, cacheLength: contextLength, allLogits: allLogits)
-        let exe = try Executable(graph: g.graph, devices: devices, resident: resident)
+        let exe = try Executable(graph: g.graph, devices: devices, options: .fromEnvironment, resident: resident)
         executables[key] = (g, exe)
         return (g, exe)
     }

@@ -60,9 +60,35 @@ public final class CPUDevice: Device {
     public let info: DeviceInfo
     public let pool: WorkerPool
 
-    public init(threads: Int) {
+    /// Wall time per kernel (op and weight type), summed over runs and printed to standard error
+    /// when the device closes: `EDGEHAL_CPU_PROFILE=1`. Each timed kernel adds two clock reads.
+    let profiler: KernelProfiler?
+
+    public init(threads: Int, profile: Bool = CacheFolder.environment("EDGEHAL_CPU_PROFILE") == "1") {
         pool = WorkerPool(threads: threads)
         info = CPUBackend.deviceInfo
+        profiler = profile ? KernelProfiler() : nil
+    }
+
+    deinit {
+        if let text = profiler?.table("cpu profile, \(pool.threads) thread\(pool.threads == 1 ? "" : "s") (wall time)"), !text.isEmpty {
+            _ = text.withCString { write(2, $0, strlen($0)) }
+        }
+    }
+
+    /// `kernel`, timed under `name` when profiling.
+    private func timed(_ name: String, _ kernel: @escaping @Sendable () -> Void) -> @Sendable () -> Void {
+        guard let profiler else { return kernel }
+        return {
+            let t0 = WorkerPool.monotonicNanoseconds()
+            kernel()
+            profiler.add(name, ms: Double(WorkerPool.monotonicNanoseconds() - t0) * 1e-6)
+        }
+    }
+
+    private static func label(_ node: PartitionNode) -> String {
+        if case .mulMat = node.op { return "mul_mat \(node.inputs[0].desc.type.rawValue)\(node.inputs[1].desc.shape[1] == 1 ? " mat-vec" : "")" }
+        return node.op.name
     }
 
     /// Every well-formed signature of every op: the CPU backend has no gaps.
@@ -88,14 +114,16 @@ public final class CPUDevice: Device {
             if let g = groups[i], g.count > 1, g.upperBound <= nodes.count, nodes[g].allSatisfy({ $0.op == .mulMat }),
                let group = try MatMulGroup(nodes[g], device: backendName, threads: pool.threads) {
                 let pool = pool
-                kernels.append { group.run(pool: pool) }
+                let name = "mul_mat group " + nodes[g].map { $0.inputs[0].desc.type.rawValue }.joined(separator: "+")
+                    + (nodes[g.lowerBound].inputs[1].desc.shape[1] == 1 ? " mat-vec" : "")
+                kernels.append(timed(name) { group.run(pool: pool) })
                 i = g.upperBound
                 continue
             }
             let node = nodes[i]
             let (ins, out) = try node.hostAddresses(device: backendName)
-            kernels.append(CPUKernels.make(node.op, inputs: Array(zip(ins, node.inputs.map(\.desc))), output: out,
-                                           outputDesc: node.output.desc, pool: pool))
+            kernels.append(timed(Self.label(node), CPUKernels.make(node.op, inputs: Array(zip(ins, node.inputs.map(\.desc))), output: out,
+                                                                   outputDesc: node.output.desc, pool: pool)))
             i += 1
         }
         return HostProgram(partition, kernels)

@@ -50,14 +50,14 @@ struct ConformanceSuiteTests {
         let cases = CaseTable.all
         let ops = Set(cases.map(\.op))
         for op in ["mul_mat", "get_rows", "add", "mul", "scale", "rms_norm", "softmax", "rope", "silu", "gelu", "convert",
-                   "permute", "set_rows", "rms_norm_mul", "swiglu", "attention", "transformer_block"] {
+                   "permute", "set_rows", "rms_norm_mul", "swiglu", "geglu", "attention", "mul_mat_group", "transformer_block"] {
             #expect(ops.contains(op), "no case for \(op)")
         }
         let mulMatTypes = Set(cases.filter { $0.op == "mul_mat" }.map(\.type))
         for t in ["q8_0", "q4_0", "q4_1", "q5_0", "q5_1", "q4_K", "q6_K", "q2_K", "q3_K", "q5_K"] {
             #expect(mulMatTypes.contains(t))
         }
-        #expect(Set(cases.filter { $0.type == "fused" }.map(\.op)) == ["rms_norm_mul", "swiglu", "attention"])
+        #expect(Set(cases.filter { $0.type == "fused" }.map(\.op)) == ["rms_norm_mul", "swiglu", "geglu", "attention"])
     }
 
     @Test func nmseIsScaleFreeAndCatchesNonFinite() {

@@ -209,8 +209,8 @@ struct FaultInjectionTests {
         .broadcastIgnoresDim3: ("add", ["add", "mul", "mul_mat"]),
         .epsilonOutsideRoot: ("rms_norm", ["rms_norm", "rms_norm_mul"]),
         .softmaxWithoutMax: ("softmax", ["softmax"]),
-        .activationGain: ("mul_mat", ["mul_mat", "transformer_block"]),
-        .parallelRemainderDropped: ("scale", ["add", "mul", "scale", "silu", "gelu", "swiglu"]),
+        .activationGain: ("mul_mat", ["mul_mat", "mul_mat_group", "transformer_block"]),
+        .parallelRemainderDropped: ("scale", ["add", "mul", "scale", "silu", "gelu", "swiglu", "geglu"]),
     ]
 
     @Test("a planted bug fails the suite and names the op", arguments: FaultyDevice.Fault.allCases)

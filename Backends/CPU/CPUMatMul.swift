@@ -172,6 +172,8 @@ final class MatMulKernel: @unchecked Sendable {
 /// A kernel for one quantized weight format: one row against a tile of T.n activation columns.
 protocol RowKernel {
     static var blockSize: Int { get }
+    /// Whether prefill uses Tile8 (8 columns per decoded row) before Tile4.
+    static var wideTiles: Bool { get }
     static func row<T: TileWidth>(_ t: T.Type, _ row: UnsafeRawPointer, blocks: Int, _ act: ActColumns, col: Int,
                                   _ out: UnsafeMutablePointer<Float>, outStride: Int)
     /// Mat-vec on two rows at once (out[0], out[1]) against column `col`: halves the per-row overhead,
@@ -181,6 +183,8 @@ protocol RowKernel {
 }
 
 extension RowKernel {
+    static var wideTiles: Bool { false }
+
     @inline(__always)
     static func rowPair(_ row0: UnsafeRawPointer, _ row1: UnsafeRawPointer, blocks: Int, _ act: ActColumns, col: Int,
                         _ out: UnsafeMutablePointer<Float>) {
@@ -235,6 +239,11 @@ struct RowJob {
             for r in rows {
                 let w = weights + r * rowBytes
                 var c = p0
+                while R.wideTiles && c + 8 <= p1 {
+                    R.rows(Tile8.self, w, rowBytes: rowBytes, count: 1, blocks: blocks, act, col: c, out + c * outStride + r,
+                           outStride: outStride)
+                    c += 8
+                }
                 while c + 4 <= p1 {
                     R.rows(Tile4.self, w, rowBytes: rowBytes, count: 1, blocks: blocks, act, col: c, out + c * outStride + r,
                            outStride: outStride)

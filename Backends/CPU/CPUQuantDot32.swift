@@ -22,6 +22,9 @@ enum Tile1: TileWidth { static var n: Int { 1 } }
 enum Tile2: TileWidth { static var n: Int { 2 } }
 enum Tile3: TileWidth { static var n: Int { 3 } }
 enum Tile4: TileWidth { static var n: Int { 4 } }
+/// Prefill tiles of the 32-value pair formats only (RowKernel.wideTiles): a decoded pair of weight
+/// blocks serves 8 columns, halving the decode work per product.
+enum Tile8: TileWidth { static var n: Int { 8 } }
 
 /// Quantized activation columns: codes and metadata of column c at `codes + c·codeStride`,
 /// `meta + c·metaStride` (bytes); and the last byte of the weight rows being read (for Prefetch).
@@ -171,12 +174,14 @@ extension QuantDot {
     /// The kernels of q4_0, q4_1, q5_0 and q5_1 rows.
     enum Pair<F: PairFormat>: RowKernel {
         static var blockSize: Int { 32 }
+        static var wideTiles: Bool { true }
 
         /// out[c·outStride] = row · column(col + c) for c in 0..<T.n, for q4_0/q4_1/q5_0/q5_1 rows.
         @inline(__always)
         static func row<T: TileWidth>(_: T.Type, _ row: UnsafeRawPointer, blocks: Int, _ act: ActColumns, col: Int,
                                       _ out: UnsafeMutablePointer<Float>, outStride: Int) {
-            var acc = Quad<SIMD8<Float>>()
+            // Columns 0…3 in acc, 4…7 (Tile8) in hi.
+            var acc = Quad<SIMD8<Float>>(), hi = Quad<SIMD8<Float>>()
             let c0 = act.codes + col &* act.codeStride, m0 = act.meta + col &* act.metaStride
             let cs = act.codeStride, ms = act.metaStride
             let pairBytes = 2 &* F.blockBytes
@@ -198,19 +203,23 @@ extension QuantDot {
                 if F.offset == 0 { acc.v0 += off.v0 + off.v1 }
                 acc.v1 = SIMD8<Float>()
             }
+            @inline(__always) func step(_ w: DecodedPair, _ p: Int) {
+                columns(T.self) { j in
+                    let c = c0 + (j &* cs &+ p &* 128), m = m0 + (j &* ms &+ p &* 64)
+                    if j < 4 { acc[j] = pairStep(F.self, acc[j], w, c, m) } else { hi[j &- 4] = pairStep(F.self, hi[j &- 4], w, c, m) }
+                }
+            }
             while p < pairs {
                 let a = row + p &* pairBytes
-                let w = F.decode(a, a + F.blockBytes)
-                columns(T.self) { j in acc[j] = pairStep(F.self, acc[j], w, c0 + (j &* cs &+ p &* 128), m0 + (j &* ms &+ p &* 64)) }
+                step(F.decode(a, a + F.blockBytes), p)
                 p &+= 1
             }
             if blocks & 1 != 0 {
                 // The last block alone: decode it twice; the B half of its activation pair is zero.
                 let a = row + p &* pairBytes
-                let w = F.decode(a, a)
-                columns(T.self) { j in acc[j] = pairStep(F.self, acc[j], w, c0 + (j &* cs &+ p &* 128), m0 + (j &* ms &+ p &* 64)) }
+                step(F.decode(a, a), p)
             }
-            columns(T.self) { j in out[j &* outStride] = acc[j].sum() }
+            columns(T.self) { j in out[j &* outStride] = (j < 4 ? acc[j] : hi[j &- 4]).sum() }
         }
 
         /// Mat-vec on two rows: out[0] = row0 · column, out[1] = row1 · column (activations loaded once).

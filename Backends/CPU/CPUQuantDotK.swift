@@ -45,6 +45,7 @@ struct Quad<V: SIMD> {
     if T.n > 1 { body(1) }
     if T.n > 2 { body(2) }
     if T.n > 3 { body(3) }
+    if T.n > 4 { body(4); body(5); body(6); body(7) }
 }
 
 /// Metadata of a super-block in the evenOdd256 layout (see ActivationLayout).

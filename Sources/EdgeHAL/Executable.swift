@@ -306,8 +306,20 @@ public final class Executable {
 
     /// An F32 output as floats.
     public func read(_ id: TensorID) throws -> [Float] {
-        guard graph[id].desc.type == .f32 else { throw EdgeHALError.invalidGraph("\(graph[id].name) is \(graph[id].desc.type), not f32") }
+        try withFloats(id) { Array($0) }
+    }
+
+    /// Calls `body` with an F32 output's values after the last run — in place when its device keeps
+    /// it in host memory (the CPU backend: a sampler reads Gemma 3's 262 144 logits without copying
+    /// a megabyte per token), else through one copy. The buffer is valid only during the call.
+    public func withFloats<R>(_ id: TensorID, _ body: (UnsafeBufferPointer<Float>) throws -> R) throws -> R {
+        let desc = graph[id].desc
+        guard desc.type == .f32 else { throw EdgeHALError.invalidGraph("\(graph[id].name) is \(desc.type), not f32") }
+        let s = graph.storage(of: id)
+        if let d = outputDevice[s.index], let slice = slots[SlotKey(storage: s.index, device: d)], let base = slice.hostAddress {
+            return try body(UnsafeBufferPointer(start: base.assumingMemoryBound(to: Float.self), count: desc.shape.count))
+        }
         let bytes = try readBytes(id)
-        return bytes.withUnsafeBytes { Array($0.bindMemory(to: Float.self)) }
+        return try bytes.withUnsafeBytes { try body($0.bindMemory(to: Float.self)) }
     }
 }

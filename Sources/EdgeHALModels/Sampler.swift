@@ -21,9 +21,24 @@ public struct Sampler: Sendable {
     }
 
     public static func argmax(_ logits: [Float]) -> Int32 {
+        logits.withUnsafeBufferPointer { argmax($0) }
+    }
+
+    /// The first index of the largest value (NaN never wins).
+    public static func argmax(_ logits: UnsafeBufferPointer<Float>) -> Int32 {
+        guard !logits.isEmpty else { return 0 }
         var best = 0
-        for i in logits.indices where logits[i] > logits[best] { best = i }
+        var bestValue = logits[0]
+        for i in 1..<logits.count where logits[i] > bestValue {
+            best = i
+            bestValue = logits[i]
+        }
         return Int32(best)
+    }
+
+    /// Greedy steps read the buffer in place; sampling copies it once for sorting.
+    public mutating func sample(_ logits: UnsafeBufferPointer<Float>) -> Int32 {
+        temperature > 0 ? sample(Array(logits)) : Self.argmax(logits)
     }
 
     public mutating func sample(_ logits: [Float]) -> Int32 {

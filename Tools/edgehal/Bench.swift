@@ -100,10 +100,7 @@ struct Bench: ParsableCommand {
                 if depth != nil { session.rewind(to: d) }
                 var next = logits.isEmpty || depth != nil ? tokens(1, 3)[0] : Sampler.argmax(logits)
                 let t1 = Terminal.now()
-                for _ in 0..<n {
-                    logits = try session.evaluate([next])
-                    next = Sampler.argmax(logits)
-                }
+                for _ in 0..<n { next = try session.evaluate([next]) { Sampler.argmax($0) } }
                 tg.append(Double(n) / (Terminal.now() - t1))
             }
         }

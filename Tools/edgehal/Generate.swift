@@ -31,16 +31,17 @@ struct Generate: ParsableCommand {
         if !json { FileHandle.standardOutput.write(Data(text.utf8)) }
 
         let t0 = Terminal.now()
-        var logits = try Terminal.failing("prompt") { try session.evaluate(promptIDs) }
+        // The sampler reads the logits where the session keeps them (no copy of the vocabulary).
+        var next = try Terminal.failing("prompt") { try session.evaluate(promptIDs) { sampler.sample($0) } }
         let t1 = Terminal.now()
         var generated: [Int32] = []
         while generated.count < n {
-            let next = sampler.sample(logits)
             generated.append(next)
             if model.tokenizer.isEndOfGeneration(next) { break }
             if !json { FileHandle.standardOutput.write(Data(stream.push(model.tokenizer.tokenBytes(next)))) }
             guard generated.count < n, session.position < session.contextLength else { break }
-            logits = try Terminal.failing("decode") { try session.evaluate([next]) }
+            let token = next
+            next = try Terminal.failing("decode") { try session.evaluate([token]) { sampler.sample($0) } }
         }
         let t2 = Terminal.now()
         if report { Terminal.note("decode graph: \(try session.executable(tokens: 1, allLogits: false).1.report)") }

@@ -75,14 +75,7 @@ public final class ModelSession {
     /// Appends `tokens` to the conversation and returns logits: [vocabulary] for the last token,
     /// or [T × vocabulary] for every token when `allLogits`.
     public func evaluate(_ tokens: [Int32], allLogits: Bool = false) throws -> [Float] {
-        guard !tokens.isEmpty else { throw ModelError("nothing to evaluate") }
-        guard position + tokens.count <= contextLength else {
-            throw ModelError("context full: \(position) + \(tokens.count) tokens exceed \(contextLength)")
-        }
-        let vocabulary = model.config.vocabulary
-        for id in tokens where id < 0 || Int(id) >= vocabulary {
-            throw ModelError("token id \(id) is outside the vocabulary (\(vocabulary))")
-        }
+        try validate(tokens)
         var logits: [Float] = []
         var start = 0
         while start < tokens.count {
@@ -95,7 +88,38 @@ public final class ModelSession {
         return logits
     }
 
+    /// Appends `tokens` and calls `body` with the last token's logits, in place where the device
+    /// allows (a greedy or sampling step without copying the vocabulary's logits).
+    public func evaluate<R>(_ tokens: [Int32], _ body: (UnsafeBufferPointer<Float>) throws -> R) throws -> R {
+        try validate(tokens)
+        var start = 0
+        while tokens.count - start > batchSize {
+            _ = try prepare(Array(tokens[start..<(start + batchSize)]), allLogits: false)
+            start += batchSize
+        }
+        let (g, exe) = try prepare(Array(tokens[start...]), allLogits: false)
+        return try exe.withFloats(g.logits, body)
+    }
+
+    /// Whole-request checks, before any state changes.
+    private func validate(_ tokens: [Int32]) throws {
+        guard !tokens.isEmpty else { throw ModelError("nothing to evaluate") }
+        guard position + tokens.count <= contextLength else {
+            throw ModelError("context full: \(position) + \(tokens.count) tokens exceed \(contextLength)")
+        }
+        let vocabulary = model.config.vocabulary
+        for id in tokens where id < 0 || Int(id) >= vocabulary {
+            throw ModelError("token id \(id) is outside the vocabulary (\(vocabulary))")
+        }
+    }
+
     private func run(_ chunk: [Int32], allLogits: Bool) throws -> [Float] {
+        let (g, exe) = try prepare(chunk, allLogits: allLogits)
+        return try exe.read(g.logits)
+    }
+
+    /// Sets the inputs of and runs one validated chunk (at most a batch), advancing the position.
+    private func prepare(_ chunk: [Int32], allLogits: Bool) throws -> (graph: DecoderGraph, executable: Executable) {
         let t = chunk.count, kvHeads = model.config.kvHeads
         let (g, exe) = try executable(tokens: t, allLogits: allLogits)
         try exe.setInput(g.tokenIDs, chunk)
@@ -110,7 +134,7 @@ public final class ModelSession {
         if let last = g.lastRow { try exe.setInput(last, [Int32(t - 1)]) }
         try exe.run()
         position += t
-        return try exe.read(g.logits)
+        return (g, exe)
     }
 
     /// The additive mask [contextLength, T] of `tokens` tokens from `position`: query i (at

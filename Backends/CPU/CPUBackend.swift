@@ -86,9 +86,11 @@ public final class CPUDevice: Device {
         }
     }
 
-    private static func label(_ node: PartitionNode) -> String {
-        if case .mulMat = node.op { return "mul_mat \(node.inputs[0].desc.type.rawValue)\(node.inputs[1].desc.shape[1] == 1 ? " mat-vec" : "")" }
-        return node.op.name
+    /// "mul_mat q4_1+q4_1 mat-vec" for mul_mats (a group lists each member's weight type), else the op.
+    private static func label(_ nodes: ArraySlice<PartitionNode>) -> String {
+        guard let first = nodes.first, case .mulMat = first.op else { return nodes.first?.op.name ?? "" }
+        return (nodes.count > 1 ? "mul_mat group " : "mul_mat ") + nodes.map { $0.inputs[0].desc.type.rawValue }.joined(separator: "+")
+            + (first.inputs[1].desc.shape[1] == 1 ? " mat-vec" : "")
     }
 
     /// Every well-formed signature of every op: the CPU backend has no gaps.
@@ -114,15 +116,13 @@ public final class CPUDevice: Device {
             if let g = groups[i], g.count > 1, g.upperBound <= nodes.count, nodes[g].allSatisfy({ $0.op == .mulMat }),
                let group = try MatMulGroup(nodes[g], device: backendName, threads: pool.threads) {
                 let pool = pool
-                let name = "mul_mat group " + nodes[g].map { $0.inputs[0].desc.type.rawValue }.joined(separator: "+")
-                    + (nodes[g.lowerBound].inputs[1].desc.shape[1] == 1 ? " mat-vec" : "")
-                kernels.append(timed(name) { group.run(pool: pool) })
+                kernels.append(timed(Self.label(nodes[g])) { group.run(pool: pool) })
                 i = g.upperBound
                 continue
             }
             let node = nodes[i]
             let (ins, out) = try node.hostAddresses(device: backendName)
-            kernels.append(timed(Self.label(node), CPUKernels.make(node.op, inputs: Array(zip(ins, node.inputs.map(\.desc))), output: out,
+            kernels.append(timed(Self.label(nodes[i...i]), CPUKernels.make(node.op, inputs: Array(zip(ins, node.inputs.map(\.desc))), output: out,
                                                                    outputDesc: node.output.desc, pool: pool)))
             i += 1
         }

@@ -70,13 +70,15 @@ final class MatMulKernel: @unchecked Sendable {
     func run(a aBase: UnsafeRawPointer, b bBase: UnsafeRawPointer, out oBase: UnsafeMutableRawPointer, pool: WorkerPool) {
         quantize(bBase, pool: pool)
         let x = bBase.assumingMemoryBound(to: Float.self)
-        // Small products run on the caller: waking workers costs more than they save.
-        if work < 1 << 16 || pool.threads == 1 {
+        if Self.runsOnCaller(work: work, pool: pool) {
             compute(aBase, x, oBase, worker: 0, workers: 1)
         } else {
             pool.run { w in self.compute(aBase, x, oBase, worker: w, workers: pool.threads) }
         }
     }
+
+    /// Small products run on the caller: waking workers costs more than they save.
+    static func runsOnCaller(work: Int, pool: WorkerPool) -> Bool { work < 1 << 16 || pool.threads == 1 }
 
     /// Multiply-adds of one run.
     var work: Int { a.shape[1] * b.shape[1] * b.shape[2] * b.shape[3] * a.shape[0] }

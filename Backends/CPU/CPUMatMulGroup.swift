@@ -54,7 +54,7 @@ final class MatMulGroup: @unchecked Sendable {
     func run(pool: WorkerPool) {
         for m in members where m.kernel.quantizes { m.kernel.quantize(b, pool: pool) }
         let x = b.assumingMemoryBound(to: Float.self)
-        if work < 1 << 16 || pool.threads == 1 {
+        if MatMulKernel.runsOnCaller(work: work, pool: pool) {
             for m in members { m.kernel.compute(m.a, x, m.out, worker: 0, workers: 1) }
         } else {
             pool.run { w in

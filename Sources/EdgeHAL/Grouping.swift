@@ -33,12 +33,10 @@ public enum SharedInputGrouping {
         for (i, node) in nodes.enumerated() where !moved.contains(i) {
             order.append(i)
             guard case .mulMat = node.op else { continue }
-            let b = graph.storage(of: node.inputs[1])
             for j in (i + 1)..<nodes.count where !moved.contains(j) {
                 let other = nodes[j]
-                guard case .mulMat = other.op, graph.storage(of: other.inputs[1]) == b,
-                      graph[other.inputs[1]].desc == graph[node.inputs[1]].desc,
-                      producedBefore(other.inputs[0], i), !writtenBetween(other.inputs[0], i, j), !writtenBetween(b, i, j)
+                guard sharesActivations(node, other, in: graph), producedBefore(other.inputs[0], i),
+                      !writtenBetween(other.inputs[0], i, j), !writtenBetween(node.inputs[1], i, j)
                 else { continue }
                 order.append(j)
                 moved.insert(j)
@@ -55,16 +53,17 @@ public enum SharedInputGrouping {
         guard !nodes.isEmpty else { return [] }
         var out: [Range<Int>] = []
         var start = 0
-        func key(_ n: Graph.Node) -> TensorID? {
-            guard case .mulMat = n.op else { return nil }
-            return graph.storage(of: n.inputs[1])
-        }
         for i in 1...nodes.count {
-            if i < nodes.count, let k = key(nodes[i]), k == key(nodes[start]),
-               graph[nodes[i].inputs[1]].desc == graph[nodes[start].inputs[1]].desc { continue }
+            if i < nodes.count, sharesActivations(nodes[start], nodes[i], in: graph) { continue }
             if i - start >= 2 { out.append(start..<i) }
             start = i
         }
         return out
+    }
+
+    /// Both are mul_mats reading the same activation bytes with the same shape.
+    static func sharesActivations(_ a: Graph.Node, _ b: Graph.Node, in graph: Graph) -> Bool {
+        guard case .mulMat = a.op, case .mulMat = b.op else { return false }
+        return graph.storage(of: a.inputs[1]) == graph.storage(of: b.inputs[1]) && graph[a.inputs[1]].desc == graph[b.inputs[1]].desc
     }
 }

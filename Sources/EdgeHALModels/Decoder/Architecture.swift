@@ -23,4 +23,12 @@ public enum Architectures {
     public static func named(_ name: String) -> (any DecoderArchitecture)? {
         all.first { $0.name == name }
     }
+
+    /// The architecture called `name`, or an error that lists the supported ones.
+    public static func require(_ name: String) throws -> any DecoderArchitecture {
+        guard let a = named(name) else {
+            throw ModelError("architecture '\(name)' is not supported (supported: \(names.joined(separator: ", ")))")
+        }
+        return a
+    }
 }

@@ -24,9 +24,7 @@ public struct DecoderGraph {
     public let cacheLength: Int
 
     public init(model: LanguageModel, tokens: Int, cacheLength: Int, allLogits: Bool) throws {
-        guard let architecture = Architectures.named(model.config.architecture) else {
-            throw ModelError("architecture '\(model.config.architecture)' is not supported (supported: \(Architectures.names.joined(separator: ", ")))")
-        }
+        let architecture = try Architectures.require(model.config.architecture)
         self.tokens = tokens
         self.cacheLength = cacheLength
         var d = DecoderBuilder(model: model, tokens: tokens, cacheLength: cacheLength)

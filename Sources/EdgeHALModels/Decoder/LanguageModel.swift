@@ -81,8 +81,13 @@ public final class ModelSession {
         while start < tokens.count {
             let chunk = Array(tokens[start..<min(tokens.count, start + batchSize)])
             let isLast = start + chunk.count == tokens.count
-            let out = try run(chunk, allLogits: allLogits)
-            if allLogits { logits += out } else if isLast { logits = out }
+            if allLogits {
+                logits += try run(chunk, allLogits: true)
+            } else if isLast {
+                logits = try run(chunk, allLogits: false)
+            } else {
+                _ = try prepare(chunk, allLogits: false)   // only the cache matters before the last chunk
+            }
             start += chunk.count
         }
         return logits

@@ -36,9 +36,7 @@ public struct ModelConfig: Sendable, Equatable {
 
     public init(gguf: GGUFFile) throws {
         guard let arch = gguf.string("general.architecture") else { throw ModelError("missing general.architecture") }
-        guard let builder = Architectures.named(arch) else {
-            throw ModelError("architecture '\(arch)' is not supported (supported: \(Architectures.names.joined(separator: ", ")))")
-        }
+        let builder = try Architectures.require(arch)
         func int(_ key: String) throws -> Int {
             guard let v = gguf.int("\(arch).\(key)"), v > 0, v < 1 << 24 else { throw ModelError("missing or invalid \(arch).\(key)") }
             return v

@@ -3,8 +3,9 @@ import EdgeHAL
 // Activation quantization for the integer mat-mul kernels (ggml's vec_dot_type idea).
 //
 // Each F32 activation column is quantized once per run to 8-bit codes with one Float scale per
-// block of 32 (Q8_0/Q8_1-style, for q4_0 … q8_0 weights) or 256 (Q8_K-style, for the K-quants),
-// like ggml's quantize_row_q8_0 / q8_1 / q8_K: d = amax / 127, q = round(x / d), so |q| ≤ 127.
+// block of 32, like ggml's quantize_row_q8_0 / q8_1: d = amax / 127, q = round(x / d), so |q| ≤ 127.
+// ggml pairs its K-quants with Q8_K (one scale per 256); here they get a scale per 32 too, for
+// accuracy (see `evenOdd256`).
 // The codes are stored widened to Int16 and permuted into the lane order the weight kernels
 // decode their blocks in (see `ActivationLayout`), so a kernel multiplies decoded weight lanes by
 // activation lanes with plain 16-bit vector multiplies and never shuffles.
@@ -23,8 +24,14 @@ enum ActivationLayout {
     /// q8_0: codes in natural order, 32 per block. Metadata per block (32 bytes): [d ×8].
     case natural32
     /// K-quants: every run of 32 values is stored as its 16 even-index values then its 16
-    /// odd-index values. Metadata per super-block of 256 (128 bytes, see KMeta): d (Float) at 0,
-    /// at byte 32 the sums of q over each 16 values (16 × Int32), at byte 96 over each 32 (8 × Int32).
+    /// odd-index values, with its own scale d_r (finer than ggml's Q8_K, which has one per 256).
+    /// Metadata per super-block of 256 (128 bytes, see KMeta): the 8 run scales d_r (Float) at 0,
+    /// at byte 32 d_r·Σq over each run (8 × Float), at byte 64 d_r·Σq over each 16 values (16 × Float).
+    ///
+    /// Why per 32: Gemma 3's attn_output and ffn_down inputs (attention and GeGLU outputs) carry
+    /// outliers that a scale per 256 turns into ~1 code for every other value. With Q8_K rounding the
+    /// CPU backend's logits sat 0.36 below the float run's (max 0.506 on Gemma's golden prompt 2);
+    /// the same graph with float activations for the K-quant mul_mats only: 0.051.
     case evenOdd256
 
     /// Values per metadata record.
@@ -148,29 +155,15 @@ enum ActivationQuant {
             }
             permutePairs(codes, pairs: (blocks + 1) / 2)
         case .evenOdd256:
-            for sb in 0..<(k / 256) {
-                let xs = xr + sb * 1024
-                var amax = SIMD8<Int32>()
-                for j in 0..<32 {
-                    amax = pointwiseMax(amax, unsafeBitCast(abs8(xs.loadUnaligned(fromByteOffset: j * 32, as: SIMD8<Float>.self)),
-                                                            to: SIMD8<Int32>.self))
-                }
-                let d = hmax(amax) / 127
-                let id: Float = d == 0 ? 0 : 1 / d
-                let md = meta + sb * 128
-                md.storeBytes(of: d, as: Float.self)
-                for r in 0..<8 {
-                    let xb = xs + r * 128
-                    let i0 = roundToInt(xb.loadUnaligned(as: SIMD8<Float>.self) * id)
-                    let i1 = roundToInt(xb.loadUnaligned(fromByteOffset: 32, as: SIMD8<Float>.self) * id)
-                    let i2 = roundToInt(xb.loadUnaligned(fromByteOffset: 64, as: SIMD8<Float>.self) * id)
-                    let i3 = roundToInt(xb.loadUnaligned(fromByteOffset: 96, as: SIMD8<Float>.self) * id)
-                    storeNatural(codes + sb * 512 + r * 64, i0, i1, i2, i3)
-                    let s0 = (i0 &+ i1).wrappedSum(), s1 = (i2 &+ i3).wrappedSum()
-                    md.storeBytes(of: s0, toByteOffset: 32 + r * 8, as: Int32.self)
-                    md.storeBytes(of: s1, toByteOffset: 36 + r * 8, as: Int32.self)
-                    md.storeBytes(of: s0 &+ s1, toByteOffset: 96 + r * 4, as: Int32.self)
-                }
+            for r in 0..<(k / 32) {
+                let (i0, i1, i2, i3, d, _) = block32(xr + r * 128)
+                storeNatural(codes + r * 64, i0, i1, i2, i3)
+                let md = meta + (r / 8) * 128, j = r % 8
+                let s0 = Float((i0 &+ i1).wrappedSum()), s1 = Float((i2 &+ i3).wrappedSum())
+                md.storeBytes(of: d, toByteOffset: 4 * j, as: Float.self)
+                md.storeBytes(of: d * (s0 + s1), toByteOffset: 32 + 4 * j, as: Float.self)
+                md.storeBytes(of: d * s0, toByteOffset: 64 + 8 * j, as: Float.self)
+                md.storeBytes(of: d * s1, toByteOffset: 68 + 8 * j, as: Float.self)
             }
             permuteEvenOdd(codes, runs: k / 32)
         }
@@ -228,11 +221,11 @@ enum ActivationQuant {
                 out[j] = c[p * 64 + t * 16 + h * 8 + i]
             }
         }
-        for b in 0..<(k / (layout == .evenOdd256 ? 256 : 32)) {
+        for b in 0..<(k / 32) {
             switch layout {
             case .natural32: scales.append(meta.load(fromByteOffset: b * 32, as: Float.self))
             case .pairs32: scales.append(meta.load(fromByteOffset: (b / 2) * 64 + (b % 2) * 16, as: Float.self))
-            case .evenOdd256: scales.append(meta.load(fromByteOffset: b * 128, as: Float.self))
+            case .evenOdd256: scales.append(meta.load(fromByteOffset: (b / 8) * 128 + (b % 8) * 4, as: Float.self))
             }
         }
         return (out, scales)

@@ -1,15 +1,17 @@
 import EdgeHAL
 
-// Integer dot products for the K-quants (q2_K … q6_K) against Q8_K-style activations in the
+// Integer dot products for the K-quants (q2_K … q6_K) against 8-bit activations in the
 // `evenOdd256` layout: per super-block, each run of 32 values as 16 even-index then 16 odd-index
-// Int16 codes, d_a, and the sums of q_a over each 16 (and 32) values.
+// Int16 codes, and per run its scale d_r and the scaled sums d_r·Σq (over 32 and over 16 values).
 //
 // A run of 32 weight codes comes out of the packed bits as two 16-lane vectors E (even l) and O (odd l)
 // by reading the bytes as 16-bit words (byte 2i in the low half, 2i + 1 in the high half) — shifts and
-// masks only. For each run: E·E_a + O·O_a in Int16 (≤ 2·63·127), pairs summed to Int32, times the
-// sub-block scales (Int32 multiply), accumulated over the super-block in Int32, then converted once
-// and scaled by d_w·d_a. Codes are kept unsigned; the minimum (q2_K, q4_K, q5_K) or offset (q3_K: 4,
-// q6_K: 32) comes in through the activation sums:  Σ_s scale_s·Σ_l q·a − (min_s or off·scale_s)·Σ_l a.
+// masks only. For each run: E·E_a + O·O_a in Int16, pairs summed to Int32, times the sub-block scales
+// (Int32 multiply, exact: < 2^24), converted and accumulated in Float times the run's d_r; once per
+// super-block the sum is scaled by d_w. q3_K and q6_K codes are made signed (−4, −32) before the
+// multiply, so their offset needs no correction; the minimum of q2_K and q4_K/q5_K comes in through
+// the scaled activation sums:  Σ_s d_r·scale_s·Σ_l q·a − d_min·Σ_s min_s·(d_r·Σ_l a).
+// Int16 bound: |E·E_a + O·O_a| ≤ 2·31·127 (q5_K) and a pair of those fits Int16 (QuantDot.pairSum).
 //
 // For 16-value sub-blocks (q2_K, q3_K, q6_K) lanes 0…7 of E/O hold l < 16 and 8…15 hold l ≥ 16, so
 // after pairing lanes 0…3 belong to the run's first sub-block and 4…7 to its second: the scale vector
@@ -51,28 +53,30 @@ struct Quad<V: SIMD> {
 /// Metadata of a super-block in the evenOdd256 layout (see ActivationLayout).
 enum KMeta {
     static let bytes = 128
-    @inline(__always) static func d(_ m: UnsafeRawPointer) -> Float { m.loadUnaligned(as: Float.self) }
-    /// Sums of q_a over values 16j…16j + 15, j = 8h …  8h + 7.
-    @inline(__always) static func sums16(_ m: UnsafeRawPointer, _ h: Int) -> SIMD8<Int32> {
-        m.loadUnaligned(fromByteOffset: 32 + 32 * h, as: SIMD8<Int32>.self)
+    /// d_r·Σq over each run of 32 values (8 lanes).
+    @inline(__always) static func sums32(_ m: UnsafeRawPointer) -> SIMD8<Float> {
+        m.loadUnaligned(fromByteOffset: 32, as: SIMD8<Float>.self)
     }
-    /// Sums of q_a over values 32j…32j + 31.
-    @inline(__always) static func sums32(_ m: UnsafeRawPointer) -> SIMD8<Int32> {
-        m.loadUnaligned(fromByteOffset: 96, as: SIMD8<Int32>.self)
+    /// d_r·Σq over values 16j…16j + 15, j = 8h … 8h + 7.
+    @inline(__always) static func sums16(_ m: UnsafeRawPointer, _ h: Int) -> SIMD8<Float> {
+        m.loadUnaligned(fromByteOffset: 64 &+ 32 &* h, as: SIMD8<Float>.self)
     }
 }
 
 extension QuantDot {
-    /// isum += pairSum(E·E_a + O·O_a) · scale for run `r` of the super-block whose codes are at `c`.
-    @inline(__always) static func kRun(_ isum: inout SIMD8<Int32>, _ e: SIMD16<Int16>, _ o: SIMD16<Int16>,
-                                       _ scale: SIMD8<Int32>, _ c: UnsafeRawPointer, _ r: Int) {
-        isum &+= pairSum(e &* codes(c, r &* 64) &+ o &* codes(c, r &* 64 &+ 32)) &* scale
+    /// acc += pairSum(E·E_a + O·O_a) · scale · d_r for run `r` of the super-block whose codes are at
+    /// `c` and metadata at `m`.
+    @inline(__always) static func kRun(_ acc: inout SIMD8<Float>, _ e: SIMD16<Int16>, _ o: SIMD16<Int16>,
+                                       _ scale: SIMD8<Int32>, _ c: UnsafeRawPointer, _ m: UnsafeRawPointer, _ r: Int) {
+        let dot = pairSum(e &* codes(c, r &* 64) &+ o &* codes(c, r &* 64 &+ 32)) &* scale
+        acc.addProduct(SIMD8<Float>(dot), SIMD8<Float>(repeating: m.load(fromByteOffset: r &* 4, as: Float.self)))
     }
 
-    /// kRun for every column of the tile; `c` is column 0's codes of the super-block.
-    @inline(__always) static func kRuns<T: TileWidth>(_: T.Type, _ isum: inout Quad<SIMD8<Int32>>, _ e: SIMD16<Int16>, _ o: SIMD16<Int16>,
-                                                      _ scale: SIMD8<Int32>, _ c: UnsafeRawPointer, _ stride: Int, _ r: Int) {
-        columns(T.self) { j in kRun(&isum[j], e, o, scale, c + j &* stride, r) }
+    /// kRun for every column of the tile; `c` and `m` are column 0's codes and metadata of the super-block.
+    @inline(__always) static func kRuns<T: TileWidth>(_: T.Type, _ acc: inout Quad<SIMD8<Float>>, _ e: SIMD16<Int16>, _ o: SIMD16<Int16>,
+                                                      _ scale: SIMD8<Int32>, _ c: UnsafeRawPointer, _ m: UnsafeRawPointer,
+                                                      _ act: ActColumns, _ r: Int) {
+        columns(T.self) { j in kRun(&acc[j], e, o, scale, c + j &* act.codeStride, m + j &* act.metaStride, r) }
     }
 
     /// [a ×4, b ×4].
@@ -121,10 +125,11 @@ extension QuantDot {
             for sb in 0..<blocks {
                 let blk = row + sb &* blockBytes
                 let (sc, mn) = scalesMinsK4(blk + 4)
+                let cb = c0 + sb &* 512, mb = m0 + sb &* KMeta.bytes
                 // q5_K's fifth bit of sub-block r: bit r of qh[l] — even l: word bit r, odd l: word bit
                 // 8 + r. `h` is qh shifted right by r, so the bit positions are constants.
                 var h = fifthBit ? words(blk + 16) : SIMD16<UInt16>()
-                var isum = Quad<SIMD8<Int32>>()
+                var sbAcc = Quad<SIMD8<Float>>()
                 for c in 0..<4 {
                     let q = words(blk + qsOffset + 32 &* c)
                     let r0 = 2 &* c, r1 = 2 &* c &+ 1
@@ -137,20 +142,14 @@ extension QuantDot {
                         o1 |= (h &>> 5) & 0x0010
                         h &>>= 2
                     }
-                    let s0 = SIMD8<Int32>(repeating: byte(sc, r0)), s1 = SIMD8<Int32>(repeating: byte(sc, r1))
-                    columns(T.self) { j in
-                        let cj = c0 + j &* act.codeStride + sb &* 512
-                        kRun(&isum[j], i16(e0), i16(o0), s0, cj, r0)
-                        kRun(&isum[j], i16(e1), i16(o1), s1, cj, r1)
-                    }
+                    kRuns(T.self, &sbAcc, i16(e0), i16(o0), SIMD8<Int32>(repeating: byte(sc, r0)), cb, mb, act, r0)
+                    kRuns(T.self, &sbAcc, i16(e1), i16(o1), SIMD8<Int32>(repeating: byte(sc, r1)), cb, mb, act, r1)
                 }
-                let d = f16(blk), dmin = f16(blk, 2)
-                let mins = bytes8(mn)
+                let d = SIMD8<Float>(repeating: f16(blk)), dmin = SIMD8<Float>(repeating: -f16(blk, 2))
+                let mins = SIMD8<Float>(bytes8(mn))
                 columns(T.self) { j in
-                    let mj = m0 + j &* act.metaStride + sb &* KMeta.bytes
-                    let da = KMeta.d(mj)
-                    acc[j].addProduct(SIMD8<Float>(isum[j]), SIMD8<Float>(repeating: d * da))
-                    acc[j].addProduct(SIMD8<Float>(mins &* KMeta.sums32(mj)), SIMD8<Float>(repeating: -dmin * da))
+                    acc[j].addProduct(sbAcc[j], d)
+                    acc[j].addProduct(mins * KMeta.sums32(mb + j &* act.metaStride), dmin)
                 }
             }
             columns(T.self) { j in out[j &* outStride] = acc[j].sum() }
@@ -168,34 +167,33 @@ extension QuantDot {
             let c0 = act.codes + col &* act.codeStride, m0 = act.meta + col &* act.metaStride
             for sb in 0..<blocks {
                 let blk = row + sb &* 210
-                var isum = Quad<SIMD8<Int32>>()
+                var sbAcc = Quad<SIMD8<Float>>()
                 let sLo = SIMD8<Int32>(truncatingIfNeeded: blk.loadUnaligned(fromByteOffset: 192, as: SIMD8<Int8>.self))
                 let sHi = SIMD8<Int32>(truncatingIfNeeded: blk.loadUnaligned(fromByteOffset: 200, as: SIMD8<Int8>.self))
+                let cb = c0 + sb &* 512, mb = m0 + sb &* KMeta.bytes
                 for h in 0..<2 {
                     let l0 = words(blk + 64 &* h), l1 = words(blk + (64 &* h &+ 32)), qh = words(blk + (128 &+ 32 &* h))
                     let s = h == 0 ? sLo : sHi
-                    let cb = c0 + sb &* 512, r = 4 &* h
+                    let r = 4 &* h
                     // Run k = 0…3 of this half: low nibbles of l0 / l1, then high nibbles; qh bits 2k…2k+1.
                     // Each run is decoded right before use, which keeps the tile's registers free.
-                    kRuns(T.self, &isum, i16((l0 & 0x000F) | ((qh & 0x0003) &<< 4)), i16(((l0 &>> 8) & 0x000F) | ((qh &>> 4) & 0x0030)),
-                          split(s[0], s[1]), cb, act.codeStride, r)
-                    kRuns(T.self, &isum, i16((l1 & 0x000F) | ((qh &<< 2) & 0x0030)), i16(((l1 &>> 8) & 0x000F) | ((qh &>> 6) & 0x0030)),
-                          split(s[2], s[3]), cb, act.codeStride, r &+ 1)
-                    kRuns(T.self, &isum, i16(((l0 &>> 4) & 0x000F) | (qh & 0x0030)), i16((l0 &>> 12) | ((qh &>> 8) & 0x0030)),
-                          split(s[4], s[5]), cb, act.codeStride, r &+ 2)
-                    kRuns(T.self, &isum, i16(((l1 &>> 4) & 0x000F) | ((qh &>> 2) & 0x0030)), i16((l1 &>> 12) | ((qh &>> 10) & 0x0030)),
-                          split(s[6], s[7]), cb, act.codeStride, r &+ 3)
+                    kRuns(T.self, &sbAcc, signed6((l0 & 0x000F) | ((qh & 0x0003) &<< 4)), signed6(((l0 &>> 8) & 0x000F) | ((qh &>> 4) & 0x0030)),
+                          split(s[0], s[1]), cb, mb, act, r)
+                    kRuns(T.self, &sbAcc, signed6((l1 & 0x000F) | ((qh &<< 2) & 0x0030)), signed6(((l1 &>> 8) & 0x000F) | ((qh &>> 6) & 0x0030)),
+                          split(s[2], s[3]), cb, mb, act, r &+ 1)
+                    kRuns(T.self, &sbAcc, signed6(((l0 &>> 4) & 0x000F) | (qh & 0x0030)), signed6((l0 &>> 12) | ((qh &>> 8) & 0x0030)),
+                          split(s[4], s[5]), cb, mb, act, r &+ 2)
+                    kRuns(T.self, &sbAcc, signed6(((l1 &>> 4) & 0x000F) | ((qh &>> 2) & 0x0030)), signed6((l1 &>> 12) | ((qh &>> 10) & 0x0030)),
+                          split(s[6], s[7]), cb, mb, act, r &+ 3)
                 }
-                let d = f16(blk, 208)
-                columns(T.self) { j in
-                    let mj = m0 + j &* act.metaStride + sb &* KMeta.bytes
-                    // Codes are q + 32: subtract 32·Σ_s scale_s·Σ a over sub-block s.
-                    let off = sLo &* KMeta.sums16(mj, 0) &+ sHi &* KMeta.sums16(mj, 1)
-                    acc[j].addProduct(SIMD8<Float>(isum[j] &- (off &<< 5)), SIMD8<Float>(repeating: d * KMeta.d(mj)))
-                }
+                let d = SIMD8<Float>(repeating: f16(blk, 208))
+                columns(T.self) { j in acc[j].addProduct(sbAcc[j], d) }
             }
             columns(T.self) { j in out[j &* outStride] = acc[j].sum() }
         }
+
+        /// Stored codes are q + 32.
+        @inline(__always) static func signed6(_ v: SIMD16<UInt16>) -> SIMD16<Int16> { i16(v) &- 32 }
     }
 
     // MARK: q3_K — { uint8 hmask[32]; uint8 qs[64]; uint8 scales[12]; fp16 d }, 110 bytes.
@@ -219,30 +217,24 @@ extension QuantDot {
                 let a3 = ((x1 >> 4) & 0x0F0F_0F0F) | (((t >> 6) & 0x0303_0303) << 4)
                 let sLo = bytes8(UInt64(a0) | UInt64(a1) << 32) &- 32
                 let sHi = bytes8(UInt64(a2) | UInt64(a3) << 32) &- 32
+                let cb = c0 + sb &* 512, mb = m0 + sb &* KMeta.bytes
                 // Third bit of run b = 4h + k: bit b of hmask[l]; `hb` is hmask shifted right by b.
                 var hb = words(blk)
-                var isum = Quad<SIMD8<Int32>>()
+                var sbAcc = Quad<SIMD8<Float>>()
                 for h in 0..<2 {
                     var q = words(blk + (32 &+ 32 &* h))
                     let s = h == 0 ? sLo : sHi
                     for k in 0..<4 {
-                        let e = i16((q & 0x0003) | ((hb &<< 2) & 0x0004))
-                        let o = i16(((q &>> 8) & 0x0003) | ((hb &>> 6) & 0x0004))
+                        // Codes q + 4 (0…7), made signed.
+                        let e = i16((q & 0x0003) | ((hb &<< 2) & 0x0004)) &- 4
+                        let o = i16(((q &>> 8) & 0x0003) | ((hb &>> 6) & 0x0004)) &- 4
                         q &>>= 2
                         hb &>>= 1
-                        let sv = split(s[2 &* k], s[2 &* k &+ 1])
-                        columns(T.self) { j in
-                            kRun(&isum[j], e, o, sv, c0 + j &* act.codeStride + sb &* 512, 4 &* h &+ k)
-                        }
+                        kRuns(T.self, &sbAcc, e, o, split(s[2 &* k], s[2 &* k &+ 1]), cb, mb, act, 4 &* h &+ k)
                     }
                 }
-                let d = f16(blk, 108)
-                columns(T.self) { j in
-                    let mj = m0 + j &* act.metaStride + sb &* KMeta.bytes
-                    // Codes are q + 4.
-                    let off = sLo &* KMeta.sums16(mj, 0) &+ sHi &* KMeta.sums16(mj, 1)
-                    acc[j].addProduct(SIMD8<Float>(isum[j] &- (off &<< 2)), SIMD8<Float>(repeating: d * KMeta.d(mj)))
-                }
+                let d = SIMD8<Float>(repeating: f16(blk, 108))
+                columns(T.self) { j in acc[j].addProduct(sbAcc[j], d) }
             }
             columns(T.self) { j in out[j &* outStride] = acc[j].sum() }
         }
@@ -261,27 +253,24 @@ extension QuantDot {
                 let blk = row + sb &* 84
                 let p0 = blk.loadUnaligned(as: UInt64.self), p1 = blk.loadUnaligned(fromByteOffset: 8, as: UInt64.self)
                 let sLo = bytes8(p0 & 0x0F0F_0F0F_0F0F_0F0F), sHi = bytes8(p1 & 0x0F0F_0F0F_0F0F_0F0F)
-                var isum = Quad<SIMD8<Int32>>()
+                let cb = c0 + sb &* 512, mb = m0 + sb &* KMeta.bytes
+                var sbAcc = Quad<SIMD8<Float>>()
                 for h in 0..<2 {
                     var q = words(blk + (16 &+ 32 &* h))
                     let s = h == 0 ? sLo : sHi
                     for k in 0..<4 {
                         let e = i16(q & 0x0003), o = i16((q &>> 8) & 0x0003)
                         q &>>= 2
-                        let sv = split(s[2 &* k], s[2 &* k &+ 1])
-                        columns(T.self) { j in
-                            kRun(&isum[j], e, o, sv, c0 + j &* act.codeStride + sb &* 512, 4 &* h &+ k)
-                        }
+                        kRuns(T.self, &sbAcc, e, o, split(s[2 &* k], s[2 &* k &+ 1]), cb, mb, act, 4 &* h &+ k)
                     }
                 }
-                let d = f16(blk, 80), dmin = f16(blk, 82)
-                let mLo = bytes8((p0 >> 4) & 0x0F0F_0F0F_0F0F_0F0F), mHi = bytes8((p1 >> 4) & 0x0F0F_0F0F_0F0F_0F0F)
+                let d = SIMD8<Float>(repeating: f16(blk, 80)), dmin = SIMD8<Float>(repeating: -f16(blk, 82))
+                let mLo = SIMD8<Float>(bytes8((p0 >> 4) & 0x0F0F_0F0F_0F0F_0F0F))
+                let mHi = SIMD8<Float>(bytes8((p1 >> 4) & 0x0F0F_0F0F_0F0F_0F0F))
                 columns(T.self) { j in
-                    let mj = m0 + j &* act.metaStride + sb &* KMeta.bytes
-                    let da = KMeta.d(mj)
-                    let msum = mLo &* KMeta.sums16(mj, 0) &+ mHi &* KMeta.sums16(mj, 1)
-                    acc[j].addProduct(SIMD8<Float>(isum[j]), SIMD8<Float>(repeating: d * da))
-                    acc[j].addProduct(SIMD8<Float>(msum), SIMD8<Float>(repeating: -dmin * da))
+                    let mj = mb + j &* act.metaStride
+                    acc[j].addProduct(sbAcc[j], d)
+                    acc[j].addProduct(mLo * KMeta.sums16(mj, 0) + mHi * KMeta.sums16(mj, 1), dmin)
                 }
             }
             columns(T.self) { j in out[j &* outStride] = acc[j].sum() }

@@ -26,8 +26,13 @@ public final class ReferenceDevice: Device {
     /// Emulates 8-bit activation quantization in quantized mul_mat (see ReferenceKernels.run): not
     /// a backend anyone selects, the error model the conformance runner derives bounds from.
     public let roundsActivations: Bool
+    /// Values per activation scale for K-quant weights when rounding: 32, or 256 (ggml's Q8_K).
+    public let kQuantBlock: Int
 
-    public init(roundsActivations: Bool = false) { self.roundsActivations = roundsActivations }
+    public init(roundsActivations: Bool = false, kQuantBlock: Int = 32) {
+        self.roundsActivations = roundsActivations
+        self.kQuantBlock = kQuantBlock
+    }
 
     /// Every well-formed op signature.
     public func supports(_ signature: OpSignature) -> Bool {
@@ -47,8 +52,11 @@ public final class ReferenceDevice: Device {
             // Raw pointers into buffers the executable keeps alive for the program's lifetime.
             nonisolated(unsafe) let inputs = Array(zip(ins, descs))
             nonisolated(unsafe) let output = out
-            let rounding = roundsActivations
-            return { ReferenceKernels.run(op, inputs: inputs, output: output, outputDesc: outDesc, roundingActivations: rounding) }
+            let rounding = roundsActivations, kBlock = kQuantBlock
+            return {
+                ReferenceKernels.run(op, inputs: inputs, output: output, outputDesc: outDesc, roundingActivations: rounding,
+                                     kQuantBlock: kBlock)
+            }
         })
     }
 }

@@ -24,14 +24,15 @@ public enum ReferenceKernels {
     ///
     /// With `roundingActivations`, quantized mul_mat first rounds each activation row to 8-bit blocks
     /// (``roundTo8Bit(_:block:)``), emulating the fast engines' integer path exactly up to float
-    /// rounding; the conformance runner derives its quantized bounds from that emulation.
+    /// rounding; the conformance runner derives its quantized bounds from that emulation. Blocks are
+    /// 32 values, and `kQuantBlock` for K-quant weights: 32 as the CPU backend rounds, 256 as ggml's Q8_K.
     public static func run(_ op: Op, inputs: [(UnsafeRawPointer, TensorDesc)], output: UnsafeMutableRawPointer,
-                           outputDesc: TensorDesc, roundingActivations: Bool = false) {
+                           outputDesc: TensorDesc, roundingActivations: Bool = false, kQuantBlock: Int = 32) {
         let x = inputs.map { InputTensor(base: $0.0, desc: $0.1) }
         let y = OutputTensor(base: output, desc: outputDesc)
         switch op {
         case .mulMat:
-            let block = x[0].desc.type.blockSize == 256 ? 256 : 32
+            let block = x[0].desc.type.blockSize == 256 ? kQuantBlock : 32
             mulMat(x[0], x[1], y, roundActivationsTo: roundingActivations && x[0].desc.type.isQuantized ? block : nil)
         case .getRows: getRows(x[0], x[1], y)
         case .add: binary(x[0], x[1], y, +)
@@ -77,7 +78,7 @@ public enum ReferenceKernels {
     // MARK: - Ops
 
     /// out[m, n, i2, i3] = Σ_k a[k, m, i2 / (B2/A2), i3 / (B3/A3)] · b[k, n, i2, i3].
-    /// Values rounded as an 8-bit activation quantizer does (ggml's q8_0 / q8_K idea): per block of
+    /// Values rounded as an 8-bit activation quantizer does (ggml's q8_0 idea): per block of
     /// `block` values, d = amax/127 and x ≈ d·round(x/d), ties away from zero. The CPU backend's codes
     /// are bit-identical to these.
     public static func roundTo8Bit(_ x: inout [Float], block: Int) {

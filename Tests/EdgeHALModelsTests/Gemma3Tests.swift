@@ -78,15 +78,17 @@ struct Gemma3Tests {
         let g = Self.golden.greedy.first { $0.prompt == prompt }!
         let session = ModelSession(model: Self.model, devices: [CPUDevice(threads: 2)], contextLength: 64)
         let logits = try session.evaluate(g.prompt_ids)
-        // 8-bit activations shift every top logit down by about 0.4 here — llama.cpp's own Q8 path
-        // by 0.13…0.47 on the same tokens (golden.json) — a common shift softmax does not see. So the
-        // logits relative to their mean shift must stay within 0.25, and each within 0.6 absolutely.
+        // The bar, as for SmolLM2: each of the float run's top 10 within 0.5. It holds because
+        // the K-quant mul_mats round activations per 32 values: with ggml's per-256 (Q8_K) rounding
+        // every logit sat about 0.36 low and the largest miss was 0.506 on prompt 2.
         let top = g.float_activations.top10_last_prompt_position ?? []
-        let diffs = top.map { Double(logits[Int($0[0])]) - $0[1] }
-        let shift = diffs.reduce(0, +) / Double(max(1, diffs.count))
-        for (pair, d) in zip(top, diffs) {
-            #expect(abs(d - shift) < 0.25 && abs(d) < 0.6, "token \(Int(pair[0])): \(d) off, common shift \(shift)")
+        var worst = 0.0
+        for pair in top {
+            let d = Double(logits[Int(pair[0])]) - pair[1]
+            worst = max(worst, abs(d))
+            #expect(abs(d) < 0.5, "token \(Int(pair[0])): \(d) off")
         }
+        print("GEMMA-TOP10 \(prompt.prefix(20)): max \(worst)")
         try session.reset()
         #expect(try greedy(session, g.prompt_ids, 5) == Array(g.float_activations.ids.prefix(5)))
     }

@@ -105,7 +105,15 @@ while IFS= read -r f; do
   cp "$work/$f" "$state/pristine/$f"
 done < <(python3 -c 'import json,sys; print("\n".join(sorted({m["file"] for m in json.load(open(sys.argv[1]))})))' "$list")
 
-build() { (cd "$work" && swift build -c release --product conformance) >"$1" 2>&1; }
+# Kernel sources are embedded by generators (SPIR-V words, OpenCL C strings): when the list mutates
+# them, regenerate before every build, so a mutant goes in and the restored source comes back out.
+generators=()
+grep -q '"Kernels/vulkan/' "$list" && generators+=(scripts/gen-spirv.sh)
+grep -q '"Kernels/opencl/' "$list" && generators+=(scripts/gen-opencl.sh)
+build() {
+  (cd "$work" && for g in "${generators[@]}"; do bash "$g" || exit 1; done &&
+    swift build -c release --product conformance) >"$1" 2>&1
+}
 conformance() { (cd "$work" && timeout --kill-after=10 "$timeout_s" .build/release/conformance --backend "$backend" --json "${extra[@]}"); }
 
 # --- 2. The unmutated table must pass. ----------------------------------------------------------

@@ -239,20 +239,20 @@ extension CaseTable {
             let w = try c.weight("norm", .f32, Shape(576), TestData.bytes(of: rng.uniform(0.5, 1.5, count: 576)))
             return c.finish(try c.builder.mul(try c.builder.rmsNorm(x, eps: 1e-5), w))
         })
-        cases.append(ConformanceCase(op: "swiglu", type: "fused", shape: "silu(g)·u 1536x7", threshold: Tolerance.float,
-                                     check: .fusion, flops: 4 * 1536 * 7, weightBytes: 0) { rng in
-            var c = OpCaseBuilder()
-            let g = c.floats("g", Shape(1536, 7), rng.normal(count: 1536 * 7, scale: 3))
-            let u = c.floats("u", Shape(1536, 7), rng.normal(count: 1536 * 7))
-            return c.finish(try c.builder.mul(try c.builder.silu(g), u))
-        })
-        cases.append(ConformanceCase(op: "geglu", type: "fused", shape: "gelu(g)·u 2048x7", threshold: Tolerance.float,
-                                     check: .fusion, flops: 10 * 2048 * 7, weightBytes: 0) { rng in
-            var c = OpCaseBuilder()
-            let g = c.floats("g", Shape(2048, 7), rng.normal(count: 2048 * 7, scale: 3))
-            let u = c.floats("u", Shape(2048, 7), rng.normal(count: 2048 * 7))
-            return c.finish(try c.builder.mul(try c.builder.gelu(g), u))
-        })
+        // The gated feed-forwards, act(g)·u, which the executor fuses into one op.
+        func gated(_ op: String, _ name: String, width: Int, flopsPerValue: Int,
+                   _ act: @escaping @Sendable (inout GraphBuilder, TensorID) throws -> TensorID) -> ConformanceCase {
+            ConformanceCase(op: op, type: "fused", shape: "\(name)(g)·u \(width)x7", threshold: Tolerance.float,
+                            check: .fusion, flops: Double(flopsPerValue * width * 7), weightBytes: 0) { rng in
+                var c = OpCaseBuilder()
+                let g = c.floats("g", Shape(width, 7), rng.normal(count: width * 7, scale: 3))
+                let u = c.floats("u", Shape(width, 7), rng.normal(count: width * 7))
+                let a = try act(&c.builder, g)
+                return c.finish(try c.builder.mul(a, u))
+            }
+        }
+        cases.append(gated("swiglu", "silu", width: 1536, flopsPerValue: 4) { b, g in try b.silu(g) })
+        cases.append(gated("geglu", "gelu", width: 2048, flopsPerValue: 10) { b, g in try b.gelu(g) })
         // Gemma 3's per-head norm of q and k: one weight [head] broadcast over heads and tokens.
         cases.append(ConformanceCase(op: "rms_norm_mul", type: "fused", shape: "rms_norm·w per head 256x4x7", threshold: Tolerance.float,
                                      check: .fusion, flops: 3 * 256 * 4 * 7, weightBytes: 0) { rng in

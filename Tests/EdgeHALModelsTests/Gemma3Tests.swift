@@ -30,18 +30,6 @@ struct Gemma3Tests {
 
     static let model: LanguageModel = try! LanguageModel(path: try! ModelStore.resolve("gemma3"))
 
-    func greedy(_ session: ModelSession, _ ids: [Int32], _ n: Int) throws -> [Int32] {
-        var logits = try session.evaluate(ids)
-        var out: [Int32] = []
-        while out.count < n {
-            let next = Sampler.argmax(logits)
-            out.append(next)
-            if Self.model.tokenizer.isEndOfGeneration(next) { break }
-            logits = try session.evaluate([next])
-        }
-        return out
-    }
-
     @Test("hyper-parameters: head size 256, MQA, five local layers then one global")
     func config() {
         let c = Self.model.config
@@ -70,7 +58,7 @@ struct Gemma3Tests {
     func referenceGreedyMatchesExactly(_ prompt: String) throws {
         let g = Self.golden.greedy.first { $0.prompt == prompt }!
         let session = ModelSession(model: Self.model, devices: [ReferenceDevice()], contextLength: 64)
-        #expect(try greedy(session, g.prompt_ids, g.n) == g.float_activations.ids)
+        #expect(try session.greedy(g.prompt_ids, g.n, tokenizer: Self.model.tokenizer) == g.float_activations.ids)
     }
 
     @Test("cpu backend: first 5 tokens and top-10 logits close to the float run", arguments: golden.greedy.map(\.prompt))
@@ -90,7 +78,7 @@ struct Gemma3Tests {
         }
         print("GEMMA-TOP10 \(prompt.prefix(20)): max \(worst)")
         try session.reset()
-        #expect(try greedy(session, g.prompt_ids, 5) == Array(g.float_activations.ids.prefix(5)))
+        #expect(try session.greedy(g.prompt_ids, 5, tokenizer: Self.model.tokenizer) == Array(g.float_activations.ids.prefix(5)))
     }
 
     @Test("sliding-window mask: a query at p sees keys p-511…p, the global mask sees 0…p")

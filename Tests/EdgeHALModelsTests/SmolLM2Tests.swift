@@ -32,15 +32,7 @@ struct SmolLM2Tests {
     static let model: LanguageModel = try! LanguageModel(path: try! ModelStore.ensureDefaultModel())
 
     func greedy(_ session: ModelSession, _ prompt: String, _ n: Int) throws -> [Int32] {
-        var logits = try session.evaluate(Self.model.tokenizer.encode(prompt))
-        var out: [Int32] = []
-        while out.count < n {
-            let next = Sampler.argmax(logits)
-            out.append(next)
-            if Self.model.tokenizer.isEndOfGeneration(next) { break }
-            logits = try session.evaluate([next])
-        }
-        return out
+        try session.greedy(Self.model.tokenizer.encode(prompt), n, tokenizer: Self.model.tokenizer)
     }
 
     @Test("reference backend reproduces llama.cpp's float greedy run", arguments: golden.greedy.map(\.prompt))

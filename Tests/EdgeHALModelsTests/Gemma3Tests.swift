@@ -76,7 +76,7 @@ struct Gemma3Tests {
             worst = max(worst, abs(d))
             #expect(abs(d) < 0.5, "token \(Int(pair[0])): \(d) off")
         }
-        print("GEMMA-TOP10 \(prompt.prefix(20)): max \(worst)")
+        print("gemma3 cpu, \"\(prompt.prefix(24))…\": top-10 logits within \(worst) of the float run (bar 0.5)")
         try session.reset()
         #expect(try session.greedy(g.prompt_ids, 5, tokenizer: Self.model.tokenizer) == Array(g.float_activations.ids.prefix(5)))
     }

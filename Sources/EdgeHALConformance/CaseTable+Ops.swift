@@ -105,11 +105,14 @@ extension CaseTable {
         var values: Values = .normal
         /// The mask adds finite biases in [−4, 0] to the visible keys (ALiBi-like), not just 0.
         var biased = false
+        /// The mask is TestData.edgeMask (rows of every MaskRow kind, starting at this one) instead of causal.
+        var edgeMask: Int? = nil
         enum Values: String { case normal, huge, veryNegative }
     }
 
-    static var softmax: [ConformanceCase] {
-        let shapes = [
+    static var softmax: [ConformanceCase] { softmaxCases(softmaxShapes) }
+
+    static let softmaxShapes = [
             SoftmaxShape(kv: 37, t: 5, h: 4, offset: 32), SoftmaxShape(kv: 1000, t: 4, h: 1, offset: nil),
             SoftmaxShape(kv: 4096, t: 2, h: 3, offset: 4094), SoftmaxShape(kv: 8, t: 8, h: 2, offset: 0),
             SoftmaxShape(kv: 1000, t: 37, h: 1, offset: 963),                // parallel, 37 rows
@@ -118,10 +121,13 @@ extension CaseTable {
             SoftmaxShape(kv: 77, t: 3, h: 2, offset: nil, values: .veryNegative),
             SoftmaxShape(kv: 45, t: 5, h: 3, offset: 40, biased: true),       // finite biases in the mask
         ]
-        return shapes.map { s in
+
+    static func softmaxCases(_ shapes: [SoftmaxShape]) -> [ConformanceCase] {
+        shapes.map { s in
             ConformanceCase(op: "softmax", type: "f32",
-                            shape: "kv=\(s.kv) t=\(s.t) h=\(s.h)" + (s.offset.map { " mask@\($0)" } ?? "")
-                                + (s.values == .normal ? "" : " x=\(s.values.rawValue)") + (s.biased ? " biased" : ""),
+                            shape: "kv=\(s.kv) t=\(s.t) h=\(s.h)" + (s.edgeMask == nil ? s.offset.map { " mask@\($0)" } ?? "" : "")
+                                + (s.values == .normal ? "" : " x=\(s.values.rawValue)") + (s.biased ? " biased" : "")
+                                + (s.edgeMask.map { " mask=edges@\($0)" } ?? ""),
                             threshold: Tolerance.float, check: .op, flops: Double(s.kv * s.t * s.h * 4), weightBytes: 0) { rng in
                 var c = OpCaseBuilder()
                 let n = s.kv * s.t * s.h
@@ -133,7 +139,8 @@ extension CaseTable {
                 }
                 let x = c.floats("x", Shape(s.kv, s.t, s.h), values)
                 let mask = s.offset.map { offset in
-                    c.floats("mask", Shape(s.kv, s.t), TestData.causalMask(kv: s.kv, tokens: s.t, kvOffset: offset, bias: s.biased ? 4 : 0, rng: &rng))
+                    c.floats("mask", Shape(s.kv, s.t), s.edgeMask.map { TestData.edgeMask(kv: s.kv, tokens: s.t, first: $0, rng: &rng) }
+                             ?? TestData.causalMask(kv: s.kv, tokens: s.t, kvOffset: offset, bias: s.biased ? 4 : 0, rng: &rng))
                 }
                 return c.finish(try c.builder.softmax(x, mask: mask, scale: 0.125))
             }
@@ -178,10 +185,12 @@ extension CaseTable {
         var bias = false
         /// Sliding-window mask: a query at position p sees keys k with p − k < window only.
         var window: Int? = nil
+        /// The mask is TestData.edgeMask (rows of every MaskRow kind, starting at this one) instead of causal.
+        var edgeMask: Int? = nil
         var label: String {
-            "d=\(d) t=\(t) kv=\(kv) h=\(h)/\(hkv)" + (offset.map { " offset=\($0)" } ?? "") + (bias ? " biased" : "")
+            "d=\(d) t=\(t) kv=\(kv) h=\(h)/\(hkv)" + (edgeMask == nil ? offset.map { " offset=\($0)" } ?? "" : "") + (bias ? " biased" : "")
                 + (qScale != 1 ? " q×\(qScale)" : "") + (kvType != .f32 ? " kv=\(kvType.rawValue)" : "")
-                + (window.map { " window=\($0)" } ?? "")
+                + (window.map { " window=\($0)" } ?? "") + (edgeMask.map { " mask=edges@\($0)" } ?? "")
         }
     }
 
@@ -202,8 +211,10 @@ extension CaseTable {
         AttentionShape(d: 256, t: 9, kv: 530, h: 4, hkv: 1, offset: 521, window: 512),  // prefill across the window's edge
     ]
 
-    static var attention: [ConformanceCase] {
-        attentionShapes.map { s in
+    static var attention: [ConformanceCase] { attentionCases(attentionShapes) }
+
+    static func attentionCases(_ shapes: [AttentionShape]) -> [ConformanceCase] {
+        shapes.map { s in
             ConformanceCase(op: "attention", type: "f32", shape: s.label,
                             threshold: Tolerance.float, check: .op, flops: Double(4 * s.d * s.t * s.kv * s.h), weightBytes: 0) { rng in
                 var c = OpCaseBuilder()
@@ -223,7 +234,8 @@ extension CaseTable {
         }
         let k = kvInput("k"), v = kvInput("v")
         let mask = s.offset.map { offset in
-            c.floats("mask", Shape(s.kv, s.t), TestData.causalMask(kv: s.kv, tokens: s.t, kvOffset: offset, window: s.window, bias: s.bias ? 4 : 0, rng: &rng))
+            c.floats("mask", Shape(s.kv, s.t), s.edgeMask.map { TestData.edgeMask(kv: s.kv, tokens: s.t, first: $0, rng: &rng) }
+                     ?? TestData.causalMask(kv: s.kv, tokens: s.t, kvOffset: offset, window: s.window, bias: s.bias ? 4 : 0, rng: &rng))
         }
         return (q, k, v, mask)
     }
@@ -262,14 +274,18 @@ extension CaseTable {
             return c.finish(try c.builder.mul(try c.builder.rmsNorm(x, eps: 1e-6), w))
         })
         for s in [attentionShapes[0], attentionShapes[1], attentionShapes[4], attentionShapes[6], attentionShapes[13]] {
-            cases.append(ConformanceCase(op: "attention", type: "fused", shape: "q·kᵀ→softmax→·v " + s.label,
-                                         threshold: Tolerance.float, check: .fusion, flops: Double(4 * s.d * s.t * s.kv * s.h), weightBytes: 0) { rng in
-                var c = OpCaseBuilder()
-                let (q, k, v, mask) = attentionInputs(&c, s, &rng)
-                return c.finish(try c.builder.attention(q: q, k: k, v: v, mask: mask, scale: 1 / Float(s.d).squareRoot()))
-            })
+            cases.append(fusedAttentionCase(s))
         }
         return cases
+    }
+
+    static func fusedAttentionCase(_ s: AttentionShape) -> ConformanceCase {
+        ConformanceCase(op: "attention", type: "fused", shape: "q·kᵀ→softmax→·v " + s.label,
+                        threshold: Tolerance.float, check: .fusion, flops: Double(4 * s.d * s.t * s.kv * s.h), weightBytes: 0) { rng in
+            var c = OpCaseBuilder()
+            let (q, k, v, mask) = attentionInputs(&c, s, &rng)
+            return c.finish(try c.builder.attention(q: q, k: k, v: v, mask: mask, scale: 1 / Float(s.d).squareRoot()))
+        }
     }
 
     // MARK: grouped mul_mats (SharedInputGrouping): one activation tensor, three weights
@@ -277,15 +293,18 @@ extension CaseTable {
     /// q, k and v of a layer: three mul_mats over the same x with different weight types and row
     /// counts, which the core groups and a backend may run as one job. The output mixes all three
     /// (mixing k·v and a projection of q), so a member reading another's rows or activations fails.
+    /// With subnormal block scales (weights ~1e-4) x is scaled by 100, so q, k and v are again of
+    /// order 1 and both parts of the output show.
     static var groups: [ConformanceCase] {
-        [1, 7].map { (n: Int) -> ConformanceCase in
-            ConformanceCase(op: "mul_mat_group", type: "q4_1+q5_0+q8_0", shape: "576→576,192,192 n=\(n)", threshold: Tolerance.block,
+        [(1, TestData.BlockScales.natural), (7, .natural), (1, .subnormal), (7, .subnormal)].map { n, scales -> ConformanceCase in
+            ConformanceCase(op: "mul_mat_group", type: "q4_1+q5_0+q8_0",
+                            shape: "576→576,192,192 n=\(n)" + (scales != .natural ? " scales=\(scales.rawValue)" : ""), threshold: Tolerance.block,
                             check: .graph, flops: Double(1_327_104 * n), weightBytes: 0) { rng in
                 var c = OpCaseBuilder()
-                let x = c.floats("x", Shape(576, n), rng.normal(count: 576 * n))
-                let wq = try c.weight("wq", .q4_1, Shape(576, 576), TestData.weights(.q4_1, k: 576, rows: 576, rng: &rng))
-                let wk = try c.weight("wk", .q5_0, Shape(576, 192), TestData.weights(.q5_0, k: 576, rows: 192, rng: &rng))
-                let wv = try c.weight("wv", .q8_0, Shape(576, 192), TestData.weights(.q8_0, k: 576, rows: 192, rng: &rng))
+                let x = c.floats("x", Shape(576, n), rng.normal(count: 576 * n, scale: scales == .natural ? 1 : 100))
+                let wq = try c.weight("wq", .q4_1, Shape(576, 576), TestData.weights(.q4_1, k: 576, rows: 576, rng: &rng, scales: scales))
+                let wk = try c.weight("wk", .q5_0, Shape(576, 192), TestData.weights(.q5_0, k: 576, rows: 192, rng: &rng, scales: scales))
+                let wv = try c.weight("wv", .q8_0, Shape(576, 192), TestData.weights(.q8_0, k: 576, rows: 192, rng: &rng, scales: scales))
                 let wo = try c.weight("wo", .f32, Shape(576, 192), TestData.bytes(of: rng.normal(count: 576 * 192, scale: 0.05)))
                 let q = try c.builder.mulMat(wq, x)
                 let kv = try c.builder.mul(try c.builder.mulMat(wk, x), try c.builder.mulMat(wv, x))

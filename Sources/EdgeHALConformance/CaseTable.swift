@@ -7,7 +7,7 @@ public enum CaseTable {
     public static let weightTypes: [DType] = [.f32, .f16, .q8_0, .q4_0, .q4_1, .q5_0, .q5_1, .q2_K, .q3_K, .q4_K, .q5_K, .q6_K]
 
     public static var all: [ConformanceCase] {
-        mulMat + getRows + setRows + elementwise + norms + softmax + rope + attention + fusion + groups + blocks
+        mulMat + getRows + setRows + elementwise + norms + softmax + rope + attention + fusion + groups + blocks + edges
     }
 
     // MARK: mul_mat
@@ -77,20 +77,24 @@ public enum CaseTable {
     }
 
     public static func mulMatCase(_ type: DType, _ s: MulMatShape, activations: Activations = .normal,
-                                  weightScale: Float = 1) -> ConformanceCase {
+                                  weightScale: Float = 1, scales: TestData.BlockScales = .natural) -> ConformanceCase {
         let wShape = Shape(s.k, s.m, s.a2, s.a3), xShape = Shape(s.k, s.n, s.b2, s.b3)
         var label = "k=\(s.k) m=\(s.m) n=\(s.n)"
         if s.a2 != s.b2 || s.a2 > 1 { label += " heads=\(s.a2)/\(s.b2)" }
         if s.a3 != s.b3 || s.a3 > 1 { label += " batch=\(s.a3)/\(s.b3)" }
         if activations != .normal { label += " x=\(activations.rawValue)" }
         if weightScale != 1 { label += " w×\(weightScale)" }
+        if scales != .natural { label += " scales=\(scales.rawValue)" }
         return ConformanceCase(
             op: "mul_mat", type: type.rawValue, shape: label,
             threshold: Tolerance.mulMat(type), check: .op,
             flops: 2 * Double(s.k * s.m * s.n * s.b2 * s.b3), weightBytes: Double(TensorDesc(type, wShape).byteCount)
         ) { rng in
             var c = OpCaseBuilder()
-            let w = c.input("w", type, wShape, TestData.weights(type, k: s.k, rows: s.m * s.a2 * s.a3, rng: &rng, scale: weightScale))
+            let rows = s.m * s.a2 * s.a3
+            let w = c.input("w", type, wShape, scales == .natural
+                            ? TestData.weights(type, k: s.k, rows: rows, rng: &rng, scale: weightScale)
+                            : TestData.weights(type, k: s.k, rows: rows, rng: &rng, scales: scales))
             var x: [Float]
             switch activations {
             case .normal: x = rng.normal(count: xShape.count)

@@ -186,6 +186,9 @@ public struct ConformanceRunner {
                 result.gainBand = band
                 if !(nmse <= threshold) {
                     result.detail = "NMSE \(nmse) above \(threshold)"
+                } else if Self.roundsExactly(c, g), let i = Self.firstBitDifference(outcome.actual, expected) {
+                    result.detail = "value \(i) is \(outcome.actual[i]) (bits \(Self.hex(outcome.actual[i]))), the reference's "
+                        + "\(expected[i]) (bits \(Self.hex(expected[i]))): a conversion has one right answer"
                 } else if !(abs(gain - 1) <= band) {
                     result.detail = "gain \(gain) outside 1 ± \(band): a systematic scale error"
                 } else {
@@ -312,6 +315,22 @@ public struct ConformanceRunner {
         clock_gettime(CLOCK_MONOTONIC, &ts)
         return Double(ts.tv_sec) + Double(ts.tv_nsec) * 1e-9
     }
+
+    /// Whether a case's output has exactly one right bit pattern, which NMSE cannot fully check: an
+    /// exact op whose output is f16 (rounded to nearest even: a tie rounded the wrong way, or -0
+    /// written as +0, is a small or zero NMSE) or any conversion (f16 → f32 widening is exact).
+    static func roundsExactly(_ c: ConformanceCase, _ g: CaseGraph) -> Bool {
+        c.check == .op && c.threshold == Tolerance.exact && (g.graph[g.output].desc.type == .f16 || c.op == "convert")
+    }
+
+    /// The first index whose bits differ (any NaN matches any NaN), or nil.
+    static func firstBitDifference(_ actual: [Float], _ expected: [Float]) -> Int? {
+        actual.indices.first { i in
+            actual[i].bitPattern != expected[i].bitPattern && !(actual[i].isNaN && expected[i].isNaN)
+        }
+    }
+
+    static func hex(_ f: Float) -> String { "0x" + String(f.bitPattern, radix: 16) }
 
     /// Least-squares gain Σ a·b / Σ b² over the finite reference values (1 when the reference is all zero).
     public static func gain(_ actual: [Float], _ expected: [Float]) -> Double {

@@ -35,6 +35,13 @@ final class FaultyDevice: Device {
         /// Elementwise ops on parallel sizes (≥ 2^15 elements) leave the elements past the last
         /// whole 64-element chunk at zero (a split that drops the remainder).
         case parallelRemainderDropped
+        /// Weights whose f16 block scales are subnormal read as zero (a device flushing f16 denormals,
+        /// or a bit-trick conversion without its subnormal branch).
+        case subnormalScalesFlushed
+        /// f32 → f16 conversion (convert, set_rows into an f16 cache) rounding ties away from zero.
+        case f16TiesAwayFromZero
+        /// Softmax and attention rows whose every key is masked come out NaN instead of zeros.
+        case maskedRowNaN
     }
 
     let fault: Fault
@@ -95,6 +102,12 @@ final class FaultyDevice: Device {
                         for i in (n / 64 * 64)..<n { y[i] = 0 }
                     }
                 }
+            case (.subnormalScalesFlushed, .mulMat) where !TestData.f16ScaleOffsets(descs[0].type).isEmpty:
+                rewrite = [(0, Self.flushSubnormalScales)]
+            case (.f16TiesAwayFromZero, .convert(.f16)), (.f16TiesAwayFromZero, .setRows) where outDesc.type == .f16:
+                after = Self.tiesAwayFromZero
+            case (.maskedRowNaN, .softmax) where descs.count == 2, (.maskedRowNaN, .attention) where descs.count == 4:
+                after = Self.nanInHiddenRows(mask: descs[descs.count - 1])
             default: break
             }
             let finalOp = op, finalAfter = after
@@ -167,6 +180,56 @@ final class FaultyDevice: Device {
         return b
     }
 
+    /// Sets every subnormal f16 scale field to (signed) zero.
+    static let flushSubnormalScales: Transform = { bytes, desc in
+        var b = bytes
+        let offsets = TestData.f16ScaleOffsets(desc.type), blockBytes = desc.type.blockBytes
+        for block in stride(from: 0, to: b.count, by: blockBytes) {
+            for off in offsets where b[block + off + 1] & 0x7C == 0 { b[block + off] = 0; b[block + off + 1] &= 0x80 }
+        }
+        return b
+    }
+
+    /// Rewrites each f16 output converted from an f32 that sits exactly between two f16 values with
+    /// the neighbour of larger magnitude (round to nearest, ties away from zero).
+    static let tiesAwayFromZero: OutputFault = { inputs, out, desc in
+        let y = out.assumingMemoryBound(to: Float16.self)
+        func away(_ x: Float) -> Float16 {
+            let h = Float16(x)
+            guard h.isFinite, Float(h) != x else { return h }
+            let other = Float(h) < x ? h.nextUp : h.nextDown
+            guard Float(h) - x == x - Float(other) || x - Float(h) == Float(other) - x else { return h }
+            return other.magnitude > h.magnitude ? other : h
+        }
+        let src = inputs.count == 1 ? inputs[0].0 : inputs[1].0   // convert: x; set_rows: dst, src, ids
+        let x = src.assumingMemoryBound(to: Float.self)
+        if inputs.count == 1 {
+            for i in 0..<desc.shape.count { y[i] = away(x[i]) }
+        } else {
+            let k = desc.shape[0], rows = desc.shape.rows, ids = inputs[2].0.assumingMemoryBound(to: Int32.self)
+            for j in 0..<inputs[2].1.shape.count where ids[j] >= 0 && Int(ids[j]) < rows {
+                for i in 0..<k { y[Int(ids[j]) * k + i] = away(x[j * k + i]) }
+            }
+        }
+    }
+
+    /// Softmax [kv, rows…] and attention [d, t, h…] outputs: NaN wherever the mask row hides every key.
+    static func nanInHiddenRows(mask: TensorDesc) -> OutputFault {
+        { inputs, out, desc in
+            let m = inputs[inputs.count - 1].0.assumingMemoryBound(to: Float.self), y = out.assumingMemoryBound(to: Float.self)
+            let kv = mask.shape[0], maskRows = mask.shape[1]
+            let isSoftmax = inputs.count == 2
+            let width = isSoftmax ? kv : desc.shape[0]     // values per output row
+            let tokens = isSoftmax ? maskRows : desc.shape[1]
+            for row in 0..<(desc.shape.count / width) {
+                let t = row % tokens % maskRows
+                if (0..<kv).allSatisfy({ m[t * kv + $0] == -.infinity }) {
+                    for i in 0..<width { y[row * width + i] = .nan }
+                }
+            }
+        }
+    }
+
     static func epsilonOutsideRoot(_ eps: Float) -> OutputFault {
         { inputs, out, desc in
             let x = inputs[0].0.assumingMemoryBound(to: Float.self), y = out.assumingMemoryBound(to: Float.self)
@@ -211,6 +274,9 @@ struct FaultInjectionTests {
         .softmaxWithoutMax: ("softmax", ["softmax"]),
         .activationGain: ("mul_mat", ["mul_mat", "mul_mat_group", "transformer_block"]),
         .parallelRemainderDropped: ("scale", ["add", "mul", "scale", "silu", "gelu", "swiglu", "geglu"]),
+        .subnormalScalesFlushed: ("mul_mat", ["mul_mat", "mul_mat_group", "transformer_block"]),
+        .f16TiesAwayFromZero: ("convert", ["convert", "set_rows", "attention"]),
+        .maskedRowNaN: ("softmax", ["softmax", "attention"]),
     ]
 
     @Test("a planted bug fails the suite and names the op", arguments: FaultyDevice.Fault.allCases)

@@ -14,9 +14,11 @@ struct VulkanDeviceFacts: Sendable {
     var computeQueueFamilies: Int
     var subgroupSize: UInt32
     var features: [String]
+    /// Multiprocessors where a vendor extension reports them, else unknown.
+    var computeUnits: Int?
 
     var info: DeviceInfo {
-        DeviceInfo(name: name, kind: kind, memoryBytes: deviceLocalBytes, computeUnits: 1,
+        DeviceInfo(name: name, kind: kind, memoryBytes: deviceLocalBytes, computeUnits: computeUnits,
                    features: ["vulkan-\(VulkanLibrary.versionString(apiVersion))", "type=\(type)", "driver=\(driver)",
                               "subgroup-size=\(subgroupSize)", "compute-queue-families=\(computeQueueFamilies)"] + features)
     }
@@ -114,6 +116,7 @@ enum VulkanProbe {
             queues(device, &familyCount, nil)
             var families = [VkQueueFamilyProperties](repeating: VkQueueFamilyProperties(), count: Int(familyCount))
             queues(device, &familyCount, &families)
+            facts.computeUnits = VulkanComputeUnits.count(lib, instance, device)
             facts.computeQueueFamilies = families.filter { $0.queueFlags & VK_QUEUE_COMPUTE_BIT.rawValue != 0 }.count
             return facts
         }

@@ -16,13 +16,14 @@ public struct DeviceInfo: Sendable, Codable, Hashable {
     public var kind: DeviceKind
     /// Device-visible memory in bytes, when the driver reports it.
     public var memoryBytes: UInt64?
-    public var computeUnits: Int
+    /// Cores, multiprocessors or worker threads; nil when the driver does not tell.
+    public var computeUnits: Int?
     /// Capability flags such as "fp16", "int8-dot", "avx2", "subgroup-size=32".
     public var features: [String]
     /// True for an oracle written for obviousness: `auto` ranks it below every other device.
     public var isReference: Bool
 
-    public init(name: String, kind: DeviceKind, memoryBytes: UInt64? = nil, computeUnits: Int,
+    public init(name: String, kind: DeviceKind, memoryBytes: UInt64? = nil, computeUnits: Int?,
                 features: [String] = [], isReference: Bool = false) {
         self.name = name
         self.kind = kind

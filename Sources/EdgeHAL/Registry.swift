@@ -76,7 +76,7 @@ public enum Selection {
             p.status.devices.enumerated().map { DeviceChoice(backend: p.name, index: $0.offset, info: $0.element) }
         }
         return all.enumerated().sorted { a, b in
-            let ka = (rank(a.element.info), a.element.info.computeUnits), kb = (rank(b.element.info), b.element.info.computeUnits)
+            let ka = (rank(a.element.info), a.element.info.computeUnits ?? 0), kb = (rank(b.element.info), b.element.info.computeUnits ?? 0)
             return ka != kb ? ka > kb : a.offset < b.offset
         }.map(\.element)
     }

@@ -11,12 +11,14 @@ extension CaseTable {
 
     /// Every weight type with f16 scales, in mat-vec, small-N and prefill tiles (n = 1, 5, 37), with
     /// scales that are subnormal (and ±0, and the smallest normals), and at the top of f16's range.
-    /// The grouped case with subnormal scales is in `groups`.
+    /// The grouped case with subnormal scales is in `groups`. get_rows (embedding lookups) dequantizes
+    /// the same blocks, exactly.
     static var scaleEdges: [ConformanceCase] {
         weightTypes.filter { $0 != .f32 }.flatMap { type -> [ConformanceCase] in
             let k = max(type.blockSize, 32) * 8
             return [1, 5, 37].map { mulMatCase(type, MulMatShape(k, 33, $0), scales: .subnormal) }
                 + [1, 17].map { mulMatCase(type, MulMatShape(k, 33, $0), scales: .maximal) }
+                + [TestData.BlockScales.subnormal, .maximal].map { getRowsCase(type, k: type.blockSize == 256 ? 512 : 96, scales: $0) }
         }
     }
 

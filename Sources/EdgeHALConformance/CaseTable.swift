@@ -133,17 +133,20 @@ public enum CaseTable {
     static var getRows: [ConformanceCase] {
         // Every type at a few blocks per row, and float rows whose length is not a multiple of 8.
         let shapes = weightTypes.map { ($0, $0.blockSize == 256 ? 512 : 96) } + [(DType.f32, 37), (.f16, 37)]
-        return shapes.map { type, k in
-            let rows = 50
-            return ConformanceCase(op: "get_rows", type: type.rawValue, shape: "k=\(k) rows=\(rows) n=7",
-                                   threshold: Tolerance.exact, check: .op, flops: 0, weightBytes: 0) { rng in
-                var c = OpCaseBuilder()
-                let table = c.input("table", type, Shape(k, rows), TestData.weights(type, k: k, rows: rows, rng: &rng))
-                // First and last rows, random ones, and ids just outside the table (rows of NaN).
-                var ids: [Int32] = [0, Int32(rows - 1), Int32(rows), -1]
-                for _ in 0..<3 { ids.append(Int32(rng.int(below: rows))) }
-                return c.finish(try c.builder.getRows(table, c.ints("ids", ids)))
-            }
+        return shapes.map { type, k in getRowsCase(type, k: k) }
+    }
+
+    static func getRowsCase(_ type: DType, k: Int, scales: TestData.BlockScales = .natural) -> ConformanceCase {
+        let rows = 50
+        return ConformanceCase(op: "get_rows", type: type.rawValue,
+                               shape: "k=\(k) rows=\(rows) n=7" + (scales != .natural ? " scales=\(scales.rawValue)" : ""),
+                               threshold: Tolerance.exact, check: .op, flops: 0, weightBytes: 0) { rng in
+            var c = OpCaseBuilder()
+            let table = c.input("table", type, Shape(k, rows), TestData.weights(type, k: k, rows: rows, rng: &rng, scales: scales))
+            // First and last rows, random ones, and ids just outside the table (rows of NaN).
+            var ids: [Int32] = [0, Int32(rows - 1), Int32(rows), -1]
+            for _ in 0..<3 { ids.append(Int32(rng.int(below: rows))) }
+            return c.finish(try c.builder.getRows(table, c.ints("ids", ids)))
         }
     }
 

@@ -20,16 +20,6 @@ extension TestData {
         case maximal
     }
 
-    /// Byte offsets of every f16 scale field in a block of `type` (d, and m/dmin where present); an f16
-    /// value is its own scale; none for f32 and i32.
-    public static func f16ScaleOffsets(_ type: DType) -> [Int] {
-        switch type {
-        case .f16, .q8_0, .q4_0, .q5_0: return [0]
-        case .q4_1, .q5_1: return [0, 2]
-        default: return scaleOffsets(type)
-        }
-    }
-
     /// f16 bit patterns for `count` scales of class `scales` (deterministic in `rng`).
     static func scaleBits(_ scales: BlockScales, count: Int, rng: inout SeededRandom) -> [UInt16] {
         (0..<count).map { i -> UInt16 in
@@ -60,7 +50,7 @@ extension TestData {
     /// value is its own scale. Types without f16 scales (f32) are returned unchanged.
     public static func weights(_ type: DType, k: Int, rows: Int, rng: inout SeededRandom, scales: BlockScales) -> [UInt8] {
         var out = weights(type, k: k, rows: rows, rng: &rng)
-        let offsets = f16ScaleOffsets(type)
+        let offsets = type.f16ScaleOffsets
         guard scales != .natural, !offsets.isEmpty else { return out }
         let blocks = k * rows / type.blockSize
         let bits = scaleBits(scales, count: blocks * offsets.count, rng: &rng)

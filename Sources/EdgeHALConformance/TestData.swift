@@ -14,37 +14,8 @@ public enum TestData {
         case .f32: return bytes(of: rng.normal(count: count, scale: scale))
         case .f16: return Quant.quantize(.f16, rng.normal(count: count, scale: scale))
         case _ where type.canQuantize: return Quant.quantize(type, rng.normal(count: count, scale: scale))
-        default: return randomKQuantBlocks(type, blocks: count / type.blockSize, rng: &rng, scale: scale)
+        default: return Quant.randomBlocks(type, blocks: count / type.blockSize, rng: &rng, scale: scale)
         }
-    }
-
-    /// Byte offsets of the fp16 super-block scales (d, and dmin where present) in each K-quant block.
-    static func scaleOffsets(_ type: DType) -> [Int] {
-        switch type {
-        case .q2_K: return [80, 82]
-        case .q3_K: return [108]
-        case .q4_K: return [0, 2]
-        case .q5_K: return [0, 2]
-        case .q6_K: return [208]
-        default: return []
-        }
-    }
-
-    static func randomKQuantBlocks(_ type: DType, blocks: Int, rng: inout SeededRandom, scale: Float) -> [UInt8] {
-        var out = [UInt8](repeating: 0, count: blocks * type.blockBytes)
-        for i in out.indices { out[i] = UInt8(truncatingIfNeeded: rng.next()) }
-        // Sized so dequantized values are O(scale): sub-scales reach 63 and quants 31 in the widest types.
-        let magnitude = scale / (type == .q6_K ? 1024 : 256)
-        for b in 0..<blocks {
-            for off in scaleOffsets(type) {
-                let h = Float16(magnitude * Float(0.25 + rng.unit()))
-                withUnsafeBytes(of: h.bitPattern.littleEndian) { src in
-                    out[b * type.blockBytes + off] = src[0]
-                    out[b * type.blockBytes + off + 1] = src[1]
-                }
-            }
-        }
-        return out
     }
 
     public static func bytes<T>(of values: [T]) -> [UInt8] { values.withUnsafeBytes { Array($0) } }

@@ -55,7 +55,7 @@ public struct PluginBackend: Backend {
         }
         let devices = infos.prefix(Int(min(count, 16))).map { i in
             DeviceInfo(name: PluginEncoding.string(i.name), kind: PluginEncoding.kind(i.kind),
-                       memoryBytes: i.memory_bytes > 0 ? i.memory_bytes : nil, computeUnits: Int(i.compute_units),
+                       memoryBytes: i.memory_bytes > 0 ? i.memory_bytes : nil, computeUnits: i.compute_units > 0 ? Int(i.compute_units) : nil,
                        features: PluginEncoding.string(i.features).split(separator: " ").map(String.init))
         }
         guard !devices.isEmpty else { return BackendStatus(available: false, reason: "the plugin reports no device", plugin: pluginOrigin) }

@@ -102,7 +102,7 @@ final class FaultyDevice: Device {
                         for i in (n / 64 * 64)..<n { y[i] = 0 }
                     }
                 }
-            case (.subnormalScalesFlushed, .mulMat) where !TestData.f16ScaleOffsets(descs[0].type).isEmpty:
+            case (.subnormalScalesFlushed, .mulMat) where !descs[0].type.f16ScaleOffsets.isEmpty:
                 rewrite = [(0, Self.flushSubnormalScales)]
             case (.f16TiesAwayFromZero, .convert(.f16)), (.f16TiesAwayFromZero, .setRows) where outDesc.type == .f16:
                 after = Self.tiesAwayFromZero
@@ -183,7 +183,7 @@ final class FaultyDevice: Device {
     /// Sets every subnormal f16 scale field to (signed) zero.
     static let flushSubnormalScales: Transform = { bytes, desc in
         var b = bytes
-        let offsets = TestData.f16ScaleOffsets(desc.type), blockBytes = desc.type.blockBytes
+        let offsets = desc.type.f16ScaleOffsets, blockBytes = desc.type.blockBytes
         for block in stride(from: 0, to: b.count, by: blockBytes) {
             for off in offsets where b[block + off + 1] & 0x7C == 0 { b[block + off] = 0; b[block + off + 1] &= 0x80 }
         }

@@ -26,7 +26,7 @@ import EdgeHAL
                          bytes: (0..<32).map { UInt8($0 &* 3) })
         try! w.addTensor(name: "blk.0.attn_q.weight", type: .f16, shape: Shape(6),
                          bytes: (0..<12).map { UInt8($0 &* 5) })
-        return w.serialize()
+        return try! w.serialize()
     }()
 
     /// End of the header, metadata and tensor infos (the data section's start).

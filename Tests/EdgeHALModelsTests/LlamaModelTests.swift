@@ -10,18 +10,7 @@ enum TinyModel {
     static let embedding = 64, heads = 4, kvHeads = 2, ffn = 128, layers = 2
 
     /// GPT-2's byte-to-unicode table, so the 256 byte tokens are the vocabulary's first entries.
-    static func byteTokens() -> [String] {
-        var printable = Array(33...126) + Array(161...172) + Array(174...255)
-        var mapping: [Int: Int] = [:]
-        for b in printable { mapping[b] = b }
-        var extra = 0
-        for b in 0..<256 where mapping[b] == nil {
-            mapping[b] = 256 + extra
-            extra += 1
-        }
-        printable.removeAll()
-        return (0..<256).map { String(UnicodeScalar(UInt32(mapping[$0]!))!) }
-    }
+    static func byteTokens() -> [String] { SyntheticTokenizer.byteTokens }
 
     static func write(to path: String, seed: UInt64 = 7) throws {
         var rng = SeededRandom(seed: seed)

@@ -29,7 +29,11 @@ struct Bench: ParsableCommand {
         var runs: [Double]
         /// Seconds from opening the device to the logits of an 8-token prompt: device creation, graph
         /// compilation (shader compiles at the first dispatch on lavapipe, from Mesa's cache when warm).
+        /// Warm: with the kernel caches the cold open filled.
         var first_token_s: Double
+        /// The same with every kernel cache empty (EdgeHAL's, Mesa's, PoCL's, NVIDIA's: a fresh
+        /// folder for this run; the OS file cache is not dropped). The first row of a backend only.
+        var cold_first_token_s: Double?
     }
 
     func run() throws {
@@ -43,6 +47,8 @@ struct Bench: ParsableCommand {
                 return t
             }
         }
+        let caches = Self.emptyKernelCaches()
+        defer { if let caches { try? FileManager.default.removeItem(atPath: caches) } }
         BuiltinBackends.addPlugins(plugin)
         let registry = BuiltinBackends.registry()
         let probed = registry.probeAll()
@@ -51,11 +57,12 @@ struct Bench: ParsableCommand {
         let vocabulary = llama.config.vocabulary
         let tokens = { (count: Int, salt: Int) in (0..<count).map { Int32(($0 * 7919 + 13 + salt) % vocabulary) } }
         var rows: [Row] = []
+        var opened: Set<String> = []
         for threadCount in threadCounts {
             // The CPU backend (and every CPU fallback) reads EDGEHAL_THREADS when its device opens.
             if let threadCount { setenv("EDGEHAL_THREADS", String(threadCount), 1) }
             for name in names {
-                rows += try measure(name, llama: llama, registry: registry, tokens: tokens)
+                rows += try measure(name, llama: llama, registry: registry, tokens: tokens, cold: opened.insert(name).inserted)
             }
         }
         if json {
@@ -68,7 +75,8 @@ struct Bench: ParsableCommand {
                              Double(row.model_bytes) / 1048576, row.test, row.tokens_per_s, Double(row.peak_rss_bytes) / 1048576))
             }
             for row in rows where row.test == rows.first(where: { $0.backend == row.backend && $0.threads == row.threads })?.test {
-                print(String(format: "%@: %.3f s from opening the device to the first token (8-token prompt)", row.backend, row.first_token_s))
+                let cold = row.cold_first_token_s.map { String(format: "%.3f s cold (empty kernel caches), ", $0) } ?? ""
+                print(String(format: "%@: %@%.3f s warm from opening the device to the first token (8-token prompt)", row.backend, cold, row.first_token_s))
             }
         }
     }
@@ -76,14 +84,20 @@ struct Bench: ParsableCommand {
     /// pp and tg on one backend: each repetition fills the cache to the depth (untimed), times the
     /// prompt, rewinds to the depth and times the generation — llama-bench's tests.
     func measure(_ name: String, llama: LanguageModel, registry: BackendRegistry,
-                 tokens: (Int, Int) -> [Int32]) throws -> [Row] {
-        let start = Terminal.now()
-        let devices = try Terminal.failing("backend \(name)") { try BuiltinBackends.openDevices(name, registry: registry) }
+                 tokens: (Int, Int) -> [Int32], cold: Bool) throws -> [Row] {
         let d = depth ?? 0
         let context = d + p + n + 1
-        let session = ModelSession(model: llama, devices: devices, contextLength: context, batchSize: max(1, p))
-        _ = try session.evaluate(Array(tokens(8, 0)))  // warm-up: builds graphs, touches weights
-        let firstToken = Terminal.now() - start
+        /// Opens the devices and evaluates an 8-token prompt (builds graphs, touches weights, compiles kernels).
+        func open() throws -> (session: ModelSession, devices: [any Device], seconds: Double) {
+            let start = Terminal.now()
+            let devices = try Terminal.failing("backend \(name)") { try BuiltinBackends.openDevices(name, registry: registry) }
+            let session = ModelSession(model: llama, devices: devices, contextLength: context, batchSize: max(1, p))
+            _ = try session.evaluate(Array(tokens(8, 0)))
+            return (session, devices, Terminal.now() - start)
+        }
+        // Cold: this backend's first open in the run, every kernel cache empty; released before the warm one.
+        let coldFirstToken = cold ? try open().seconds : nil
+        let (session, devices, firstToken) = try open()
         var pp: [Double] = [], tg: [Double] = []
         for rep in 0..<max(1, r) {
             try session.reset()
@@ -105,16 +119,30 @@ struct Bench: ParsableCommand {
             }
         }
         let device = devices[0]
-        let threads = Int(device.info.features.first { $0.hasPrefix("threads=") }?.dropFirst(8) ?? "") ?? device.info.computeUnits
+        let threads = Int(device.info.features.first { $0.hasPrefix("threads=") }?.dropFirst(8) ?? "") ?? device.info.computeUnits ?? 1
         let suffix = depth.map { " @ d\($0)" } ?? ""
         var rows: [Row] = []
         for (test, values, count) in [("pp\(p)" + suffix, pp, p), ("tg\(n)" + suffix, tg, n)] where !values.isEmpty {
             rows.append(Row(backend: device.backendName, device: device.info.name, test: test,
                             tokens_per_s: values.sorted()[values.count / 2], tokens: count, depth: depth ?? (test.hasPrefix("tg") ? p : 0),
                             model_bytes: llama.file.fileSize, peak_rss_bytes: Self.peakRSS(), threads: threads,
-                            runs: values, first_token_s: firstToken))
+                            runs: values, first_token_s: firstToken, cold_first_token_s: coldFirstToken))
         }
         return rows
+    }
+
+    /// Points every kernel cache EdgeHAL's backends and their drivers keep at one new empty folder
+    /// (before any driver loads), so a backend's first open is cold; returns the folder.
+    static func emptyKernelCaches() -> String? {
+        var template = Array((NSTemporaryDirectory() + "/edgehal-bench-XXXXXX").utf8CString)
+        guard let made = mkdtemp(&template) else { return nil }
+        let folder = String(cString: made)
+        for (variable, sub) in [("EDGEHAL_CACHE", ""), ("MESA_SHADER_CACHE_DIR", "/mesa"), ("POCL_CACHE_DIR", "/pocl"),
+                                ("__GL_SHADER_DISK_CACHE_PATH", "/nvidia")] {
+            CacheFolder.makeDirectories(folder + sub)
+            setenv(variable, folder + sub, 1)
+        }
+        return folder
     }
 
     static func peakRSS() -> Int {

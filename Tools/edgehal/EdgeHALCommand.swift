@@ -9,7 +9,7 @@ struct EdgeHALCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "edgehal",
         abstract: "Run GGUF models (llama, gemma3) on any EdgeHAL backend.",
-        subcommands: [Generate.self, Tokenize.self, Logits.self, Perplexity.self, Quantize.self, Bench.self, Models.self],
+        subcommands: [Generate.self, Tokenize.self, Logits.self, Perplexity.self, Quantize.self, Synthesize.self, Bench.self, Models.self],
         defaultSubcommand: Generate.self)
 }
 
@@ -26,7 +26,11 @@ struct ModelOptions: ParsableArguments {
 
     func load() throws -> LanguageModel {
         let path = try Terminal.failing("model") { try ModelStore.resolve(model) { Terminal.note($0) } }
-        return try Terminal.failing("cannot load \(path)") { try LanguageModel(path: path) }
+        let loaded = try Terminal.failing("cannot load \(path)") { try LanguageModel(path: path) }
+        if loaded.file.metadata[SyntheticModel.seedKey] != nil {
+            Terminal.note("edgehal: \(path) is a synthetic model (random weights, `edgehal synthesize`): its text is noise")
+        }
+        return loaded
     }
 
     func session(_ model: LanguageModel, batch: Int = 64) throws -> ModelSession {

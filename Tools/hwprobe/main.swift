@@ -51,7 +51,7 @@ struct HWProbe: ParsableCommand {
                 print("\(p.name): \(p.status.available ? "available" : "UNAVAILABLE")\(p.status.reason.map { " — \($0)" } ?? "")")
                 for (i, d) in p.status.devices.enumerated() {
                     let mem = d.memoryBytes.map { ", \($0 >> 20) MiB" } ?? ""
-                    print("  [\(i)] \(d.name) — \(d.kind.rawValue), \(d.computeUnits) compute units\(mem); \(d.features.joined(separator: " "))")
+                    print("  [\(i)] \(d.name) — \(d.kind.rawValue), \(d.computeUnits.map(String.init) ?? "unknown") compute units\(mem); \(d.features.joined(separator: " "))")
                 }
             }
             print("")
@@ -67,7 +67,7 @@ struct Report: Encodable {
         var cpu: String, cores: Int, memoryBytes: UInt64, simdFeatures: [String], buildFeatures: [String]
     }
     struct DeviceEntry: Encodable {
-        var name: String, kind: String, memoryBytes: UInt64?, computeUnits: Int, features: [String], reference: Bool, rank: Int
+        var name: String, kind: String, memoryBytes: UInt64?, computeUnits: Int?, features: [String], reference: Bool, rank: Int
     }
     struct BackendEntry: Encodable {
         var name: String, available: Bool, reason: String

@@ -11,11 +11,20 @@ private func posixWrite(_ fd: Int32, _ p: UnsafeRawPointer, _ n: Int) -> Int { w
 /// then the data section, each tensor's bytes starting at a multiple of the alignment
 /// (`general.alignment` when set, else 32) and padded with zeros to the next one.
 public struct GGUFWriter: Sendable {
+    /// Writes rows `range` of a tensor into a buffer of exactly their bytes.
+    public typealias RowSource = @Sendable (_ rows: Range<Int>, _ into: UnsafeMutableRawBufferPointer) throws -> Void
+
     private struct PendingTensor: Sendable {
         var name: String
         var type: DType
         var shape: Shape
-        var bytes: [UInt8]
+        var data: Data
+        enum Data: Sendable {
+            case bytes([UInt8])
+            /// Produced row by row while the file is written, so a file larger than memory can be.
+            case rows(RowSource)
+        }
+        var byteCount: Int { TensorDesc(type, shape).byteCount }
     }
 
     private var keys: [String] = []
@@ -53,7 +62,27 @@ public struct GGUFWriter: Sendable {
 
     /// Adds a tensor; `bytes` must hold exactly the bytes of `type` × `shape` (ggml order).
     public mutating func addTensor(name: String, type: DType, shape: Shape, bytes: [UInt8]) throws {
-        guard !tensorNames.contains(name) else { throw GGUFError("duplicate tensor name \(String(reflecting: name))") }
+        let expected = try Self.checkedByteCount(name: name, type: type, shape: shape)
+        guard bytes.count == expected else {
+            throw GGUFError("tensor \(String(reflecting: name)): \(type.rawValue)[\(shape)] needs \(expected) bytes, got \(bytes.count)")
+        }
+        try add(PendingTensor(name: name, type: type, shape: shape, data: .bytes(bytes)))
+    }
+
+    /// Adds a tensor whose rows `source` produces while ``write(to:)`` writes the file (in runs of
+    /// rows, in order, each run once): the tensor is never held in memory whole.
+    public mutating func addTensor(name: String, type: DType, shape: Shape, rows source: @escaping RowSource) throws {
+        _ = try Self.checkedByteCount(name: name, type: type, shape: shape)
+        try add(PendingTensor(name: name, type: type, shape: shape, data: .rows(source)))
+    }
+
+    private mutating func add(_ t: PendingTensor) throws {
+        guard !tensorNames.contains(t.name) else { throw GGUFError("duplicate tensor name \(String(reflecting: t.name))") }
+        tensorNames.insert(t.name)
+        pending.append(t)
+    }
+
+    private static func checkedByteCount(name: String, type: DType, shape: Shape) throws -> Int {
         var elements = 1
         for d in shape.dims {
             guard d >= 1 else { throw GGUFError("tensor \(String(reflecting: name)): dimension \(d) in [\(shape.dims)] is not positive") }
@@ -67,18 +96,20 @@ public struct GGUFWriter: Sendable {
         let (rowBytes, o1) = (shape[0] / type.blockSize).multipliedReportingOverflow(by: type.blockBytes)
         let (expected, o2) = rowBytes.multipliedReportingOverflow(by: shape.rows)
         guard !o1, !o2 else { throw GGUFError("tensor \(String(reflecting: name)): byte size of \(type.rawValue)[\(shape)] overflows") }
-        guard bytes.count == expected else {
-            throw GGUFError("tensor \(String(reflecting: name)): \(type.rawValue)[\(shape)] needs \(expected) bytes, got \(bytes.count)")
-        }
-        tensorNames.insert(name)
-        pending.append(PendingTensor(name: name, type: type, shape: shape, bytes: bytes))
+        return expected
     }
 
-    /// The whole file.
-    public func serialize() -> [UInt8] {
+    /// The whole file (tensors given as row sources are produced here, in memory).
+    public func serialize() throws -> [UInt8] {
+        var out = header()
+        try writeData { out.append(contentsOf: $0) }
+        return out
+    }
+
+    /// Everything before the data section: magic, metadata, tensor infos, padding.
+    private func header() -> [UInt8] {
         let align = alignment
         var out: [UInt8] = []
-        out.reserveCapacity(pending.reduce(4096) { $0 + $1.bytes.count + align })
         out.append(contentsOf: Array("GGUF".utf8))
         Self.append(UInt32(3), to: &out)
         Self.append(UInt64(pending.count), to: &out)
@@ -99,35 +130,55 @@ public struct GGUFWriter: Sendable {
             for d in dims { Self.append(UInt64(d), to: &out) }
             Self.append(t.type.ggmlTypeID, to: &out)
             Self.append(UInt64(offset), to: &out)
-            offset += Self.padded(t.bytes.count, align)
+            offset += Self.padded(t.byteCount, align)
         }
         out.append(contentsOf: repeatElement(0, count: Self.padded(out.count, align) - out.count))
-        for t in pending {
-            out.append(contentsOf: t.bytes)
-            out.append(contentsOf: repeatElement(0, count: Self.padded(t.bytes.count, align) - t.bytes.count))
-        }
         return out
     }
 
-    /// Writes the file to `path + ".tmp"`, then renames it over `path`; on failure `path` is untouched.
+    /// The data section in pieces of at most about `chunkBytes` (row sources run a few rows at a time).
+    private func writeData(chunkBytes: Int = 8 << 20, _ emit: (UnsafeRawBufferPointer) throws -> Void) throws {
+        let align = alignment
+        var buffer = [UInt8]()
+        for t in pending {
+            switch t.data {
+            case .bytes(let bytes): try bytes.withUnsafeBytes(emit)
+            case .rows(let source):
+                let rowBytes = t.byteCount / t.shape.rows, step = max(1, chunkBytes / max(1, rowBytes))
+                for start in stride(from: 0, to: t.shape.rows, by: step) {
+                    let range = start..<min(start + step, t.shape.rows)
+                    if buffer.count != range.count * rowBytes { buffer = [UInt8](repeating: 0, count: range.count * rowBytes) }
+                    try buffer.withUnsafeMutableBytes { try source(range, $0) }
+                    try buffer.withUnsafeBytes(emit)
+                }
+            }
+            let pad = [UInt8](repeating: 0, count: Self.padded(t.byteCount, align) - t.byteCount)
+            try pad.withUnsafeBytes(emit)
+        }
+    }
+
+    /// Writes the file to `path + ".tmp"`, then renames it over `path`; on failure (a row source's
+    /// error included) `path` is untouched and the temporary file removed. Streams: memory stays
+    /// at one chunk however large the file.
     public func write(to path: String) throws {
-        let bytes = serialize()
         let tmp = path + ".tmp"
         let fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
         guard fd >= 0 else { throw GGUFError("cannot create \(tmp): \(Self.errnoText())") }
         var closed = false
-        do {
-            try bytes.withUnsafeBytes { raw in
-                var done = 0
-                while done < raw.count {
-                    let n = posixWrite(fd, raw.baseAddress! + done, raw.count - done)
-                    if n < 0 {
-                        if errno == EINTR { continue }
-                        throw GGUFError("cannot write \(tmp): \(Self.errnoText())")
-                    }
-                    done += n
+        func put(_ raw: UnsafeRawBufferPointer) throws {
+            var done = 0
+            while done < raw.count {
+                let n = posixWrite(fd, raw.baseAddress! + done, raw.count - done)
+                if n < 0 {
+                    if errno == EINTR { continue }
+                    throw GGUFError("cannot write \(tmp): \(Self.errnoText())")
                 }
+                done += n
             }
+        }
+        do {
+            try header().withUnsafeBytes(put)
+            try writeData(put)
             guard fsync(fd) == 0 else { throw GGUFError("cannot sync \(tmp): \(Self.errnoText())") }
             closed = true
             guard close(fd) == 0 else { throw GGUFError("cannot close \(tmp): \(Self.errnoText())") }

@@ -3,9 +3,12 @@ import PackageDescription
 
 // The CPU backend's release build targets the host CPU so its SIMD types use the real vector
 // width (AVX2/FMA on x86-64); without it swiftc emits SSE code and calls fmaf (10× slower).
+// EDGEHAL_TARGET_CPU names another CPU (e.g. haswell) for binaries that run on other machines
+// (scripts/device-check.sh).
+let targetCPU = Context.environment["EDGEHAL_TARGET_CPU"] ?? "native"
 let hostCPU: [SwiftSetting] = [
-    .unsafeFlags(["-target-cpu", "native", "-Xllvm", "-inline-threshold=1000"], .when(configuration: .release)),
-]
+    .unsafeFlags(["-target-cpu", targetCPU, "-Xllvm", "-inline-threshold=1000"], .when(configuration: .release)),
+] + (targetCPU == "native" ? [] : [.define("EDGEHAL_PORTABLE_CPU_TARGET")])
 
 let package = Package(
     name: "EdgeHAL",

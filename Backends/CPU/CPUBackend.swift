@@ -33,7 +33,12 @@ public struct CPUBackend: Backend {
         #else
         let baseline = "scalar"
         #endif
-        return isOptimized ? "target-cpu=native" : baseline
+        #if EDGEHAL_PORTABLE_CPU_TARGET
+        let target = "target-cpu=EDGEHAL_TARGET_CPU"
+        #else
+        let target = "target-cpu=native"
+        #endif
+        return isOptimized ? target : baseline
     }
 
     static var isOptimized: Bool {

@@ -30,6 +30,12 @@ public enum DeviceBandwidth {
             try program.run()
             best = min(best, now() - start)
         }
+        // The copy must have happened (a device that skips the work would report any speed).
+        var last = [Float](repeating: 0, count: 1024)
+        try last.withUnsafeMutableBytes { try output.buffer.read(into: $0, at: desc.byteCount - 4096) }
+        guard last.allSatisfy({ $0 == 1 }) else {
+            throw EdgeHALError.backend("\(device.backendName): the bandwidth probe's scale(1) did not copy its input")
+        }
         return Double(2 * desc.byteCount) / best
     }
 

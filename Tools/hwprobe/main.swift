@@ -12,10 +12,19 @@ struct HWProbe: ParsableCommand {
     var json = false
     @Option(help: "Load a backend plugin: an absolute path, optionally with #sha256=HEX; repeatable (adds to EDGEHAL_PLUGIN_PATH).")
     var plugin: [String] = []
+    @Option(help: ArgumentHelp("Only list the devices of these kinds (gpu, integrated, cpu, emulated; comma-separated) as backend:index, one per line: for scripts.", valueName: "kinds"))
+    var list: String?
 
     func run() throws {
         BuiltinBackends.addPlugins(plugin)
         let probed = BuiltinBackends.registry().probeAll()
+        if let list {
+            let kinds = Set(list.split(separator: ",").map(String.init))
+            for p in probed where p.status.available {
+                for (i, d) in p.status.devices.enumerated() where kinds.contains(d.kind.rawValue) { print("\(p.name):\(i)") }
+            }
+            return
+        }
         let env = Selection.environmentValue
         var selected: [DeviceChoice] = []
         var selectionError: String?

@@ -1,0 +1,115 @@
+#!/usr/bin/env bash
+# The run script scripts/device-check.sh packs as run.sh: measures EdgeHAL on the machine it runs on,
+# which needs no Swift. Probe; on every GPU device the conformance table, the Vulkan validation run
+# and the model case; bench beside llama.cpp's Vulkan backend on synthetic models (a 3-layer
+# SmolLM2-shaped one, and a Llama-3.2-1B-shaped one on real GPUs); per-kernel profiles; the perf table.
+# Where no GPU is found, the emulated devices (lavapipe, PoCL) stand in with the small model only.
+#
+# Results in ${OUT:-./device-results}: log.txt (everything, with step times), summary.txt, and detail.tgz.
+set -uo pipefail
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+OUT=${OUT:-$PWD/device-results}
+mkdir -p "$OUT"
+work=${TMPDIR:-/tmp}/edgehal-device
+D=$work/detail
+rm -rf "$work"
+mkdir -p "$work/bin" "$work/models" "$D"
+exec > >(tee "$OUT/log.txt") 2>&1
+t0=$(date +%s)
+step() { echo; echo "=== [$(($(date +%s) - t0))s] $*"; }
+summary() { echo "$*" | tee -a "$OUT/summary.txt"; }
+: > "$OUT/summary.txt"
+
+step unpack
+xz -dc "$here/bin.tar.xz" | tar xf - -C "$work/bin"
+xz -dc "$here/llama-bench-vulkan.xz" > "$work/bin/llama-bench" && chmod +x "$work/bin/llama-bench"
+B=$work/bin
+# Loaders, only where the machine lacks them (the GPU image has none; this project's machines have both).
+if ! ldconfig -p | grep -q 'libvulkan.so.1 ' || ! ldconfig -p | grep -q 'libOpenCL.so.1 '; then
+  if [[ $(id -u) -eq 0 ]] && compgen -G "$here/debs/*.deb" >/dev/null; then
+    for f in "$here"/debs/*.deb; do dpkg -x "$f" /; done
+    ldconfig
+  else
+    echo "no Vulkan/OpenCL loader and no way to install the carried packages: those backends will say why they are unavailable"
+  fi
+fi
+if command -v nvidia-smi >/dev/null; then
+  nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.max.sm,clocks.max.mem --format=csv
+  # NVIDIA's ICD files where the container runtime puts them; OpenCL's vendor file if none names the driver.
+  for j in /usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json /usr/share/vulkan/icd.d/nvidia_icd.json /etc/vulkan/icd.d/nvidia_icd.json; do
+    if [[ -e $j ]]; then export VK_DRIVER_FILES=$j; break; fi
+  done
+  if ! grep -qs nvidia /etc/OpenCL/vendors/*.icd; then
+    lib=$(find /usr/local/nvidia /usr/lib /usr/lib64 -name 'libnvidia-opencl.so.1' 2>/dev/null | head -1)
+    if [[ -n $lib ]]; then mkdir -p "$work/icd" && echo "$lib" > "$work/icd/nvidia.icd" && export OCL_ICD_VENDORS=$work/icd; fi
+  fi
+fi
+lscpu | grep -E 'Model name|^CPU\(s\)|Flags' | cut -c1-400
+export XDG_CACHE_HOME=$work/cache EDGEHAL_MODELS=$work/models
+
+step hwprobe
+timeout 120 "$B/hwprobe" | tee "$D/hwprobe.txt"
+timeout 120 "$B/hwprobe" --json > "$D/hwprobe.json"
+mapfile -t gpus < <(timeout 120 "$B/hwprobe" --list gpu,integrated)
+standin=0
+if ((${#gpus[@]} == 0)); then
+  mapfile -t gpus < <(timeout 120 "$B/hwprobe" --list emulated)
+  standin=1
+  summary "no GPU device: ${gpus[*]:-nothing} stand in (small model only)"
+else
+  summary "GPU devices: ${gpus[*]}"
+fi
+list=$(IFS=,; echo "${gpus[*]}")
+
+step models
+timeout 300 "$B/edgehal" synthesize --preset smollm2-135m --layers 3 --type q4_1 "$work/models/small.gguf"
+models=("$work/models/small.gguf")
+if ((standin == 0)); then
+  timeout 300 "$B/edgehal" synthesize --preset llama-3.2-1b --type q4_0 "$work/models/l1b.gguf" && models+=("$work/models/l1b.gguf")
+fi
+
+for dev in "${gpus[@]}"; do
+  tag=${dev/:/-}
+  step "conformance $dev"
+  timeout 300 "$B/conformance" --backend "$dev" > "$D/conf-$tag.txt" 2>&1
+  summary "conformance $dev: exit $? — $(tail -1 "$D/conf-$tag.txt")"
+  grep -E '^\S.* [1-9][0-9]* +[0-9]+ *$' "$D/conf-$tag.txt" | grep -vE ' 0 +0 *$' | head -5
+  if [[ $dev == vulkan:* ]]; then
+    step "vulkan validation $dev"
+    EDGEHAL_VULKAN_VALIDATION=1 timeout 300 "$B/conformance" --backend "$dev" > "$D/conf-$tag-validation.txt" 2>&1
+    summary "validation $dev: exit $?, $(grep -cE 'VUID|Validation Error' "$D/conf-$tag-validation.txt") validation messages"
+  fi
+  step "model case $dev"
+  tokens=$((standin ? 48 : 0))
+  timeout 300 "$B/conformance" --backend "$dev" --op model_none --model "$work/models/small.gguf" --model-tokens $tokens > "$D/model-$tag.txt" 2>&1
+  summary "model case $dev: exit $? — $(grep -m1 -E 'model' "$D/model-$tag.txt" | cut -c1-200)"
+done
+
+reps=$((standin ? 1 : 3))
+for m in "${models[@]}"; do
+  name=$(basename "$m" .gguf)
+  step "bench $name: edgehal on cpu,$list"
+  timeout 600 "$B/edgehal" bench --model "$m" --backend "cpu,$list" -p 128 -n 64 -r $reps 2>&1 | tee "$D/bench-$name.txt"
+  timeout 600 "$B/edgehal" bench --model "$m" --backend "cpu,$list" -p 128 -n 64 -d 128 -r $reps 2>&1 | tee "$D/bench-$name-d128.txt"
+  step "bench $name: llama.cpp (Vulkan on GPUs; its CPU path where it finds none)"
+  timeout 600 "$B/llama-bench" -m "$m" -ngl 99 -p 128 -n 64 -d 0,128 -r $reps 2>&1 | grep -vE '^(ggml|llama_|load)' | tee "$D/llama-bench-$name.txt"
+done
+
+for dev in "${gpus[@]}"; do
+  api=${dev%%:*}
+  step "profile $dev"
+  env "EDGEHAL_${api^^}_PROFILE=1" timeout 300 "$B/edgehal" bench --model "${models[-1]}" --backend "$dev" -p 128 -n 32 -r 1 2>&1 \
+    | tee "$D/profile-${dev/:/-}.txt" | tail -25
+done
+
+step "perf"
+perf=(--perf --backend "cpu,$list")
+((standin)) && perf+=(--op mul_mat --type q4_0)
+timeout 600 "$B/conformance" "${perf[@]}" > "$D/perf.txt" 2>&1
+summary "perf: exit $?"
+head -3 "$D/perf.txt"; grep -E 'device-to-device|4096 m=11008 n=1 ' "$D/perf.txt"
+
+step done
+tar -C "$work" -czf "$OUT/detail.tgz" detail
+echo "results: $OUT (log.txt, summary.txt, detail.tgz)"
+cat "$OUT/summary.txt"

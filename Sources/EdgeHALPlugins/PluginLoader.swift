@@ -40,22 +40,33 @@ public enum PluginLoader {
         guard path.hasPrefix("/") else {
             return RefusedPlugin(path: path, reason: "'\(path)' is a relative path: plugins load from absolute paths only, never from the working directory")
         }
+        // One open file from here on: its checks, its hash and what dlopen maps are the same file,
+        // so a file swapped in under the path after the check is never loaded unchecked.
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return RefusedPlugin(path: path, reason: "cannot read \(path): \(String(cString: strerror(errno)))") }
+        defer { close(fd) }
         var info = stat()
-        guard stat(path, &info) == 0 else { return RefusedPlugin(path: path, reason: "cannot read \(path): \(String(cString: strerror(errno)))") }
+        guard fstat(fd, &info) == 0 else { return RefusedPlugin(path: path, reason: "cannot stat \(path): \(String(cString: strerror(errno)))") }
         guard info.st_mode & S_IFMT == S_IFREG else { return RefusedPlugin(path: path, reason: "\(path) is not a regular file") }
-        if let refusal = unsafeLocation(path, what: "plugin file") { return RefusedPlugin(path: path, reason: refusal) }
+        if let refusal = unsafeOwnership(info, path, what: "plugin file") { return RefusedPlugin(path: path, reason: refusal) }
         let directory = path.lastIndex(of: "/").map { String(path[..<$0]) } ?? "/"
         if let refusal = unsafeLocation(directory.isEmpty ? "/" : directory, what: "plugin's directory") {
             return RefusedPlugin(path: path, reason: refusal)
         }
-        guard let hash = sha256(of: path) else { return RefusedPlugin(path: path, reason: "cannot read \(path) to hash it") }
+        guard let hash = sha256(fd: fd) else { return RefusedPlugin(path: path, reason: "cannot read \(path) to hash it") }
         if let pin, pin.lowercased() != hash {
             return RefusedPlugin(path: path, sha256: hash,
                                  reason: "SHA-256 mismatch: the entry pins \(pin.lowercased()) but \(path) hashes to \(hash); not loaded")
         }
-        guard let handle = dlopen(path, RTLD_NOW | RTLD_LOCAL) else {
+        afterCheck?(path)
+        if let change = changed(fd, since: info, path: path) { return RefusedPlugin(path: path, sha256: hash, reason: change) }
+        guard let handle = dlopen(loadPath(fd, path), RTLD_NOW | RTLD_LOCAL) else {
             let why = dlerror().map { String(cString: $0) } ?? "unknown error"
             return RefusedPlugin(path: path, sha256: hash, reason: "not a loadable shared library: \(why)")
+        }
+        if let change = changed(fd, since: info, path: path) {
+            dlclose(handle)
+            return RefusedPlugin(path: path, sha256: hash, reason: change)
         }
         guard let symbol = dlsym(handle, "edgehal_plugin_entry") else {
             dlclose(handle)
@@ -82,6 +93,34 @@ public enum PluginLoader {
         return PluginBackend(library: PluginLibrary(table: table, path: path, sha256: hash, handle: handle))
     }
 
+    /// Test hook: runs between hashing a plugin and loading it (a test swaps the file here).
+    nonisolated(unsafe) static var afterCheck: ((String) -> Void)?
+
+    /// What dlopen opens: the checked open file itself where the system names descriptors as paths
+    /// (Linux's /proc/self/fd), else the path (then `changed` is the only guard).
+    static func loadPath(_ fd: Int32, _ path: String) -> String {
+        #if os(Linux)
+        let proc = "/proc/self/fd/\(fd)"
+        if access(proc, R_OK) == 0 { return proc }
+        #endif
+        return path
+    }
+
+    /// Why the checked file can no longer be trusted: the path names another file now (replaced), or
+    /// the file itself was written since it was checked (size, modification or change time moved).
+    static func changed(_ fd: Int32, since checked: stat, path: String) -> String? {
+        var now = stat(), named = stat()
+        guard fstat(fd, &now) == 0 else { return "cannot stat \(path) again: refused" }
+        if stat(path, &named) != 0 || named.st_dev != checked.st_dev || named.st_ino != checked.st_ino {
+            return "\(path) was replaced between its check and its load: refused (load it again to check the new file)"
+        }
+        if now.st_size != checked.st_size || now.st_mtim.tv_sec != checked.st_mtim.tv_sec || now.st_mtim.tv_nsec != checked.st_mtim.tv_nsec
+            || now.st_ctim.tv_sec != checked.st_ctim.tv_sec || now.st_ctim.tv_nsec != checked.st_ctim.tv_nsec {
+            return "\(path) was modified between its check and its load: refused"
+        }
+        return nil
+    }
+
     /// `/path#sha256=HEX` → (path, HEX).
     public static func split(_ entry: String) -> (String, String?) {
         let marker = "#sha256="
@@ -93,6 +132,10 @@ public enum PluginLoader {
     static func unsafeLocation(_ path: String, what: String) -> String? {
         var info = stat()
         guard stat(path, &info) == 0 else { return "cannot stat the \(what) \(path)" }
+        return unsafeOwnership(info, path, what: what)
+    }
+
+    static func unsafeOwnership(_ info: stat, _ path: String, what: String) -> String? {
         if info.st_mode & S_IWOTH != 0 {
             return "the \(what) \(path) is writable by every user (mode \(String(info.st_mode & 0o7777, radix: 8))): anyone could replace the code it runs; refused"
         }
@@ -120,16 +163,24 @@ public enum PluginLoader {
 
     /// The file's SHA-256 (swift-crypto), streamed in 1 MiB reads.
     public static func sha256(of path: String) -> String? {
-        guard let f = fopen(path, "rb") else { return nil }
-        defer { fclose(f) }
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return nil }
+        defer { close(fd) }
+        return sha256(fd: fd)
+    }
+
+    /// SHA-256 of an open file's whole contents (positional reads: the descriptor's offset is untouched).
+    static func sha256(fd: Int32) -> String? {
         var hasher = SHA256()
         var chunk = [UInt8](repeating: 0, count: 1 << 20)
+        var offset: off_t = 0
         while true {
-            let n = fread(&chunk, 1, chunk.count, f)
-            if n > 0 { chunk.withUnsafeBytes { hasher.update(bufferPointer: UnsafeRawBufferPointer(rebasing: $0[..<n])) } }
-            if n < chunk.count { break }
+            let n = chunk.withUnsafeMutableBytes { pread(fd, $0.baseAddress, $0.count, offset) }
+            if n < 0 { if errno == EINTR { continue } else { return nil } }
+            if n == 0 { break }
+            chunk.withUnsafeBytes { hasher.update(bufferPointer: UnsafeRawBufferPointer(rebasing: $0[..<n])) }
+            offset += off_t(n)
         }
-        guard ferror(f) == 0 else { return nil }
         return hasher.finalize().map { String($0, radix: 16).count == 1 ? "0" + String($0, radix: 16) : String($0, radix: 16) }.joined()
     }
 }

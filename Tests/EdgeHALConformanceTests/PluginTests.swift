@@ -1,7 +1,7 @@
 import EdgeHAL
 import EdgeHALConformance
 import EdgeHALCPU
-import EdgeHALPlugins
+@testable import EdgeHALPlugins
 import Foundation
 import Testing
 
@@ -98,6 +98,39 @@ struct PluginTests {
         try "int edgehal_something_else(void) { return 1; }\n".write(toFile: source, atomically: true, encoding: .utf8)
         try Self.sh(["cc", "-shared", "-fPIC", source, "-o", noEntry])
         #expect(refusal(noEntry)?.contains("no edgehal_plugin_entry") == true)
+    }
+
+    /// What is loaded is what was checked: a file replaced under the path, or written in place, between
+    /// the hash and dlopen is refused; left alone, the same file loads.
+    @Test func aPluginChangedBetweenCheckAndLoadIsRefused() throws {
+        let good = try Self.cTemplate.get()
+        let path = "\(Self.directory)/libswapped.so", other = "\(Self.directory)/libother.so"
+        func fresh() throws {
+            for p in [path, other] { try? FileManager.default.removeItem(atPath: p) }
+            try FileManager.default.copyItem(atPath: good, toPath: path)
+            try FileManager.default.copyItem(atPath: try Self.cPlugin("libbuggy", ["-DEDGEHAL_TEMPLATE_BUG=1"]), toPath: other)
+        }
+        defer { PluginLoader.afterCheck = nil }
+        func reason() -> String? {
+            let b = PluginLoader.load(path, pin: nil)
+            return b is RefusedPlugin ? b.probe().reason ?? "" : nil
+        }
+
+        try fresh()
+        PluginLoader.afterCheck = { p in _ = rename(other, p) }
+        #expect(reason()?.contains("was replaced between its check and its load") == true)
+
+        try fresh()
+        PluginLoader.afterCheck = { p in
+            let fd = open(p, O_WRONLY | O_APPEND)
+            _ = write(fd, "x", 1)
+            close(fd)
+        }
+        #expect(reason()?.contains("was modified between its check and its load") == true)
+
+        try fresh()
+        PluginLoader.afterCheck = nil
+        #expect(reason() == nil, "an untouched plugin loads")
     }
 
     /// The plugin first, the CPU as fallback: the executor splits the tiny model between them and the

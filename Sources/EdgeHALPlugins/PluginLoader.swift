@@ -44,7 +44,10 @@ public enum PluginLoader {
         // so a file swapped in under the path after the check is never loaded unchecked.
         let fd = open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { return RefusedPlugin(path: path, reason: "cannot read \(path): \(String(cString: strerror(errno)))") }
-        defer { close(fd) }
+        // Once dlopen has mapped it, the descriptor stays open for good (plugins are never unloaded):
+        // the library is known by the name /proc/self/fd/N, which must not come to name another file.
+        var mapped = false
+        defer { if !mapped { close(fd) } }
         var info = stat()
         guard fstat(fd, &info) == 0 else { return RefusedPlugin(path: path, reason: "cannot stat \(path): \(String(cString: strerror(errno)))") }
         guard info.st_mode & S_IFMT == S_IFREG else { return RefusedPlugin(path: path, reason: "\(path) is not a regular file") }
@@ -64,6 +67,7 @@ public enum PluginLoader {
             let why = dlerror().map { String(cString: $0) } ?? "unknown error"
             return RefusedPlugin(path: path, sha256: hash, reason: "not a loadable shared library: \(why)")
         }
+        mapped = true
         if let change = changed(fd, since: info, path: path) {
             dlclose(handle)
             return RefusedPlugin(path: path, sha256: hash, reason: change)

@@ -191,7 +191,8 @@ extension Conformance {
                            threshold: ModelAgreement.maximumMeanKL)
         do {
             let path = try ModelStore.resolve(spec == "default" ? nil : spec)
-            let llama = try LanguageModel(path: path)
+            let key = ProcessInfo.processInfo.environment[ModelKey.environmentVariable].flatMap { $0.isEmpty ? nil : $0 }
+            let llama = try LanguageModel(path: path, keyFile: key)
             r.type = URL(fileURLWithPath: path).deletingPathExtension().lastPathComponent
             var tokens = llama.tokenizer.encode(ModelAgreement.text)
             if modelTokens > 0 { tokens = Array(tokens.prefix(modelTokens)) }

@@ -20,6 +20,7 @@ struct Bench: ParsableCommand {
     var threads: String?
     @Option(name: .short, help: "Repetitions; the median is reported.") var r: Int = 3
     @Option(help: "Load a backend plugin (absolute path, optionally #sha256=HEX); repeatable.") var plugin: [String] = []
+    @Option(name: .customLong("key-file"), help: "The key of an encrypted model; default: EDGEHAL_MODEL_KEY_FILE.") var keyFile: String?
     @Flag var json = false
 
     struct Row: Encodable {
@@ -38,7 +39,7 @@ struct Bench: ParsableCommand {
 
     func run() throws {
         let path = try Terminal.failing("model") { try ModelStore.resolve(model) { Terminal.note($0) } }
-        let llama = try Terminal.failing("cannot load \(path)") { try LanguageModel(path: path) }
+        let llama = try Terminal.loadModel(path, keyFile: keyFile)
         guard p >= 0, n >= 0, p + n > 0, (depth ?? 0) >= 0 else { throw ValidationError("need -p ≥ 0, -n ≥ 0, one of them > 0, and -d ≥ 0") }
         var threadCounts: [Int?] = [nil]
         if let threads {

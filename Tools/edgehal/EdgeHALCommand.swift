@@ -9,7 +9,8 @@ struct EdgeHALCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "edgehal",
         abstract: "Run GGUF models (llama, gemma3) on any EdgeHAL backend.",
-        subcommands: [Generate.self, Tokenize.self, Logits.self, Perplexity.self, Quantize.self, Synthesize.self, Bench.self, Models.self],
+        subcommands: [Generate.self, Tokenize.self, Logits.self, Perplexity.self, Quantize.self, Synthesize.self, Bench.self, Models.self,
+                      Keygen.self, Encrypt.self, Decrypt.self],
         defaultSubcommand: Generate.self)
 }
 
@@ -23,10 +24,12 @@ struct ModelOptions: ParsableArguments {
     var ctx: Int = 2048
     @Option(help: "Load a backend plugin: an absolute path, optionally with #sha256=HEX; repeatable (adds to EDGEHAL_PLUGIN_PATH).")
     var plugin: [String] = []
+    @Option(name: .customLong("key-file"), help: "The key of an encrypted model (edgehal encrypt); default: EDGEHAL_MODEL_KEY_FILE.")
+    var keyFile: String?
 
     func load() throws -> LanguageModel {
         let path = try Terminal.failing("model") { try ModelStore.resolve(model) { Terminal.note($0) } }
-        let loaded = try Terminal.failing("cannot load \(path)") { try LanguageModel(path: path) }
+        let loaded = try Terminal.loadModel(path, keyFile: keyFile)
         if loaded.file.metadata[SyntheticModel.seedKey] != nil {
             Terminal.note("edgehal: \(path) is a synthetic model (random weights, `edgehal synthesize`): its text is noise")
         }
@@ -42,6 +45,12 @@ struct ModelOptions: ParsableArguments {
 
 enum Terminal {
     static var isInteractive: Bool { isatty(STDOUT_FILENO) != 0 }
+
+    /// Opens a model file, plain or encrypted (the key from `keyFile`, else EDGEHAL_MODEL_KEY_FILE).
+    static func loadModel(_ path: String, keyFile: String?) throws -> LanguageModel {
+        let key = keyFile ?? ProcessInfo.processInfo.environment[ModelKey.environmentVariable].flatMap { $0.isEmpty ? nil : $0 }
+        return try failing("cannot load \(path)") { try LanguageModel(path: path, keyFile: key) }
+    }
 
     static func note(_ s: String) { FileHandle.standardError.write(Data((s + "\n").utf8)) }
 

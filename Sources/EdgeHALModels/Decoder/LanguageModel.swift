@@ -11,9 +11,18 @@ public final class LanguageModel: Sendable {
     /// One HostData per tensor, so every graph (and every device upload) shares it.
     private let weights = Mutex<[String: HostData]>([:])
 
-    public init(path: String) throws {
+    /// Opens a GGUF file, or an encrypted model (`edgehal encrypt`) with the key in `keyFile`,
+    /// decrypted into memory.
+    public init(path: String, keyFile: String? = nil) throws {
         self.path = path
-        file = try GGUFFile.open(path: path)
+        if EncryptedModel.isEncrypted(path) {
+            guard let keyFile else {
+                throw EncryptionError("\(path) is an encrypted model: give its key (--key-file or \(ModelKey.environmentVariable))")
+            }
+            file = try EncryptedModel.open(path, keyFile: keyFile)
+        } else {
+            file = try GGUFFile.open(path: path)
+        }
         config = try ModelConfig(gguf: file)
         tokenizer = try Tokenizer(try TokenizerConfig(gguf: file))
     }

@@ -37,6 +37,17 @@ public final class GGUFFile: @unchecked Sendable {
         }
     }
 
+    /// Parses a file that `fill` writes into `size` bytes of anonymous memory (a decrypted model: the
+    /// plaintext never touches the disk). The memory is read-only once filled and excluded from core dumps.
+    public static func open(anonymous size: Int, name: String, fill: (UnsafeMutableRawBufferPointer) throws -> Void) throws -> GGUFFile {
+        let region = try GGUFRegion(anonymous: size, fill: fill)
+        do {
+            return try GGUFFile(region: region)
+        } catch let e as GGUFError {
+            throw GGUFError("\(name): \(e.description)")
+        }
+    }
+
     /// Parses a copy of `bytes`.
     public convenience init(bytes: [UInt8]) throws {
         try self.init(region: GGUFRegion(copying: bytes))
@@ -106,6 +117,24 @@ final class GGUFRegion: @unchecked Sendable {
         guard let p, p != UnsafeMutableRawPointer(bitPattern: -1) else {
             throw GGUFError("cannot map \(path) (\(size) bytes): \(Self.errnoText())")
         }
+        bytes = UnsafeRawBufferPointer(start: p, count: size)
+        mapped = true
+    }
+
+    init(anonymous size: Int, fill: (UnsafeMutableRawBufferPointer) throws -> Void) throws {
+        guard size > 0 else { throw GGUFError("empty, not a GGUF file") }
+        let p = mmap(nil, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0)
+        guard let p, p != UnsafeMutableRawPointer(bitPattern: -1) else { throw GGUFError("cannot allocate \(size) bytes: \(Self.errnoText())") }
+        #if os(Linux)
+        _ = madvise(p, size, MADV_DONTDUMP)
+        #endif
+        do {
+            try fill(UnsafeMutableRawBufferPointer(start: p, count: size))
+        } catch {
+            munmap(p, size)
+            throw error
+        }
+        mprotect(p, size, PROT_READ)
         bytes = UnsafeRawBufferPointer(start: p, count: size)
         mapped = true
     }

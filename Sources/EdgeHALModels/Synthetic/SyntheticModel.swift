@@ -7,7 +7,7 @@ import EdgeHAL
 /// blocks for the K-quants, which it cannot produce). To write a 7B-shaped file in seconds and
 /// in little memory, each matrix's rows are drawn from a pool of 512 quantized rows of its width
 /// by a hash of (seed, tensor, row): the file is streamed, the same for a seed whatever the chunking,
-/// and no two rows of a matrix are likely to be equal (1 in 512).
+/// and any two rows of a matrix are the same with probability 1/512.
 public struct SyntheticModel: Sendable {
     public var shape: SyntheticShape
     public var type: DType

@@ -1,0 +1,220 @@
+import Crypto
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+private func sysOpen(_ path: String, _ flags: Int32, _ mode: mode_t = 0) -> Int32 { open(path, flags, mode) }
+private func sysWrite(_ fd: Int32, _ p: UnsafeRawPointer, _ n: Int) -> Int { write(fd, p, n) }
+
+/// EdgeHAL's encrypted model file (`.ehm`): a GGUF file sealed with AES-256-GCM in independently
+/// authenticated chunks, so a model is decrypted straight into memory as it loads, and any change
+/// to the file is found and named.
+///
+/// Layout: a 40-byte header — "EHM1", version 1, chunk size, plain size, chunk count (u32, u32, u64,
+/// u64, little-endian), a random 12-byte file nonce — then a 16-byte key check (the GCM tag of an
+/// empty message over the header), then each chunk's ciphertext and 16-byte tag. Chunk i's nonce is
+/// the file nonce with i xor-ed into its last 8 bytes; its associated data is the header, i and
+/// whether it is the last chunk. So a wrong key fails the key check; a flipped bit, two chunks
+/// swapped, a chunk from another file (another nonce and header) or a dropped last chunk fail that
+/// chunk's tag; a cut or extended file fails the size the header promises — each before any
+/// plaintext is used.
+public enum EncryptedModel {
+    static let magic: [UInt8] = Array("EHM1".utf8)
+    static let headerBytes = 40, tagBytes = 16
+    public static let defaultChunkSize = 1 << 20
+
+    struct Header {
+        var chunkSize: Int
+        var plainSize: Int
+        var nonce: [UInt8]
+        var chunkCount: Int { max(1, (plainSize + chunkSize - 1) / chunkSize) }
+
+        var bytes: [UInt8] {
+            var out = magic
+            func put<T: FixedWidthInteger>(_ v: T) { withUnsafeBytes(of: v.littleEndian) { out += $0 } }
+            put(UInt32(1)); put(UInt32(chunkSize)); put(UInt64(plainSize)); put(UInt64(chunkCount))
+            return out + nonce
+        }
+
+        init(chunkSize: Int, plainSize: Int, nonce: [UInt8]) {
+            (self.chunkSize, self.plainSize, self.nonce) = (chunkSize, plainSize, nonce)
+        }
+
+        init(parsing raw: UnsafeRawBufferPointer, path: String) throws {
+            guard raw.count >= headerBytes + tagBytes, Array(raw[0..<4]) == magic else {
+                throw EncryptionError("\(path) is not an EdgeHAL encrypted model (no EHM1 header)")
+            }
+            func get<T: FixedWidthInteger>(_ at: Int, _: T.Type) -> T { T(littleEndian: raw.loadUnaligned(fromByteOffset: at, as: T.self)) }
+            guard get(4, UInt32.self) == 1 else { throw EncryptionError("\(path): encrypted-model version \(get(4, UInt32.self)) is not one this EdgeHAL reads") }
+            let chunk = Int(get(8, UInt32.self)), plain = get(12, UInt64.self), count = get(20, UInt64.self)
+            guard chunk >= 4096, chunk <= 1 << 28, plain <= 1 << 50 else { throw EncryptionError("\(path): its header is damaged (chunk size \(chunk), size \(plain))") }
+            self.init(chunkSize: chunk, plainSize: Int(plain), nonce: Array(raw[28..<40]))
+            guard UInt64(chunkCount) == count else { throw EncryptionError("\(path): its header is damaged (\(count) chunks for \(plain) bytes)") }
+        }
+
+        var fileSize: Int { headerBytes + tagBytes + plainSize + chunkCount * tagBytes }
+
+        func chunkNonce(_ i: UInt64) throws -> AES.GCM.Nonce {
+            var n = nonce
+            withUnsafeBytes(of: i.bigEndian) { for (j, b) in $0.enumerated() { n[4 + j] ^= b } }
+            return try AES.GCM.Nonce(data: n)
+        }
+
+        func associatedData(_ i: Int) -> [UInt8] {
+            var out = bytes
+            withUnsafeBytes(of: UInt64(i).littleEndian) { out += $0 }
+            return out + [i == chunkCount - 1 ? 1 : 0]
+        }
+
+        /// The key check: a tag over the header alone, under a nonce no chunk uses.
+        func keyCheck(_ key: SymmetricKey) throws -> [UInt8] {
+            Array(try AES.GCM.seal([UInt8](), using: key, nonce: chunkNonce(.max), authenticating: bytes + Array("key check".utf8)).tag)
+        }
+    }
+
+    /// Whether the file at `path` starts like an encrypted model.
+    public static func isEncrypted(_ path: String) -> Bool {
+        guard let f = fopen(path, "rb") else { return false }
+        defer { fclose(f) }
+        var head = [UInt8](repeating: 0, count: 4)
+        return fread(&head, 1, 4, f) == 4 && head == magic
+    }
+
+    // MARK: encrypt
+
+    /// Encrypts the file at `input` into `output` (written beside, then renamed: never half-written).
+    public static func encrypt(_ input: String, to output: String, key: SymmetricKey, chunkSize: Int = defaultChunkSize) throws {
+        let mapped = try MappedFile(input)
+        try withExtendedLifetime(mapped) { try encrypt(mapped.bytes, to: output, key: key, chunkSize: chunkSize) }
+    }
+
+    private static func encrypt(_ plain: UnsafeRawBufferPointer, to output: String, key: SymmetricKey, chunkSize: Int) throws {
+        var nonce = [UInt8](repeating: 0, count: 12)
+        var rng = SystemRandomNumberGenerator()
+        for i in nonce.indices { nonce[i] = UInt8.random(in: 0...255, using: &rng) }
+        let header = Header(chunkSize: chunkSize, plainSize: plain.count, nonce: nonce)
+        try AtomicFile.write(output) { put in
+            try put(header.bytes)
+            try put(header.keyCheck(key))
+            for i in 0..<header.chunkCount {
+                let lo = i * chunkSize, hi = min(lo + chunkSize, plain.count)
+                let box = try AES.GCM.seal(UnsafeRawBufferPointer(rebasing: plain[lo..<hi]), using: key,
+                                           nonce: header.chunkNonce(UInt64(i)), authenticating: header.associatedData(i))
+                try put(box.ciphertext)
+                try put(box.tag)
+            }
+        }
+    }
+
+    // MARK: decrypt
+
+    /// Authenticates and decrypts every chunk of `path` in order, handing each plaintext chunk to
+    /// `body` with its offset; throws naming the first chunk that fails.
+    static func decryptChunks(_ path: String, key: SymmetricKey, _ body: (Int, Data) throws -> Void) throws {
+        let file = try MappedFile(path)
+        try withExtendedLifetime(file) { try decryptChunks(file.bytes, path: path, key: key, body) }
+    }
+
+    /// The header, once the key check passes and the file has the size it promises.
+    private static func validated(_ raw: UnsafeRawBufferPointer, path: String, key: SymmetricKey) throws -> Header {
+        let header = try Header(parsing: raw, path: path)
+        guard Array(raw[headerBytes..<(headerBytes + tagBytes)]) == (try header.keyCheck(key)) else {
+            throw EncryptionError("\(path): wrong key, or its header was altered (the key check fails)")
+        }
+        guard raw.count == header.fileSize else {
+            throw EncryptionError("\(path): \(raw.count < header.fileSize ? "truncated" : "extended"): its header promises \(header.fileSize) bytes, the file holds \(raw.count)")
+        }
+        return header
+    }
+
+    private static func decryptChunks(_ raw: UnsafeRawBufferPointer, path: String, key: SymmetricKey, _ body: (Int, Data) throws -> Void) throws {
+        let header = try validated(raw, path: path, key: key)
+        var at = headerBytes + tagBytes
+        for i in 0..<header.chunkCount {
+            let n = min(header.chunkSize, header.plainSize - i * header.chunkSize)
+            let box = try AES.GCM.SealedBox(nonce: header.chunkNonce(UInt64(i)),
+                                            ciphertext: UnsafeRawBufferPointer(rebasing: raw[at..<(at + n)]),
+                                            tag: UnsafeRawBufferPointer(rebasing: raw[(at + n)..<(at + n + tagBytes)]))
+            guard let plain = try? AES.GCM.open(box, using: key, authenticating: header.associatedData(i)) else {
+                throw EncryptionError("\(path): chunk \(i) of \(header.chunkCount) fails authentication: the file was altered (a changed byte, chunks swapped or taken from another file)")
+            }
+            try body(i * header.chunkSize, plain)
+            at += n + tagBytes
+        }
+    }
+
+    /// Decrypts `input` into the plain file `output`: every chunk is authenticated first, so a
+    /// damaged file writes nothing.
+    public static func decrypt(_ input: String, to output: String, key: SymmetricKey) throws {
+        try decryptChunks(input, key: key) { _, _ in }
+        try AtomicFile.write(output) { put in try decryptChunks(input, key: key) { _, plain in try put(plain) } }
+    }
+
+    /// The decrypted model, in anonymous memory (never on disk), read-only once filled and kept out
+    /// of core dumps; weights are then used in place as from a mapped file.
+    public static func open(_ path: String, keyFile: String) throws -> GGUFFile {
+        let key = try ModelKey.read(keyFile)
+        let mapped = try MappedFile(path)
+        return try withExtendedLifetime(mapped) {
+            let size = try validated(mapped.bytes, path: path, key: key).plainSize
+            return try GGUFFile.open(anonymous: size, name: path) { region in
+                try decryptChunks(mapped.bytes, path: path, key: key) { offset, plain in
+                    plain.withUnsafeBytes { region.baseAddress!.advanced(by: offset).copyMemory(from: $0.baseAddress!, byteCount: $0.count) }
+                }
+            }
+        }
+    }
+}
+
+/// A whole file mapped read-only.
+final class MappedFile {
+    let bytes: UnsafeRawBufferPointer
+
+    init(_ path: String) throws {
+        let fd = sysOpen(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw EncryptionError("cannot open \(path): \(String(cString: strerror(errno)))") }
+        defer { close(fd) }
+        var st = stat()
+        guard fstat(fd, &st) == 0, st.st_mode & S_IFMT == S_IFREG else { throw EncryptionError("\(path) is not a regular file") }
+        let size = Int(st.st_size)
+        guard size > 0 else { bytes = UnsafeRawBufferPointer(start: nil, count: 0); return }
+        guard let p = mmap(nil, size, PROT_READ, MAP_PRIVATE, fd, 0), p != UnsafeMutableRawPointer(bitPattern: -1) else {
+            throw EncryptionError("cannot map \(path): \(String(cString: strerror(errno)))")
+        }
+        bytes = UnsafeRawBufferPointer(start: p, count: size)
+    }
+
+    deinit { if let base = bytes.baseAddress { munmap(UnsafeMutableRawPointer(mutating: base), bytes.count) } }
+}
+
+/// Writes `path + ".tmp"` through `body`, syncs, renames over `path`; on any failure removes the
+/// temporary file and leaves `path` untouched.
+enum AtomicFile {
+    static func write(_ path: String, _ body: ((any ContiguousBytes) throws -> Void) throws -> Void) throws {
+        let tmp = path + ".tmp"
+        let fd = sysOpen(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { throw EncryptionError("cannot create \(tmp): \(String(cString: strerror(errno)))") }
+        do {
+            try body { bytes in
+                try bytes.withUnsafeBytes { raw in
+                    var done = 0
+                    while done < raw.count {
+                        let n = sysWrite(fd, raw.baseAddress! + done, raw.count - done)
+                        if n < 0 { if errno == EINTR { continue }; throw EncryptionError("cannot write \(tmp): \(String(cString: strerror(errno)))") }
+                        done += n
+                    }
+                }
+            }
+            guard fsync(fd) == 0 else { throw EncryptionError("cannot sync \(tmp)") }
+            close(fd)
+            guard rename(tmp, path) == 0 else { throw EncryptionError("cannot rename \(tmp) to \(path)") }
+        } catch {
+            close(fd)
+            unlink(tmp)
+            throw error
+        }
+    }
+}

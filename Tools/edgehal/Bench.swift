@@ -21,6 +21,8 @@ struct Bench: ParsableCommand {
     @Option(name: .short, help: "Repetitions; the median is reported.") var r: Int = 3
     @Option(help: "Load a backend plugin (absolute path, optionally #sha256=HEX); repeatable.") var plugin: [String] = []
     @Option(name: .customLong("key-file"), help: "The key of an encrypted model; default: EDGEHAL_MODEL_KEY_FILE.") var keyFile: String?
+    @Flag(help: "Energy per token and average power per test, from the machine's meters (powercap/RAPL, hwmon, NVML): whole package or card, not this process alone; where none is readable, the reason.")
+    var energy = false
     @Flag var json = false
 
     struct Row: Encodable {
@@ -28,6 +30,9 @@ struct Bench: ParsableCommand {
         var model_bytes: Int, peak_rss_bytes: Int, threads: Int
         /// Every repetition's tokens/s, in the order run.
         var runs: [Double]
+        /// With --energy: joules per token and average watts (medians over repetitions), summed over the meters.
+        var joules_per_token: Double?
+        var watts: Double?
         /// Seconds from opening the device to the logits of an 8-token prompt: device creation, graph
         /// compilation (shader compiles at the first dispatch on lavapipe, from Mesa's cache when warm).
         /// Warm: with the kernel caches the cold open filled.
@@ -48,6 +53,12 @@ struct Bench: ParsableCommand {
                 return t
             }
         }
+        let (meters, tried) = energy ? EnergyMeters.discover() : ([], [])
+        defer { meters.forEach { $0.stop() } }
+        if energy {
+            Terminal.note(meters.isEmpty ? "energy: no meter readable — " + tried.joined(separator: "; ")
+                          : "energy: " + meters.map(\.name).joined(separator: ", "))
+        }
         let caches = Self.emptyKernelCaches()
         defer { if let caches { try? FileManager.default.removeItem(atPath: caches) } }
         BuiltinBackends.addPlugins(plugin)
@@ -63,17 +74,19 @@ struct Bench: ParsableCommand {
             // The CPU backend (and every CPU fallback) reads EDGEHAL_THREADS when its device opens.
             if let threadCount { setenv("EDGEHAL_THREADS", String(threadCount), 1) }
             for name in names {
-                rows += try measure(name, llama: llama, registry: registry, tokens: tokens, cold: opened.insert(name).inserted)
+                rows += try measure(name, llama: llama, registry: registry, tokens: tokens, cold: opened.insert(name).inserted, meters: meters)
             }
         }
         if json {
             print(try Terminal.json(rows))
         } else {
-            print("| backend | device | threads | model MiB | test | tokens/s | peak RSS MiB |")
-            print("|---|---|---|---|---|---|---|")
+            let withEnergy = rows.contains { $0.joules_per_token != nil }
+            print("| backend | device | threads | model MiB | test | tokens/s | peak RSS MiB |" + (withEnergy ? " J/token | W |" : ""))
+            print("|---|---|---|---|---|---|---|" + (withEnergy ? "---|---|" : ""))
             for row in rows {
+                let e = withEnergy ? String(format: " %.4f | %.1f |", row.joules_per_token ?? .nan, row.watts ?? .nan) : ""
                 print(String(format: "| %@ | %@ | %d | %.1f | %@ | %.2f | %.0f |", row.backend, row.device, row.threads,
-                             Double(row.model_bytes) / 1048576, row.test, row.tokens_per_s, Double(row.peak_rss_bytes) / 1048576))
+                             Double(row.model_bytes) / 1048576, row.test, row.tokens_per_s, Double(row.peak_rss_bytes) / 1048576) + e)
             }
             for row in rows where row.test == rows.first(where: { $0.backend == row.backend && $0.threads == row.threads })?.test {
                 let cold = row.cold_first_token_s.map { String(format: "%.3f s cold (empty kernel caches), ", $0) } ?? ""
@@ -85,7 +98,7 @@ struct Bench: ParsableCommand {
     /// pp and tg on one backend: each repetition fills the cache to the depth (untimed), times the
     /// prompt, rewinds to the depth and times the generation — llama-bench's tests.
     func measure(_ name: String, llama: LanguageModel, registry: BackendRegistry,
-                 tokens: (Int, Int) -> [Int32], cold: Bool) throws -> [Row] {
+                 tokens: (Int, Int) -> [Int32], cold: Bool, meters: [any EnergyMeter]) throws -> [Row] {
         let d = depth ?? 0
         let context = d + p + n + 1
         /// Opens the devices and evaluates an 8-token prompt (builds graphs, touches weights, compiles kernels).
@@ -100,34 +113,48 @@ struct Bench: ParsableCommand {
         let coldFirstToken = cold ? try open().seconds : nil
         let (session, devices, firstToken) = try open()
         var pp: [Double] = [], tg: [Double] = []
+        var ppEnergy: [(joules: Double, seconds: Double)] = [], tgEnergy: [(joules: Double, seconds: Double)] = []
+        /// Joules on every meter together (nil when there are none or a read fails).
+        func joules() -> Double? {
+            guard !meters.isEmpty else { return nil }
+            let values = meters.compactMap { $0.joules() }
+            return values.count == meters.count ? values.reduce(0, +) : nil
+        }
         for rep in 0..<max(1, r) {
             try session.reset()
             // The cached context (depth), in prompt-sized batches as llama-bench fills it.
             if d > 0 { _ = try session.evaluate(tokens(d, 1)) }
             var logits: [Float] = []
             if p > 0 {
-                let t0 = Terminal.now()
+                let e0 = joules(), t0 = Terminal.now()
                 logits = try session.evaluate(tokens(p, 2 + rep))
-                pp.append(Double(p) / (Terminal.now() - t0))
+                let seconds = Terminal.now() - t0
+                pp.append(Double(p) / seconds)
+                if let e0, let e1 = joules() { ppEnergy.append((e1 - e0, seconds)) }
             }
             if n > 0 {
                 // With -d, generation starts at the depth too; without it, after the prompt.
                 if depth != nil { session.rewind(to: d) }
                 var next = logits.isEmpty || depth != nil ? tokens(1, 3)[0] : Sampler.argmax(logits)
-                let t1 = Terminal.now()
+                let e0 = joules(), t1 = Terminal.now()
                 for _ in 0..<n { next = try session.evaluate([next]) { Sampler.argmax($0) } }
-                tg.append(Double(n) / (Terminal.now() - t1))
+                let seconds = Terminal.now() - t1
+                tg.append(Double(n) / seconds)
+                if let e0, let e1 = joules() { tgEnergy.append((e1 - e0, seconds)) }
             }
         }
         let device = devices[0]
         let threads = Int(device.info.features.first { $0.hasPrefix("threads=") }?.dropFirst(8) ?? "") ?? device.info.computeUnits ?? 1
         let suffix = depth.map { " @ d\($0)" } ?? ""
         var rows: [Row] = []
-        for (test, values, count) in [("pp\(p)" + suffix, pp, p), ("tg\(n)" + suffix, tg, n)] where !values.isEmpty {
+        func median(_ v: [Double]) -> Double? { v.isEmpty ? nil : v.sorted()[v.count / 2] }
+        for (test, values, count, used) in [("pp\(p)" + suffix, pp, p, ppEnergy), ("tg\(n)" + suffix, tg, n, tgEnergy)] where !values.isEmpty {
             rows.append(Row(backend: device.backendName, device: device.info.name, test: test,
                             tokens_per_s: values.sorted()[values.count / 2], tokens: count, depth: depth ?? (test.hasPrefix("tg") ? p : 0),
                             model_bytes: llama.file.fileSize, peak_rss_bytes: Self.peakRSS(), threads: threads,
-                            runs: values, first_token_s: firstToken, cold_first_token_s: coldFirstToken))
+                            runs: values, joules_per_token: median(used.map { $0.joules / Double(count) }),
+                            watts: median(used.map { $0.joules / $0.seconds }),
+                            first_token_s: firstToken, cold_first_token_s: coldFirstToken))
         }
         return rows
     }

@@ -1,5 +1,6 @@
 import Crypto
 import Foundation
+import Synchronization
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -132,18 +133,20 @@ public enum EncryptedModel {
 
     private static func decryptChunks(_ raw: UnsafeRawBufferPointer, path: String, key: SymmetricKey, _ body: (Int, Data) throws -> Void) throws {
         let header = try validated(raw, path: path, key: key)
-        var at = headerBytes + tagBytes
-        for i in 0..<header.chunkCount {
-            let n = min(header.chunkSize, header.plainSize - i * header.chunkSize)
-            let box = try AES.GCM.SealedBox(nonce: header.chunkNonce(UInt64(i)),
-                                            ciphertext: UnsafeRawBufferPointer(rebasing: raw[at..<(at + n)]),
-                                            tag: UnsafeRawBufferPointer(rebasing: raw[(at + n)..<(at + n + tagBytes)]))
-            guard let plain = try? AES.GCM.open(box, using: key, authenticating: header.associatedData(i)) else {
-                throw EncryptionError("\(path): chunk \(i) of \(header.chunkCount) fails authentication: the file was altered (a changed byte, chunks swapped or taken from another file)")
-            }
-            try body(i * header.chunkSize, plain)
-            at += n + tagBytes
+        for i in 0..<header.chunkCount { try body(i * header.chunkSize, try openChunk(i, raw, header, path: path, key: key)) }
+    }
+
+    /// Chunk i's plaintext, or the error naming it.
+    private static func openChunk(_ i: Int, _ raw: UnsafeRawBufferPointer, _ header: Header, path: String, key: SymmetricKey) throws -> Data {
+        let at = headerBytes + tagBytes + i * (header.chunkSize + tagBytes)
+        let n = min(header.chunkSize, header.plainSize - i * header.chunkSize)
+        let box = try AES.GCM.SealedBox(nonce: header.chunkNonce(UInt64(i)),
+                                        ciphertext: UnsafeRawBufferPointer(rebasing: raw[at..<(at + n)]),
+                                        tag: UnsafeRawBufferPointer(rebasing: raw[(at + n)..<(at + n + tagBytes)]))
+        guard let plain = try? AES.GCM.open(box, using: key, authenticating: header.associatedData(i)) else {
+            throw EncryptionError("\(path): chunk \(i) of \(header.chunkCount) fails authentication: the file was altered (a changed byte, chunks swapped or taken from another file)")
         }
+        return plain
     }
 
     /// Decrypts `input` into the plain file `output`: every chunk is authenticated first, so a
@@ -159,11 +162,21 @@ public enum EncryptedModel {
         let key = try ModelKey.read(keyFile)
         let mapped = try MappedFile(path)
         return try withExtendedLifetime(mapped) {
-            let size = try validated(mapped.bytes, path: path, key: key).plainSize
-            return try GGUFFile.open(anonymous: size, name: path) { region in
-                try decryptChunks(mapped.bytes, path: path, key: key) { offset, plain in
-                    plain.withUnsafeBytes { region.baseAddress!.advanced(by: offset).copyMemory(from: $0.baseAddress!, byteCount: $0.count) }
+            let raw = mapped.bytes
+            let header = try validated(raw, path: path, key: key)
+            return try GGUFFile.open(anonymous: header.plainSize, name: path) { region in
+                // Chunks are independent: decrypted on every core (the load's cost is this loop).
+                nonisolated(unsafe) let (source, target) = (raw, region)
+                let failures = Mutex<[Int: any Error]>([:])
+                DispatchQueue.concurrentPerform(iterations: header.chunkCount) { i in
+                    do {
+                        let plain = try openChunk(i, source, header, path: path, key: key)
+                        plain.withUnsafeBytes { target.baseAddress!.advanced(by: i * header.chunkSize).copyMemory(from: $0.baseAddress!, byteCount: $0.count) }
+                    } catch {
+                        failures.withLock { $0[i] = error }
+                    }
                 }
+                if let first = failures.withLock({ $0.min { $0.key < $1.key } }) { throw first.value }
             }
         }
     }

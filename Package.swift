@@ -60,7 +60,7 @@ let package = Package(
         ], path: "Tools/conformance"),
         .executableTarget(name: "edgehal", dependencies: [
             "EdgeHAL", "EdgeHALBuiltins", "EdgeHALModels", "EdgeHALConformance",
-            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            .product(name: "ArgumentParser", package: "swift-argument-parser"), .product(name: "Crypto", package: "swift-crypto"),
         ], path: "Tools/edgehal"),
         .target(name: "TemplatePlugin", dependencies: ["EdgeHALPluginABI"], path: "Examples/TemplatePlugin"),
         .target(name: "CTemplatePlugin", dependencies: ["EdgeHALPluginABI"], path: "Examples/CPlugin"),

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Crypto
 import EdgeHALModels
 import Foundation
 
@@ -12,28 +13,30 @@ struct Keygen: ParsableCommand {
     }
 }
 
+/// The two files and the key `encrypt` and `decrypt` take.
+struct KeyedFiles: ParsableArguments {
+    @Argument(help: "The file to read.") var input: String
+    @Argument(help: "The file to write (beside, then renamed: never half-written).") var output: String
+    @Option(name: .customLong("key-file"), help: "The key (edgehal keygen).") var keyFile: String
+
+    func run(_ what: String, _ body: (String, String, SymmetricKey) throws -> Void) throws {
+        guard input != output else { throw ValidationError("refusing to overwrite the input file") }
+        let start = Terminal.now()
+        try Terminal.failing(what) { try body(input, output, try ModelKey.read(keyFile)) }
+        Terminal.note(String(format: "%@: %@ in %.2f s", output, what == "encrypt" ? "encrypted" : "decrypted", Terminal.now() - start))
+    }
+}
+
 struct Encrypt: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Encrypt a GGUF model (AES-256-GCM, 1 MiB chunks each authenticated); every model command opens the result with --key-file.")
-    @Argument(help: "The GGUF file.") var input: String
-    @Argument(help: "The encrypted model to write (.ehm; written beside, then renamed).") var output: String
-    @Option(name: .customLong("key-file"), help: "The key (edgehal keygen).") var keyFile: String
-    func run() throws {
-        guard input != output else { throw ValidationError("refusing to overwrite the input file") }
-        let start = Terminal.now()
-        try Terminal.failing("encrypt") { try EncryptedModel.encrypt(input, to: output, key: try ModelKey.read(keyFile)) }
-        Terminal.note(String(format: "%@: encrypted in %.2f s", output, Terminal.now() - start))
-    }
+    @OptionGroup var files: KeyedFiles
+    func run() throws { try files.run("encrypt") { try EncryptedModel.encrypt($0, to: $1, key: $2) } }
 }
 
 struct Decrypt: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Decrypt an encrypted model back to its GGUF file (for its owner); nothing is written unless every chunk authenticates.")
-    @Argument(help: "The encrypted model.") var input: String
-    @Argument(help: "The GGUF file to write.") var output: String
-    @Option(name: .customLong("key-file"), help: "The key.") var keyFile: String
-    func run() throws {
-        guard input != output else { throw ValidationError("refusing to overwrite the input file") }
-        try Terminal.failing("decrypt") { try EncryptedModel.decrypt(input, to: output, key: try ModelKey.read(keyFile)) }
-    }
+    @OptionGroup var files: KeyedFiles
+    func run() throws { try files.run("decrypt") { try EncryptedModel.decrypt($0, to: $1, key: $2) } }
 }

@@ -1,3 +1,4 @@
+import Synchronization
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -73,7 +74,8 @@ extension String {
 }
 
 /// RAPL through powercap: `*/energy_uj` counts µJ and wraps at `max_energy_range_uj`. Only top-level
-/// zones (`intel-rapl:0`, not its sub-zones `intel-rapl:0:0`, which the package already includes).
+/// zones (`intel-rapl:0`, not its sub-zones `intel-rapl:0:0`, which the package already includes, nor
+/// `intel-rapl-mmio:0`, the same package read another way).
 struct Powercap: EnergyMeter {
     let name: String
     let path: String
@@ -85,7 +87,7 @@ struct Powercap: EnergyMeter {
         guard let names = EnergyMeters.entries(root) else { return ([], "powercap (\(root)): absent") }
         var zones: [any EnergyMeter] = []
         var problems: [String] = []
-        for n in names where n.split(separator: ":").count == 2 {
+        for n in names where n.split(separator: ":").count == 2 && !n.contains("mmio") {
             let dir = root + "/" + n
             guard let raw = EnergyMeters.read(dir + "/energy_uj"), Double(raw) != nil else {
                 problems.append("\(n)/energy_uj \(EnergyMeters.why(dir + "/energy_uj"))")
@@ -106,19 +108,16 @@ struct Powercap: EnergyMeter {
 }
 
 /// Makes a wrapping counter monotonic: a value below the previous one means it passed its range.
-final class WrapState: @unchecked Sendable {
-    private var last: Double?
-    private var offset = 0.0
-    private var lock = pthread_mutex_t()
-    init() { pthread_mutex_init(&lock, nil) }
-    deinit { pthread_mutex_destroy(&lock) }
+final class WrapState: Sendable {
+    /// The last raw value, and what the wraps so far add.
+    private let state = Mutex<(last: Double?, offset: Double)>((nil, 0))
 
     func unwrap(_ raw: Double, range: Double) -> Double {
-        pthread_mutex_lock(&lock)
-        defer { pthread_mutex_unlock(&lock) }
-        if let last, raw < last { offset += range }
-        last = raw
-        return raw + offset
+        state.withLock { s in
+            if let last = s.last, raw < last { s.offset += range }
+            s.last = raw
+            return raw + s.offset
+        }
     }
 }
 
@@ -157,25 +156,22 @@ struct HwmonEnergy: EnergyMeter {
 
 /// Joules from a power sensor (µW): a background thread samples it every 50 ms and integrates
 /// (trapezoids) for as long as the meter lives.
-final class PowerIntegrator: EnergyMeter, @unchecked Sendable {
+final class PowerIntegrator: EnergyMeter, Sendable {
     let name: String
     let path: String
-    private var total = 0.0
-    private var running = true
-    private var lock = pthread_mutex_t()
-    private var thread: pthread_t?
+    /// Joules so far, and whether to keep sampling.
+    private let state = Mutex<(total: Double, running: Bool)>((0, true))
 
     init(name: String, path: String) {
         self.name = name
         self.path = path
-        pthread_mutex_init(&lock, nil)
         let box = Unmanaged.passRetained(self)
         var t = pthread_t()
         if pthread_create(&t, nil, { arg in
             let me = Unmanaged<PowerIntegrator>.fromOpaque(arg!).takeRetainedValue()
             me.sample()
             return nil
-        }, box.toOpaque()) == 0 { thread = t } else { box.release() }
+        }, box.toOpaque()) == 0 { pthread_detach(t) } else { box.release() }
     }
 
     private func sample() {
@@ -185,27 +181,19 @@ final class PowerIntegrator: EnergyMeter, @unchecked Sendable {
             usleep(50_000)
             let watts = EnergyMeters.read(path).flatMap(Double.init)
             let t = Self.now()
-            pthread_mutex_lock(&lock)
-            if let p = previous, let w = watts { total += (p + w) / 2 * 1e-6 * (t - last) }
-            let keep = running
-            pthread_mutex_unlock(&lock)
+            let keep = state.withLock { s in
+                if let p = previous, let w = watts { s.total += (p + w) / 2 * 1e-6 * (t - last) }
+                return s.running
+            }
             if !keep { return }
             (previous, last) = (watts, t)
         }
     }
 
     /// Stops the sampler (it holds a reference until then).
-    public func stop() {
-        pthread_mutex_lock(&lock)
-        running = false
-        pthread_mutex_unlock(&lock)
-    }
+    public func stop() { state.withLock { $0.running = false } }
 
-    func joules() -> Double? {
-        pthread_mutex_lock(&lock)
-        defer { pthread_mutex_unlock(&lock) }
-        return total
-    }
+    func joules() -> Double? { state.withLock { $0.total } }
 
     static func now() -> Double {
         var ts = timespec()

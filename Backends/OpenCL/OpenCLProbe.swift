@@ -15,13 +15,15 @@ struct OpenCLDeviceFacts: Sendable {
     var maxWorkGroup: Int
     var preferredFloatWidth: Int
     var extensions: [String]
+    /// cl_khr_device_uuid's CL_DEVICE_UUID_KHR where offered: the same as the card's Vulkan deviceUUID.
+    var uuid: String? = nil
 
     var info: DeviceInfo {
         let selected = ["cl_khr_fp16", "cl_khr_subgroups", "cl_intel_subgroups", "cl_khr_integer_dot_product"].filter { extensions.contains($0) }
         return DeviceInfo(name: name, kind: kind, memoryBytes: globalMemory, computeUnits: computeUnits,
                           features: ["platform=\(platform)", "type=\(type)", "driver=\(driver)", openCLC,
                                      "local-memory=\(localMemory >> 10)KiB", "max-work-group=\(maxWorkGroup)",
-                                     "float-vector=\(preferredFloatWidth)"] + selected)
+                                     "float-vector=\(preferredFloatWidth)"] + selected, uuid: uuid)
     }
 }
 
@@ -46,7 +48,7 @@ enum OpenCLProbe {
                     type & cl_device_type(CL_DEVICE_TYPE_CPU) != 0 ? (.emulated, "cpu")
                     : type & cl_device_type(CL_DEVICE_TYPE_GPU) != 0 ? (unified ? .integrated : .gpu, "gpu")
                     : (.gpu, "accelerator")
-                result.append((d, OpenCLDeviceFacts(
+                var facts = OpenCLDeviceFacts(
                     platform: platformName, name: cl.deviceString(d, CL_DEVICE_NAME), kind: kind, type: typeName,
                     driver: cl.deviceString(d, CL_DRIVER_VERSION), openCLC: cl.deviceString(d, CL_DEVICE_OPENCL_C_VERSION),
                     computeUnits: Int(cl.deviceValue(d, CL_DEVICE_MAX_COMPUTE_UNITS, cl_uint(0))),
@@ -54,7 +56,13 @@ enum OpenCLProbe {
                     localMemory: cl.deviceValue(d, CL_DEVICE_LOCAL_MEM_SIZE, cl_ulong(0)),
                     maxWorkGroup: cl.deviceValue(d, CL_DEVICE_MAX_WORK_GROUP_SIZE, 0),
                     preferredFloatWidth: Int(cl.deviceValue(d, CL_DEVICE_PREFERRED_VECTOR_WIDTH_FLOAT, cl_uint(0))),
-                    extensions: cl.deviceString(d, CL_DEVICE_EXTENSIONS).split(separator: " ").map(String.init))))
+                    extensions: cl.deviceString(d, CL_DEVICE_EXTENSIONS).split(separator: " ").map(String.init))
+                if facts.extensions.contains("cl_khr_device_uuid") {
+                    // CL_DEVICE_UUID_KHR (cl_ext.h): 16 bytes.
+                    let bytes = cl.deviceValue(d, 0x106A, (UInt64(0), UInt64(0)))
+                    facts.uuid = DeviceInfo.uuidString(withUnsafeBytes(of: bytes) { Array($0) })
+                }
+                result.append((d, facts))
             }
         }
         return result

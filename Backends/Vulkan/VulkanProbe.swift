@@ -16,11 +16,14 @@ struct VulkanDeviceFacts: Sendable {
     var features: [String]
     /// Multiprocessors where a vendor extension reports them, else unknown.
     var computeUnits: Int?
+    /// VkPhysicalDeviceIDProperties.deviceUUID: the card's identity, shared with its OpenCL device.
+    var uuid: String?
 
     var info: DeviceInfo {
         DeviceInfo(name: name, kind: kind, memoryBytes: deviceLocalBytes, computeUnits: computeUnits,
                    features: ["vulkan-\(VulkanLibrary.versionString(apiVersion))", "type=\(type)", "driver=\(driver)",
-                              "subgroup-size=\(subgroupSize)", "compute-queue-families=\(computeQueueFamilies)"] + features)
+                              "subgroup-size=\(subgroupSize)", "compute-queue-families=\(computeQueueFamilies)"] + features,
+                   uuid: uuid)
     }
 }
 
@@ -58,21 +61,27 @@ enum VulkanProbe {
                                           driver: "", deviceLocalBytes: 0, computeQueueFamilies: 0, subgroupSize: 0, features: [])
             // Vulkan 1.2+ devices describe their driver, subgroups and features through pNext chains.
             if basic.apiVersion >= VulkanLibrary.version(1, 2) {
+                var ids = VkPhysicalDeviceIDProperties()
+                ids.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_ID_PROPERTIES
                 var driver = VkPhysicalDeviceDriverProperties()
                 driver.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_DRIVER_PROPERTIES
                 var subgroup = VkPhysicalDeviceSubgroupProperties()
                 subgroup.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SUBGROUP_PROPERTIES
                 var props = VkPhysicalDeviceProperties2()
                 props.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_PROPERTIES_2
-                withUnsafeMutablePointer(to: &driver) { d in
-                    subgroup.pNext = UnsafeMutableRawPointer(d)
-                    withUnsafeMutablePointer(to: &subgroup) { s in
-                        props.pNext = UnsafeMutableRawPointer(s)
-                        properties2(device, &props)
+                withUnsafeMutablePointer(to: &ids) { i in
+                    driver.pNext = UnsafeMutableRawPointer(i)
+                    withUnsafeMutablePointer(to: &driver) { d in
+                        subgroup.pNext = UnsafeMutableRawPointer(d)
+                        withUnsafeMutablePointer(to: &subgroup) { s in
+                            props.pNext = UnsafeMutableRawPointer(s)
+                            properties2(device, &props)
+                        }
                     }
                 }
                 facts.driver = "\(cString(driver.driverName)) \(cString(driver.driverInfo))"
                 facts.subgroupSize = subgroup.subgroupSize
+                facts.uuid = DeviceInfo.uuidString(withUnsafeBytes(of: ids.deviceUUID) { Array($0) })
 
                 var v11 = VkPhysicalDeviceVulkan11Features()
                 v11.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_1_1_FEATURES

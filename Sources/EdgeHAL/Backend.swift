@@ -22,15 +22,26 @@ public struct DeviceInfo: Sendable, Codable, Hashable {
     public var features: [String]
     /// True for an oracle written for obviousness: `auto` ranks it below every other device.
     public var isReference: Bool
+    /// The physical device's identity where the API exposes one (Vulkan's deviceUUID, OpenCL's
+    /// cl_khr_device_uuid, which match for one card): one GPU reached through two APIs is one device.
+    public var uuid: String?
 
     public init(name: String, kind: DeviceKind, memoryBytes: UInt64? = nil, computeUnits: Int?,
-                features: [String] = [], isReference: Bool = false) {
+                features: [String] = [], isReference: Bool = false, uuid: String? = nil) {
         self.name = name
         self.kind = kind
         self.memoryBytes = memoryBytes
         self.computeUnits = computeUnits
         self.features = features
         self.isReference = isReference
+        self.uuid = uuid
+    }
+
+    /// 16 bytes as the usual 8-4-4-4-12 hex form; nil when all zero (a driver with nothing to say).
+    public static func uuidString(_ bytes: [UInt8]) -> String? {
+        guard bytes.count == 16, bytes.contains(where: { $0 != 0 }) else { return nil }
+        let hex = bytes.map { String($0, radix: 16).count == 1 ? "0" + String($0, radix: 16) : String($0, radix: 16) }
+        return [0..<4, 4..<6, 6..<8, 8..<10, 10..<16].map { hex[$0].joined() }.joined(separator: "-")
     }
 }
 

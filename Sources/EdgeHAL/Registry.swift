@@ -81,9 +81,19 @@ public enum Selection {
         }.map(\.element)
     }
 
-    /// Why `auto` picks what it picks, in one sentence.
-    public static func autoExplanation(_ probed: [ProbedBackend]) -> String {
+    /// Devices reached through more than one API (the same uuid), best-ranked first in each group.
+    public static func samePhysicalDevice(_ probed: [ProbedBackend]) -> [[DeviceChoice]] {
         let order = ranked(probed)
+        var groups: [String: [DeviceChoice]] = [:]
+        for c in order { if let u = c.info.uuid { groups[u, default: []].append(c) } }
+        return groups.values.filter { $0.count > 1 }.sorted { order.firstIndex(of: $0[0])! < order.firstIndex(of: $1[0])! }
+    }
+
+    /// Why `auto` picks what it picks, in one sentence; a physical device counts once (its
+    /// best-ranked API), whatever number of APIs reach it.
+    public static func autoExplanation(_ probed: [ProbedBackend]) -> String {
+        var seen = Set<String>()
+        let order = ranked(probed).filter { c in c.info.uuid.map { seen.insert($0).inserted } ?? true }
         guard let best = order.first else { return "no backend is available" }
         let kind = best.info.isReference ? "the reference oracle (nothing faster is available)" : "a \(best.info.kind.rawValue) device"
         let others = order.dropFirst().map(\.description)

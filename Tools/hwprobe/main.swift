@@ -43,10 +43,11 @@ struct HWProbe: ParsableCommand {
                           reason: p.status.reason ?? (p.status.available ? "available" : "unavailable"), plugin: p.status.plugin,
                           devices: p.status.devices.map {
                               .init(name: $0.name, kind: $0.kind.rawValue, memoryBytes: $0.memoryBytes,
-                                    computeUnits: $0.computeUnits, features: $0.features, reference: $0.isReference,
+                                    computeUnits: $0.computeUnits, uuid: $0.uuid, features: $0.features, reference: $0.isReference,
                                     rank: Selection.rank($0))
                           })
-                })
+                },
+                physicalDevices: Selection.samePhysicalDevice(probed).map { $0.map { "\($0.backend):\($0.index)" } })
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
             encoder.keyEncodingStrategy = .convertToSnakeCase
@@ -60,8 +61,12 @@ struct HWProbe: ParsableCommand {
                 print("\(p.name): \(p.status.available ? "available" : "UNAVAILABLE")\(p.status.reason.map { " — \($0)" } ?? "")")
                 for (i, d) in p.status.devices.enumerated() {
                     let mem = d.memoryBytes.map { ", \($0 >> 20) MiB" } ?? ""
-                    print("  [\(i)] \(d.name) — \(d.kind.rawValue), \(d.computeUnits.map(String.init) ?? "unknown") compute units\(mem); \(d.features.joined(separator: " "))")
+                    print("  [\(i)] \(d.name) — \(d.kind.rawValue), \(d.computeUnits.map(String.init) ?? "unknown") compute units\(mem); \(d.features.joined(separator: " "))"
+                          + (d.uuid.map { " uuid=\($0)" } ?? ""))
                 }
+            }
+            for group in Selection.samePhysicalDevice(probed) {
+                print("one physical device: \(group.map { "\($0.backend):\($0.index)" }.joined(separator: " = ")) (uuid \(group[0].info.uuid ?? ""))")
             }
             print("")
             if let e = selectionError { print("selection error: \(e)") }
@@ -76,7 +81,7 @@ struct Report: Encodable {
         var cpu: String, cores: Int, memoryBytes: UInt64, simdFeatures: [String], buildFeatures: [String]
     }
     struct DeviceEntry: Encodable {
-        var name: String, kind: String, memoryBytes: UInt64?, computeUnits: Int?, features: [String], reference: Bool, rank: Int
+        var name: String, kind: String, memoryBytes: UInt64?, computeUnits: Int?, uuid: String?, features: [String], reference: Bool, rank: Int
     }
     struct BackendEntry: Encodable {
         var name: String, available: Bool, reason: String
@@ -90,6 +95,8 @@ struct Report: Encodable {
     var environment: String?
     var host: Host
     var backends: [BackendEntry]
+    /// Devices that are one card reached through several APIs (the same uuid), as backend:index.
+    var physicalDevices: [[String]]
 }
 
 HWProbe.main()

@@ -1,3 +1,5 @@
+import EdgeHAL
+
 /// Measures the machine's memory read bandwidth the way the llama.cpp baseline did: summing a
 /// large float array (far beyond the caches) with every worker, best of several passes.
 public enum MemoryBandwidth {
@@ -32,11 +34,7 @@ public enum MemoryBandwidth {
         return sink.isNaN ? 0 : best
     }
 
-    static func monotonicSeconds() -> Double {
-        var ts = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &ts)
-        return Double(ts.tv_sec) + Double(ts.tv_nsec) * 1e-9
-    }
+    static func monotonicSeconds() -> Double { MonotonicClock.seconds() }
 }
 
 #if canImport(Glibc)

@@ -195,11 +195,7 @@ final class PowerIntegrator: EnergyMeter, Sendable {
 
     func joules() -> Double? { state.withLock { $0.total } }
 
-    static func now() -> Double {
-        var ts = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &ts)
-        return Double(ts.tv_sec) + Double(ts.tv_nsec) * 1e-9
-    }
+    static func now() -> Double { MonotonicClock.seconds() }
 }
 
 /// NVIDIA's NVML, opened at run time: total energy since the driver loaded (mJ, Volta and later).

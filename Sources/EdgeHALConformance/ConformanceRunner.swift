@@ -310,11 +310,7 @@ public struct ConformanceRunner {
         return samples.sorted()[samples.count / 2]
     }
 
-    static func now() -> Double {
-        var ts = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &ts)
-        return Double(ts.tv_sec) + Double(ts.tv_nsec) * 1e-9
-    }
+    static func now() -> Double { MonotonicClock.seconds() }
 
     /// Whether a case's output has exactly one right bit pattern, which NMSE cannot fully check: an
     /// exact op whose output is f16 (rounded to nearest even: a tie rounded the wrong way, or -0

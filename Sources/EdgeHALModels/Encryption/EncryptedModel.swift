@@ -7,9 +7,6 @@ import Glibc
 import Darwin
 #endif
 
-private func sysOpen(_ path: String, _ flags: Int32, _ mode: mode_t = 0) -> Int32 { open(path, flags, mode) }
-private func sysWrite(_ fd: Int32, _ p: UnsafeRawPointer, _ n: Int) -> Int { write(fd, p, n) }
-
 /// EdgeHAL's encrypted model file (`.ehm`): a GGUF file sealed with AES-256-GCM in independently
 /// authenticated chunks, so a model is decrypted straight into memory as it loads, and any change
 /// to the file is found and named.
@@ -88,7 +85,7 @@ public enum EncryptedModel {
 
     /// Encrypts the file at `input` into `output` (written beside, then renamed: never half-written).
     public static func encrypt(_ input: String, to output: String, key: SymmetricKey, chunkSize: Int = defaultChunkSize) throws {
-        let mapped = try MappedFile(input)
+        let mapped = try GGUFRegion(mapping: input)
         try withExtendedLifetime(mapped) { try encrypt(mapped.bytes, to: output, key: key, chunkSize: chunkSize) }
     }
 
@@ -98,14 +95,14 @@ public enum EncryptedModel {
         for i in nonce.indices { nonce[i] = UInt8.random(in: 0...255, using: &rng) }
         let header = Header(chunkSize: chunkSize, plainSize: plain.count, nonce: nonce)
         try AtomicFile.write(output) { put in
-            try put(header.bytes)
-            try put(header.keyCheck(key))
+            try header.bytes.withUnsafeBytes(put)
+            try header.keyCheck(key).withUnsafeBytes(put)
             for i in 0..<header.chunkCount {
                 let lo = i * chunkSize, hi = min(lo + chunkSize, plain.count)
                 let box = try AES.GCM.seal(UnsafeRawBufferPointer(rebasing: plain[lo..<hi]), using: key,
                                            nonce: header.chunkNonce(UInt64(i)), authenticating: header.associatedData(i))
-                try put(box.ciphertext)
-                try put(box.tag)
+                try box.ciphertext.withUnsafeBytes(put)
+                try box.tag.withUnsafeBytes(put)
             }
         }
     }
@@ -115,7 +112,7 @@ public enum EncryptedModel {
     /// Authenticates and decrypts every chunk of `path` in order, handing each plaintext chunk to
     /// `body` with its offset; throws naming the first chunk that fails.
     static func decryptChunks(_ path: String, key: SymmetricKey, _ body: (Int, Data) throws -> Void) throws {
-        let file = try MappedFile(path)
+        let file = try GGUFRegion(mapping: path)
         try withExtendedLifetime(file) { try decryptChunks(file.bytes, path: path, key: key, body) }
     }
 
@@ -153,14 +150,14 @@ public enum EncryptedModel {
     /// damaged file writes nothing.
     public static func decrypt(_ input: String, to output: String, key: SymmetricKey) throws {
         try decryptChunks(input, key: key) { _, _ in }
-        try AtomicFile.write(output) { put in try decryptChunks(input, key: key) { _, plain in try put(plain) } }
+        try AtomicFile.write(output) { put in try decryptChunks(input, key: key) { _, plain in try plain.withUnsafeBytes(put) } }
     }
 
     /// The decrypted model, in anonymous memory (never on disk), read-only once filled and kept out
     /// of core dumps; weights are then used in place as from a mapped file.
     public static func open(_ path: String, keyFile: String) throws -> GGUFFile {
         let key = try ModelKey.read(keyFile)
-        let mapped = try MappedFile(path)
+        let mapped = try GGUFRegion(mapping: path)
         return try withExtendedLifetime(mapped) {
             let raw = mapped.bytes
             let header = try validated(raw, path: path, key: key)
@@ -178,56 +175,6 @@ public enum EncryptedModel {
                 }
                 if let first = failures.withLock({ $0.min { $0.key < $1.key } }) { throw first.value }
             }
-        }
-    }
-}
-
-/// A whole file mapped read-only.
-final class MappedFile {
-    let bytes: UnsafeRawBufferPointer
-
-    init(_ path: String) throws {
-        let fd = sysOpen(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { throw EncryptionError("cannot open \(path): \(String(cString: strerror(errno)))") }
-        defer { close(fd) }
-        var st = stat()
-        guard fstat(fd, &st) == 0, st.st_mode & S_IFMT == S_IFREG else { throw EncryptionError("\(path) is not a regular file") }
-        let size = Int(st.st_size)
-        guard size > 0 else { bytes = UnsafeRawBufferPointer(start: nil, count: 0); return }
-        guard let p = mmap(nil, size, PROT_READ, MAP_PRIVATE, fd, 0), p != UnsafeMutableRawPointer(bitPattern: -1) else {
-            throw EncryptionError("cannot map \(path): \(String(cString: strerror(errno)))")
-        }
-        bytes = UnsafeRawBufferPointer(start: p, count: size)
-    }
-
-    deinit { if let base = bytes.baseAddress { munmap(UnsafeMutableRawPointer(mutating: base), bytes.count) } }
-}
-
-/// Writes `path + ".tmp"` through `body`, syncs, renames over `path`; on any failure removes the
-/// temporary file and leaves `path` untouched.
-enum AtomicFile {
-    static func write(_ path: String, _ body: ((any ContiguousBytes) throws -> Void) throws -> Void) throws {
-        let tmp = path + ".tmp"
-        let fd = sysOpen(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
-        guard fd >= 0 else { throw EncryptionError("cannot create \(tmp): \(String(cString: strerror(errno)))") }
-        do {
-            try body { bytes in
-                try bytes.withUnsafeBytes { raw in
-                    var done = 0
-                    while done < raw.count {
-                        let n = sysWrite(fd, raw.baseAddress! + done, raw.count - done)
-                        if n < 0 { if errno == EINTR { continue }; throw EncryptionError("cannot write \(tmp): \(String(cString: strerror(errno)))") }
-                        done += n
-                    }
-                }
-            }
-            guard fsync(fd) == 0 else { throw EncryptionError("cannot sync \(tmp)") }
-            close(fd)
-            guard rename(tmp, path) == 0 else { throw EncryptionError("cannot rename \(tmp) to \(path)") }
-        } catch {
-            close(fd)
-            unlink(tmp)
-            throw error
         }
     }
 }

@@ -5,8 +5,6 @@ import Darwin
 #endif
 import EdgeHAL
 
-private func posixWrite(_ fd: Int32, _ p: UnsafeRawPointer, _ n: Int) -> Int { write(fd, p, n) }
-
 /// Builds a GGUF version 3 (little-endian) file: metadata in insertion order, then tensor infos,
 /// then the data section, each tensor's bytes starting at a multiple of the alignment
 /// (`general.alignment` when set, else 32) and padded with zeros to the next one.
@@ -161,32 +159,9 @@ public struct GGUFWriter: Sendable {
     /// error included) `path` is untouched and the temporary file removed. Streams: memory stays
     /// at one chunk however large the file.
     public func write(to path: String) throws {
-        let tmp = path + ".tmp"
-        let fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
-        guard fd >= 0 else { throw GGUFError("cannot create \(tmp): \(Self.errnoText())") }
-        var closed = false
-        func put(_ raw: UnsafeRawBufferPointer) throws {
-            var done = 0
-            while done < raw.count {
-                let n = posixWrite(fd, raw.baseAddress! + done, raw.count - done)
-                if n < 0 {
-                    if errno == EINTR { continue }
-                    throw GGUFError("cannot write \(tmp): \(Self.errnoText())")
-                }
-                done += n
-            }
-        }
-        do {
+        try AtomicFile.write(path) { put in
             try header().withUnsafeBytes(put)
             try writeData(put)
-            guard fsync(fd) == 0 else { throw GGUFError("cannot sync \(tmp): \(Self.errnoText())") }
-            closed = true
-            guard close(fd) == 0 else { throw GGUFError("cannot close \(tmp): \(Self.errnoText())") }
-            guard rename(tmp, path) == 0 else { throw GGUFError("cannot rename \(tmp) to \(path): \(Self.errnoText())") }
-        } catch {
-            if !closed { close(fd) }
-            unlink(tmp)
-            throw error
         }
     }
 
@@ -224,6 +199,4 @@ public struct GGUFWriter: Sendable {
             for item in items { append(value: item, to: &out) }
         }
     }
-
-    private static func errnoText() -> String { String(cString: strerror(errno)) }
 }

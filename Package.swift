@@ -51,7 +51,7 @@ let package = Package(
                                                   "EdgeHALPlugins"],
                 path: "Sources/EdgeHALBuiltins"),
         .executableTarget(name: "hwprobe", dependencies: [
-            "EdgeHAL", "EdgeHALBuiltins",
+            "EdgeHAL", "EdgeHALBuiltins", "EdgeHALModels",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], path: "Tools/hwprobe"),
         .executableTarget(name: "conformance", dependencies: [

@@ -10,9 +10,14 @@ public struct ExecutionOptions: Sendable {
     public var fuse: Bool
     /// Bring mul_mats over the same activations together and mark them as groups (SharedInputGrouping).
     public var group: Bool
-    public init(fuse: Bool = true, group: Bool = true) {
+    /// Whole stages (``Graph/Node/stage``: a model's layers) pinned to devices, by index in the
+    /// executable's device list: a node of a listed stage runs there when that device supports it,
+    /// else on the first device of the list that does. Other nodes go to the first supporting device.
+    public var stageDevices: [Int: Int]
+    public init(fuse: Bool = true, group: Bool = true, stageDevices: [Int: Int] = [:]) {
         self.fuse = fuse
         self.group = group
+        self.stageDevices = stageDevices
     }
 
     /// The defaults, with `EDGEHAL_FUSION=0` / `EDGEHAL_GROUPING=0` switching a pass off: diagnostic
@@ -33,6 +38,8 @@ public struct ExecutionReport: Sendable, CustomStringConvertible {
     /// Copies between devices per run (inputs uploaded to a device are not counted).
     public var transfers = 0
     public var transferBytes = 0
+    /// Each copy of a run: the tensor, its type and shape, and the devices it goes between.
+    public var crossings: [String] = []
     /// Arena bytes for intermediates and inputs, summed over devices: the planned peak.
     public var peakBytes = 0
     /// What those tensors would take without reuse.
@@ -42,7 +49,16 @@ public struct ExecutionReport: Sendable, CustomStringConvertible {
     public var fusedOps = 0
 
     public var description: String {
-        var lines = partitions.enumerated().map { i, p in "partition \(i) on \(p.device): \(p.ops.joined(separator: " "))" }
+        // A long partition (a model's layers) is summarised as op counts.
+        func ops(_ names: [String]) -> String {
+            guard names.count > 24 else { return names.joined(separator: " ") }
+            var counts: [(String, Int)] = []
+            for n in names {
+                if let i = counts.firstIndex(where: { $0.0 == n }) { counts[i].1 += 1 } else { counts.append((n, 1)) }
+            }
+            return "\(names.count) ops (" + counts.map { "\($0.0) ×\($0.1)" }.joined(separator: ", ") + ")"
+        }
+        var lines = partitions.enumerated().map { i, p in "partition \(i) on \(p.device): \(ops(p.ops))" }
         lines.append("fused ops \(fusedOps), transfers \(transfers) (\(transferBytes) bytes), peak \(peakBytes) bytes (unshared \(unsharedBytes)), weights \(weightBytes) bytes")
         return lines.joined(separator: "\n")
     }
@@ -78,19 +94,27 @@ public final class Executable {
     public init(graph source: Graph, devices: [any Device], options: ExecutionOptions = ExecutionOptions(),
                 resident: ResidentTensors = ResidentTensors()) throws {
         guard !devices.isEmpty else { throw EdgeHALError.selection("no device to run on") }
+        for (stage, d) in options.stageDevices where !devices.indices.contains(d) {
+            throw EdgeHALError.selection("stage \(stage) is pinned to device \(d), but there are \(devices.count) devices")
+        }
+        // A stage's order of devices: its pinned device first, then the list.
+        func order(_ stage: Int?) -> [Int] {
+            guard let pinned = stage.flatMap({ options.stageDevices[$0] }) else { return Array(devices.indices) }
+            return [pinned] + devices.indices.filter { $0 != pinned }
+        }
         // Fusion sees the whole list: a plugin without attention still gets the fallback's fused
         // attention rather than running the composed mat-muls itself (Fusion.apply(to:placement:)).
-        let fused = options.fuse ? Fusion.apply(to: source, placement: { sig in devices.firstIndex { $0.supports(sig) } }) : source
+        let fused = options.fuse ? Fusion.apply(to: source, rank: { sig, stage in order(stage).firstIndex { devices[$0].supports(sig) } }) : source
         let graph = options.group ? SharedInputGrouping.apply(to: fused) : fused
         self.graph = graph
         self.devices = devices
         self.resident = resident
         report.fusedOps = graph.nodes.filter(\.op.isFused).count - source.nodes.filter(\.op.isFused).count
 
-        // Placement: the first device that supports each node.
+        // Placement: the first device of the node's order that supports it.
         let placement = try graph.nodes.map { node -> Int in
             let sig = graph.signature(of: node)
-            guard let d = devices.firstIndex(where: { $0.supports(sig) }) else {
+            guard let d = order(node.stage).first(where: { devices[$0].supports(sig) }) else {
                 let names = devices.map { "\($0.backendName) (\($0.info.name))" }.joined(separator: ", ")
                 throw EdgeHALError.unsupported("no device supports \(sig); tried \(names)")
             }
@@ -218,6 +242,9 @@ public final class Executable {
             report.transfers += transfers.count
             staging = [UInt8](repeating: 0, count: max(staging.count, transfers.map(\.to.desc.byteCount).max() ?? 0))
             report.transferBytes += transfers.reduce(0) { $0 + $1.to.desc.byteCount }
+            report.crossings += transferPlan[p].map { t in
+                "\(graph.tensors[t.storage].name) \(graph.tensors[t.storage].desc): \(devices[t.from].backendName) → \(devices[t.to].backendName)"
+            }
             let groups = options.group ? SharedInputGrouping.groups(Array(graph.nodes[range]), in: graph) : []
             steps.append(Step(transfers: transfers, program: try devices[d].compile(Partition(nodes: nodes, groups: groups))))
             report.partitions.append(.init(device: "\(devices[d].backendName):\(devices[d].info.name)", ops: nodes.map(\.op.name)))

@@ -15,6 +15,12 @@ public enum Fusion {
     /// list: a plugin with rms_norm and mul but no rms_norm_mul keeps both, while attention — whose
     /// softmax a plugin lacks anyway — becomes the fallback's fused op instead of composed mat-muls.
     public static func apply(to graph: Graph, placement: (OpSignature) -> Int?) -> Graph {
+        apply(to: graph, rank: { signature, _ in placement(signature) })
+    }
+
+    /// As ``apply(to:placement:)`` where the order of devices depends on the node's stage: `rank` gives
+    /// the position, in that stage's order, of the first device running a signature.
+    public static func apply(to graph: Graph, rank placement: (OpSignature, Int?) -> Int?) -> Graph {
         var uses = [Int](repeating: 0, count: graph.tensors.count)
         for node in graph.nodes { for i in node.inputs { uses[graph.storage(of: i).index] += 1 } }
         for o in graph.outputs { uses[graph.storage(of: o).index] += 1 }
@@ -58,10 +64,10 @@ public enum Fusion {
             guard let c = candidate else { continue }
             let inputs = c.inputs.map { graph[$0].desc }
             guard let out = try? c.op.outputDesc(for: inputs), out == graph[node.output].desc,
-                  let fusedAt = placement(OpSignature(op: c.op, inputs: inputs, output: out)) else { continue }
-            let replaced = ([index] + c.absorbed).map { placement(graph.signature(of: graph.nodes[$0])) ?? Int.max }
+                  let fusedAt = placement(OpSignature(op: c.op, inputs: inputs, output: out), node.stage) else { continue }
+            let replaced = ([index] + c.absorbed).map { placement(graph.signature(of: graph.nodes[$0]), graph.nodes[$0].stage) ?? Int.max }
             guard fusedAt <= replaced.max()! else { continue }
-            nodes[index] = Graph.Node(op: c.op, inputs: c.inputs, output: node.output)
+            nodes[index] = Graph.Node(op: c.op, inputs: c.inputs, output: node.output, stage: node.stage)
             dead.formUnion(c.absorbed)
         }
 

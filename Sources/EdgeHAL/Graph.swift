@@ -57,6 +57,9 @@ public struct Graph: Sendable {
         public var op: Op
         public var inputs: [TensorID]
         public var output: TensorID
+        /// The part of a model this node belongs to (a decoder layer, say), for placement that puts
+        /// whole parts on one device (``ExecutionOptions/stageDevices``); nil for no particular part.
+        public var stage: Int? = nil
     }
 
     public internal(set) var tensors: [Tensor] = []
@@ -102,6 +105,8 @@ public struct Graph: Sendable {
 /// Builds a ``Graph`` one op at a time, validating shapes as it goes.
 public struct GraphBuilder: Sendable {
     public private(set) var graph = Graph()
+    /// The stage given to every node appended from now on (``Graph/Node/stage``).
+    public var stage: Int?
 
     public init() {}
 
@@ -141,7 +146,7 @@ public struct GraphBuilder: Sendable {
         }
         let desc = try op.outputDesc(for: inputs.map { graph[$0].desc })
         let out = graph.add(desc, name ?? "\(op.name)#\(graph.nodes.count)", .node(graph.nodes.count))
-        graph.nodes.append(Graph.Node(op: op, inputs: inputs, output: out))
+        graph.nodes.append(Graph.Node(op: op, inputs: inputs, output: out, stage: stage))
         return out
     }
 

@@ -89,26 +89,45 @@ public enum Selection {
         return groups.values.filter { $0.count > 1 }.sorted { order.firstIndex(of: $0[0])! < order.firstIndex(of: $1[0])! }
     }
 
-    /// Why `auto` picks what it picks, in one sentence; a physical device counts once (its
-    /// best-ranked API), whatever number of APIs reach it.
-    public static func autoExplanation(_ probed: [ProbedBackend]) -> String {
+    /// What `auto` picks: with predictions (``Workload/predict(_:)`` of each device's calibration), the
+    /// device predicted fastest — within 2 % of it, the better-ranked; devices without a prediction
+    /// only when none has one, then by rank.
+    public static func autoChoice(_ probed: [ProbedBackend], predicted: [DeviceChoice: Prediction] = [:]) -> DeviceChoice? {
+        let order = ranked(probed)
+        let timed = order.filter { predicted[$0] != nil }
+        guard let fastest = timed.map({ predicted[$0]!.seconds }).min() else { return order.first }
+        return timed.first { predicted[$0]!.seconds <= fastest * 1.02 }
+    }
+
+    /// Why `auto` picks what it picks; a physical device counts once, whatever number of APIs reach
+    /// it. With predictions, the figures behind the choice.
+    public static func autoExplanation(_ probed: [ProbedBackend], predicted: [DeviceChoice: Prediction] = [:], workload: Workload? = nil) -> String {
+        guard let best = autoChoice(probed, predicted: predicted) else { return "no backend is available" }
+        if let time = predicted[best] {
+            let others = ranked(probed).filter { $0 != best }.map { c in
+                "\(c.backend):\(c.index) " + (predicted[c].map(\.summary) ?? (c.info.isReference ? "not timed (the reference oracle)" : "not calibrated"))
+                    + (c.info.uuid != nil && c.info.uuid == best.info.uuid ? " (the same device)" : "")
+            }
+            return "auto picks \(best): predicted fastest for \(workload?.name ?? "the work"), \(time.summary)"
+                + (others.isEmpty ? "" : "; " + others.joined(separator: "; "))
+        }
         var seen = Set<String>()
         let order = ranked(probed).filter { c in c.info.uuid.map { seen.insert($0).inserted } ?? true }
-        guard let best = order.first else { return "no backend is available" }
         let kind = best.info.isReference ? "the reference oracle (nothing faster is available)" : "a \(best.info.kind.rawValue) device"
-        let others = order.dropFirst().map(\.description)
-        return "auto picks \(best): \(kind); ranking is accelerators > native CPU > emulated devices > reference"
+        let others = order.filter { $0 != best }.map(\.description)
+        return "auto picks \(best): \(kind); without calibrations the ranking is accelerators > native CPU > emulated devices > reference"
             + (others.isEmpty ? "" : ", ahead of \(others.joined(separator: ", "))")
     }
 
-    /// Resolves a selection string (nil means `auto`) to devices in priority order.
-    public static func resolve(_ spec: String?, probed: [ProbedBackend]) throws -> [DeviceChoice] {
+    /// Resolves a selection string (nil means `auto`) to devices in priority order; `auto` uses the
+    /// predictions where given (``autoChoice(_:predicted:)``).
+    public static func resolve(_ spec: String?, probed: [ProbedBackend], predicted: [DeviceChoice: Prediction] = [:]) throws -> [DeviceChoice] {
         let spec = spec ?? "auto"
         var result: [DeviceChoice] = []
         for raw in spec.split(separator: ",", omittingEmptySubsequences: false) {
             let item = String(raw).trimmingSpaces.lowercased()
             if item == "auto" {
-                guard let best = ranked(probed).first else { throw selectionError("no backend is available", probed) }
+                guard let best = autoChoice(probed, predicted: predicted) else { throw selectionError("no backend is available", probed) }
                 result.append(best)
                 continue
             }

@@ -35,6 +35,8 @@ struct Conformance: ParsableCommand {
     var model: String?
     @Option(help: "Tokens of the fixed text the model case evaluates (0: all of it, 285 with SmolLM2).")
     var modelTokens = 0
+    @Option(name: .customLong("gpu-layers"), help: ArgumentHelp("Run the model case split as edgehal --gpu-layers: the last N layers on the first device of --backend (e.g. vulkan,cpu), the rest on the second.", valueName: "N"))
+    var gpuLayers: Int?
     @Option(help: "Load a backend plugin (absolute path, optionally #sha256=HEX) and test it (unless --backend names another); repeatable.")
     var plugin: [String] = []
     @Flag(help: "Benchmark: the performance table (or the cases chosen with --op/--type) on every available backend side by side, with the machine's memory bandwidth measured in the same run.")
@@ -87,11 +89,13 @@ struct Conformance: ParsableCommand {
             backend = entry.name
         }
         let choice: DeviceChoice
+        var splitDevices: [any Device] = []
         do {
-            guard let first = try Selection.resolve(backend ?? Selection.environmentValue, probed: probed).first else {
-                throw EdgeHALError.selection("nothing selected")
-            }
+            let chosen = try Selection.resolve(backend ?? Selection.environmentValue, probed: probed)
+            guard let first = chosen.first else { throw EdgeHALError.selection("nothing selected") }
             choice = first
+            // A split model case runs on the selection's second device too (the host CPU unless named).
+            if gpuLayers != nil { splitDevices = try Selection.withFallback(chosen, probed: probed).dropFirst().map { try registry.open($0) } }
         } catch {
             FileHandle.standardError.write(Data("conformance: \(error)\n".utf8))
             throw ExitCode(2)
@@ -140,7 +144,7 @@ struct Conformance: ParsableCommand {
         if seeds > 1 && !json { printHeadroom(results) }
         var report = ConformanceReport(backend: device.backendName, device: device.info.name, results: results)
         if let model {
-            let r = modelCase(model, device: device)
+            let r = modelCase(model, device: device, splitDevices: splitDevices)
             if !json {
                 print("\(r.status.rawValue.uppercased().padded(11)) model              \(r.type) \(r.shape)")
                 if let f = r.model {
@@ -186,7 +190,7 @@ extension Conformance {
     }
 
     /// The model case: the device against the reference over the fixed text, all positions.
-    func modelCase(_ spec: String, device: any Device) -> CaseResult {
+    func modelCase(_ spec: String, device: any Device, splitDevices: [any Device]) -> CaseResult {
         var r = CaseResult(op: "model", type: "gguf", shape: "", check: .graph, status: .fail,
                            threshold: ModelAgreement.maximumMeanKL)
         do {
@@ -198,7 +202,9 @@ extension Conformance {
             if modelTokens > 0 { tokens = Array(tokens.prefix(modelTokens)) }
             r.shape = "\(tokens.count) tokens"
             // Ops the device lacks (a plugin's) run on the reference: exact, so every difference is the device's.
-            let m = try ModelAgreement.measure(model: llama, tokens: tokens, device: [device, ReferenceDevice()], reference: [ReferenceDevice()])
+            if let gpuLayers { r.shape += ", last \(gpuLayers) layers on \(device.backendName), the rest on \(splitDevices.first?.backendName ?? "-")" }
+            let m = try ModelAgreement.measure(model: llama, tokens: tokens, device: [device] + splitDevices + [ReferenceDevice()],
+                                               reference: [ReferenceDevice()], split: gpuLayers.map { .gpuLayers($0) } ?? .none)
             r.model = ModelFigures(positions: m.positions, confident: m.confident, margin: ModelAgreement.confidentMargin,
                                    confidentAgreement: m.confidentAgreement, nearTies: m.nearTies, nearTieFlips: m.nearTieFlips,
                                    top1: 1 - Double(m.flips.count) / Double(max(1, m.positions)), meanKL: m.meanKL, maxKL: m.maxKL,

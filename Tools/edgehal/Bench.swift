@@ -19,6 +19,8 @@ struct Bench: ParsableCommand {
     @Option(name: [.customShort("t"), .long], help: "CPU worker counts to measure, comma-separated (as EDGEHAL_THREADS; default: its value or all cores).")
     var threads: String?
     @Option(name: .short, help: "Repetitions; the median is reported.") var r: Int = 3
+    @Option(name: .customLong("gpu-layers"), help: ArgumentHelp("Layer splits to measure, comma-separated (as edgehal run --gpu-layers, e.g. 0,10,30): each backend runs the last N layers, the rest on the CPU fallback.", valueName: "N,…"))
+    var gpuLayers: String?
     @Option(help: "Load a backend plugin (absolute path, optionally #sha256=HEX); repeatable.") var plugin: [String] = []
     @Option(name: .customLong("key-file"), help: "The key of an encrypted model; default: EDGEHAL_MODEL_KEY_FILE.") var keyFile: String?
     @Flag(help: "Energy per token and average power per test, from the machine's meters (powercap/RAPL, hwmon, NVML): whole package or card, not this process alone; where none is readable, the reason.")
@@ -28,6 +30,9 @@ struct Bench: ParsableCommand {
     struct Row: Encodable {
         var backend: String, device: String, test: String, tokens_per_s: Double, tokens: Int, depth: Int
         var model_bytes: Int, peak_rss_bytes: Int, threads: Int
+        /// With --gpu-layers: the layers on the backend (the rest on the next device), and the split.
+        var gpu_layers: Int?
+        var split: String?
         /// Every repetition's tokens/s, in the order run.
         var runs: [Double]
         /// With --energy: joules per token and average watts (medians over repetitions), summed over the meters.
@@ -70,25 +75,36 @@ struct Bench: ParsableCommand {
         let tokens = { (count: Int, salt: Int) in (0..<count).map { Int32(($0 * 7919 + 13 + salt) % vocabulary) } }
         var rows: [Row] = []
         var opened: Set<String> = []
+        let splits: [Int?] = try gpuLayers.map { list in
+            try list.split(separator: ",").map { s -> Int? in
+                guard let k = Int(s.trimmingCharacters(in: .whitespaces)), k >= 0 else { throw ValidationError("bad layer count '\(s)'") }
+                return k
+            }
+        } ?? [nil]
         for threadCount in threadCounts {
             // The CPU backend (and every CPU fallback) reads EDGEHAL_THREADS when its device opens.
             if let threadCount { setenv("EDGEHAL_THREADS", String(threadCount), 1) }
             for name in names {
-                rows += try measure(name, llama: llama, registry: registry, tokens: tokens, cold: opened.insert(name).inserted, meters: meters)
+                for layers in splits {
+                    rows += try measure(name, llama: llama, registry: registry, tokens: tokens, cold: opened.insert(name).inserted,
+                                        meters: meters, gpuLayers: layers)
+                }
             }
         }
         if json {
             print(try Terminal.json(rows))
         } else {
             let withEnergy = rows.contains { $0.joules_per_token != nil }
-            print("| backend | device | threads | model MiB | test | tokens/s | peak RSS MiB |" + (withEnergy ? " J/token | W |" : ""))
-            print("|---|---|---|---|---|---|---|" + (withEnergy ? "---|---|" : ""))
+            let withSplit = rows.contains { $0.gpu_layers != nil }
+            print("| backend | device | threads |" + (withSplit ? " gpu layers |" : "") + " model MiB | test | tokens/s | peak RSS MiB |" + (withEnergy ? " J/token | W |" : ""))
+            print("|---|---|---|" + (withSplit ? "---|" : "") + "---|---|---|---|" + (withEnergy ? "---|---|" : ""))
             for row in rows {
                 let e = withEnergy ? String(format: " %.4f | %.1f |", row.joules_per_token ?? .nan, row.watts ?? .nan) : ""
-                print(String(format: "| %@ | %@ | %d | %.1f | %@ | %.2f | %.0f |", row.backend, row.device, row.threads,
+                let split = withSplit ? " \(row.gpu_layers.map(String.init) ?? "-") |" : ""
+                print(String(format: "| %@ | %@ | %d |%@ %.1f | %@ | %.2f | %.0f |", row.backend, row.device, row.threads, split,
                              Double(row.model_bytes) / 1048576, row.test, row.tokens_per_s, Double(row.peak_rss_bytes) / 1048576) + e)
             }
-            for row in rows where row.test == rows.first(where: { $0.backend == row.backend && $0.threads == row.threads })?.test {
+            for row in rows where row.test == rows.first(where: { $0.backend == row.backend && $0.threads == row.threads && $0.gpu_layers == row.gpu_layers })?.test {
                 let cold = row.cold_first_token_s.map { String(format: "%.3f s cold (empty kernel caches), ", $0) } ?? ""
                 print(String(format: "%@: %@%.3f s warm from opening the device to the first token (8-token prompt)", row.backend, cold, row.first_token_s))
             }
@@ -98,14 +114,17 @@ struct Bench: ParsableCommand {
     /// pp and tg on one backend: each repetition fills the cache to the depth (untimed), times the
     /// prompt, rewinds to the depth and times the generation — llama-bench's tests.
     func measure(_ name: String, llama: LanguageModel, registry: BackendRegistry,
-                 tokens: (Int, Int) -> [Int32], cold: Bool, meters: [any EnergyMeter]) throws -> [Row] {
+                 tokens: (Int, Int) -> [Int32], cold: Bool, meters: [any EnergyMeter], gpuLayers: Int?) throws -> [Row] {
         let d = depth ?? 0
         let context = d + p + n + 1
         /// Opens the devices and evaluates an 8-token prompt (builds graphs, touches weights, compiles kernels).
         func open() throws -> (session: ModelSession, devices: [any Device], seconds: Double) {
             let start = Terminal.now()
             let devices = try Terminal.failing("backend \(name)") { try BuiltinBackends.openDevices(name, registry: registry) }
-            let session = ModelSession(model: llama, devices: devices, contextLength: context, batchSize: max(1, p))
+            let session = try Terminal.failing("split") {
+                try ModelSession(model: llama, devices: devices, contextLength: context, batchSize: max(1, p),
+                                 split: gpuLayers.map { .gpuLayers($0) } ?? .none)
+            }
             _ = try session.evaluate(Array(tokens(8, 0)))
             return (session, devices, Terminal.now() - start)
         }
@@ -152,6 +171,7 @@ struct Bench: ParsableCommand {
             rows.append(Row(backend: device.backendName, device: device.info.name, test: test,
                             tokens_per_s: values.sorted()[values.count / 2], tokens: count, depth: depth ?? (test.hasPrefix("tg") ? p : 0),
                             model_bytes: llama.file.fileSize, peak_rss_bytes: Self.peakRSS(), threads: threads,
+                            gpu_layers: gpuLayers, split: session.split?.description,
                             runs: values, joules_per_token: median(used.map { $0.joules / Double(count) }),
                             watts: median(used.map { $0.joules / $0.seconds }),
                             first_token_s: firstToken, cold_first_token_s: coldFirstToken))

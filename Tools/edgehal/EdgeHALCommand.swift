@@ -26,6 +26,21 @@ struct ModelOptions: ParsableArguments {
     var plugin: [String] = []
     @Option(name: .customLong("key-file"), help: "The key of an encrypted model (edgehal encrypt); default: EDGEHAL_MODEL_KEY_FILE.")
     var keyFile: String?
+    @Option(name: .customLong("gpu-layers"), help: ArgumentHelp("Split the model, as llama.cpp's -ngl: the last N layers on the first device of --backend, the rest on the next (the CPU fallback unless --backend names another); N above the layer count puts the output there too.", valueName: "N"))
+    var gpuLayers: Int?
+    @Option(help: ArgumentHelp("'auto': fill the first device's memory with layers from the end of the model, the rest on the next device (EDGEHAL_MEMORY_LIMIT caps a device's memory).", valueName: "auto"))
+    var split: String?
+
+    /// What --gpu-layers and --split ask for.
+    func splitRequest() throws -> LayerSplit.Request {
+        switch (gpuLayers, split?.lowercased()) {
+        case (nil, nil): return .none
+        case (let n?, nil): return .gpuLayers(n)
+        case (nil, "auto"): return .auto
+        case (nil, let other?): throw ValidationError("--split takes 'auto', not '\(other)'")
+        default: throw ValidationError("give --gpu-layers or --split, not both")
+        }
+    }
 
     func load() throws -> LanguageModel {
         let path = try Terminal.failing("model") { try ModelStore.resolve(model) { Terminal.note($0) } }
@@ -36,10 +51,23 @@ struct ModelOptions: ParsableArguments {
         return loaded
     }
 
-    func session(_ model: LanguageModel, batch: Int = 64) throws -> ModelSession {
+    /// A session on what --backend (or EDGEHAL_BACKEND, or auto) selects; `auto` picks the device
+    /// predicted fastest for `promptTokens` of prefill and `generatedTokens` of decode on this model.
+    func session(_ model: LanguageModel, batch: Int = 64, promptTokens: Int = 128, generatedTokens: Int = 64) throws -> ModelSession {
+        try selectedSession(model, batch: batch, promptTokens: promptTokens, generatedTokens: generatedTokens).session
+    }
+
+    /// As ``session(_:batch:promptTokens:generatedTokens:)``, with why its devices were chosen.
+    func selectedSession(_ model: LanguageModel, batch: Int = 64, promptTokens: Int = 128,
+                         generatedTokens: Int = 64) throws -> (session: ModelSession, why: String) {
         BuiltinBackends.addPlugins(plugin)
-        let devices = try Terminal.failing("backend selection") { try BuiltinBackends.openDevices(backend) }
-        return ModelSession(model: model, devices: devices, contextLength: ctx, batchSize: batch)
+        let request = try splitRequest()
+        let workload = Workload(model: model, promptTokens: promptTokens, generatedTokens: generatedTokens, batch: batch)
+        let selected = try Terminal.failing("backend selection") { try BuiltinBackends.select(backend, workload: workload) }
+        let session = try Terminal.failing("split") {
+            try ModelSession(model: model, devices: selected.devices, contextLength: ctx, batchSize: batch, split: request)
+        }
+        return (session, selected.explanation)
     }
 }
 

@@ -22,10 +22,11 @@ struct Generate: ParsableCommand {
 
     func run() throws {
         let model = try options.load()
-        let session = try options.session(model)
         let text = chat ? try Terminal.failing("chat") { try ChatTemplate.apply(userMessage: prompt, model: model) } : prompt
         let promptIDs = model.tokenizer.encode(text)
         guard !promptIDs.isEmpty else { throw ValidationError("the prompt has no tokens") }
+        let (session, why) = try options.selectedSession(model, promptTokens: promptIDs.count, generatedTokens: n)
+        if report { Terminal.note("devices: \(why)") }
         var sampler = Sampler(temperature: temp, topK: topK, topP: topP, seed: seed)
         var stream = UTF8Stream()
         if !json { FileHandle.standardOutput.write(Data(text.utf8)) }
@@ -44,7 +45,13 @@ struct Generate: ParsableCommand {
             next = try Terminal.failing("decode") { try session.evaluate([token]) { sampler.sample($0) } }
         }
         let t2 = Terminal.now()
-        if report { Terminal.note("decode graph: \(try session.executable(tokens: 1, allLogits: false).1.report)") }
+        if report {
+            let decode = try session.executable(tokens: 1, allLogits: false).1.report
+            Terminal.note("decode graph: \(decode)")
+            if let split = session.split { Terminal.note("split: \(split)") }
+            Terminal.note("per token: \(decode.transfers) transfers between devices, \(decode.transferBytes) bytes"
+                          + decode.crossings.map { "\n  " + $0 }.joined())
+        }
         let decodeSteps = max(0, generated.count - 1)
         let promptRate = Double(promptIDs.count) / (t1 - t0)
         let genRate = decodeSteps > 0 ? Double(decodeSteps) / (t2 - t1) : 0

@@ -1,6 +1,7 @@
 import ArgumentParser
 import EdgeHAL
 import EdgeHALBuiltins
+import EdgeHALModels
 import Foundation
 
 struct HWProbe: ParsableCommand {
@@ -14,6 +15,10 @@ struct HWProbe: ParsableCommand {
     var plugin: [String] = []
     @Option(help: ArgumentHelp("Only list the devices of these kinds (gpu, integrated, cpu, emulated; comma-separated) as backend:index, one per line: for scripts.", valueName: "kinds"))
     var list: String?
+    @Flag(help: "Measure every device again (its calibration: run latency, mat-vec bandwidth, prefill GFLOPS), replacing the stored figures.")
+    var calibrate = false
+    @Option(help: ArgumentHelp("Predict for this model (a catalogue name or GGUF path) instead of a nominal 135M-parameter 8-bit one.", valueName: "name|path"))
+    var model: String?
 
     func run() throws {
         BuiltinBackends.addPlugins(plugin)
@@ -26,10 +31,21 @@ struct HWProbe: ParsableCommand {
             return
         }
         let env = Selection.environmentValue
+        let workload = try model.map { spec in
+            let path = try ModelStore.resolve(spec) { FileHandle.standardError.write(Data(($0 + "\n").utf8)) }
+            return Workload(model: try LanguageModel(path: path))
+        } ?? Workload.nominal
+        // Calibrations are stored in the cache folder: the first hwprobe (or auto run) measures, ≤ 2 s a device.
+        let calibrated = BuiltinBackends.registry().calibrations(probed, types: workload.types, remeasure: calibrate)
+        let predicted = Selection.predictions(calibrated, for: workload)
         var selected: [DeviceChoice] = []
         var selectionError: String?
-        do { selected = try Selection.resolve(env, probed: probed) } catch { selectionError = "\(error)" }
-        let why = env == nil || env == "auto" ? Selection.autoExplanation(probed) : "\(Selection.environmentVariable)=\(env!)"
+        do { selected = try Selection.resolve(env, probed: probed, predicted: predicted) } catch { selectionError = "\(error)" }
+        let why = Selection.usesAuto(env) ? Selection.autoExplanation(probed, predicted: predicted, workload: workload)
+                                          : "\(Selection.environmentVariable)=\(env!)"
+        func calibration(_ backend: String, _ index: Int) -> CalibratedDevice? {
+            calibrated.first { $0.choice.backend == backend && $0.choice.index == index }
+        }
 
         if json {
             let report = Report(
@@ -41,13 +57,16 @@ struct HWProbe: ParsableCommand {
                 backends: probed.map { p in
                     .init(name: p.name, available: p.status.available,
                           reason: p.status.reason ?? (p.status.available ? "available" : "unavailable"), plugin: p.status.plugin,
-                          devices: p.status.devices.map {
-                              .init(name: $0.name, kind: $0.kind.rawValue, memoryBytes: $0.memoryBytes,
-                                    computeUnits: $0.computeUnits, uuid: $0.uuid, features: $0.features, reference: $0.isReference,
-                                    rank: Selection.rank($0))
+                          devices: p.status.devices.enumerated().map { i, d in
+                              let c = calibration(p.name, i)
+                              return .init(name: d.name, kind: d.kind.rawValue, memoryBytes: d.memoryBytes,
+                                           computeUnits: d.computeUnits, uuid: d.uuid, features: d.features, reference: d.isReference,
+                                           rank: Selection.rank(d), calibration: c?.calibration, calibrationNote: c?.reason,
+                                           prediction: c?.calibration.map { workload.predict($0) })
                           })
                 },
-                physicalDevices: Selection.samePhysicalDevice(probed).map { $0.map { "\($0.backend):\($0.index)" } })
+                physicalDevices: Selection.samePhysicalDevice(probed).map { $0.map { "\($0.backend):\($0.index)" } },
+                workload: workload.name)
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
             encoder.keyEncodingStrategy = .convertToSnakeCase
@@ -63,12 +82,21 @@ struct HWProbe: ParsableCommand {
                     let mem = d.memoryBytes.map { ", \($0 >> 20) MiB" } ?? ""
                     print("  [\(i)] \(d.name) — \(d.kind.rawValue), \(d.computeUnits.map(String.init) ?? "unknown") compute units\(mem); \(d.features.joined(separator: " "))"
                           + (d.uuid.map { " uuid=\($0)" } ?? ""))
+                    if let c = calibration(p.name, i) {
+                        if let figures = c.calibration {
+                            print("      calibration\(c.fresh ? " (measured now)" : ""): \(figures.summary)")
+                            print("      predicted: \(workload.predict(figures).summary)")
+                        } else if let reason = c.reason {
+                            print("      calibration: none — \(reason)")
+                        }
+                    }
                 }
             }
             for group in Selection.samePhysicalDevice(probed) {
                 print("one physical device: \(group.map { "\($0.backend):\($0.index)" }.joined(separator: " = ")) (uuid \(group[0].info.uuid ?? ""))")
             }
             print("")
+            print("predictions for \(workload.name)")
             if let e = selectionError { print("selection error: \(e)") }
             else { print("selected: \(selected.map(\.description).joined(separator: ", ")) — \(why)") }
         }
@@ -82,6 +110,10 @@ struct Report: Encodable {
     }
     struct DeviceEntry: Encodable {
         var name: String, kind: String, memoryBytes: UInt64?, computeUnits: Int?, uuid: String?, features: [String], reference: Bool, rank: Int
+        /// The stored (or just measured) calibration, the reason there is none, and the prediction for the workload.
+        var calibration: DeviceCalibration?
+        var calibrationNote: String?
+        var prediction: Prediction?
     }
     struct BackendEntry: Encodable {
         var name: String, available: Bool, reason: String
@@ -97,6 +129,8 @@ struct Report: Encodable {
     var backends: [BackendEntry]
     /// Devices that are one card reached through several APIs (the same uuid), as backend:index.
     var physicalDevices: [[String]]
+    /// What the predictions are for.
+    var workload: String
 }
 
 HWProbe.main()

@@ -85,17 +85,19 @@ public struct ModelAgreement: Sendable, Codable {
     public var passes: Bool { failures.isEmpty }
 
     /// Evaluates `tokens` (all logits) with `device` and with `reference`, and compares them.
-    public static func measure(model: LanguageModel, tokens: [Int32], device: [any Device], reference: [any Device]) throws -> ModelAgreement {
+    public static func measure(model: LanguageModel, tokens: [Int32], device: [any Device], reference: [any Device],
+                               split: LayerSplit.Request = .none) throws -> ModelAgreement {
         let expected = try logits(model: model, tokens: tokens, devices: reference).logits
-        let actual = try logits(model: model, tokens: tokens, devices: device)
+        let actual = try logits(model: model, tokens: tokens, devices: device, split: split)
         var m = compare(expected: expected, actual: actual.logits, vocabulary: model.config.vocabulary)
         m.milliseconds = actual.ms
         return m
     }
 
     /// Every position's logits for `tokens` on `devices`, in one prefill, and the milliseconds it took.
-    public static func logits(model: LanguageModel, tokens: [Int32], devices: [any Device]) throws -> (logits: [Float], ms: Double) {
-        let session = ModelSession(model: model, devices: devices, contextLength: tokens.count, batchSize: tokens.count)
+    public static func logits(model: LanguageModel, tokens: [Int32], devices: [any Device],
+                              split: LayerSplit.Request = .none) throws -> (logits: [Float], ms: Double) {
+        let session = try ModelSession(model: model, devices: devices, contextLength: tokens.count, batchSize: tokens.count, split: split)
         var out: [Float] = []
         let elapsed = try ContinuousClock().measure { out = try session.evaluate(tokens, allLogits: true) }
         return (out, Double(elapsed.components.seconds) * 1000 + Double(elapsed.components.attoseconds) * 1e-15)

@@ -47,9 +47,19 @@ public struct DecoderBuilder {
         return try b.mul(try b.rmsNorm(x, eps: config.rmsEpsilon), try weight(weightName, Shape(n)))
     }
 
+    /// Stages of the graph (``Graph/Node/stage``) for placing whole layers: the embedding lookup
+    /// (and what an architecture does to it before layer 0), layer l as l, the final norm and the
+    /// output projection as `layers`.
+    public static let embeddingStage = -1
+    public static func outputStage(_ config: ModelConfig) -> Int { config.layers }
+
+    /// Starts layer `l`: the nodes that follow belong to its stage.
+    public mutating func beginLayer(_ l: Int) { b.stage = l }
+
     /// The token embeddings [E, T], looked up in `token_embd.weight`.
     public mutating func embed() throws -> TensorID {
-        try b.getRows(try weight("token_embd.weight", Shape(config.embedding, config.vocabulary)), tokenIDs)
+        b.stage = Self.embeddingStage
+        return try b.getRows(try weight("token_embd.weight", Shape(config.embedding, config.vocabulary)), tokenIDs)
     }
 
     /// How one layer's attention differs between families.

@@ -28,7 +28,9 @@ public struct DecoderGraph {
         self.tokens = tokens
         self.cacheLength = cacheLength
         var d = DecoderBuilder(model: model, tokens: tokens, cacheLength: cacheLength)
-        var final = try d.norm(try architecture.hidden(&d), "output_norm.weight")
+        let hidden = try architecture.hidden(&d)
+        d.b.stage = DecoderBuilder.outputStage(model.config)
+        var final = try d.norm(hidden, "output_norm.weight")
         if !allLogits && tokens > 1 {
             // Keep only the last token's hidden state: get_rows over the [E, T] activations.
             let last = d.b.input("last_row", .i32, Shape(1))

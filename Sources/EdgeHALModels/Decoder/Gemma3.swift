@@ -41,6 +41,7 @@ public struct Gemma3: DecoderArchitecture {
         var x = try d.b.scale(try d.embed(), Float(c.embedding).squareRoot())
         for l in 0..<c.layers {
             let p = "blk.\(l)."
+            d.beginLayer(l)
             let style = c.slidingWindow?.isLocal(layer: l) == true ? local : global
             let att = try d.attention(try d.norm(x, p + "attn_norm.weight"), layer: l, style)
             x = try d.b.add(x, try d.norm(att, p + "post_attention_norm.weight"))

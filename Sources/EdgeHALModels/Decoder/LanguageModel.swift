@@ -52,11 +52,26 @@ public final class ModelSession {
     /// Tokens per prefill graph run; longer prompts go in several runs.
     public var batchSize: Int
 
+    /// Whole layers pinned to devices of the list (``LayerSplit``); nil: each op on the first device supporting it.
+    public let split: LayerSplit?
+
     public init(model: LanguageModel, devices: [any Device], contextLength: Int = 2048, batchSize: Int = 64) {
         self.model = model
         self.devices = devices
         self.contextLength = max(1, min(contextLength, model.config.contextLength))
         self.batchSize = max(1, batchSize)
+        split = nil
+    }
+
+    /// A session whose layers are split across `devices` as `split` asks; the plan is made (and a
+    /// model that fits nowhere refused) before any weight is loaded.
+    public init(model: LanguageModel, devices: [any Device], contextLength: Int = 2048, batchSize: Int = 64,
+                split request: LayerSplit.Request) throws {
+        self.model = model
+        self.devices = devices
+        self.contextLength = max(1, min(contextLength, model.config.contextLength))
+        self.batchSize = max(1, batchSize)
+        split = try LayerSplit.plan(request, model: model, devices: devices, contextLength: self.contextLength, batchSize: self.batchSize)
     }
 
     /// Forgets the conversation.
@@ -76,7 +91,9 @@ public final class ModelSession {
         let key = "\(tokens)/\(allLogits)"
         if let e = executables[key] { return e }
         let g = try DecoderGraph(model: model, tokens: tokens, cacheLength: contextLength, allLogits: allLogits)
-        let exe = try Executable(graph: g.graph, devices: devices, options: .fromEnvironment, resident: resident)
+        var options = ExecutionOptions.fromEnvironment
+        options.stageDevices = split?.stageDevices ?? [:]
+        let exe = try Executable(graph: g.graph, devices: devices, options: options, resident: resident)
         executables[key] = (g, exe)
         return (g, exe)
     }

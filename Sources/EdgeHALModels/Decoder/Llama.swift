@@ -16,6 +16,7 @@ public struct Llama: DecoderArchitecture {
             scale: 1 / Float(c.headDim).squareRoot())
         var x = try d.embed()
         for l in 0..<c.layers {
+            d.beginLayer(l)
             x = try d.b.add(x, try d.attention(try d.norm(x, "blk.\(l).attn_norm.weight"), layer: l, style))
             x = try d.b.add(x, try d.feedForward(try d.norm(x, "blk.\(l).ffn_norm.weight"), layer: l, .silu))
         }

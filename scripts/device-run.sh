@@ -91,6 +91,11 @@ for m in "${models[@]}"; do
   step "bench $name: edgehal on cpu,$list"
   timeout 600 "$B/edgehal" bench --model "$m" --backend "cpu,$list" -p 128 -n 64 -r $reps 2>&1 | tee "$D/bench-$name.txt"
   timeout 600 "$B/edgehal" bench --model "$m" --backend "cpu,$list" -p 128 -n 64 -d 128 -r $reps 2>&1 | tee "$D/bench-$name-d128.txt"
+  step "auto for $name: calibrations, predictions and the choice (#24)"
+  timeout 120 "$B/hwprobe" --model "$m" 2>&1 | grep -E 'calibration|predicted|selected' | tee "$D/auto-$name.txt"
+  summary "auto $name: $(grep -m1 -o 'auto picks [^:]*' "$D/auto-$name.txt")"
+  step "bench $name: layer split on ${gpus[0]} (--gpu-layers 0, 2, 8, and 999: every layer and the output)"
+  timeout 600 "$B/edgehal" bench --model "$m" --backend "${gpus[0]}" --gpu-layers 0,2,8,999 -p 128 -n 64 -r 1 2>&1 | tee "$D/bench-$name-split.txt"
   step "bench $name: llama.cpp (Vulkan on GPUs; its CPU path where it finds none)"
   timeout 600 "$B/llama-bench" -m "$m" -ngl 99 -p 128 -n 64 -d 0,128 -r $reps 2>&1 | grep -vE '^(ggml|llama_|load)' | tee "$D/llama-bench-$name.txt"
 done

@@ -49,7 +49,7 @@ struct Generate: ParsableCommand {
             let decode = try session.executable(tokens: 1, allLogits: false).1.report
             Terminal.note("decode graph: \(decode)")
             if let split = session.split { Terminal.note("split: \(split)") }
-            Terminal.note("per token: \(decode.transfers) transfers between devices, \(decode.transferBytes) bytes"
+            Terminal.note("per token: \(decode.transfers) transfer\(decode.transfers == 1 ? "" : "s") between devices, \(decode.transferBytes) bytes"
                           + decode.crossings.map { "\n  " + $0 }.joined())
         }
         let decodeSteps = max(0, generated.count - 1)

@@ -18,8 +18,17 @@ public struct CalibrationStore: Sendable {
 
     /// What a calibration of this device is valid for.
     public static func key(backend: String, info: DeviceInfo) -> String {
-        let parts = [backend, info.name, info.uuid ?? "-", info.features.joined(separator: " "), "edgehal \(EdgeHALVersion.current)"]
+        let parts = [backend, info.name, info.uuid ?? "-", info.features.joined(separator: " "), "edgehal \(EdgeHALVersion.current) \(build)"]
         return parts.joined(separator: " | ").map { $0.isNewline ? " " : $0 }.reduce(into: "") { $0.append($1) }
+    }
+
+    /// Debug and release builds of one version run at very different speeds.
+    static var build: String {
+        #if DEBUG
+        return "debug"
+        #else
+        return "release"
+        #endif
     }
 
     public func path(for key: String) -> String? {

@@ -52,7 +52,8 @@ public struct DeviceCalibration: Codable, Sendable, Equatable {
             && 0 < smallBytes && smallBytes < typeBytes && typeBytes < largeBytes
     }
 
-    /// Mat-vec GB/s for a `type` weight of `bytes`: the type's rate, scaled as Q8_0's changes with size
+    /// Mat-vec GB/s for `type` weights of `bytes` in all (a token reads them all, so their total decides
+    /// whether they stay in a CPU's caches): the type's rate, scaled as Q8_0's changes with size
     /// (interpolated in log size between the measured points, constant beyond them). A type that was
     /// not measured counts as Q8_0.
     public func matVecGBps(_ type: DType, bytes: Double) -> Double {

@@ -53,12 +53,14 @@ public struct Workload: Sendable, CustomStringConvertible {
     public var types: [DType] { matrices.map(\.type) }
 
     /// Predicted seconds on a device with calibration `c`: per token, the run's fixed cost and its
-    /// ops' dispatches, plus each type's matrices at that type's rate for their average size.
+    /// ops' dispatches, plus each type's matrices at that type's rate for the size of all the weights
+    /// of a token (what decides whether they stay in a CPU's caches between tokens).
     public func predict(_ c: DeviceCalibration) -> Prediction {
         let run = c.runSeconds + Double(ops - 1) * c.opSeconds
+        let total = matrices.reduce(0) { $0 + $1.bytes }
         var decode = run, prefill = run / Double(batch)
         for m in matrices where m.count > 0 {
-            decode += m.bytes / (c.matVecGBps(m.type, bytes: m.bytes / Double(m.count)) * 1e9)
+            decode += m.bytes / (c.matVecGBps(m.type, bytes: total) * 1e9)
             prefill += 2 * m.prefillElements / (c.prefillGFLOPS(m.type) * 1e9)
         }
         return Prediction(decodeSecondsPerToken: decode, prefillSecondsPerToken: prefill,

@@ -68,7 +68,7 @@ let package = Package(
                     path: "Tests/EdgeHALTests", exclude: ["Fixtures"]),
         .testTarget(name: "EdgeHALCPUTests", dependencies: ["EdgeHAL", "EdgeHALCPU", "EdgeHALReference"],
                     path: "Tests/EdgeHALCPUTests"),
-        .testTarget(name: "EdgeHALModelsTests", dependencies: ["EdgeHAL", "EdgeHALModels", "EdgeHALReference", "EdgeHALCPU", "EdgeHALBuiltins"],
+        .testTarget(name: "EdgeHALModelsTests", dependencies: ["EdgeHAL", "EdgeHALModels", "EdgeHALReference", "EdgeHALCPU", "EdgeHALBuiltins", "EdgeHALVulkan"],
                     path: "Tests/EdgeHALModelsTests", exclude: ["Fixtures"]),
         .testTarget(name: "EdgeHALConformanceTests",
                     dependencies: ["EdgeHAL", "EdgeHALReference", "EdgeHALConformance", "EdgeHALBuiltins", "EdgeHALCPU", "EdgeHALVulkan",

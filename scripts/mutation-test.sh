@@ -2,6 +2,7 @@
 # Mutation testing of a backend against the conformance table (a project tool, not run in CI).
 #
 #   scripts/mutation-test.sh BACKEND [conformance arguments…]
+#   (BACKEND vulkan-gpu: Tests/Mutations/vulkan-gpu.json on the vulkan backend with EDGEHAL_VULKAN_KERNELS=gpu)
 #
 # Reads the seeded bugs in Tests/Mutations/BACKEND.json ({id, file, find, replace, op, why}), copies
 # the repo (tracked files plus uncommitted changes) to ${TMPDIR:-/tmp}/edgehal-mutation-BACKEND, whose
@@ -22,6 +23,12 @@ fi
 backend=$1
 shift
 extra=("$@")
+# A kernel family's list (vulkan-gpu, opencl-gpu) runs its backend with that family forced.
+conformance_backend=${backend%-gpu}
+if [[ $backend == *-gpu ]]; then
+  family_variable="EDGEHAL_$(echo "$conformance_backend" | tr a-z A-Z)_KERNELS"
+  export "$family_variable=gpu"
+fi
 # The CPU backend runs at 1, 3 and 2 workers unless told otherwise: partition bugs show only at some counts.
 if [[ $backend == cpu && ${#extra[@]} -eq 0 ]]; then extra=(--threads 1,3,2); fi
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -114,7 +121,7 @@ build() {
   (cd "$work" && for g in "${generators[@]}"; do bash "$g" || exit 1; done &&
     swift build -c release --product conformance) >"$1" 2>&1
 }
-conformance() { (cd "$work" && timeout --kill-after=10 "$timeout_s" .build/release/conformance --backend "$backend" --json "${extra[@]}"); }
+conformance() { (cd "$work" && timeout --kill-after=10 "$timeout_s" .build/release/conformance --backend "$conformance_backend" --json "${extra[@]}"); }
 
 # --- 2. The unmutated table must pass. ----------------------------------------------------------
 echo "mutation-test: building the unmutated conformance tool in $work"

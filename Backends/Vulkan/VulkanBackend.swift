@@ -10,15 +10,27 @@ import Darwin
 /// below the native CPU backend; `EDGEHAL_BACKEND=vulkan` (or `vulkan:N`) selects them.
 ///
 /// `EDGEHAL_VULKAN_VALIDATION=1` enables the Khronos validation layer; `EDGEHAL_VULKAN_PROFILE=1`
-/// records a timestamp around every dispatch.
+/// records a timestamp around every dispatch; `EDGEHAL_VULKAN_KERNELS=gpu|cpu` forces a kernel family
+/// (``VulkanKernelFamily``), which each device's features name (`kernels=…`).
 public struct VulkanBackend: Backend {
     public let name = "vulkan"
     public let validation: Bool
     public let profile: Bool
+    /// The kernel family every device gets; nil: each device's type decides.
+    public let kernels: VulkanKernelFamily?
 
-    public init(validation: Bool? = nil, profile: Bool? = nil) {
+    public init(validation: Bool? = nil, profile: Bool? = nil, kernels: VulkanKernelFamily? = nil) {
         self.validation = validation ?? (CacheFolder.environment("EDGEHAL_VULKAN_VALIDATION") == "1")
         self.profile = profile ?? (CacheFolder.environment("EDGEHAL_VULKAN_PROFILE") == "1")
+        self.kernels = kernels ?? VulkanKernelFamily.forced
+    }
+
+    public func family(_ kind: DeviceKind) -> VulkanKernelFamily { kernels ?? VulkanKernelFamily.forKind(kind) }
+
+    func info(_ facts: VulkanDeviceFacts) -> DeviceInfo {
+        var info = facts.info
+        info.features.append("kernels=\(family(facts.kind).rawValue)")
+        return info
     }
 
     public func probe() -> BackendStatus {
@@ -27,9 +39,9 @@ public struct VulkanBackend: Backend {
             guard !devices.isEmpty else { return .unavailable("the Vulkan loader found no physical device") }
             let usable = devices.filter { $0.computeQueueFamilies > 0 }
             guard !usable.isEmpty else { return BackendStatus(available: false, reason: "no Vulkan device has a compute queue",
-                                                              devices: devices.map(\.info)) }
+                                                              devices: devices.map(info)) }
             let names = devices.map { "\($0.name) (\($0.type))" }.joined(separator: ", ")
-            return BackendStatus(available: true, reason: "Vulkan: \(names)", devices: devices.map(\.info))
+            return BackendStatus(available: true, reason: "Vulkan: \(names)", devices: devices.map(info))
         } catch {
             return .unavailable("\(error)")
         }
@@ -37,7 +49,7 @@ public struct VulkanBackend: Backend {
 
     public func makeDevice(index: Int) throws -> any Device {
         do {
-            return try VulkanDevice(index: index, validation: validation, profile: profile)
+            return try VulkanDevice(index: index, validation: validation, profile: profile, backend: self)
         } catch let e as VulkanError {
             throw EdgeHALError.backend("vulkan: \(e)")
         }

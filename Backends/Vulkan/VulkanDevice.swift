@@ -18,11 +18,14 @@ public final class VulkanDevice: Device, @unchecked Sendable {
     /// the per-kernel totals go to standard error when the device closes.
     let profile: Bool
     let profiler = KernelProfiler()
+    /// The shape of kernels this device runs (``VulkanKernelFamily``).
+    public let family: VulkanKernelFamily
 
-    init(index: Int, validation: Bool, profile: Bool) throws {
+    init(index: Int, validation: Bool, profile: Bool, backend: VulkanBackend) throws {
         context = try VulkanContext(deviceIndex: index, validation: validation)
         pipelines = try VulkanPipelines(context: context)
-        info = context.facts.info
+        info = backend.info(context.facts)
+        family = backend.family(context.facts.kind)
         self.profile = profile
     }
 

@@ -36,7 +36,7 @@ enum VulkanKernels {
         }
     }
 
-    static func plan(_ node: PartitionNode) throws -> VulkanDispatch {
+    static func plan(_ node: PartitionNode, family: VulkanKernelFamily) throws -> VulkanDispatch {
         let ins = node.inputs.map(\.desc), out = node.output.desc
         let n = out.shape.count
         func u(_ v: Int) -> UInt32 { UInt32(v) }
@@ -86,7 +86,7 @@ enum VulkanKernels {
         case .attention(let scale):
             return try VulkanAttentionKernels.attention(ins, scale: scale)
         case .mulMat:
-            return try VulkanMatMulKernels.mulMat(ins, out)
+            return try VulkanMatMulKernels.mulMat(ins, out, family: family)
         case .getRows:
             return try VulkanMatMulKernels.getRows(ins, out)
         }

@@ -8,15 +8,32 @@ enum VulkanMatMulKernels {
     /// has no fused multiply-add and a texel fetch costs ~40 instructions, so reuse is the only lever —
     /// 16 rows × 8 columns per invocation (8 a group) from N = 8 (1.3–1.7× faster than 8 × 4; larger tiles
     /// gain 5–8 % for seconds of JIT), 8 × 4 below.
-    static func mulMat(_ ins: [TensorDesc], _ out: TensorDesc) throws -> VulkanDispatch {
+    static func mulMat(_ ins: [TensorDesc], _ out: TensorDesc, family: VulkanKernelFamily) throws -> VulkanDispatch {
         let (a, b) = (ins[0], ins[1])
         let (k, m, n) = (a.shape[0], a.shape[1], b.shape[1])
+        if family == .gpu && n <= 8 { return matVec(a, b) }
         let (wg, rows, cols) = n == 1 ? (m / 256 >= 16 ? 64 : 32, 4, 1) : n < 8 ? (16, 8, min(4, n)) : (8, 16, 8)
         let words = [k, m, n, b.shape[2], b.shape[3], b.shape[2] / a.shape[2], b.shape[3] / a.shape[3], a.shape[2], a.rowBytes]
         return VulkanDispatch(kernel: "mul_mat_\(a.type.rawValue)", constants: [UInt32(wg), UInt32(rows), UInt32(cols)],
                               words: words.map(UInt32.init),
                               groups: (UInt32((m + wg * rows - 1) / (wg * rows)), UInt32((n + cols - 1) / cols),
                                        UInt32(b.shape[2] * b.shape[3])))
+    }
+
+    /// The GPU family's mat-vec (Kernels/vulkan/mul_mat_vec.comp): LANES invocations a row, each taking
+    /// every LANES-th 32-value chunk, about two chunks a lane (8 to 64 lanes), 128 invocations a group;
+    /// all N ≤ 8 columns in one pass, so each weight chunk is dequantized once.
+    static func matVec(_ a: TensorDesc, _ b: TensorDesc) -> VulkanDispatch {
+        let (k, m, n) = (a.shape[0], a.shape[1], b.shape[1])
+        let wg = 128
+        var lanes = 8
+        while lanes < 64 && lanes * 2 < k / 32 { lanes *= 2 }
+        let rowGroups = (m + wg / lanes - 1) / (wg / lanes)
+        let x = min(rowGroups, 65535)
+        let words = [k, m, n, b.shape[2], b.shape[3], b.shape[2] / a.shape[2], b.shape[3] / a.shape[3], a.shape[2], a.rowBytes]
+        return VulkanDispatch(kernel: "mul_mat_vec_\(a.type.rawValue)", constants: [UInt32(wg), UInt32(lanes), UInt32(max(1, n))],
+                              words: words.map(UInt32.init),
+                              groups: (UInt32(x), UInt32((rowGroups + x - 1) / x), UInt32(b.shape[2] * b.shape[3])))
     }
 
     static func getRows(_ ins: [TensorDesc], _ out: TensorDesc) throws -> VulkanDispatch {

@@ -19,7 +19,7 @@ final class VulkanProgram: Program, @unchecked Sendable {
         self.device = device
         self.partition = partition
         let context = device.context, vk = context.vk, dev = context.device
-        let plans = try partition.nodes.map { try VulkanKernels.plan($0) }
+        let plans = try partition.nodes.map { try VulkanKernels.plan($0, family: device.family) }
         kernels = plans.map(\.kernel)
         let count = max(1, partition.nodes.count)
 

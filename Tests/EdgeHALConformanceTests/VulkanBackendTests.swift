@@ -27,13 +27,16 @@ struct VulkanBackendTests {
         }
     }
 
-    /// The suite's Vulkan run under VK_LAYER_KHRONOS_validation: every case passes, none is
-    /// unsupported, and the layer says nothing (a forgotten sType or a bad barrier shows here).
-    @Test(.enabled(if: status.available)) func wholeTableUnderTheValidationLayer() throws {
-        let device = try #require(try VulkanBackend(validation: true).makeDevice(index: 0) as? VulkanDevice)
+    /// The suite's Vulkan run under VK_LAYER_KHRONOS_validation, with each kernel family (on lavapipe
+    /// the GPU family is forced): every case passes, none is unsupported, and the layer says nothing (a
+    /// forgotten sType, a bad barrier or a shared-memory race shows here).
+    @Test(.enabled(if: status.available), arguments: VulkanKernelFamily.allCases)
+    func wholeTableUnderTheValidationLayer(_ family: VulkanKernelFamily) throws {
+        let device = try #require(try VulkanBackend(validation: true, kernels: family).makeDevice(index: 0) as? VulkanDevice)
+        #expect(device.family == family && device.info.features.contains("kernels=\(family.rawValue)"))
         let report = ConformanceRunner().run(CaseTable.all, on: device)
         for r in report.results where r.status != .pass {
-            Issue.record("vulkan (validated): \(r.op) \(r.type) \(r.shape): \(r.status) \(r.detail ?? "")")
+            Issue.record("vulkan (validated, \(family) kernels): \(r.op) \(r.type) \(r.shape): \(r.status) \(r.detail ?? "")")
         }
         #expect(report.failed == 0 && report.unsupported == 0)
         let messages = device.validationMessages ?? ["the validation layer was not enabled"]
@@ -42,6 +45,13 @@ struct VulkanBackendTests {
 
     /// Backends/Vulkan/CVulkanKernels/spirv.c is generated from Kernels/vulkan: compiling the sources
     /// again must give the same file, byte for byte.
+    /// Each device type gets its family; the environment switch forces one.
+    @Test func kernelFamilyFollowsTheDeviceType() {
+        #expect(VulkanKernelFamily.forKind(.gpu) == .gpu && VulkanKernelFamily.forKind(.integrated) == .gpu)
+        #expect(VulkanKernelFamily.forKind(.emulated) == .cpu)
+        #expect(VulkanBackend(kernels: .gpu).family(.emulated) == .gpu && VulkanBackend(kernels: .cpu).family(.gpu) == .cpu)
+    }
+
     @Test func generatedSPIRVMatchesTheKernelSources() throws {
         let (status, output) = try Shell.check("gen-spirv.sh")
         #expect(status == 0, "\(output)")

@@ -2,6 +2,7 @@ import EdgeHAL
 import EdgeHALBuiltins
 import EdgeHALCPU
 import EdgeHALReference
+import EdgeHALVulkan
 import Testing
 @testable import EdgeHALModels
 
@@ -76,6 +77,20 @@ struct ModelAgreementTests {
         let m = ModelAgreement.compare(expected: Self.expected, actual: actual, vocabulary: Self.model.config.vocabulary)
         print("model case, \(backend),cpu --gpu-layers 10: confident \(m.confidentAgreeing)/\(m.confident), mean KL \(m.meanKL), max KL \(m.maxKL)")
         #expect(m.passes, "\(backend),cpu: \(m.failures)")
+    }
+
+    /// Vulkan's GPU kernel family, forced on whatever Vulkan device there is (lavapipe in CI).
+    @Test(.enabled(if: VulkanBackend().probe().available))
+    func vulkanGPUFamilyAgrees() throws {
+        let m = try Self.agreement(try VulkanBackend(kernels: .gpu).makeDevice(index: 0))
+        print("model case, vulkan (gpu kernels): confident \(m.confidentAgreeing)/\(m.confident), mean KL \(m.meanKL), max KL \(m.maxKL)")
+        #expect(m.passes, "vulkan gpu kernels: \(m.failures)")
+        // The model case is one prefill (mat-muls); decoding runs the family's mat-vec in every layer. Float
+        // activations on both sides: the greedy tokens are the reference's.
+        let prompt = Self.model.tokenizer.encode("The capital of France is")
+        let reference = ModelSession(model: Self.model, devices: [ReferenceDevice()], contextLength: 64)
+        let gpu = ModelSession(model: Self.model, devices: [try VulkanBackend(kernels: .gpu).makeDevice(index: 0)], contextLength: 64)
+        #expect(try gpu.greedy(prompt, 12, tokenizer: Self.model.tokenizer) == reference.greedy(prompt, 12, tokenizer: Self.model.tokenizer))
     }
 
     @Test func textIsLongEnough() {

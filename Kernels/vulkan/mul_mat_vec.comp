@@ -1,0 +1,81 @@
+#version 450
+// mul_mat_vec (GPU family, N ≤ 8): out[m, n, i2, i3] = Σ_k a[k, m, i2 / r2, i3 / r3] · b[k, n, i2, i3], the contract
+// of mul_mat.comp (same bindings, push constants and results to f32 rounding) shaped for GPUs instead of lavapipe.
+// One SPIR-V per weight type: glslc ... -DTYPE_Q4_0=1 (see dequant.glsl).
+// Push constants after in_off[4], out_off: uint K, M, N, B2, B3, r2, r3, A2, a_row_bytes (r2 = B2 / A2, r3 = B3 / A3).
+//
+// A row is LANES consecutive invocations splitting K: lane l takes 32-value chunks l, l + LANES, … so the lanes
+// of a row read consecutive blocks (one coalesced span per step, where mul_mat.comp's one-lane-a-row walk makes
+// every lane of a warp touch a different row), each chunk dequantized once for all N ≤ COLS columns; the
+// lanes' partial sums are added in shared memory (a tree, LANES → 1). A workgroup holds WG / LANES rows.
+// Specialization constants (defaults in brackets):
+//   0 WG    = local_size_x [128]: rows per group × LANES
+//   1 LANES = invocations a row [32], a power of two ≤ WG
+//   2 COLS  = columns, N ≤ COLS ≤ 8 [1]
+// Host choice: LANES = the power of two nearest K/64 chunks… between 8 and 64 (≈ 2 chunks a lane), WG = 128.
+// Dispatch: row groups g = ceil(M / (WG / LANES)); x = min(g, 65535), y = ceil(g / x), z = B2*B3.
+#extension GL_EXT_control_flow_attributes : require
+layout(local_size_x = 128, local_size_x_id = 0) in;
+layout(constant_id = 1) const uint LANES = 32;
+layout(constant_id = 2) const uint COLS = 1;
+layout(binding = 0) uniform usamplerBuffer A;
+layout(binding = 1) uniform usamplerBuffer B;
+layout(binding = 4) uniform usamplerBuffer A4;
+layout(binding = 5) uniform usamplerBuffer B4;
+layout(binding = 8) writeonly buffer Y { float y[]; };
+layout(push_constant) uniform PC {
+    uint in_off[4]; uint out_off;
+    uint K, M, N, B2, B3, r2, r3, A2, a_row_bytes;
+} pc;
+#include "dequant.glsl"
+#include "columns.glsl"
+
+shared float partial[gl_WorkGroupSize.x * COLS];
+
+void main() {
+    const uint WG = gl_WorkGroupSize.x;
+    uint batch = gl_WorkGroupID.z, i2 = batch % pc.B2, i3 = batch / pc.B2;
+    uint a_mat = (i3 / pc.r3) * pc.A2 + i2 / pc.r2;
+    uint lane = gl_LocalInvocationID.x % LANES, slot = gl_LocalInvocationID.x / LANES;
+    uint group = gl_WorkGroupID.x + gl_NumWorkGroups.x * gl_WorkGroupID.y;
+    uint row = group * (WG / LANES) + slot;
+    // A row past the end reads the last row (never written): every invocation reaches the barriers.
+    uint arow = pc.in_off[0] + (a_mat * pc.M + min(row, pc.M - 1u)) * pc.a_row_bytes;
+    uint bcol[COLS];
+    [[unroll]] for (uint c = 0u; c < COLS; c++) bcol[c] = pc.in_off[1] / 4u + pc.K * (min(c, pc.N - 1u) + pc.N * batch);
+    float acc[COLS];
+    [[unroll]] for (uint c = 0u; c < COLS; c++) acc[c] = 0.0;
+
+    uint chunks = pc.K / 32u;
+    for (uint ch = lane; ch < chunks; ch += LANES) {
+        vec4 w[8];
+        dequant_chunk(A4, arow, ch, w);
+        [[unroll]] for (uint c = 0u; c < COLS; c++) {
+            vec4 v[8];
+            column_chunk(bcol[c] + 32u * ch, v);
+            vec4 s = w[0] * v[0];
+            [[unroll]] for (uint q = 1u; q < 8u; q++) s += w[q] * v[q];
+            acc[c] += (s.x + s.y) + (s.z + s.w);
+        }
+    }
+#ifdef FLOAT_WEIGHTS
+    // The last K % 32 values, spread over the lanes through the R32 views.
+    for (uint k = chunks * 32u + lane; k < pc.K; k += LANES) {
+        float w = value_at(A, arow, k);
+        [[unroll]] for (uint c = 0u; c < COLS; c++) acc[c] += w * uintBitsToFloat(texelFetch(B, int(bcol[c] + k)).x);
+    }
+#endif
+    [[unroll]] for (uint c = 0u; c < COLS; c++) partial[gl_LocalInvocationID.x * COLS + c] = acc[c];
+    for (uint half_ = LANES / 2u; half_ > 0u; half_ /= 2u) {
+        barrier();
+        if (lane < half_) {
+            [[unroll]] for (uint c = 0u; c < COLS; c++)
+                partial[gl_LocalInvocationID.x * COLS + c] += partial[(gl_LocalInvocationID.x + half_) * COLS + c];
+        }
+    }
+    barrier();
+    if (lane == 0u && row < pc.M) {
+        [[unroll]] for (uint c = 0u; c < COLS; c++)
+            if (c < pc.N) y[pc.out_off + row + pc.M * (c + pc.N * batch)] = partial[gl_LocalInvocationID.x * COLS + c];
+    }
+}

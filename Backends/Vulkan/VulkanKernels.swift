@@ -59,8 +59,10 @@ enum VulkanKernels {
             let op: UInt32 = node.op == .add ? 0 : node.op == .mul ? 1 : node.op == .swiglu ? 2 : 3
             return VulkanDispatch(kernel: "binary", words: dims(ins[0].shape) + dims(ins[1].shape) + [op], groups: (strided(n), 1, 1))
         case .rmsNorm(let eps), .rmsNormMul(let eps):
+            // cpu family: 8 lanes a row (no barrier, which lavapipe runs as a coroutine switch); gpu: 256.
             let rows = ins[0].shape.rows
-            return VulkanDispatch(kernel: "rms_norm", words: [u(ins[0].shape[0]), u(rows), ins.count > 1 ? 1 : 0, eps.bitPattern],
+            return VulkanDispatch(kernel: family == .gpu ? "rms_norm_wg" : "rms_norm", constants: family == .gpu ? [256] : [],
+                                  words: [u(ins[0].shape[0]), u(rows), ins.count > 1 ? 1 : 0, eps.bitPattern],
                                   groups: (UInt32(min(rows, 65535)), 1, 1))
         case .rope(let p):
             let x = ins[0].shape

@@ -86,7 +86,7 @@ enum VulkanKernels {
         case .softmax(let scale):
             return try VulkanAttentionKernels.softmax(ins, scale: scale)
         case .attention(let scale):
-            return try VulkanAttentionKernels.attention(ins, scale: scale)
+            return try VulkanAttentionKernels.attention(ins, scale: scale, family: family)
         case .mulMat:
             return try VulkanMatMulKernels.mulMat(ins, out, family: family)
         case .getRows:

@@ -14,6 +14,8 @@ final class VulkanProgram: Program, @unchecked Sendable {
     private let commands: VkCommandBuffer
     private let fence: VkFence
     private let timestamps: VkQueryPool?
+    /// Barriers between dispatches (the one before the host reads is not counted).
+    private(set) var barriers = 0
 
     init(device: VulkanDevice, partition: Partition, profile: Bool) throws {
         self.device = device
@@ -83,11 +85,14 @@ final class VulkanProgram: Program, @unchecked Sendable {
             vk.cmdResetQueryPool(cb, timestamps, 0, UInt32(count + 1))
             vk.cmdWriteTimestamp(cb, VK_PIPELINE_STAGE_TOP_OF_PIPE_BIT, timestamps, 0)
         }
+        var hazards = VulkanHazards()
         for (i, (node, plan)) in zip(partition.nodes, plans).enumerated() {
+            if hazards.needsBarrier(before: node) { context.barrier(cb, toHost: false) }
             try record(node, plan)
             if let timestamps { vk.cmdWriteTimestamp(cb, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, timestamps, UInt32(i + 1)) }
-            context.barrier(cb, toHost: i == partition.nodes.count - 1)
         }
+        context.barrier(cb, toHost: true)
+        barriers = hazards.barriers
         try check("vkEndCommandBuffer", vk.endCommandBuffer(cb))
     }
 

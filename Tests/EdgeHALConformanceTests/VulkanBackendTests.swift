@@ -1,7 +1,7 @@
 import EdgeHAL
 import EdgeHALBuiltins
 import EdgeHALConformance
-import EdgeHALVulkan
+@testable import EdgeHALVulkan
 import Testing
 
 /// The Vulkan backend: its probe explains itself on any machine, it ranks where its device kind
@@ -55,5 +55,34 @@ struct VulkanBackendTests {
     @Test func generatedSPIRVMatchesTheKernelSources() throws {
         let (status, output) = try Shell.check("gen-spirv.sh")
         #expect(status == 0, "\(output)")
+    }
+}
+
+/// Barriers only between dependent dispatches (VulkanHazards), on synthetic partitions.
+struct VulkanHazardTests {
+    func slice(_ buffer: HostBuffer, _ offset: Int, _ floats: Int) -> BufferSlice {
+        BufferSlice(buffer: buffer, offset: offset, desc: TensorDesc(.f32, Shape(floats)))
+    }
+
+    @Test func independentDispatchesShareABarrierAndDependentOnesDoNot() {
+        let arena = HostBuffer(byteCount: 1 << 16), weights = HostBuffer(byteCount: 1 << 16)
+        let x = slice(arena, 0, 64), q = slice(arena, 256, 64), k = slice(arena, 512, 64), v = slice(arena, 768, 64)
+        func node(_ inputs: [BufferSlice], _ output: BufferSlice) -> PartitionNode { PartitionNode(op: .mulMat, inputs: inputs, output: output) }
+        var h = VulkanHazards()
+        // q, k and v projections of x: one barrier-free run.
+        do { let barrier = h.needsBarrier(before: node([slice(weights, 0, 64), x], q)); #expect(!barrier) }
+        do { let barrier = h.needsBarrier(before: node([slice(weights, 4096, 64), x], k)); #expect(!barrier) }
+        do { let barrier = h.needsBarrier(before: node([slice(weights, 8192, 64), x], v)); #expect(!barrier) }
+        // Reading q (written since the last barrier): a barrier.
+        do { let barrier = h.needsBarrier(before: node([q, k], slice(arena, 1024, 64))); #expect(barrier) }
+        // Independent of what came since the barrier: none.
+        do { let barrier = h.needsBarrier(before: node([v], slice(arena, 2048, 64))); #expect(!barrier) }
+        // Writing over q, which a dispatch since the barrier read (write after read): a barrier.
+        do { let barrier = h.needsBarrier(before: node([slice(arena, 4096, 8)], slice(arena, 256, 8))); #expect(barrier) }
+        // Tensors sharing a 16-byte texel count as overlapping.
+        var t = VulkanHazards()
+        do { let barrier = t.needsBarrier(before: node([x], slice(arena, 8192, 3))); #expect(!barrier) }
+        do { let barrier = t.needsBarrier(before: node([slice(arena, 8204, 1)], slice(arena, 9000, 1))); #expect(barrier) }
+        #expect(h.barriers == 2 && t.barriers == 1)
     }
 }

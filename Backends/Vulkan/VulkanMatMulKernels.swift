@@ -29,7 +29,7 @@ enum VulkanMatMulKernels {
         var lanes = 8
         while lanes < 64 && lanes * 2 < k / 32 { lanes *= 2 }
         let rowGroups = (m + wg / lanes - 1) / (wg / lanes)
-        let x = min(rowGroups, 65535)
+        let x = max(1, min(rowGroups, 65535))   // no rows: y = 0, nothing is dispatched
         let words = [k, m, n, b.shape[2], b.shape[3], b.shape[2] / a.shape[2], b.shape[3] / a.shape[3], a.shape[2], a.rowBytes]
         return VulkanDispatch(kernel: "mul_mat_vec_\(a.type.rawValue)", constants: [UInt32(wg), UInt32(lanes), UInt32(max(1, n))],
                               words: words.map(UInt32.init),

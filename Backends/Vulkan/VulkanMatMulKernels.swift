@@ -11,29 +11,32 @@ enum VulkanMatMulKernels {
     static func mulMat(_ ins: [TensorDesc], _ out: TensorDesc, family: VulkanKernelFamily) throws -> VulkanDispatch {
         let (a, b) = (ins[0], ins[1])
         let (k, m, n) = (a.shape[0], a.shape[1], b.shape[1])
-        if family == .gpu && n <= 8 { return matVec(a, b) }
+        // Every mul_mat kernel's push words (Kernels/vulkan/mul_mat.comp's header).
+        let words = [k, m, n, b.shape[2], b.shape[3], b.shape[2] / a.shape[2], b.shape[3] / a.shape[3], a.shape[2], a.rowBytes].map(UInt32.init)
+        let batches = UInt32(b.shape[2] * b.shape[3])
+        if family == .gpu {
+            if n <= 8 { return matVec(a, b, words: words, batches: batches) }
+            // 64 × 64 tiles of out through shared memory (Kernels/vulkan/mul_mat_tile.comp).
+            return VulkanDispatch(kernel: "mul_mat_tile_\(a.type.rawValue)", words: words,
+                                  groups: (UInt32((m + 63) / 64), UInt32((n + 63) / 64), batches))
+        }
         let (wg, rows, cols) = n == 1 ? (m / 256 >= 16 ? 64 : 32, 4, 1) : n < 8 ? (16, 8, min(4, n)) : (8, 16, 8)
-        let words = [k, m, n, b.shape[2], b.shape[3], b.shape[2] / a.shape[2], b.shape[3] / a.shape[3], a.shape[2], a.rowBytes]
-        return VulkanDispatch(kernel: "mul_mat_\(a.type.rawValue)", constants: [UInt32(wg), UInt32(rows), UInt32(cols)],
-                              words: words.map(UInt32.init),
-                              groups: (UInt32((m + wg * rows - 1) / (wg * rows)), UInt32((n + cols - 1) / cols),
-                                       UInt32(b.shape[2] * b.shape[3])))
+        return VulkanDispatch(kernel: "mul_mat_\(a.type.rawValue)", constants: [UInt32(wg), UInt32(rows), UInt32(cols)], words: words,
+                              groups: (UInt32((m + wg * rows - 1) / (wg * rows)), UInt32((n + cols - 1) / cols), batches))
     }
 
     /// The GPU family's mat-vec (Kernels/vulkan/mul_mat_vec.comp): LANES invocations a row, each taking
     /// every LANES-th 32-value chunk, about two chunks a lane (8 to 64 lanes), 128 invocations a group;
     /// all N ≤ 8 columns in one pass, so each weight chunk is dequantized once.
-    static func matVec(_ a: TensorDesc, _ b: TensorDesc) -> VulkanDispatch {
+    static func matVec(_ a: TensorDesc, _ b: TensorDesc, words: [UInt32], batches: UInt32) -> VulkanDispatch {
         let (k, m, n) = (a.shape[0], a.shape[1], b.shape[1])
         let wg = 128
         var lanes = 8
         while lanes < 64 && lanes * 2 < k / 32 { lanes *= 2 }
         let rowGroups = (m + wg / lanes - 1) / (wg / lanes)
         let x = max(1, min(rowGroups, 65535))   // no rows: y = 0, nothing is dispatched
-        let words = [k, m, n, b.shape[2], b.shape[3], b.shape[2] / a.shape[2], b.shape[3] / a.shape[3], a.shape[2], a.rowBytes]
         return VulkanDispatch(kernel: "mul_mat_vec_\(a.type.rawValue)", constants: [UInt32(wg), UInt32(lanes), UInt32(max(1, n))],
-                              words: words.map(UInt32.init),
-                              groups: (UInt32(x), UInt32((rowGroups + x - 1) / x), UInt32(b.shape[2] * b.shape[3])))
+                              words: words, groups: (UInt32(x), UInt32((rowGroups + x - 1) / x), batches))
     }
 
     static func getRows(_ ins: [TensorDesc], _ out: TensorDesc) throws -> VulkanDispatch {

@@ -36,7 +36,8 @@ public enum CaseTable {
     /// block count [two rows per step, blocks in pairs], rows not a multiple of the 16-row work unit
     /// with enough work to go parallel [≥ 2^16 multiply-adds], prefill tile leftovers of 1, 2 and 3
     /// columns, a column count past the activation panel [168 / 204 columns], GQA broadcast in
-    /// dim 2 and batch broadcast in dim 3, K past 4096.
+    /// dim 2 and batch broadcast in dim 3, K past 4096; a GPU's 64 × 64 prefill tiles [Vulkan's gpu family]
+    /// crossed in both directions with broadcast heads, and a float K tail inside a tile.
     static func mulMatShapes(_ type: DType) -> [MulMatShape] {
         let block = max(type.blockSize, 32)
         var shapes = [
@@ -47,12 +48,14 @@ public enum CaseTable {
             MulMatShape(block * 3, 117, 1),       // 7 full 16-row units + 5 rows, parallel
             MulMatShape(256, 9, 211),             // past the activation panel, tiles 4 + 3
             MulMatShape(256, 5, 5, heads: (2, 4), batch: (2, 6)),  // 4-D broadcast of the weights
+            MulMatShape(block * 2, 70, 66, heads: (2, 4)),  // prefill past a 64 × 64 tile in rows and columns, broadcast heads
         ]
         if block == 32 { shapes += [MulMatShape(32, 5, 2), MulMatShape(800, 117, 1)] }
         if type.blockSize == 1 {
             // Float rows of any K: every vector tail (16-, 8-wide steps and scalar rests) in mat-vec and tiles.
             shapes += [MulMatShape(7, 5, 1), MulMatShape(13, 3, 3), MulMatShape(37, 9, 1), MulMatShape(45, 7, 5), MulMatShape(40, 6, 1),
-                       MulMatShape(1001, 70, 1), MulMatShape(29, 5, 2, heads: (1, 3), batch: (2, 4))]
+                       MulMatShape(1001, 70, 1), MulMatShape(29, 5, 2, heads: (1, 3), batch: (2, 4)),
+                       MulMatShape(45, 70, 17)]   // a K tail in a prefill tile
         }
         return shapes
     }

@@ -49,6 +49,21 @@ struct ExecutableTests {
         #expect(try mixed.read(y) == alone.read(y))
     }
 
+    /// Executables built at once on several threads over one ResidentTensors upload each weight once.
+    @Test func residentTensorsAreSharedSafelyBetweenThreads() async throws {
+        let (graph, _, _) = try mlp()
+        let resident = ResidentTensors(), device = ReferenceDevice()
+        let single = try Executable(graph: graph, devices: [ReferenceDevice()]).resident.weightBytes
+        let counts = try await withThrowingTaskGroup(of: Int.self) { group in
+            for _ in 0..<8 {
+                group.addTask { try Executable(graph: graph, devices: [device], resident: resident).report.weightBytes }
+            }
+            return try await group.reduce(into: [Int]()) { $0.append($1) }
+        }
+        #expect(counts.count == 8 && counts.allSatisfy { $0 == single })
+        #expect(resident.weightBytes == single && single > 0)
+    }
+
     @Test func unsupportedOpWithoutFallbackIsAnError() throws {
         let (graph, _, _) = try mlp()
         #expect(throws: EdgeHALError.self) { try Executable(graph: graph, devices: [MulMatOnlyDevice()]) }

@@ -101,7 +101,7 @@ struct Bench: ParsableCommand {
             for row in rows {
                 let e = withEnergy ? String(format: " %.4f | %.1f |", row.joules_per_token ?? .nan, row.watts ?? .nan) : ""
                 let split = withSplit ? " \(row.gpu_layers.map(String.init) ?? "-") |" : ""
-                print(String(format: "| %@ | %@ | %d |%@ %.1f | %@ | %.2f | %.0f |", row.backend, row.device, row.threads, split,
+                print(String(format: "| %@ | %@ | %@ |%@ %.1f | %@ | %.2f | %.0f |", row.backend, row.device, row.threads > 0 ? "\(row.threads)" : "-", split,
                              Double(row.model_bytes) / 1048576, row.test, row.tokens_per_s, Double(row.peak_rss_bytes) / 1048576) + e)
             }
             for row in rows where row.test == rows.first(where: { $0.backend == row.backend && $0.threads == row.threads && $0.gpu_layers == row.gpu_layers })?.test {
@@ -163,7 +163,8 @@ struct Bench: ParsableCommand {
             }
         }
         let device = devices[0]
-        let threads = Int(device.info.features.first { $0.hasPrefix("threads=") }?.dropFirst(8) ?? "") ?? device.info.computeUnits ?? 1
+        // Worker threads of a CPU backend (0: a GPU or another device that names none; printed as "-").
+        let threads = Int(device.info.features.first { $0.hasPrefix("threads=") }?.dropFirst(8) ?? "") ?? 0
         let suffix = depth.map { " @ d\($0)" } ?? ""
         var rows: [Row] = []
         func median(_ v: [Double]) -> Double? { v.isEmpty ? nil : v.sorted()[v.count / 2] }

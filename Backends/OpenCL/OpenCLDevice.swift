@@ -118,7 +118,7 @@ public final class OpenCLDevice: Device, @unchecked Sendable {
     private func cachePath(source: String, options: String) -> String? {
         guard let folder = CacheFolder.path else { return nil }
         let identity = [source, options, facts.name, facts.driver, facts.platform, facts.openCLC].joined(separator: "\u{0}")
-        let key = SHA256.hash(data: Array(identity.utf8)).map { String($0 >> 4, radix: 16) + String($0 & 15, radix: 16) }.joined()
+        let key = SHA256.hash(data: Array(identity.utf8)).hexString
         return "\(folder)/opencl/\(key).bin"
     }
 

@@ -75,7 +75,7 @@ final class VulkanContext: @unchecked Sendable {
         var properties = VkPhysicalDeviceProperties()
         try lib.function(instance, "vkGetPhysicalDeviceProperties", as: PFN_vkGetPhysicalDeviceProperties.self)(physical, &properties)
         limits = properties.limits
-        let uuid = withUnsafeBytes(of: properties.pipelineCacheUUID) { $0.map { String($0, radix: 16).leftPad(2) }.joined() }
+        let uuid = withUnsafeBytes(of: properties.pipelineCacheUUID) { $0.hexString }
         pipelineCacheKey = "\(uuid)-\(properties.driverVersion)"
 
         var familyCount: UInt32 = 0
@@ -190,10 +190,6 @@ final class VulkanContext: @unchecked Sendable {
         let dst = toHost ? VK_PIPELINE_STAGE_HOST_BIT.rawValue : VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT.rawValue
         vk.cmdPipelineBarrier(commands, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT.rawValue, dst, 0, 1, &b, 0, nil, 0, nil)
     }
-}
-
-extension String {
-    func leftPad(_ width: Int) -> String { count >= width ? self : String(repeating: "0", count: width - count) + self }
 }
 
 /// Fails with the call's name and VkResult unless it succeeded.

@@ -40,8 +40,7 @@ public struct DeviceInfo: Sendable, Codable, Hashable {
     /// 16 bytes as the usual 8-4-4-4-12 hex form; nil when all zero (a driver with nothing to say).
     public static func uuidString(_ bytes: [UInt8]) -> String? {
         guard bytes.count == 16, bytes.contains(where: { $0 != 0 }) else { return nil }
-        let hex = bytes.map { String($0, radix: 16).count == 1 ? "0" + String($0, radix: 16) : String($0, radix: 16) }
-        return [0..<4, 4..<6, 6..<8, 8..<10, 10..<16].map { hex[$0].joined() }.joined(separator: "-")
+        return [0..<4, 4..<6, 6..<8, 8..<10, 10..<16].map { bytes[$0].hexString }.joined(separator: "-")
     }
 }
 

@@ -62,10 +62,7 @@ extension ModelStore {
             }
             chunk.withUnsafeBytes { hasher.update(bufferPointer: UnsafeRawBufferPointer(rebasing: $0[..<n])) }
         }
-        let digits = Array("0123456789abcdef".utf8)
-        var hex: [UInt8] = []
-        for byte in hasher.finalize() { hex += [digits[Int(byte >> 4)], digits[Int(byte & 15)]] }
-        return String(decoding: hex, as: UTF8.self)
+        return hasher.finalize().hexString
     }
 }
 

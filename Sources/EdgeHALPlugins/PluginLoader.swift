@@ -185,7 +185,7 @@ public enum PluginLoader {
             chunk.withUnsafeBytes { hasher.update(bufferPointer: UnsafeRawBufferPointer(rebasing: $0[..<n])) }
             offset += off_t(n)
         }
-        return hasher.finalize().map { String($0, radix: 16).count == 1 ? "0" + String($0, radix: 16) : String($0, radix: 16) }.joined()
+        return hasher.finalize().hexString
     }
 }
 

@@ -44,7 +44,7 @@ public enum ModelKey {
         let fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
         guard fd >= 0 else { throw EncryptionError("cannot create the key file \(path): \(String(cString: strerror(errno)))") }
         let text = Array(SymmetricKey(size: .bits256).withUnsafeBytes { raw in
-            raw.map { String(format: "%02x", $0) }.joined() + "\n"
+            raw.hexString + "\n"
         }.utf8)
         let written = text.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
         let synced = fsync(fd) == 0

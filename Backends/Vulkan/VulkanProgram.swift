@@ -14,8 +14,6 @@ final class VulkanProgram: Program, @unchecked Sendable {
     private let commands: VkCommandBuffer
     private let fence: VkFence
     private let timestamps: VkQueryPool?
-    /// Barriers between dispatches (the one before the host reads is not counted).
-    private(set) var barriers = 0
 
     init(device: VulkanDevice, partition: Partition, profile: Bool) throws {
         self.device = device
@@ -92,7 +90,6 @@ final class VulkanProgram: Program, @unchecked Sendable {
             if let timestamps { vk.cmdWriteTimestamp(cb, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, timestamps, UInt32(i + 1)) }
         }
         context.barrier(cb, toHost: true)
-        barriers = hazards.barriers
         try check("vkEndCommandBuffer", vk.endCommandBuffer(cb))
     }
 

@@ -53,10 +53,7 @@ struct Bench: ParsableCommand {
         guard p >= 0, n >= 0, p + n > 0, (depth ?? 0) >= 0 else { throw ValidationError("need -p ≥ 0, -n ≥ 0, one of them > 0, and -d ≥ 0") }
         var threadCounts: [Int?] = [nil]
         if let threads {
-            threadCounts = try threads.split(separator: ",").map { s -> Int? in
-                guard let t = Int(s.trimmingCharacters(in: .whitespaces)), t > 0 else { throw ValidationError("bad thread count '\(s)'") }
-                return t
-            }
+            threadCounts = try Self.counts(threads, atLeast: 1, "thread count")
         }
         let (meters, tried) = energy ? EnergyMeters.discover() : ([], [])
         defer { meters.forEach { $0.stop() } }
@@ -75,12 +72,7 @@ struct Bench: ParsableCommand {
         let tokens = { (count: Int, salt: Int) in (0..<count).map { Int32(($0 * 7919 + 13 + salt) % vocabulary) } }
         var rows: [Row] = []
         var opened: Set<String> = []
-        let splits: [Int?] = try gpuLayers.map { list in
-            try list.split(separator: ",").map { s -> Int? in
-                guard let k = Int(s.trimmingCharacters(in: .whitespaces)), k >= 0 else { throw ValidationError("bad layer count '\(s)'") }
-                return k
-            }
-        } ?? [nil]
+        let splits: [Int?] = try gpuLayers.map { try Self.counts($0, atLeast: 0, "layer count") } ?? [nil]
         for threadCount in threadCounts {
             // The CPU backend (and every CPU fallback) reads EDGEHAL_THREADS when its device opens.
             if let threadCount { setenv("EDGEHAL_THREADS", String(threadCount), 1) }
@@ -192,6 +184,14 @@ struct Bench: ParsableCommand {
             setenv(variable, folder + sub, 1)
         }
         return folder
+    }
+
+    /// A comma-separated list of whole numbers, each at least `atLeast` (-t 1,2; --gpu-layers 0,10,30).
+    static func counts(_ list: String, atLeast: Int, _ what: String) throws -> [Int] {
+        try list.split(separator: ",").map { s in
+            guard let n = Int(s.trimmingCharacters(in: .whitespaces)), n >= atLeast else { throw ValidationError("bad \(what) '\(s)'") }
+            return n
+        }
     }
 
     static func peakRSS() -> Int {

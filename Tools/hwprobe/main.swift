@@ -22,7 +22,8 @@ struct HWProbe: ParsableCommand {
 
     func run() throws {
         BuiltinBackends.addPlugins(plugin)
-        let probed = BuiltinBackends.registry().probeAll()
+        let registry = BuiltinBackends.registry()
+        let probed = registry.probeAll()
         if let list {
             let kinds = Set(list.split(separator: ",").map(String.init))
             for p in probed where p.status.available {
@@ -36,7 +37,7 @@ struct HWProbe: ParsableCommand {
             return Workload(model: try LanguageModel(path: path))
         } ?? Workload.nominal
         // Calibrations are stored in the cache folder: the first hwprobe (or auto run) measures, ≤ 2 s a device.
-        let calibrated = BuiltinBackends.registry().calibrations(probed, types: workload.types, remeasure: calibrate)
+        let calibrated = registry.calibrations(probed, types: workload.types, remeasure: calibrate)
         let predicted = Selection.predictions(calibrated, for: workload)
         var selected: [DeviceChoice] = []
         var selectionError: String?
@@ -62,7 +63,7 @@ struct HWProbe: ParsableCommand {
                               return .init(name: d.name, kind: d.kind.rawValue, memoryBytes: d.memoryBytes,
                                            computeUnits: d.computeUnits, uuid: d.uuid, features: d.features, reference: d.isReference,
                                            rank: Selection.rank(d), calibration: c?.calibration, calibrationNote: c?.reason,
-                                           prediction: c?.calibration.map { workload.predict($0) })
+                                           prediction: c.flatMap { predicted[$0.choice] })
                           })
                 },
                 physicalDevices: Selection.samePhysicalDevice(probed).map { $0.map { "\($0.backend):\($0.index)" } },
@@ -85,7 +86,7 @@ struct HWProbe: ParsableCommand {
                     if let c = calibration(p.name, i) {
                         if let figures = c.calibration {
                             print("      calibration\(c.fresh ? " (measured now)" : ""): \(figures.summary)")
-                            print("      predicted: \(workload.predict(figures).summary)")
+                            print("      predicted: \(predicted[c.choice]?.summary ?? "-")")
                         } else if let reason = c.reason {
                             print("      calibration: none — \(reason)")
                         }

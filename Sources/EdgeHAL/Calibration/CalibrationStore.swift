@@ -111,8 +111,5 @@ public struct CalibrationStore: Sendable {
         return h
     }
 
-    static func hex(_ v: UInt64) -> String {
-        let s = String(v, radix: 16)
-        return String(repeating: "0", count: 16 - s.count) + s
-    }
+    static func hex(_ v: UInt64) -> String { withUnsafeBytes(of: v.bigEndian) { $0.hexString } }
 }

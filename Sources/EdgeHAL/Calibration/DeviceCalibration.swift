@@ -77,9 +77,10 @@ public struct DeviceCalibration: Codable, Sendable, Equatable {
         func rates(_ d: [String: Double], _ unit: String) -> String {
             d.sorted { $0.key < $1.key }.map { "\($0.key) \(Self.decimal($0.value))" }.joined(separator: ", ") + " " + unit
         }
+        func mib(_ bytes: Int) -> Int { (bytes + (1 << 19)) >> 20 }   // nearest: 4 193 152 bytes are "4 MiB"
         return "run \(Self.decimal(runSeconds * 1e6)) µs, +\(Self.decimal(opSeconds * 1e6)) µs/op; "
-            + "mat-vec at \(typeBytes >> 20) MiB: \(rates(matVecGBps, "GB/s")) (q8_0 \(Self.decimal(smallGBps)) at \(smallBytes >> 20) MiB, "
-            + "\(Self.decimal(largeGBps)) at \(largeBytes >> 20) MiB); prefill: \(rates(prefillGFLOPS, "GFLOPS")) "
+            + "mat-vec at \(mib(typeBytes)) MiB: \(rates(matVecGBps, "GB/s")) (q8_0 \(Self.decimal(smallGBps)) at \(mib(smallBytes)) MiB, "
+            + "\(Self.decimal(largeGBps)) at \(mib(largeBytes)) MiB); prefill: \(rates(prefillGFLOPS, "GFLOPS")) "
             + "(measured in \(Self.decimal(measuredSeconds, 2)) s)"
     }
 

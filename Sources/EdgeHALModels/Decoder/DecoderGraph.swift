@@ -37,9 +37,7 @@ public struct DecoderGraph {
             lastRow = last
             final = try d.b.getRows(final, last)
         }
-        // Tied embeddings when the file has no output matrix.
-        let outputName = model.file.tensor(named: "output.weight") != nil ? "output.weight" : "token_embd.weight"
-        logits = try d.b.mulMat(try d.weight(outputName, Shape(model.config.embedding, model.config.vocabulary)), final)
+        logits = try d.b.mulMat(try d.weight(model.outputWeightName, Shape(model.config.embedding, model.config.vocabulary)), final)
         d.b.output(logits)
         (tokenIDs, positions, cacheRows, mask, localMask) = (d.tokenIDs, d.positions, d.cacheRows, d.mask, d.localMask)
         graph = d.b.graph

@@ -36,6 +36,11 @@ public final class LanguageModel: Sendable {
         }
     }
 
+    /// The output projection's tensor: `output.weight`, or the token embeddings when the file ties them.
+    public var outputWeightName: String {
+        file.tensor(named: "output.weight") != nil ? "output.weight" : "token_embd.weight"
+    }
+
     /// Bytes of tensor data in the file.
     public var weightBytes: Int { file.tensors.reduce(0) { $0 + $1.byteCount } }
 }
@@ -53,24 +58,20 @@ public final class ModelSession {
     public var batchSize: Int
 
     /// Whole layers pinned to devices of the list (``LayerSplit``); nil: each op on the first device supporting it.
-    public let split: LayerSplit?
+    public private(set) var split: LayerSplit?
 
     public init(model: LanguageModel, devices: [any Device], contextLength: Int = 2048, batchSize: Int = 64) {
         self.model = model
         self.devices = devices
         self.contextLength = max(1, min(contextLength, model.config.contextLength))
         self.batchSize = max(1, batchSize)
-        split = nil
     }
 
     /// A session whose layers are split across `devices` as `split` asks; the plan is made (and a
     /// model that fits nowhere refused) before any weight is loaded.
-    public init(model: LanguageModel, devices: [any Device], contextLength: Int = 2048, batchSize: Int = 64,
-                split request: LayerSplit.Request) throws {
-        self.model = model
-        self.devices = devices
-        self.contextLength = max(1, min(contextLength, model.config.contextLength))
-        self.batchSize = max(1, batchSize)
+    public convenience init(model: LanguageModel, devices: [any Device], contextLength: Int = 2048, batchSize: Int = 64,
+                            split request: LayerSplit.Request) throws {
+        self.init(model: model, devices: devices, contextLength: contextLength, batchSize: batchSize)
         split = try LayerSplit.plan(request, model: model, devices: devices, contextLength: self.contextLength, batchSize: self.batchSize)
     }
 

@@ -100,16 +100,14 @@ public struct LayerSplit: Sendable, Equatable, CustomStringConvertible {
         var sizes: [Int: UInt64] = [:]
         let cache = UInt64(2 * c.headDim * contextLength * c.kvHeads * MemoryLayout<Float>.size)
         for l in 0..<c.layers { sizes[l] = cache }
+        let outputName = model.outputWeightName
         for t in model.file.tensors {
             let bytes = UInt64(t.byteCount)
             if t.name.hasPrefix("blk."), let l = Int(t.name.dropFirst(4).prefix { $0 != "." }), l < c.layers {
                 sizes[l, default: 0] += bytes
-            } else if t.name == "token_embd.weight" {
-                sizes[DecoderBuilder.embeddingStage, default: 0] += bytes
-                if model.file.tensor(named: "output.weight") == nil { sizes[c.layers, default: 0] += bytes }
-            } else if t.name.hasPrefix("output") {
-                sizes[c.layers, default: 0] += bytes
             }
+            if t.name == "token_embd.weight" { sizes[DecoderBuilder.embeddingStage, default: 0] += bytes }
+            if t.name.hasPrefix("output") || t.name == outputName { sizes[c.layers, default: 0] += bytes }
         }
         return sizes
     }

@@ -6,7 +6,7 @@ extension Workload {
     /// a prefill runs for its last token only), the ops of its decode graph as built (before fusion),
     /// `promptTokens` of prefill in runs of `batch`, then `generatedTokens` of decode.
     public init(model: LanguageModel, promptTokens: Int = 128, generatedTokens: Int = 64, batch: Int = 64) {
-        let outputName = model.file.tensor(named: "output.weight") == nil ? "token_embd.weight" : "output.weight"
+        let outputName = model.outputWeightName
         var byType: [DType: Matrices] = [:]
         for t in model.file.tensors where t.shape[1] > 1 && (t.name != "token_embd.weight" || outputName == t.name) {
             var m = byType[t.type] ?? Matrices(type: t.type, count: 0, bytes: 0, prefillElements: 0)

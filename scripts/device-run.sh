@@ -6,7 +6,15 @@
 # Where no GPU is found, the emulated devices (lavapipe, PoCL) stand in with the small model only.
 #
 # Results in ${OUT:-./device-results}: log.txt (everything, with step times), summary.txt, and detail.tgz.
+# STEPS (space-separated) runs a subset, for a short first look with the device's time in mind:
+#   conformance validation model bench auto split llama profile perf   (the default: all of them)
+# FAMILIES lists the Vulkan kernel families the table and the bench run under (default: the probed one;
+# "gpu cpu" gives the A/B on a GPU). PERF_ARGS narrows the perf table (e.g. "--op mul_mat").
 set -uo pipefail
+STEPS=" ${STEPS:-conformance validation model bench auto split llama profile perf} "
+want() { [[ $STEPS == *" $1 "* ]]; }
+FAMILIES=${FAMILIES:-probed}
+family_env() { [[ $1 == probed ]] && echo "EDGEHAL_VULKAN_KERNELS=${EDGEHAL_VULKAN_KERNELS:-}" || echo "EDGEHAL_VULKAN_KERNELS=$1"; }
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 OUT=${OUT:-$PWD/device-results}
 mkdir -p "$OUT"
@@ -70,49 +78,73 @@ fi
 
 for dev in "${gpus[@]}"; do
   tag=${dev/:/-}
-  step "conformance $dev"
-  timeout 300 "$B/conformance" --backend "$dev" > "$D/conf-$tag.txt" 2>&1
-  summary "conformance $dev: exit $? — $(tail -1 "$D/conf-$tag.txt")"
-  grep -E '^\S.* [1-9][0-9]* +[0-9]+ *$' "$D/conf-$tag.txt" | grep -vE ' 0 +0 *$' | head -5
-  if [[ $dev == vulkan:* ]]; then
-    step "vulkan validation $dev"
-    EDGEHAL_VULKAN_VALIDATION=1 timeout 300 "$B/conformance" --backend "$dev" > "$D/conf-$tag-validation.txt" 2>&1
-    summary "validation $dev: exit $?, $(grep -cE 'VUID|Validation Error' "$D/conf-$tag-validation.txt") validation messages"
-  fi
-  step "model case $dev"
-  tokens=$((standin ? 48 : 0))
-  timeout 300 "$B/conformance" --backend "$dev" --op model_none --model "$work/models/small.gguf" --model-tokens $tokens > "$D/model-$tag.txt" 2>&1
-  summary "model case $dev: exit $? — $(grep -m1 -E 'model' "$D/model-$tag.txt" | cut -c1-200)"
+  for fam in $FAMILIES; do
+    [[ $dev == vulkan:* ]] || [[ $fam == probed ]] || continue
+    ftag=$tag; [[ $fam == probed ]] || ftag=$tag-$fam
+    if want conformance; then
+      step "conformance $dev ($fam kernels)"
+      env "$(family_env "$fam")" timeout 300 "$B/conformance" --backend "$dev" > "$D/conf-$ftag.txt" 2>&1
+      summary "conformance $dev ($fam): exit $? — $(tail -1 "$D/conf-$ftag.txt")"
+      grep -E '^\S.* [1-9][0-9]* +[0-9]+ *$' "$D/conf-$ftag.txt" | grep -vE ' 0 +0 *$' | head -5
+    fi
+    if want validation && [[ $dev == vulkan:* ]]; then
+      step "vulkan validation $dev ($fam kernels)"
+      env "$(family_env "$fam")" EDGEHAL_VULKAN_VALIDATION=1 timeout 300 "$B/conformance" --backend "$dev" > "$D/conf-$ftag-validation.txt" 2>&1
+      summary "validation $dev ($fam): exit $?, $(grep -cE 'VUID|Validation Error' "$D/conf-$ftag-validation.txt") validation messages"
+    fi
+    if want model; then
+      step "model case $dev ($fam kernels)"
+      tokens=$((standin ? 48 : 0))
+      env "$(family_env "$fam")" timeout 300 "$B/conformance" --backend "$dev" --op model_none --model "$work/models/small.gguf" --model-tokens $tokens > "$D/model-$ftag.txt" 2>&1
+      summary "model case $dev ($fam): exit $? — $(grep -m1 -E 'model' "$D/model-$ftag.txt" | cut -c1-200)"
+    fi
+  done
 done
 
 reps=$((standin ? 1 : 3))
+prompts=$((standin ? 128 : 512))
 for m in "${models[@]}"; do
   name=$(basename "$m" .gguf)
-  step "bench $name: edgehal on cpu,$list"
-  timeout 600 "$B/edgehal" bench --model "$m" --backend "cpu,$list" -p 128 -n 64 -r $reps 2>&1 | tee "$D/bench-$name.txt"
-  timeout 600 "$B/edgehal" bench --model "$m" --backend "cpu,$list" -p 128 -n 64 -d 128 -r $reps 2>&1 | tee "$D/bench-$name-d128.txt"
-  step "auto for $name: calibrations, predictions and the choice (#24)"
-  timeout 120 "$B/hwprobe" --model "$m" 2>&1 | grep -E 'calibration|predicted|selected' | tee "$D/auto-$name.txt"
-  summary "auto $name: $(grep -m1 -o 'auto picks [^:]*' "$D/auto-$name.txt")"
-  step "bench $name: layer split on ${gpus[0]} (--gpu-layers 0, 2, 8, and 999: every layer and the output)"
-  timeout 600 "$B/edgehal" bench --model "$m" --backend "${gpus[0]}" --gpu-layers 0,2,8,999 -p 128 -n 64 -r 1 2>&1 | tee "$D/bench-$name-split.txt"
-  step "bench $name: llama.cpp (Vulkan on GPUs; its CPU path where it finds none)"
-  timeout 600 "$B/llama-bench" -m "$m" -ngl 99 -p 128 -n 64 -d 0,128 -r $reps 2>&1 | grep -vE '^(ggml|llama_|load)' | tee "$D/llama-bench-$name.txt"
+  if want bench; then
+    for fam in $FAMILIES; do
+      step "bench $name: edgehal on cpu,$list ($fam Vulkan kernels)"
+      env "$(family_env "$fam")" timeout 600 "$B/edgehal" bench --model "$m" --backend "cpu,$list" -p $prompts -n 64 -d 128 -r $reps 2>&1 | tee "$D/bench-$name-$fam.txt"
+    done
+  fi
+  if want auto; then
+    step "auto for $name: calibrations, predictions and the choice (#24)"
+    timeout 120 "$B/hwprobe" --model "$m" 2>&1 | grep -E 'calibration|predicted|selected' | tee "$D/auto-$name.txt"
+    summary "auto $name: $(grep -m1 -o 'auto picks [^:]*' "$D/auto-$name.txt")"
+  fi
+  if want split; then
+    step "bench $name: layer split on ${gpus[0]} (--gpu-layers 0, 2, 8, and 999: every layer and the output)"
+    timeout 600 "$B/edgehal" bench --model "$m" --backend "${gpus[0]}" --gpu-layers 0,2,8,999 -p 128 -n 64 -r 1 2>&1 | tee "$D/bench-$name-split.txt"
+  fi
+  if want llama; then
+    step "bench $name: llama.cpp (Vulkan on GPUs; its CPU path where it finds none)"
+    timeout 600 "$B/llama-bench" -m "$m" -ngl 99 -p 128,$prompts -n 64 -d 0,128 -r $reps 2>&1 | grep -vE '^(ggml|llama_|load)' | tee "$D/llama-bench-$name.txt"
+  fi
 done
 
-for dev in "${gpus[@]}"; do
-  api=${dev%%:*}
-  step "profile $dev"
-  env "EDGEHAL_${api^^}_PROFILE=1" timeout 300 "$B/edgehal" bench --model "${models[-1]}" --backend "$dev" -p 128 -n 32 -r 1 2>&1 \
-    | tee "$D/profile-${dev/:/-}.txt" | tail -25
-done
+if want profile; then
+  for dev in "${gpus[@]}"; do
+    api=${dev%%:*}
+    step "profile $dev"
+    env "EDGEHAL_${api^^}_PROFILE=1" timeout 300 "$B/edgehal" bench --model "${models[-1]}" --backend "$dev" -p 128 -n 32 -r 1 2>&1 \
+      | tee "$D/profile-${dev/:/-}.txt" | tail -25
+  done
+fi
 
-step "perf"
-perf=(--perf --backend "cpu,$list")
-((standin)) && perf+=(--op mul_mat --type q4_0)
-timeout 600 "$B/conformance" "${perf[@]}" > "$D/perf.txt" 2>&1
-summary "perf: exit $?"
-head -3 "$D/perf.txt"; grep -E 'device-to-device|4096 m=11008 n=1 ' "$D/perf.txt"
+if want perf; then
+  step "perf"
+  perf=(--perf --backend "cpu,$list")
+  ((standin)) && perf+=(--op mul_mat --type q4_0)
+  # shellcheck disable=SC2206
+  perf+=(${PERF_ARGS:-})
+  timeout 600 "$B/conformance" "${perf[@]}" > "$D/perf.txt" 2>&1
+  summary "perf: exit $?"
+  head -3 "$D/perf.txt"; grep -E 'device-to-device|4096 m=11008 n=1 ' "$D/perf.txt"
+fi
 
 step done
 tar -C "$work" -czf "$OUT/detail.tgz" detail

@@ -11,24 +11,30 @@ import Darwin
 ///
 /// `EDGEHAL_VULKAN_VALIDATION=1` enables the Khronos validation layer; `EDGEHAL_VULKAN_PROFILE=1`
 /// records a timestamp around every dispatch; `EDGEHAL_VULKAN_KERNELS=gpu|cpu` forces a kernel family
-/// (``VulkanKernelFamily``), which each device's features name (`kernels=…`).
+/// (``VulkanKernelFamily``), which each device's features name (`kernels=…`); `EDGEHAL_VULKAN_STAGING=1`
+/// sends host writes and reads through a staging copy (``VulkanMemory``; features: `memory=…`).
 public struct VulkanBackend: Backend {
     public let name = "vulkan"
     public let validation: Bool
     public let profile: Bool
     /// The kernel family every device gets; nil: each device's type decides.
     public let kernels: VulkanKernelFamily?
+    /// Every host write and read through the staging buffer, even where buffers are mapped
+    /// (`EDGEHAL_VULKAN_STAGING=1`; ``VulkanMemory``).
+    public let staging: Bool
 
-    public init(validation: Bool? = nil, profile: Bool? = nil, kernels: VulkanKernelFamily? = nil) {
+    public init(validation: Bool? = nil, profile: Bool? = nil, kernels: VulkanKernelFamily? = nil, staging: Bool? = nil) {
         self.validation = validation ?? (CacheFolder.environment("EDGEHAL_VULKAN_VALIDATION") == "1")
         self.profile = profile ?? (CacheFolder.environment("EDGEHAL_VULKAN_PROFILE") == "1")
         self.kernels = kernels ?? VulkanKernelFamily.forced
+        self.staging = staging ?? VulkanMemory.forcedByEnvironment
     }
 
     public func family(_ kind: DeviceKind) -> VulkanKernelFamily { kernels ?? VulkanKernelFamily.forKind(kind) }
 
     func info(_ facts: VulkanDeviceFacts) -> DeviceInfo {
         var info = facts.info
+        if let memory = try? VulkanMemory(facts.memoryProperties, forceStaging: staging) { info.features.append("memory=\(memory.description)") }
         info.features.append("kernels=\(family(facts.kind).rawValue)")
         return info
     }

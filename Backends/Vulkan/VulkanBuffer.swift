@@ -2,18 +2,22 @@ import CVulkan
 import EdgeHAL
 import Synchronization
 
-/// Device memory in the context's memory type, mapped once for the buffer's life: on lavapipe and
-/// integrated GPUs that memory *is* the device's, so writes and reads are one memcpy, never two.
-/// Kernels read it through texel-buffer views (made on demand, kept per base offset) and write it
-/// as a storage buffer.
+/// Device memory in the context's buffer memory type (``VulkanMemory``), mapped once for the buffer's
+/// life where the host can map it: on lavapipe and integrated GPUs that memory *is* the device's, so
+/// writes and reads are one memcpy, never two. Elsewhere writes and reads go through the device's
+/// staging buffer. Kernels read it through texel-buffer views (made on demand, kept per base offset)
+/// and write it as a storage buffer.
 final class VulkanBuffer: DeviceBuffer, @unchecked Sendable {
     let context: VulkanContext
     let buffer: VkBuffer
     let memory: VkDeviceMemory
-    let mapped: UnsafeMutableRawPointer
+    /// The host mapping (nil where the memory is not host-visible).
+    let mapped: UnsafeMutableRawPointer?
     let byteCount: Int
     /// Allocated bytes: byteCount rounded up to 16, so 16-byte texel views can cover the end.
     let allocatedBytes: Int
+    /// Where reads and writes add their wall time when the device profiles (nil otherwise).
+    let profiler: KernelProfiler?
     private let lock = Mutex(())
     private var views: [ViewKey: VkBufferView] = [:]
 
@@ -22,42 +26,20 @@ final class VulkanBuffer: DeviceBuffer, @unchecked Sendable {
     static let usage = VK_BUFFER_USAGE_UNIFORM_TEXEL_BUFFER_BIT.rawValue | VK_BUFFER_USAGE_STORAGE_BUFFER_BIT.rawValue
         | VK_BUFFER_USAGE_TRANSFER_SRC_BIT.rawValue | VK_BUFFER_USAGE_TRANSFER_DST_BIT.rawValue
 
-    init(context: VulkanContext, byteCount: Int) throws {
+    init(context: VulkanContext, byteCount: Int, profiler: KernelProfiler? = nil) throws {
         self.context = context
+        self.profiler = profiler
         self.byteCount = byteCount
         allocatedBytes = max(16, (byteCount + 15) / 16 * 16)
-        let vk = context.vk, device = context.device
-        var info = VkBufferCreateInfo()
-        info.sType = VK_STRUCTURE_TYPE_BUFFER_CREATE_INFO
-        info.size = VkDeviceSize(allocatedBytes)
-        info.usage = Self.usage
-        info.sharingMode = VK_SHARING_MODE_EXCLUSIVE
-        var b: VkBuffer?
-        try check("vkCreateBuffer (\(allocatedBytes) bytes)", vk.createBuffer(device, &info, nil, &b))
-        guard let b else { throw VulkanError("vkCreateBuffer returned no buffer") }
-        var requirements = VkMemoryRequirements()
-        vk.getBufferMemoryRequirements(device, b, &requirements)
-        guard requirements.memoryTypeBits & (1 << context.memoryType) != 0 else {
-            vk.destroyBuffer(device, b, nil)
-            throw VulkanError("the buffer cannot live in memory type \(context.memoryType)")
-        }
-        var allocate = VkMemoryAllocateInfo()
-        allocate.sType = VK_STRUCTURE_TYPE_MEMORY_ALLOCATE_INFO
-        allocate.allocationSize = requirements.size
-        allocate.memoryTypeIndex = context.memoryType
-        var m: VkDeviceMemory?
-        let r = vk.allocateMemory(device, &allocate, nil, &m)
-        guard r == VK_SUCCESS, let m else {
-            vk.destroyBuffer(device, b, nil)
-            throw VulkanError("vkAllocateMemory (\(requirements.size) bytes)", r)
-        }
+        let (b, m) = try context.allocateBuffer(bytes: allocatedBytes, memoryType: context.memory.bufferType, usage: Self.usage)
         var pointer: UnsafeMutableRawPointer?
-        var result = vk.bindBufferMemory(device, b, m, 0)
-        if result == VK_SUCCESS { result = vk.mapMemory(device, m, 0, VkDeviceSize(VK_WHOLE_SIZE), 0, &pointer) }
-        guard result == VK_SUCCESS, let pointer else {
-            vk.destroyBuffer(device, b, nil)
-            vk.freeMemory(device, m, nil)
-            throw VulkanError("vkBindBufferMemory/vkMapMemory", result)
+        if context.memory.mapped {
+            let result = context.vk.mapMemory(context.device, m, 0, VkDeviceSize(VK_WHOLE_SIZE), 0, &pointer)
+            guard result == VK_SUCCESS, pointer != nil else {
+                context.vk.destroyBuffer(context.device, b, nil)
+                context.vk.freeMemory(context.device, m, nil)
+                throw VulkanError("vkMapMemory", result)
+            }
         }
         buffer = b
         memory = m
@@ -73,12 +55,24 @@ final class VulkanBuffer: DeviceBuffer, @unchecked Sendable {
 
     func write(_ bytes: UnsafeRawBufferPointer, at offset: Int) throws {
         try checkRange(offset, bytes.count)
-        if let src = bytes.baseAddress { (mapped + offset).copyMemory(from: src, byteCount: bytes.count) }
+        let start = profiler == nil ? 0 : MonotonicClock.seconds()
+        if let mapped, !context.memory.stagedWrites {
+            if let src = bytes.baseAddress { (mapped + offset).copyMemory(from: src, byteCount: bytes.count) }
+        } else {
+            try context.staging.write(bytes, to: buffer, at: offset)
+        }
+        profiler?.add("host write", ms: (MonotonicClock.seconds() - start) * 1e3)
     }
 
     func read(into bytes: UnsafeMutableRawBufferPointer, at offset: Int) throws {
         try checkRange(offset, bytes.count)
-        if let dst = bytes.baseAddress { dst.copyMemory(from: mapped + offset, byteCount: bytes.count) }
+        let start = profiler == nil ? 0 : MonotonicClock.seconds()
+        if let mapped, !context.memory.stagedReads {
+            if let dst = bytes.baseAddress { dst.copyMemory(from: mapped + offset, byteCount: bytes.count) }
+        } else {
+            try context.staging.read(buffer, at: offset, into: bytes)
+        }
+        profiler?.add("host read", ms: (MonotonicClock.seconds() - start) * 1e3)
     }
 
     private func checkRange(_ offset: Int, _ count: Int) throws {

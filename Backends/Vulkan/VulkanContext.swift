@@ -20,9 +20,10 @@ final class VulkanContext: @unchecked Sendable {
     let vk: VulkanFunctions
     let facts: VulkanDeviceFacts
     let limits: VkPhysicalDeviceLimits
-    /// The memory type buffers use: device-local and host-visible where the device has one (lavapipe,
-    /// integrated GPUs, resizable-BAR), else host-visible.
-    let memoryType: UInt32
+    /// Where buffers live and how the host reaches them (``VulkanMemory``).
+    let memory: VulkanMemory
+    /// Host ↔ device copies where buffers are not mapped, or not cached for reading.
+    private(set) var staging: VulkanStaging!
     let has16BitStorage: Bool
     /// Names the persisted pipeline cache: the driver's pipeline-cache UUID and driver version.
     let pipelineCacheKey: String
@@ -32,7 +33,7 @@ final class VulkanContext: @unchecked Sendable {
     private var messenger: VkDebugUtilsMessengerEXT?
     private var destroyMessenger: PFN_vkDestroyDebugUtilsMessengerEXT?
 
-    init(deviceIndex: Int, validation: Bool) throws {
+    init(deviceIndex: Int, validation: Bool, forceStaging: Bool = false) throws {
         VulkanCache.pointMesaShaderCache()
         lib = try VulkanLibrary()
         let sink = validation ? VulkanValidation() : nil
@@ -88,9 +89,9 @@ final class VulkanContext: @unchecked Sendable {
         }
         queueFamily = UInt32(family)
 
-        var memory = VkPhysicalDeviceMemoryProperties()
-        try lib.function(instance, "vkGetPhysicalDeviceMemoryProperties", as: PFN_vkGetPhysicalDeviceMemoryProperties.self)(physical, &memory)
-        memoryType = try Self.pickMemoryType(memory)
+        var memoryProperties = VkPhysicalDeviceMemoryProperties()
+        try lib.function(instance, "vkGetPhysicalDeviceMemoryProperties", as: PFN_vkGetPhysicalDeviceMemoryProperties.self)(physical, &memoryProperties)
+        memory = try VulkanMemory(memoryProperties, forceStaging: forceStaging)
 
         has16BitStorage = facts.features.contains("fp16-storage")
         var device: VkDevice?
@@ -130,10 +131,12 @@ final class VulkanContext: @unchecked Sendable {
         vk.getDeviceQueue(device, queueFamily, 0, &q)
         guard let q else { throw VulkanError("vkGetDeviceQueue returned no queue") }
         queue = q
+        staging = VulkanStaging(context: self, memoryType: memory.stagingType)
     }
 
     deinit {
         _ = vk.deviceWaitIdle(device)
+        staging.destroy()
         vk.destroyDevice(device, nil)
         if let messenger, let destroyMessenger { destroyMessenger(instance, messenger, nil) }
         destroyInstance(instance, nil)
@@ -172,13 +175,52 @@ final class VulkanContext: @unchecked Sendable {
         return instance
     }
 
-    private static func pickMemoryType(_ memory: VkPhysicalDeviceMemoryProperties) throws -> UInt32 {
-        let types = withUnsafeBytes(of: memory.memoryTypes) { Array($0.bindMemory(to: VkMemoryType.self).prefix(Int(memory.memoryTypeCount))) }
-        let visible = VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT.rawValue | VK_MEMORY_PROPERTY_HOST_COHERENT_BIT.rawValue
-        let local = VK_MEMORY_PROPERTY_DEVICE_LOCAL_BIT.rawValue
-        if let i = types.firstIndex(where: { $0.propertyFlags & (visible | local) == visible | local }) { return UInt32(i) }
-        if let i = types.firstIndex(where: { $0.propertyFlags & visible == visible }) { return UInt32(i) }
-        throw VulkanError("the device has no host-visible, coherent memory type")
+    /// A buffer of `bytes` bound to new memory of `memoryType` (unmapped).
+    func allocateBuffer(bytes: Int, memoryType: UInt32, usage: UInt32) throws -> (VkBuffer, VkDeviceMemory) {
+        var info = VkBufferCreateInfo()
+        info.sType = VK_STRUCTURE_TYPE_BUFFER_CREATE_INFO
+        info.size = VkDeviceSize(bytes)
+        info.usage = usage
+        info.sharingMode = VK_SHARING_MODE_EXCLUSIVE
+        var b: VkBuffer?
+        try check("vkCreateBuffer (\(bytes) bytes)", vk.createBuffer(device, &info, nil, &b))
+        guard let b else { throw VulkanError("vkCreateBuffer returned no buffer") }
+        var requirements = VkMemoryRequirements()
+        vk.getBufferMemoryRequirements(device, b, &requirements)
+        guard requirements.memoryTypeBits & (1 << memoryType) != 0 else {
+            vk.destroyBuffer(device, b, nil)
+            throw VulkanError("the buffer cannot live in memory type \(memoryType)")
+        }
+        var allocate = VkMemoryAllocateInfo()
+        allocate.sType = VK_STRUCTURE_TYPE_MEMORY_ALLOCATE_INFO
+        allocate.allocationSize = requirements.size
+        allocate.memoryTypeIndex = memoryType
+        var m: VkDeviceMemory?
+        var result = vk.allocateMemory(device, &allocate, nil, &m)
+        if result == VK_SUCCESS, let m { result = vk.bindBufferMemory(device, b, m, 0) }
+        guard result == VK_SUCCESS, let m else {
+            vk.destroyBuffer(device, b, nil)
+            if let m { vk.freeMemory(device, m, nil) }
+            throw VulkanError("vkAllocateMemory/vkBindBufferMemory (\(requirements.size) bytes)", result)
+        }
+        return (b, m)
+    }
+
+    /// Submits one command buffer and waits for its fence, under the queue lock.
+    func submitAndWait(_ commands: VkCommandBuffer, fence: VkFence) throws {
+        try queueLock.withLock { _ in
+            var f: VkFence? = fence
+            try check("vkResetFences", vk.resetFences(device, 1, &f))
+            var cb: VkCommandBuffer? = commands
+            var submit = VkSubmitInfo()
+            submit.sType = VK_STRUCTURE_TYPE_SUBMIT_INFO
+            submit.commandBufferCount = 1
+            try withUnsafePointer(to: &cb) { c in
+                submit.pCommandBuffers = c
+                try check("vkQueueSubmit", vk.queueSubmit(queue, 1, &submit, fence))
+            }
+            try check("vkWaitForFences", vk.waitForFences(device, 1, &f, VkBool32(VK_TRUE), UInt64.max))
+        }
     }
 
     /// A shader-write → shader-read (and → host-read) barrier helper for command recording.

@@ -18,11 +18,14 @@ public final class VulkanDevice: Device, @unchecked Sendable {
     /// the per-kernel totals go to standard error when the device closes.
     let profile: Bool
     let profiler = KernelProfiler()
+    /// Host-side wall time beside it (submit → fence, buffer reads and writes): where the time a token
+    /// takes goes when it is not in the kernels (e.g. reads through a non-cached mapping).
+    let hostProfiler = KernelProfiler()
     /// The shape of kernels this device runs (``VulkanKernelFamily``).
     public let family: VulkanKernelFamily
 
     init(index: Int, validation: Bool, profile: Bool, backend: VulkanBackend) throws {
-        context = try VulkanContext(deviceIndex: index, validation: validation)
+        context = try VulkanContext(deviceIndex: index, validation: validation, forceStaging: backend.staging)
         pipelines = try VulkanPipelines(context: context)
         info = backend.info(context.facts)
         family = backend.family(context.facts.kind)
@@ -32,6 +35,7 @@ public final class VulkanDevice: Device, @unchecked Sendable {
     deinit {
         if profile {
             let text = profiler.table("vulkan profile on \(info.name) (timestamp queries)")
+                + hostProfiler.table("vulkan host time on \(info.name) (wall clock)")
             _ = text.withCString { write(2, $0, strlen($0)) }
         }
     }
@@ -49,7 +53,7 @@ public final class VulkanDevice: Device, @unchecked Sendable {
     }
 
     public func makeBuffer(byteCount: Int) throws -> any DeviceBuffer {
-        try VulkanBuffer(context: context, byteCount: byteCount)
+        try VulkanBuffer(context: context, byteCount: byteCount, profiler: profile ? hostProfiler : nil)
     }
 
     public func compile(_ partition: Partition) throws -> any Program {

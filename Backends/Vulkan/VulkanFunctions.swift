@@ -39,6 +39,7 @@ struct VulkanFunctions: @unchecked Sendable {
     let cmdBindDescriptorSets: PFN_vkCmdBindDescriptorSets
     let cmdPushConstants: PFN_vkCmdPushConstants
     let cmdDispatch: PFN_vkCmdDispatch
+    let cmdCopyBuffer: PFN_vkCmdCopyBuffer
     let cmdPipelineBarrier: PFN_vkCmdPipelineBarrier
     let cmdWriteTimestamp: PFN_vkCmdWriteTimestamp
     let cmdResetQueryPool: PFN_vkCmdResetQueryPool
@@ -94,6 +95,7 @@ struct VulkanFunctions: @unchecked Sendable {
         cmdBindDescriptorSets = try load("vkCmdBindDescriptorSets")
         cmdPushConstants = try load("vkCmdPushConstants")
         cmdDispatch = try load("vkCmdDispatch")
+        cmdCopyBuffer = try load("vkCmdCopyBuffer")
         cmdPipelineBarrier = try load("vkCmdPipelineBarrier")
         cmdWriteTimestamp = try load("vkCmdWriteTimestamp")
         cmdResetQueryPool = try load("vkCmdResetQueryPool")

@@ -14,6 +14,8 @@ struct VulkanDeviceFacts: Sendable {
     var computeQueueFamilies: Int
     var subgroupSize: UInt32
     var features: [String]
+    /// The device's memory types, for ``VulkanMemory`` (how the backend will reach buffers).
+    var memoryProperties = VkPhysicalDeviceMemoryProperties()
     /// Multiprocessors where a vendor extension reports them, else unknown.
     var computeUnits: Int?
     /// VkPhysicalDeviceIDProperties.deviceUUID: the card's identity, shared with its OpenCL device.
@@ -121,6 +123,7 @@ enum VulkanProbe {
                     facts.deviceLocalBytes += heaps[i].size
                 }
             }
+            facts.memoryProperties = mem
             var familyCount: UInt32 = 0
             queues(device, &familyCount, nil)
             var families = [VkQueueFamilyProperties](repeating: VkQueueFamilyProperties(), count: Int(familyCount))

@@ -175,21 +175,11 @@ final class VulkanProgram: Program, @unchecked Sendable {
     }
 
     func run() throws {
-        let context = device.context, vk = context.vk
-        try context.queueLock.withLock { _ in
-            var f: VkFence? = fence
-            try check("vkResetFences", vk.resetFences(context.device, 1, &f))
-            var cb: VkCommandBuffer? = commands
-            var submit = VkSubmitInfo()
-            submit.sType = VK_STRUCTURE_TYPE_SUBMIT_INFO
-            submit.commandBufferCount = 1
-            try withUnsafePointer(to: &cb) { c in
-                submit.pCommandBuffers = c
-                try check("vkQueueSubmit", vk.queueSubmit(context.queue, 1, &submit, fence))
-            }
-            try check("vkWaitForFences", vk.waitForFences(context.device, 1, &f, VkBool32(VK_TRUE), UInt64.max))
-        }
-        if timestamps != nil { for (k, ms) in zip(kernels, try nodeMilliseconds()) { device.profiler.add(k, ms: ms) } }
+        let start = timestamps == nil ? 0 : MonotonicClock.seconds()
+        try device.context.submitAndWait(commands, fence: fence)
+        guard timestamps != nil else { return }
+        device.hostProfiler.add("submit → fence", ms: (MonotonicClock.seconds() - start) * 1e3)
+        for (k, ms) in zip(kernels, try nodeMilliseconds()) { device.profiler.add(k, ms: ms) }
     }
 
     /// Milliseconds each node took in the last run (timestamp queries), when compiled with profiling.

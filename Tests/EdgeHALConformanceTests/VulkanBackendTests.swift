@@ -1,4 +1,5 @@
 import EdgeHAL
+import CVulkan
 import EdgeHALBuiltins
 import EdgeHALConformance
 @testable import EdgeHALVulkan
@@ -84,5 +85,80 @@ struct VulkanHazardTests {
         do { let barrier = t.needsBarrier(before: node([x], slice(arena, 8192, 3))); #expect(!barrier) }
         do { let barrier = t.needsBarrier(before: node([slice(arena, 8204, 1)], slice(arena, 9000, 1))); #expect(barrier) }
         #expect(h.barriers == 2 && t.barriers == 1)
+    }
+}
+
+/// Host transfers through the staging copy (VulkanMemory, VulkanStaging): the choice from a driver's
+/// memory types, and the path itself forced on lavapipe, whose one memory type is mapped and cached.
+struct VulkanStagingTests {
+    static let available = VulkanBackendTests.status.available
+
+    /// Memory properties with `types` as (flags, heap) over heaps of `heaps` bytes.
+    func properties(_ types: [([VkMemoryPropertyFlagBits], Int)], heaps: [UInt64]) -> VkPhysicalDeviceMemoryProperties {
+        var p = VkPhysicalDeviceMemoryProperties()
+        p.memoryTypeCount = UInt32(types.count)
+        p.memoryHeapCount = UInt32(heaps.count)
+        withUnsafeMutableBytes(of: &p.memoryTypes) { raw in
+            let t = raw.bindMemory(to: VkMemoryType.self)
+            for (i, (flags, heap)) in types.enumerated() {
+                t[i] = VkMemoryType(propertyFlags: flags.reduce(0) { $0 | $1.rawValue }, heapIndex: UInt32(heap))
+            }
+        }
+        withUnsafeMutableBytes(of: &p.memoryHeaps) { raw in
+            let h = raw.bindMemory(to: VkMemoryHeap.self)
+            for (i, size) in heaps.enumerated() { h[i] = VkMemoryHeap(size: size, flags: i == 0 ? VK_MEMORY_HEAP_DEVICE_LOCAL_BIT.rawValue : 0) }
+        }
+        return p
+    }
+
+    @Test func memoryChoiceFollowsTheDriversTypes() throws {
+        let local = VK_MEMORY_PROPERTY_DEVICE_LOCAL_BIT, visible = VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT
+        let coherent = VK_MEMORY_PROPERTY_HOST_COHERENT_BIT, cached = VK_MEMORY_PROPERTY_HOST_CACHED_BIT
+        // lavapipe / integrated: one type with every flag: mapped, nothing staged unless forced.
+        let uma = properties([([local, visible, coherent, cached], 0)], heaps: [2 << 30])
+        let m1 = try VulkanMemory(uma, forceStaging: false)
+        #expect(m1.mapped && !m1.stagedReads && !m1.stagedWrites && m1.description == "mapped")
+        let m1f = try VulkanMemory(uma, forceStaging: true)
+        #expect(m1f.mapped && m1f.stagedReads && m1f.stagedWrites && m1f.description == "mapped-staged")
+        // A discrete GPU with resizable BAR (the H200): the mapped device-local type, reads staged through cached host memory.
+        let rebar = properties([([local], 0), ([visible, coherent], 1), ([visible, coherent, cached], 1), ([local, visible, coherent], 0)],
+                               heaps: [141 << 30, 64 << 30])
+        let m2 = try VulkanMemory(rebar, forceStaging: false)
+        #expect(m2.bufferType == 3 && m2.mapped && m2.stagedReads && !m2.stagedWrites && m2.stagingType == 2)
+        // Without resizable BAR the mapped window is 256 MiB: buffers unmapped in the big heap, everything staged.
+        let window = properties([([local], 0), ([visible, coherent], 1), ([visible, coherent, cached], 1), ([local, visible, coherent], 2)],
+                                heaps: [24 << 30, 64 << 30, 256 << 20])
+        let m3 = try VulkanMemory(window, forceStaging: false)
+        #expect(m3.bufferType == 0 && !m3.mapped && m3.stagedReads && m3.stagedWrites && m3.description == "staged")
+        // No host-visible type at all: an error, not a crash.
+        #expect(throws: VulkanError.self) { try VulkanMemory(properties([([local], 0)], heaps: [1 << 30]), forceStaging: false) }
+    }
+
+    /// A transfer larger than the staging buffer goes in pieces and arrives whole, at odd offsets.
+    @Test(.enabled(if: available)) func stagedTransfersInPieces() throws {
+        let device = try #require(try VulkanBackend(staging: true).makeDevice(index: 0) as? VulkanDevice)
+        let staging = VulkanStaging(context: device.context, memoryType: device.context.memory.stagingType, maxBytes: 1 << 20)
+        defer { staging.destroy() }
+        let buffer = try VulkanBuffer(context: device.context, byteCount: 3 << 20)
+        let bytes = (0..<(5 << 19)).map { UInt8(truncatingIfNeeded: $0 &* 2654435761 >> 7) }
+        try bytes.withUnsafeBytes { try staging.write($0, to: buffer.buffer, at: 12_345) }
+        var back = [UInt8](repeating: 0, count: bytes.count)
+        try back.withUnsafeMutableBytes { try staging.read(buffer.buffer, at: 12_345, into: $0) }
+        #expect(back == bytes)
+    }
+
+    /// The table's ops that move weights, states and results, with every host write and read staged,
+    /// under the validation layer (a missing barrier between a copy and a dispatch shows here).
+    @Test(.enabled(if: available)) func tableThroughStagingUnderTheValidationLayer() throws {
+        let device = try #require(try VulkanBackend(validation: true, kernels: .gpu, staging: true).makeDevice(index: 0) as? VulkanDevice)
+        #expect(device.info.features.contains("memory=mapped-staged"))
+        let ops: Set = ["mul_mat", "get_rows", "set_rows", "attention", "rms_norm"]
+        let report = ConformanceRunner().run(CaseTable.all.filter { ops.contains($0.op) }, on: device)
+        for r in report.results where r.status != .pass {
+            Issue.record("vulkan (staged): \(r.op) \(r.type) \(r.shape): \(r.status) \(r.detail ?? "")")
+        }
+        #expect(report.failed == 0 && report.unsupported == 0 && report.results.count > 100)
+        let messages = device.validationMessages ?? ["the validation layer was not enabled"]
+        #expect(messages.isEmpty, "\(messages.count) validation messages, first: \(messages.first ?? "")")
     }
 }

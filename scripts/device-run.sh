@@ -8,6 +8,8 @@
 # Results in ${OUT:-./device-results}: log.txt (everything, with step times), summary.txt, and detail.tgz.
 # STEPS (space-separated) runs a subset, for a short first look with the device's time in mind:
 #   conformance validation model bench auto split llama profile perf   (the default: all of them)
+#   tune: decode on the largest model under each Vulkan mat-vec geometry in TUNINGS (EDGEHAL_VULKAN_MATVEC
+#   values, space-separated; "default" is the built-in choice), per-shape kernel times (not in the default)
 # FAMILIES lists the Vulkan kernel families the table and the bench run under (default: the probed one;
 # "gpu cpu" gives the A/B on a GPU). PERF_ARGS narrows the perf table (e.g. "--op mul_mat").
 set -uo pipefail
@@ -132,6 +134,15 @@ if want profile; then
     step "profile $dev"
     env "EDGEHAL_${api^^}_PROFILE=1" timeout 300 "$B/edgehal" bench --model "${models[-1]}" --backend "$dev" -p 128 -n 32 -r 1 2>&1 \
       | tee "$D/profile-${dev/:/-}.txt" | tail -25
+  done
+fi
+
+if want tune; then
+  for t in ${TUNINGS:-default}; do
+    setting=$t; [[ $t == default ]] && setting=
+    step "tune: EDGEHAL_VULKAN_MATVEC=$setting, decode on $(basename "${models[-1]}")"
+    EDGEHAL_VULKAN_MATVEC=$setting EDGEHAL_VULKAN_PROFILE=shapes timeout 120 "$B/edgehal" bench --model "${models[-1]}" --backend vulkan \
+      -p 0 -n 32 -d 128 -r 1 2>&1 | tee "$D/tune-$t.txt" | grep -E 'mul_mat_vec|attention|tg32|submit|host read' | sort -u | head -24
   done
 fi
 

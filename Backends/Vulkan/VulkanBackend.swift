@@ -10,13 +10,15 @@ import Darwin
 /// below the native CPU backend; `EDGEHAL_BACKEND=vulkan` (or `vulkan:N`) selects them.
 ///
 /// `EDGEHAL_VULKAN_VALIDATION=1` enables the Khronos validation layer; `EDGEHAL_VULKAN_PROFILE=1`
-/// records a timestamp around every dispatch; `EDGEHAL_VULKAN_KERNELS=gpu|cpu` forces a kernel family
+/// records a timestamp around every dispatch (`=shapes`: totals per kernel and shape); `EDGEHAL_VULKAN_KERNELS=gpu|cpu` forces a kernel family
 /// (``VulkanKernelFamily``), which each device's features name (`kernels=…`); `EDGEHAL_VULKAN_STAGING=1`
 /// sends host writes and reads through a staging copy (``VulkanMemory``; features: `memory=…`).
 public struct VulkanBackend: Backend {
     public let name = "vulkan"
     public let validation: Bool
     public let profile: Bool
+    /// Profile rows per kernel and tensor shapes (`EDGEHAL_VULKAN_PROFILE=shapes`) instead of per kernel.
+    public let profileShapes: Bool
     /// The kernel family every device gets; nil: each device's type decides.
     public let kernels: VulkanKernelFamily?
     /// Every host write and read through the staging buffer, even where buffers are mapped
@@ -25,7 +27,9 @@ public struct VulkanBackend: Backend {
 
     public init(validation: Bool? = nil, profile: Bool? = nil, kernels: VulkanKernelFamily? = nil, staging: Bool? = nil) {
         self.validation = validation ?? (CacheFolder.environment("EDGEHAL_VULKAN_VALIDATION") == "1")
-        self.profile = profile ?? (CacheFolder.environment("EDGEHAL_VULKAN_PROFILE") == "1")
+        let setting = CacheFolder.environment("EDGEHAL_VULKAN_PROFILE")
+        self.profile = profile ?? (setting == "1" || setting == "shapes")
+        profileShapes = setting == "shapes"
         self.kernels = kernels ?? VulkanKernelFamily.forced
         self.staging = staging ?? VulkanMemory.forcedByEnvironment
     }

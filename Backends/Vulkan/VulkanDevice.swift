@@ -18,6 +18,7 @@ public final class VulkanDevice: Device, @unchecked Sendable {
     /// the per-kernel totals go to standard error when the device closes.
     let profile: Bool
     let profiler = KernelProfiler()
+    let profileShapes: Bool
     /// Host-side wall time beside it (submit → fence, buffer reads and writes): where the time a token
     /// takes goes when it is not in the kernels (e.g. reads through a non-cached mapping).
     let hostProfiler = KernelProfiler()
@@ -30,6 +31,7 @@ public final class VulkanDevice: Device, @unchecked Sendable {
         info = backend.info(context.facts)
         family = backend.family(context.facts.kind)
         self.profile = profile
+        profileShapes = backend.profileShapes
     }
 
     deinit {

@@ -30,13 +30,37 @@ enum VulkanMatMulKernels {
     /// all N ≤ 8 columns in one pass, so each weight chunk is dequantized once.
     static func matVec(_ a: TensorDesc, _ b: TensorDesc, words: [UInt32], batches: UInt32) -> VulkanDispatch {
         let (k, m, n) = (a.shape[0], a.shape[1], b.shape[1])
-        let wg = 128
         var lanes = 8
         while lanes < 64 && lanes * 2 < k / 32 { lanes *= 2 }
+        let tuning = MatVecTuning.forced
+        lanes = tuning.lanes ?? lanes
+        let wg = max(lanes, tuning.workgroup ?? 128)
         let rowGroups = (m + wg / lanes - 1) / (wg / lanes)
         let x = max(1, min(rowGroups, 65535))   // no rows: y = 0, nothing is dispatched
         return VulkanDispatch(kernel: "mul_mat_vec_\(a.type.rawValue)", constants: [UInt32(wg), UInt32(lanes), UInt32(max(1, n))],
                               words: words, groups: (UInt32(x), UInt32((rowGroups + x - 1) / x), batches))
+    }
+
+    /// Overrides of the mat-vec geometry for measuring on a device (`EDGEHAL_VULKAN_MATVEC=lanes=32,wg=256`;
+    /// scripts/device-run.sh's `tune` step): lanes a power of two from 1 to 64, wg one from lanes to 1024.
+    struct MatVecTuning {
+        var lanes: Int?, workgroup: Int?
+
+        static let forced: MatVecTuning = parse(CacheFolder.environment("EDGEHAL_VULKAN_MATVEC") ?? "")
+
+        static func parse(_ text: String) -> MatVecTuning {
+            var t = MatVecTuning()
+            for item in text.split(separator: ",") {
+                let kv = item.split(separator: "=")
+                guard kv.count == 2, let v = Int(kv[1]), v > 0, v & (v - 1) == 0 else { continue }
+                switch kv[0] {
+                case "lanes" where v <= 64: t.lanes = v
+                case "wg" where v <= 1024: t.workgroup = v
+                default: continue
+                }
+            }
+            return t
+        }
     }
 
     static func getRows(_ ins: [TensorDesc], _ out: TensorDesc) throws -> VulkanDispatch {

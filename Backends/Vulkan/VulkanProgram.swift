@@ -20,7 +20,10 @@ final class VulkanProgram: Program, @unchecked Sendable {
         self.partition = partition
         let context = device.context, vk = context.vk, dev = context.device
         let plans = try partition.nodes.map { try VulkanKernels.plan($0, family: device.family) }
-        kernels = plans.map(\.kernel)
+        // Profile rows: the kernel, or with EDGEHAL_VULKAN_PROFILE=shapes the kernel and its first input and output.
+        kernels = zip(plans, partition.nodes).map { plan, node in
+            device.profileShapes ? "\(plan.kernel) \(node.inputs.first.map { "\($0.desc)" } ?? "") → \(node.output.desc.shape)" : plan.kernel
+        }
         let count = max(1, partition.nodes.count)
 
         let families = try plans.map { try device.pipelines.kernel($0.kernel) }

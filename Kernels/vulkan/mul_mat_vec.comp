@@ -8,13 +8,20 @@
 // of a row read consecutive blocks (one coalesced span per step, where mul_mat.comp's one-lane-a-row walk makes
 // every lane of a warp touch a different row), each chunk dequantized once for all N ≤ COLS columns; the
 // lanes' partial sums are added in shared memory (a tree, LANES → 1). A workgroup holds WG / LANES rows.
+// Where a row's LANES are exactly one subgroup (the host picks LANES = 32 on NVIDIA), subgroupAdd replaces
+// the shared-memory tree and its log2(LANES) barriers.
 // Specialization constants (defaults in brackets):
-//   0 WG    = local_size_x [128]: rows per group × LANES
-//   1 LANES = invocations a row [32], a power of two ≤ WG
-//   2 COLS  = columns, N ≤ COLS ≤ 8 [1]
-// Host choice: LANES = the power of two nearest K/64 chunks… between 8 and 64 (≈ 2 chunks a lane), WG = 128.
+//   0 WG     = local_size_x [128]: rows per group × LANES
+//   1 LANES  = invocations a row [32], a power of two ≤ WG
+//   2 COLS   = columns, N ≤ COLS ≤ 8 [1]
+// Host choice: VulkanMatMulKernels.matVec. Measured on an H200 (1B Q4_0 decode, per-shape timestamps): LANES 16,
+// 32 or 64, workgroups of 128 or 256 and two chunks loaded per step all within ±8 % of the default; 8 lanes
+// 1.5–2× slower. 2048×8192 Q4_0 takes 22.8 µs (414 GB/s), the 2048×128256 output 273 µs (541 GB/s): about
+// an eighth of the card's bandwidth, so the next step is the kernel's loads, not its geometry.
 // Dispatch: row groups g = ceil(M / (WG / LANES)); x = min(g, 65535), y = ceil(g / x), z = B2*B3.
 #extension GL_EXT_control_flow_attributes : require
+#extension GL_KHR_shader_subgroup_basic : require
+#extension GL_KHR_shader_subgroup_arithmetic : require
 layout(local_size_x = 128, local_size_x_id = 0) in;
 layout(constant_id = 1) const uint LANES = 32;
 layout(constant_id = 2) const uint COLS = 1;
@@ -65,6 +72,14 @@ void main() {
         [[unroll]] for (uint c = 0u; c < COLS; c++) acc[c] += w * uintBitsToFloat(texelFetch(B, int(bcol[c] + k)).x);
     }
 #endif
+    if (gl_SubgroupSize == LANES) {   // uniform: a row is one subgroup
+        [[unroll]] for (uint c = 0u; c < COLS; c++) acc[c] = subgroupAdd(acc[c]);
+        if (lane == 0u && row < pc.M) {
+            [[unroll]] for (uint c = 0u; c < COLS; c++)
+                if (c < pc.N) y[pc.out_off + row + pc.M * (c + pc.N * batch)] = acc[c];
+        }
+        return;
+    }
     [[unroll]] for (uint c = 0u; c < COLS; c++) partial[gl_LocalInvocationID.x * COLS + c] = acc[c];
     for (uint half_ = LANES / 2u; half_ > 0u; half_ /= 2u) {
         barrier();

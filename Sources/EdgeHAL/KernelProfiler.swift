@@ -19,8 +19,9 @@ public final class KernelProfiler: Sendable {
         let rows = totals.withLock { $0 }.sorted { $0.value.ms > $1.value.ms }
         let all = rows.reduce(0) { $0 + $1.value.ms }
         guard all > 0 else { return "" }
-        return "\(title): kernel, runs, total ms, share\n" + rows.map { k, v in
-            "  \(k + String(repeating: " ", count: max(0, 32 - k.count))) \(v.runs)  \((v.ms * 10).rounded() / 10) ms  \((1000 * v.ms / all).rounded() / 10) %\n"
+        return "\(title): kernel, runs, total ms, µs a run, share\n" + rows.map { k, v in
+            let each = (v.ms * 10_000 / Double(max(1, v.runs))).rounded() / 10
+            return "  \(k + String(repeating: " ", count: max(0, 32 - k.count))) \(v.runs)  \((v.ms * 10).rounded() / 10) ms  \(each) µs  \((1000 * v.ms / all).rounded() / 10) %\n"
         }.joined()
     }
 }

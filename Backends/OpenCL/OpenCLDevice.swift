@@ -20,6 +20,8 @@ public final class OpenCLDevice: Device, @unchecked Sendable {
     let queue: cl_command_queue
     let profile: Bool
     let profiler = KernelProfiler()
+    /// The shape of kernels this device runs (``KernelFamily``).
+    public let family: KernelFamily
     let lock = Mutex(())
     private var programs: [String: BuiltProgram] = [:]
 
@@ -29,12 +31,13 @@ public final class OpenCLDevice: Device, @unchecked Sendable {
         var pendingCachePath: String?
     }
 
-    init(index: Int, profile: Bool) throws {
+    init(index: Int, profile: Bool, backend: OpenCLBackend) throws {
         cl = try OpenCLLibrary()
         let all = try OpenCLProbe.devices(cl)
         guard index >= 0 && index < all.count else { throw OpenCLError("no OpenCL device \(index) (there are \(all.count))") }
         (id, facts) = (all[index].id, all[index].facts)
-        info = facts.info
+        info = backend.info(facts)
+        family = backend.family(facts.kind)
         self.profile = profile
         var error: cl_int = 0
         var device: cl_device_id? = id

@@ -191,6 +191,127 @@ __kernel void attention(__global const uchar *q_buf, uint q_off,
     }
 }
 """#,
+        "attention_wg": #"""
+// attention (GPU family): out = softmax(scale·(q·kᵀ) + mask)·v, the contract of attention.cl (same
+// arguments, masks and results; a row with every key masked gives zeros) shaped for GPUs.
+// Build options: -DWG=w (the local size, a power of two ≥ 64); -DKV_F16=1 for f16 K/V.
+// NDRange: global = (H·T·WG), local = (WG): one work-group a query row.
+//
+// Keys go WG at a time (a tile): lane i scores key tile·WG + i (q from local memory, k read 4 values a
+// load; a hidden key's score is -inf and its k row is never read); the tile's maximum and sum are
+// reduced in local memory and the running maximum rescales what came before (online softmax); a tile
+// with every key hidden stops there. Then the lanes form WG / ceil(D/4) streams of ceil(D/4) lanes,
+// stream s taking the tile's keys s, s + streams, … and lane c of a stream output dims 4c … 4c+3: a
+// stream reads a v row as one coalesced span, and a lane's loads do not wait on each other. The
+// streams' sums meet in local memory. attention.cl's one item a row took 200 µs a decode call on an
+// H200 (36 % of SmolLM2's decode); Vulkan's version of this kernel went from 79 to 17 µs there.
+
+#pragma OPENCL FP_CONTRACT ON
+
+#if KV_F16
+#define KV_T half
+#define LOAD_KV4(p) vload_half4(0, (p))
+#define LOAD_KV1(p) vload_half(0, (p))
+#else
+#define KV_T float
+#define LOAD_KV4(p) vload4(0, (p))
+#define LOAD_KV1(p) (*(p))
+#endif
+
+// Values 4c … 4c+3 of a row of D (zeros past D).
+inline float4 four(const __global KV_T *row, uint c, uint D) {
+    if (4u * c + 3u < D) return LOAD_KV4(row + 4u * c);
+    float t[4] = {0.0f, 0.0f, 0.0f, 0.0f};
+    for (uint e = 0; 4u * c + e < D; e++) t[e] = LOAD_KV1(row + 4u * c + e);
+    return vload4(0, t);
+}
+
+// The work-group's maximum (is_max) or sum of x, through local memory; every item gets it.
+inline float across(float x, int is_max, __local float *scratch) {
+    const uint lid = get_local_id(0);
+    scratch[lid] = x;
+    for (uint half_ = WG / 2u; half_ > 0u; half_ /= 2u) {
+        barrier(CLK_LOCAL_MEM_FENCE);
+        if (lid < half_) scratch[lid] = is_max ? fmax(scratch[lid], scratch[lid + half_]) : scratch[lid] + scratch[lid + half_];
+    }
+    barrier(CLK_LOCAL_MEM_FENCE);
+    const float r = scratch[0];
+    barrier(CLK_LOCAL_MEM_FENCE);   // scratch is free again
+    return r;
+}
+
+__kernel __attribute__((reqd_work_group_size(WG, 1, 1)))
+void attention_wg(__global const uchar *q_buf, uint q_off,
+                  __global const uchar *k_buf, uint k_off,
+                  __global const uchar *v_buf, uint v_off,
+                  __global const uchar *mask_buf, uint mask_off,
+                  __global uchar *out_buf, uint out_off,
+                  uint D, uint T, uint H, uint KV, uint Hkv, uint has_mask, float scale) {
+    __local float4 qs[64];        // the query row (D ≤ 256)
+    __local float p[WG];          // the tile's exp(score - max)
+    __local float scratch[WG];
+    __local float4 sums[WG];      // the value streams' partial outputs
+    const uint lane = get_local_id(0), r = get_group_id(0);
+    const uint h = r / T, t = r % T, g = h / (H / Hkv);
+    const uint D4 = (D + 3u) / 4u, streams = WG / D4, stream = lane / D4, c = lane % D4;
+    const __global float *qr = (const __global float *)(q_buf + q_off) + (h * T + t) * D;
+    const __global KV_T *k0 = (const __global KV_T *)(k_buf + k_off) + g * KV * D;
+    const __global KV_T *v0 = (const __global KV_T *)(v_buf + v_off) + g * KV * D;
+    const __global float *mr = (const __global float *)(mask_buf + mask_off) + t * KV;
+    __global float *y = (__global float *)(out_buf + out_off) + (h * T + t) * D;
+
+    for (uint d = lane; d < D4; d += WG) {
+        float e[4] = {0.0f, 0.0f, 0.0f, 0.0f};
+        for (uint i = 0; i < 4u && 4u * d + i < D; i++) e[i] = qr[4u * d + i];
+        qs[d] = vload4(0, e);
+    }
+    barrier(CLK_LOCAL_MEM_FENCE);
+
+    float m = -INFINITY;          // running maximum of the row's scores
+    float l = 0.0f;               // Σ exp(s - m)
+    float4 acc = (float4)(0.0f);  // this lane's stream: output dims 4c … 4c+3
+    for (uint tile = 0; tile < KV; tile += WG) {
+        const uint j = tile + lane;
+        float s = -INFINITY;
+        if (j < KV) {
+            const float bias = has_mask ? mr[j] : 0.0f;
+            if (bias != -INFINITY) {
+                const __global KV_T *kr = k0 + j * D;
+                float4 dot4 = (float4)(0.0f);
+                for (uint d = 0; d < D4; d++) dot4 = fma(qs[d], four(kr, d, D), dot4);
+                s = fma(scale, (dot4.x + dot4.y) + (dot4.z + dot4.w), bias);
+            }
+        }
+        const float tile_max = across(s, 1, scratch);
+        if (tile_max == -INFINITY) continue;   // every key of the tile hidden (uniform): nothing to add
+        const float m_new = fmax(m, tile_max);
+        const float corr = exp(m - m_new);
+        const float e = s == -INFINITY ? 0.0f : exp(s - m_new);
+        p[lane] = e;
+        l = l * corr + across(e, 0, scratch);   // its barriers also publish p
+        m = m_new;
+        acc *= corr;
+        const uint count = min((uint)WG, KV - tile);
+        if (stream < streams) {
+            for (uint i = stream; i < count; i += streams) {
+                const float w = p[i];
+                if (w != 0.0f) acc = fma((float4)(w), four(v0 + (tile + i) * D, c, D), acc);   // hidden keys: v never read
+            }
+        }
+        barrier(CLK_LOCAL_MEM_FENCE);   // p is read by every item before the next tile writes it
+    }
+    sums[lane] = acc;
+    barrier(CLK_LOCAL_MEM_FENCE);
+    if (lane < D4) {
+        float4 o = sums[lane];
+        for (uint k = 1; k < streams; k++) o += sums[lane + k * D4];
+        const float inv = l > 0.0f ? 1.0f / l : 0.0f;   // every key hidden: zeros
+        o *= inv;
+        const float e[4] = {o.x, o.y, o.z, o.w};
+        for (uint i = 0; i < 4u && 4u * lane + i < D; i++) y[4u * lane + i] = e[i];
+    }
+}
+"""#,
         "dequant": #"""
 // GGUF dequantization shared by mul_mat.cl and get_rows.cl. OpenCL programs are built from one source
 // string, so there is no #include: the host prepends this file to those two sources before building.
@@ -802,6 +923,82 @@ __kernel void mul_mat(__global const uchar *a, uint a_off, __global const uchar 
         }
 }
 """#,
+        "mul_mat_vec": #"""
+// mul_mat_vec (GPU family, N ≤ 8): the contract of mul_mat.cl (same arguments, results to f32 rounding)
+// shaped for GPUs instead of PoCL: out[m, n, i2, i3] = Σ_k a[k, m, i2 / r2, i3 / r3] · b[k, n, i2, i3].
+// Built from dequant.cl + this file with -DTYPE_*=1, -DCOLS=c (N ≤ c ≤ 8), -DLANES=l (a power of two) and
+// -DWG=w (the local size, a multiple of LANES).
+//
+// A row is LANES consecutive work-items splitting K: lane l takes 32-value chunks l, l + LANES, … so the
+// lanes of a row read consecutive blocks (one coalesced span per step, where mul_mat.cl's one item a row
+// gives every item of a warp its own row), each chunk dequantized once for all COLS columns; the lanes'
+// partial sums meet in local memory (a tree, LANES → 1). A work-group holds WG / LANES rows. mul_mat.cl on
+// an H200: 150 µs a 2048×8192 Q4_0 mat-vec, 25 µs a 576×1536 Q4_1 one.
+// NDRange: global = (ceil(M / (WG / LANES)) · WG, B2·B3), local = (WG, 1).
+// Host choice (OpenCLComputeKernels): LANES about two chunks a lane (8 to 64), WG 128.
+
+#pragma OPENCL FP_CONTRACT ON
+
+inline float hsum8(float8 v) {
+    const float4 s = v.lo + v.hi;
+    const float2 t = s.lo + s.hi;
+    return t.x + t.y;
+}
+
+__kernel __attribute__((reqd_work_group_size(WG, 1, 1)))
+void mul_mat_vec(__global const uchar *a, uint a_off, __global const uchar *b, uint b_off,
+                 __global uchar *out, uint out_off,
+                 uint K, uint M, uint N, uint B2, uint B3, uint r2, uint r3, uint A2, uint a_row_bytes) {
+    __local float partial[WG * COLS];
+    const uint lid = get_local_id(0), lane = lid % LANES;
+    const uint row = get_group_id(0) * (WG / LANES) + lid / LANES, batch = get_global_id(1);
+    const uint i2 = batch % B2, i3 = batch / B2;
+    const size_t a_mat = (size_t)((i3 / r3) * A2 + i2 / r2) * M;
+    // A row past the end reads the last row (never written): every item reaches the barriers.
+    __global const uchar *arow = a + a_off + (a_mat + min(row, M - 1)) * a_row_bytes;
+    __global const float *bcol[COLS];
+    float8 acc[COLS];
+#pragma unroll
+    for (uint c = 0; c < COLS; c++) {
+        bcol[c] = (__global const float *)(b + b_off) + (size_t)K * (min(c, N - 1) + (size_t)N * batch);
+        acc[c] = 0.0f;
+    }
+
+    const uint chunks = K / 32;
+    for (uint ch = lane; ch < chunks; ch += LANES) {
+        float8 w[4];
+        dequant_chunk(arow, ch, w);
+#pragma unroll
+        for (uint c = 0; c < COLS; c++)
+#pragma unroll
+            for (uint q = 0; q < 4; q++) acc[c] += w[q] * vload8(4 * ch + q, bcol[c]);
+    }
+#ifdef FLOAT_WEIGHTS
+    // The last K % 32 values, spread over the lanes.
+    for (uint k = chunks * 32 + lane; k < K; k += LANES) {
+        const float w = value_at(arow, k);
+#pragma unroll
+        for (uint c = 0; c < COLS; c++) acc[c].s0 += w * bcol[c][k];
+    }
+#endif
+#pragma unroll
+    for (uint c = 0; c < COLS; c++) partial[lid * COLS + c] = hsum8(acc[c]);
+    for (uint half_ = LANES / 2; half_ > 0; half_ /= 2) {
+        barrier(CLK_LOCAL_MEM_FENCE);
+        if (lane < half_) {
+#pragma unroll
+            for (uint c = 0; c < COLS; c++) partial[lid * COLS + c] += partial[(lid + half_) * COLS + c];
+        }
+    }
+    // Lane 0 reads only what it wrote last.
+    if (lane == 0 && row < M) {
+        __global float *y = (__global float *)(out + out_off);
+#pragma unroll
+        for (uint c = 0; c < COLS; c++)
+            if (c < N) y[row + (size_t)M * (c + (size_t)N * batch)] = partial[lid * COLS + c];
+    }
+}
+"""#,
         "norm_rope": #"""
 // rms_norm and rope. Build options: none. One work-item per row, float8 vectors (PoCL vectorises only
 // explicit vector types), no barriers.
@@ -911,6 +1108,80 @@ __kernel void rope(__global const uchar *x_buf, uint x_off,
     const uint copy8 = n_dims + ((hd - n_dims) & ~7u);
     for (uint i = n_dims; i < copy8; i += 8u) vstore8(vload8(0, x + i), 0, y + i);
     for (uint i = copy8; i < hd; i++) y[i] = x[i];
+}
+"""#,
+        "rows_wg": #"""
+// rms_norm and softmax (GPU family): the contracts of norm_rope.cl's rms_norm and softmax.cl (same
+// arguments and results) with one work-group a row instead of one work-item: on a GPU a decode step has
+// a handful of rows, and one item walking a 2048-value row alone took 28 µs an rms_norm on an H200.
+// Build options: -DWG=w (the local size, a power of two). NDRange: global = (rows · WG), local = (WG).
+// Each item takes values lid, lid + WG, … (consecutive items on consecutive values); sums and maxima
+// meet in local memory (a tree, WG → 1). softmax stays in-place safe (out = x): an item reads and writes
+// only its own values.
+
+// The work-group's maximum (is_max) or sum of x, through local memory; every item gets it.
+inline float across(float x, int is_max, __local float *scratch) {
+    const uint lid = get_local_id(0);
+    scratch[lid] = x;
+    for (uint half_ = WG / 2u; half_ > 0u; half_ /= 2u) {
+        barrier(CLK_LOCAL_MEM_FENCE);
+        if (lid < half_) scratch[lid] = is_max ? fmax(scratch[lid], scratch[lid + half_]) : scratch[lid] + scratch[lid + half_];
+    }
+    barrier(CLK_LOCAL_MEM_FENCE);
+    const float r = scratch[0];
+    barrier(CLK_LOCAL_MEM_FENCE);
+    return r;
+}
+
+// rms_norm: y = x / sqrt(mean(x²) + eps), times weight[i] when has_weight (x f32 [K, rows], weight f32 [K]).
+__kernel __attribute__((reqd_work_group_size(WG, 1, 1)))
+void rms_norm_wg(__global const uchar *x_buf, uint x_off,
+                 __global const uchar *w_buf, uint w_off,
+                 __global uchar *out_buf, uint out_off,
+                 uint K, uint rows, uint has_weight, float eps) {
+    __local float scratch[WG];
+    const uint row = get_group_id(0), lid = get_local_id(0);
+    const __global float *x = (const __global float *)(x_buf + x_off) + row * K;
+    const __global float *w = (const __global float *)(w_buf + w_off);
+    __global float *y = (__global float *)(out_buf + out_off) + row * K;
+    float sum = 0.0f;
+    for (uint i = lid; i < K; i += WG) sum = fma(x[i], x[i], sum);
+    sum = across(sum, 0, scratch);
+    // Divided rather than multiplied by an inverse, as the reference does.
+    const float den = sqrt(sum / (float)K + eps);
+    for (uint i = lid; i < K; i += WG) y[i] = has_weight ? x[i] / den * w[i] : x[i] / den;
+}
+
+// softmax: y = softmax(x·scale + mask) along ne0 (x f32 [K, ne1, ne2, ne3]; mask f32 [K, m1], row i1 of
+// x uses mask row i1). A row whose maximum is -inf (fully masked) becomes zeros.
+__kernel __attribute__((reqd_work_group_size(WG, 1, 1)))
+void softmax_wg(__global const uchar *x_buf, uint x_off,
+                __global const uchar *mask_buf, uint mask_off,
+                __global uchar *out_buf, uint out_off,
+                uint K, uint ne1, uint ne2, uint ne3, uint has_mask, float scale) {
+    __local float scratch[WG];
+    const uint row = get_group_id(0), lid = get_local_id(0);
+    const __global float *x = (const __global float *)(x_buf + x_off) + row * K;
+    const __global float *m = (const __global float *)(mask_buf + mask_off) + (row % ne1) * K;
+    __global float *y = (__global float *)(out_buf + out_off) + row * K;
+    // fma: one rounding, and the same score in both passes.
+#define SCORE(i) fma(x[i], scale, has_mask ? m[i] : 0.0f)
+    float mx = -INFINITY;
+    for (uint i = lid; i < K; i += WG) mx = fmax(mx, SCORE(i));
+    mx = across(mx, 1, scratch);
+    if (mx == -INFINITY) {
+        for (uint i = lid; i < K; i += WG) y[i] = 0.0f;
+        return;
+    }
+    float sum = 0.0f;
+    for (uint i = lid; i < K; i += WG) {
+        const float e = exp(SCORE(i) - mx);
+        sum += e;
+        y[i] = e;
+    }
+    const float inv = 1.0f / across(sum, 0, scratch);
+    for (uint i = lid; i < K; i += WG) y[i] *= inv;
+#undef SCORE
 }
 """#,
         "softmax": #"""

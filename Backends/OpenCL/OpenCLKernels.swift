@@ -25,7 +25,7 @@ enum OpenCLKernels {
     /// spread over more elements made binary 3–5× faster on PoCL than 8 per item.
     static func spans(_ n: Int) -> Int { (n + 63) / 64 }
 
-    static func plan(_ node: PartitionNode) throws -> OpenCLDispatch {
+    static func plan(_ node: PartitionNode, family: KernelFamily = .cpu, maxWorkGroup: Int = 256) throws -> OpenCLDispatch {
         let ins = node.inputs.map(\.desc), out = node.output.desc
         let n = out.shape.count
         func u(_ v: Int) -> OpenCLDispatch.Scalar { .u(UInt32(v)) }
@@ -66,6 +66,7 @@ enum OpenCLKernels {
             return OpenCLDispatch(files: elementwise, options: ins[0].type == .f16 ? "-DOUT_F16=1 -DF16=1" : "", kernel: "permute",
                                   scalars: dims(x) + (0..<4).map { u(stride[axes[$0]]) }, global: [spans(x[0]) * x.rows], local: [64])
         default:
+            if family == .gpu, let plan = OpenCLGPUKernels.plan(node, maxWorkGroup: maxWorkGroup) { return plan }
             return try OpenCLComputeKernels.plan(node)
         }
     }

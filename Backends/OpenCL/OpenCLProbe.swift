@@ -71,12 +71,26 @@ enum OpenCLProbe {
 
 /// The OpenCL backend's entry: finds the ICD loader and platforms at run time. PoCL's CPU device is
 /// `emulated`, so `auto` prefers the native CPU backend; `EDGEHAL_BACKEND=opencl` (or `opencl:N`) forces it.
-/// `EDGEHAL_OPENCL_PROFILE=1` times every kernel with profiling events (printed when the device closes).
+/// `EDGEHAL_OPENCL_PROFILE=1` times every kernel with profiling events (printed when the device closes);
+/// `EDGEHAL_OPENCL_KERNELS=gpu|cpu` forces a kernel family (``KernelFamily``; features: `kernels=…`).
 public struct OpenCLBackend: Backend {
     public let name = "opencl"
     public let profile: Bool
-    public init(profile: Bool? = nil) {
+    /// The kernel family every device gets; nil: each device's kind decides.
+    public let kernels: KernelFamily?
+    public static let kernelsVariable = "EDGEHAL_OPENCL_KERNELS"
+
+    public init(profile: Bool? = nil, kernels: KernelFamily? = nil) {
         self.profile = profile ?? (CacheFolder.environment("EDGEHAL_OPENCL_PROFILE") == "1")
+        self.kernels = kernels ?? KernelFamily.forced(by: Self.kernelsVariable)
+    }
+
+    public func family(_ kind: DeviceKind) -> KernelFamily { kernels ?? KernelFamily.forKind(kind) }
+
+    func info(_ facts: OpenCLDeviceFacts) -> DeviceInfo {
+        var info = facts.info
+        info.features.append("kernels=\(family(facts.kind).rawValue)")
+        return info
     }
 
     public func probe() -> BackendStatus {
@@ -84,7 +98,7 @@ public struct OpenCLBackend: Backend {
             let devices = try OpenCLProbe.devices(try OpenCLLibrary())
             guard !devices.isEmpty else { return .unavailable("OpenCL unavailable: no platform has a device") }
             let names = devices.map { "\($0.facts.name) (\($0.facts.platform))" }.joined(separator: ", ")
-            return BackendStatus(available: true, reason: "OpenCL: \(names)", devices: devices.map(\.facts.info))
+            return BackendStatus(available: true, reason: "OpenCL: \(names)", devices: devices.map { info($0.facts) })
         } catch {
             return .unavailable("OpenCL unavailable: \(error)")
         }
@@ -92,7 +106,7 @@ public struct OpenCLBackend: Backend {
 
     public func makeDevice(index: Int) throws -> any Device {
         do {
-            return try OpenCLDevice(index: index, profile: profile)
+            return try OpenCLDevice(index: index, profile: profile, backend: self)
         } catch let e as OpenCLError {
             throw EdgeHALError.backend("opencl: \(e)")
         }

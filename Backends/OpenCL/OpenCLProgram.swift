@@ -29,7 +29,7 @@ final class OpenCLProgram: Program, @unchecked Sendable {
         self.partition = partition
         let cl = device.cl
         for node in partition.nodes {
-            let plan = try OpenCLKernels.plan(node)
+            let plan = try OpenCLKernels.plan(node, family: device.family, maxWorkGroup: device.facts.maxWorkGroup)
             let program = try device.program(plan.files, options: plan.options)
             var error: cl_int = 0
             guard let kernel = cl.createKernel(program, plan.kernel, &error), error == CL_SUCCESS else {

@@ -17,7 +17,7 @@ enum VulkanAttentionKernels {
     /// sides and subgroup operations are scalar loops, so the key loop has neither (measured 7× faster
     /// prefill and 4× faster decode than a lanes-over-D split with per-key reductions). Specialization:
     /// 8 lanes a group, and the row's D/4 blocks, unrolled.
-    static func attention(_ ins: [TensorDesc], scale: Float, family: VulkanKernelFamily) throws -> VulkanDispatch {
+    static func attention(_ ins: [TensorDesc], scale: Float, family: KernelFamily) throws -> VulkanDispatch {
         let (q, k) = (ins[0].shape, ins[1].shape)
         let mask = ins.count > 3 ? ins[3].shape : Shape(1)
         let words = [q[0], q[1], q[2], q[3], k[1], k[2], k[3], mask[1], mask[2], mask[3], ins.count > 3 ? 1 : 0].map(UInt32.init)

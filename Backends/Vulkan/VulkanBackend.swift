@@ -11,7 +11,7 @@ import Darwin
 ///
 /// `EDGEHAL_VULKAN_VALIDATION=1` enables the Khronos validation layer; `EDGEHAL_VULKAN_PROFILE=1`
 /// records a timestamp around every dispatch (`=shapes`: totals per kernel and shape); `EDGEHAL_VULKAN_KERNELS=gpu|cpu` forces a kernel family
-/// (``VulkanKernelFamily``), which each device's features name (`kernels=…`); `EDGEHAL_VULKAN_STAGING=1`
+/// (``KernelFamily``), which each device's features name (`kernels=…`); `EDGEHAL_VULKAN_STAGING=1`
 /// sends host writes and reads through a staging copy (``VulkanMemory``; features: `memory=…`).
 public struct VulkanBackend: Backend {
     public let name = "vulkan"
@@ -20,21 +20,23 @@ public struct VulkanBackend: Backend {
     /// Profile rows per kernel and tensor shapes (`EDGEHAL_VULKAN_PROFILE=shapes`) instead of per kernel.
     public let profileShapes: Bool
     /// The kernel family every device gets; nil: each device's type decides.
-    public let kernels: VulkanKernelFamily?
+    public let kernels: KernelFamily?
     /// Every host write and read through the staging buffer, even where buffers are mapped
     /// (`EDGEHAL_VULKAN_STAGING=1`; ``VulkanMemory``).
     public let staging: Bool
+    /// Forces a kernel family on every device (``KernelFamily``).
+    public static let kernelsVariable = "EDGEHAL_VULKAN_KERNELS"
 
-    public init(validation: Bool? = nil, profile: Bool? = nil, kernels: VulkanKernelFamily? = nil, staging: Bool? = nil) {
+    public init(validation: Bool? = nil, profile: Bool? = nil, kernels: KernelFamily? = nil, staging: Bool? = nil) {
         self.validation = validation ?? (CacheFolder.environment("EDGEHAL_VULKAN_VALIDATION") == "1")
         let setting = CacheFolder.environment("EDGEHAL_VULKAN_PROFILE")
         self.profile = profile ?? (setting == "1" || setting == "shapes")
         profileShapes = setting == "shapes"
-        self.kernels = kernels ?? VulkanKernelFamily.forced
+        self.kernels = kernels ?? KernelFamily.forced(by: Self.kernelsVariable)
         self.staging = staging ?? VulkanMemory.forcedByEnvironment
     }
 
-    public func family(_ kind: DeviceKind) -> VulkanKernelFamily { kernels ?? VulkanKernelFamily.forKind(kind) }
+    public func family(_ kind: DeviceKind) -> KernelFamily { kernels ?? KernelFamily.forKind(kind) }
 
     func info(_ facts: VulkanDeviceFacts) -> DeviceInfo {
         var info = facts.info

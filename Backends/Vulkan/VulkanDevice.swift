@@ -22,8 +22,8 @@ public final class VulkanDevice: Device, @unchecked Sendable {
     /// Host-side wall time beside it (submit → fence, buffer reads and writes): where the time a token
     /// takes goes when it is not in the kernels (e.g. reads through a non-cached mapping).
     let hostProfiler = KernelProfiler()
-    /// The shape of kernels this device runs (``VulkanKernelFamily``).
-    public let family: VulkanKernelFamily
+    /// The shape of kernels this device runs (``KernelFamily``).
+    public let family: KernelFamily
 
     init(index: Int, validation: Bool, profile: Bool, backend: VulkanBackend) throws {
         context = try VulkanContext(deviceIndex: index, validation: validation, forceStaging: backend.staging)

@@ -36,7 +36,7 @@ enum VulkanKernels {
         }
     }
 
-    static func plan(_ node: PartitionNode, family: VulkanKernelFamily) throws -> VulkanDispatch {
+    static func plan(_ node: PartitionNode, family: KernelFamily) throws -> VulkanDispatch {
         let ins = node.inputs.map(\.desc), out = node.output.desc
         let n = out.shape.count
         func u(_ v: Int) -> UInt32 { UInt32(v) }

@@ -8,7 +8,7 @@ enum VulkanMatMulKernels {
     /// has no fused multiply-add and a texel fetch costs ~40 instructions, so reuse is the only lever —
     /// 16 rows × 8 columns per invocation (8 a group) from N = 8 (1.3–1.7× faster than 8 × 4; larger tiles
     /// gain 5–8 % for seconds of JIT), 8 × 4 below.
-    static func mulMat(_ ins: [TensorDesc], _ out: TensorDesc, family: VulkanKernelFamily) throws -> VulkanDispatch {
+    static func mulMat(_ ins: [TensorDesc], _ out: TensorDesc, family: KernelFamily) throws -> VulkanDispatch {
         let (a, b) = (ins[0], ins[1])
         let (k, m, n) = (a.shape[0], a.shape[1], b.shape[1])
         // Every mul_mat kernel's push words (Kernels/vulkan/mul_mat.comp's header).

@@ -1,5 +1,6 @@
 import EdgeHAL
 import EdgeHALBuiltins
+import EdgeHALConformance
 import Foundation
 import Testing
 @testable import EdgeHALOpenCL
@@ -20,6 +21,30 @@ struct OpenCLBackendTests {
         }
         for device in Self.status.devices where device.features.contains("type=cpu") { #expect(device.kind == .emulated) }
         #expect(try Selection.resolve("opencl", probed: probed).first?.backend == "opencl")
+    }
+
+    /// The GPU kernel family (mul_mat_vec.cl, attention_wg.cl, rows_wg.cl) forced on whatever OpenCL
+    /// device there is (PoCL in CI): every case passes, none unsupported. The default family runs the
+    /// table in ConformanceSuiteTests.
+    @Test(.enabled(if: status.available))
+    func wholeTableWithTheGPUFamily() throws {
+        let device = try #require(try OpenCLBackend(kernels: .gpu).makeDevice(index: 0) as? OpenCLDevice)
+        #expect(device.family == .gpu && device.info.features.contains("kernels=gpu"))
+        let report = ConformanceRunner().run(CaseTable.all, on: device)
+        for r in report.results where r.status != .pass {
+            Issue.record("opencl (gpu kernels): \(r.op) \(r.type) \(r.shape): \(r.status) \(r.detail ?? "")")
+        }
+        #expect(report.failed == 0 && report.unsupported == 0)
+    }
+
+    /// Each device kind gets its family; the switch forces one.
+    @Test func kernelFamilyFollowsTheDeviceKind() {
+        #expect(OpenCLBackend(kernels: nil).family(.gpu) == (KernelFamily.forced(by: OpenCLBackend.kernelsVariable) ?? .gpu))
+        #expect(OpenCLBackend(kernels: .gpu).family(.emulated) == .gpu && OpenCLBackend(kernels: .cpu).family(.gpu) == .cpu)
+        for device in Self.status.devices {
+            let family = OpenCLBackend().family(device.kind).rawValue
+            #expect(device.features.contains("kernels=\(family)"))
+        }
     }
 
     @Test func embeddedSourcesMatchTheKernelFiles() throws {

@@ -31,8 +31,8 @@ struct VulkanBackendTests {
     /// The suite's Vulkan run under VK_LAYER_KHRONOS_validation, with each kernel family (on lavapipe
     /// the GPU family is forced): every case passes, none is unsupported, and the layer says nothing (a
     /// forgotten sType, a bad barrier or a shared-memory race shows here).
-    @Test(.enabled(if: status.available), arguments: VulkanKernelFamily.allCases)
-    func wholeTableUnderTheValidationLayer(_ family: VulkanKernelFamily) throws {
+    @Test(.enabled(if: status.available), arguments: KernelFamily.allCases)
+    func wholeTableUnderTheValidationLayer(_ family: KernelFamily) throws {
         let device = try #require(try VulkanBackend(validation: true, kernels: family).makeDevice(index: 0) as? VulkanDevice)
         #expect(device.family == family && device.info.features.contains("kernels=\(family.rawValue)"))
         let report = ConformanceRunner().run(CaseTable.all, on: device)
@@ -48,8 +48,8 @@ struct VulkanBackendTests {
     /// again must give the same file, byte for byte.
     /// Each device type gets its family; the environment switch forces one.
     @Test func kernelFamilyFollowsTheDeviceType() {
-        #expect(VulkanKernelFamily.forKind(.gpu) == .gpu && VulkanKernelFamily.forKind(.integrated) == .gpu)
-        #expect(VulkanKernelFamily.forKind(.emulated) == .cpu)
+        #expect(KernelFamily.forKind(.gpu) == .gpu && KernelFamily.forKind(.integrated) == .gpu)
+        #expect(KernelFamily.forKind(.emulated) == .cpu)
         #expect(VulkanBackend(kernels: .gpu).family(.emulated) == .gpu && VulkanBackend(kernels: .cpu).family(.gpu) == .cpu)
     }
 

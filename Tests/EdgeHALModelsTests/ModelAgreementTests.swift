@@ -1,6 +1,7 @@
 import EdgeHAL
 import EdgeHALBuiltins
 import EdgeHALCPU
+import EdgeHALOpenCL
 import EdgeHALReference
 import EdgeHALVulkan
 import Testing
@@ -79,17 +80,26 @@ struct ModelAgreementTests {
         #expect(m.passes, "\(backend),cpu: \(m.failures)")
     }
 
-    /// Vulkan's GPU kernel family, forced on whatever Vulkan device there is (lavapipe in CI).
-    @Test(.enabled(if: VulkanBackend().probe().available))
-    func vulkanGPUFamilyAgrees() throws {
-        let m = try Self.agreement(try VulkanBackend(kernels: .gpu).makeDevice(index: 0))
-        print("model case, vulkan (gpu kernels): confident \(m.confidentAgreeing)/\(m.confident), mean KL \(m.meanKL), max KL \(m.maxKL)")
-        #expect(m.passes, "vulkan gpu kernels: \(m.failures)")
+    /// Each GPU API's GPU kernel family (``KernelFamily``), forced on whatever device it has (lavapipe and
+    /// PoCL in CI).
+    static let gpuFamilyBackends = ["vulkan", "opencl"].filter { name in
+        BuiltinBackends.registry().probeAll().contains { $0.name == name && $0.status.available }
+    }
+
+    static func gpuFamilyDevice(_ backend: String) throws -> any Device {
+        backend == "vulkan" ? try VulkanBackend(kernels: .gpu).makeDevice(index: 0) : try OpenCLBackend(kernels: .gpu).makeDevice(index: 0)
+    }
+
+    @Test("the GPU kernel family passes the model case and decodes the reference's greedy text", arguments: gpuFamilyBackends)
+    func gpuFamilyAgrees(_ backend: String) throws {
+        let m = try Self.agreement(try Self.gpuFamilyDevice(backend))
+        print("model case, \(backend) (gpu kernels): confident \(m.confidentAgreeing)/\(m.confident), mean KL \(m.meanKL), max KL \(m.maxKL)")
+        #expect(m.passes, "\(backend) gpu kernels: \(m.failures)")
         // The model case is one prefill (mat-muls); decoding runs the family's mat-vec in every layer. Float
         // activations on both sides: the greedy tokens are the reference's.
         let prompt = Self.model.tokenizer.encode("The capital of France is")
         let reference = ModelSession(model: Self.model, devices: [ReferenceDevice()], contextLength: 64)
-        let gpu = ModelSession(model: Self.model, devices: [try VulkanBackend(kernels: .gpu).makeDevice(index: 0)], contextLength: 64)
+        let gpu = ModelSession(model: Self.model, devices: [try Self.gpuFamilyDevice(backend)], contextLength: 64)
         #expect(try gpu.greedy(prompt, 12, tokenizer: Self.model.tokenizer) == reference.greedy(prompt, 12, tokenizer: Self.model.tokenizer))
     }
 

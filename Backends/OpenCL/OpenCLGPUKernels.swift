@@ -1,0 +1,57 @@
+import EdgeHAL
+
+/// The GPU family's kernels (``KernelFamily``): a work-group where the PoCL-shaped kernels give one
+/// work-item a whole row — mat-vec (N ≤ 8, Kernels/opencl/mul_mat_vec.cl), attention (attention_wg.cl),
+/// rms_norm and softmax (rows_wg.cl). Every other op, and the prefill mat-mul (fast on GPUs already:
+/// 3.7× llama.cpp's Vulkan prefill on an H200), runs the first family's kernels. Within OpenCL C 1.2: local
+/// memory and barriers, no sub-groups, so NVIDIA, Intel, AMD, Adreno and Mali all build it.
+enum OpenCLGPUKernels {
+    /// The plan for `node`, nil where the first family's kernel serves.
+    static func plan(_ node: PartitionNode, maxWorkGroup: Int) -> OpenCLDispatch? {
+        let ins = node.inputs.map(\.desc)
+        func u(_ v: Int) -> OpenCLDispatch.Scalar { .u(UInt32(v)) }
+        /// The largest power of two ≤ min(preferred, the device's work-group limit).
+        func group(_ preferred: Int) -> Int {
+            var g = 1
+            while g * 2 <= min(preferred, maxWorkGroup) { g *= 2 }
+            return g
+        }
+        switch node.op {
+        case .mulMat:
+            let (a, b) = (ins[0], ins[1])
+            let (k, m, n) = (a.shape[0], a.shape[1], b.shape[1])
+            guard n <= 8 else { return nil }
+            // LANES about two 32-value chunks a lane, 8 to 64 (as Vulkan's mul_mat_vec), 128 items a group.
+            let wg = group(128)
+            var lanes = 8
+            while lanes < 64 && lanes * 2 < k / 32 { lanes *= 2 }
+            lanes = min(lanes, wg)
+            let rowGroups = (m + wg / lanes - 1) / (wg / lanes)
+            let scalars = [k, m, n, b.shape[2], b.shape[3], b.shape[2] / a.shape[2], b.shape[3] / a.shape[3], a.shape[2], a.rowBytes].map(u)
+            return OpenCLDispatch(files: ["dequant", "mul_mat_vec"],
+                                  options: "\(OpenCLComputeKernels.typeOption(a.type)) -DCOLS=\(max(1, n)) -DLANES=\(lanes) -DWG=\(wg)",
+                                  kernel: "mul_mat_vec", scalars: scalars,
+                                  global: [rowGroups * wg, b.shape[2] * b.shape[3]], local: [wg, 1])
+        case .attention(let scale):
+            let (q, k) = (ins[0].shape, ins[1].shape)
+            let wg = group(128)
+            guard wg >= 64 else { return nil }   // ceil(D/4) ≤ 64 lanes a stream
+            return OpenCLDispatch(files: ["attention_wg"], options: "-DWG=\(wg)" + (ins[1].type == .f16 ? " -DKV_F16=1" : ""),
+                                  kernel: "attention_wg",
+                                  scalars: [u(q[0]), u(q[1]), u(q[2]), u(k[1]), u(k[2]), u(ins.count > 3 ? 1 : 0), .f(scale)],
+                                  global: [q[1] * q[2] * wg], local: [wg])
+        case .rmsNorm(let eps), .rmsNormMul(let eps):
+            let rows = ins[0].shape.rows, wg = group(256)
+            return OpenCLDispatch(files: ["rows_wg"], options: "-DWG=\(wg)", kernel: "rms_norm_wg",
+                                  scalars: [u(ins[0].shape[0]), u(rows), u(ins.count > 1 ? 1 : 0), .f(eps)],
+                                  global: [rows * wg], local: [wg], inputs: 2)
+        case .softmax(let scale):
+            let x = ins[0].shape, wg = group(128)
+            return OpenCLDispatch(files: ["rows_wg"], options: "-DWG=\(wg)", kernel: "softmax_wg",
+                                  scalars: [u(x[0]), u(x[1]), u(x[2]), u(x[3]), u(ins.count > 1 ? 1 : 0), .f(scale)],
+                                  global: [x.rows * wg], local: [wg])
+        default:
+            return nil
+        }
+    }
+}

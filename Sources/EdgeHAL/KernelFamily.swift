@@ -1,0 +1,20 @@
+/// Which shape of kernels a GPU-API backend (Vulkan, OpenCL) gives a device. CPU-type drivers (lavapipe,
+/// PoCL) run a workgroup's invocations as a few SIMD vectors on one core, so the `cpu` family gives each
+/// invocation whole rows; a GPU runs thousands of lanes and wants consecutive lanes on consecutive
+/// memory and rows split over groups of lanes, so the `gpu` family does that. Chosen from the probed
+/// device kind; each backend's environment switch (`EDGEHAL_VULKAN_KERNELS`, `EDGEHAL_OPENCL_KERNELS`
+/// = gpu|cpu) forces one, so CI runs both families on the CPU-type drivers. Devices name theirs in
+/// their features (`kernels=…`).
+public enum KernelFamily: String, Sendable, CaseIterable {
+    case cpu, gpu
+
+    /// The family `variable` forces, nil when it is unset or names none (then the device kind decides).
+    public static func forced(by variable: String) -> KernelFamily? {
+        CacheFolder.environment(variable).flatMap { KernelFamily(rawValue: $0.lowercased()) }
+    }
+
+    /// The family for a device of `kind`: GPUs (discrete or integrated) get `gpu`, everything else `cpu`.
+    public static func forKind(_ kind: DeviceKind) -> KernelFamily {
+        kind == .gpu || kind == .integrated ? .gpu : .cpu
+    }
+}

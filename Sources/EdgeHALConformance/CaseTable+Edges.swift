@@ -5,7 +5,26 @@ import EdgeHAL
 // subnormal branch, ties rounded away from zero, and NaN for a row with every key masked.
 
 extension CaseTable {
-    static var edges: [ConformanceCase] { scaleEdges + f16Rounding + maskedRows }
+    static var edges: [ConformanceCase] { scaleEdges + f16Rounding + maskedRows + misalignedInputs }
+
+    // MARK: input offsets
+
+    /// Ops whose GPU kernels read inputs in 16-byte vectors where they can (attention's K/V, mat-vec
+    /// activations), with every input 4 bytes past a 256-byte boundary: the kernels' other path runs.
+    static var misalignedInputs: [ConformanceCase] {
+        let shapes = [AttentionShape(d: 64, t: 2, kv: 40, h: 4, hkv: 2, offset: 38),
+                      AttentionShape(d: 64, t: 2, kv: 40, h: 4, hkv: 2, offset: 38, kvType: .f16)]
+        let cases = attentionCases(shapes) + [mulMatCase(.q4_0, k: 256, m: 33, n: 1), mulMatCase(.q4_0, k: 256, m: 33, n: 3),
+                                              mulMatCase(.f16, k: 200, m: 17, n: 1)]
+        return cases.map { base in
+            ConformanceCase(op: base.op, type: base.type, shape: base.shape + " inputs+4B", threshold: base.threshold,
+                                    check: base.check, flops: base.flops, weightBytes: base.weightBytes) { rng in
+                var g = try base.make(&rng)
+                g.inputMisalignment = 4
+                return g
+            }
+        }
+    }
 
     // MARK: block scales
 

@@ -5,6 +5,9 @@ public struct CaseGraph: Sendable {
     public var graph: Graph
     public var inputs: [TensorID: [UInt8]]
     public var output: TensorID
+    /// Bytes past the 256-byte boundary every input of an op case starts at (0: on it). Kernels must not
+    /// assume aligned inputs: a plugin or an embedding program may hand in any element-aligned offset.
+    public var inputMisalignment = 0
 }
 
 /// One row of the op × type × shape table that drives correctness and performance.

@@ -254,12 +254,14 @@ public struct ConformanceRunner {
         guard device.supports(signature) else { throw CaseError.unsupported("\(signature)") }
 
         let pad = Self.guardBytes
-        func guarded(_ desc: TensorDesc, _ payload: [UInt8]?) throws -> (BufferSlice, [UInt8]) {
-            var image = [UInt8](repeating: Self.sentinel, count: desc.byteCount + 2 * pad)
-            if let p = payload { image.replaceSubrange(pad..<(pad + p.count), with: p) }
+        // In-place ops share an input's buffer as the output, whose guards are checked at `pad`.
+        let skew = node.op.inPlaceInput == nil ? g.inputMisalignment : 0
+        func guarded(_ desc: TensorDesc, _ payload: [UInt8]?, skew: Int = 0) throws -> (BufferSlice, [UInt8]) {
+            var image = [UInt8](repeating: Self.sentinel, count: desc.byteCount + 2 * pad + skew)
+            if let p = payload { image.replaceSubrange((pad + skew)..<(pad + skew + p.count), with: p) }
             let buffer = try device.makeBuffer(byteCount: image.count)
             try image.withUnsafeBytes { try buffer.write($0, at: 0) }
-            return (BufferSlice(buffer: buffer, offset: pad, desc: desc), image)
+            return (BufferSlice(buffer: buffer, offset: pad + skew, desc: desc), image)
         }
         func contents(_ s: BufferSlice) throws -> [UInt8] {
             var out = [UInt8](repeating: 0, count: s.buffer.byteCount)
@@ -269,10 +271,10 @@ public struct ConformanceRunner {
         let inputs = try node.inputs.map { id -> (BufferSlice, [UInt8]) in
             let t = g.graph[id]
             switch t.source {
-            case .weight(let data): return try guarded(t.desc, Array(data.bytes))
+            case .weight(let data): return try guarded(t.desc, Array(data.bytes), skew: skew)
             default:
                 guard let bytes = g.inputs[id] else { throw CaseError.failed("input \(t.name) has no data") }
-                return try guarded(t.desc, bytes)
+                return try guarded(t.desc, bytes, skew: skew)
             }
         }
         // An in-place op writes into its input: that input's buffer is the output, guards included.

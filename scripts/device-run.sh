@@ -10,13 +10,17 @@
 #   conformance validation model bench auto split llama profile perf   (the default: all of them)
 #   tune: decode on the largest model under each Vulkan mat-vec geometry in TUNINGS (EDGEHAL_VULKAN_MATVEC
 #   values, space-separated; "default" is the built-in choice), per-shape kernel times (not in the default)
-# FAMILIES lists the Vulkan kernel families the table and the bench run under (default: the probed one;
-# "gpu cpu" gives the A/B on a GPU). PERF_ARGS narrows the perf table (e.g. "--op mul_mat").
+# FAMILIES lists the kernel families (Vulkan and OpenCL alike) the table and the bench run under (default:
+# the probed one; "gpu cpu" gives the A/B on a GPU). PERF_ARGS narrows the perf table (e.g. "--op mul_mat").
 set -uo pipefail
 STEPS=" ${STEPS:-conformance validation model bench auto split llama profile perf} "
 want() { [[ $STEPS == *" $1 "* ]]; }
 FAMILIES=${FAMILIES:-probed}
-family_env() { [[ $1 == probed ]] && echo "EDGEHAL_VULKAN_KERNELS=${EDGEHAL_VULKAN_KERNELS:-}" || echo "EDGEHAL_VULKAN_KERNELS=$1"; }
+# The variables forcing a family on both GPU APIs (word-split on purpose: `env $(family_env gpu) …`).
+family_env() {
+  if [[ $1 == probed ]]; then echo "EDGEHAL_VULKAN_KERNELS=${EDGEHAL_VULKAN_KERNELS:-} EDGEHAL_OPENCL_KERNELS=${EDGEHAL_OPENCL_KERNELS:-}"
+  else echo "EDGEHAL_VULKAN_KERNELS=$1 EDGEHAL_OPENCL_KERNELS=$1"; fi
+}
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 OUT=${OUT:-$PWD/device-results}
 mkdir -p "$OUT"
@@ -81,23 +85,22 @@ fi
 for dev in "${gpus[@]}"; do
   tag=${dev/:/-}
   for fam in $FAMILIES; do
-    [[ $dev == vulkan:* ]] || [[ $fam == probed ]] || continue
     ftag=$tag; [[ $fam == probed ]] || ftag=$tag-$fam
     if want conformance; then
       step "conformance $dev ($fam kernels)"
-      env "$(family_env "$fam")" timeout 300 "$B/conformance" --backend "$dev" > "$D/conf-$ftag.txt" 2>&1
+      env $(family_env "$fam") timeout 300 "$B/conformance" --backend "$dev" > "$D/conf-$ftag.txt" 2>&1
       summary "conformance $dev ($fam): exit $? — $(tail -1 "$D/conf-$ftag.txt")"
       grep -E '^\S.* [1-9][0-9]* +[0-9]+ *$' "$D/conf-$ftag.txt" | grep -vE ' 0 +0 *$' | head -5
     fi
     if want validation && [[ $dev == vulkan:* ]]; then
       step "vulkan validation $dev ($fam kernels)"
-      env "$(family_env "$fam")" EDGEHAL_VULKAN_VALIDATION=1 timeout 300 "$B/conformance" --backend "$dev" > "$D/conf-$ftag-validation.txt" 2>&1
+      env $(family_env "$fam") EDGEHAL_VULKAN_VALIDATION=1 timeout 300 "$B/conformance" --backend "$dev" > "$D/conf-$ftag-validation.txt" 2>&1
       summary "validation $dev ($fam): exit $?, $(grep -cE 'VUID|Validation Error' "$D/conf-$ftag-validation.txt") validation messages"
     fi
     if want model; then
       step "model case $dev ($fam kernels)"
       tokens=$((standin ? 48 : 0))
-      env "$(family_env "$fam")" timeout 300 "$B/conformance" --backend "$dev" --op model_none --model "$work/models/small.gguf" --model-tokens $tokens > "$D/model-$ftag.txt" 2>&1
+      env $(family_env "$fam") timeout 300 "$B/conformance" --backend "$dev" --op model_none --model "$work/models/small.gguf" --model-tokens $tokens > "$D/model-$ftag.txt" 2>&1
       summary "model case $dev ($fam): exit $? — $(grep -m1 -E 'model' "$D/model-$ftag.txt" | cut -c1-200)"
     fi
   done
@@ -109,8 +112,8 @@ for m in "${models[@]}"; do
   name=$(basename "$m" .gguf)
   if want bench; then
     for fam in $FAMILIES; do
-      step "bench $name: edgehal on cpu,$list ($fam Vulkan kernels)"
-      env "$(family_env "$fam")" timeout 600 "$B/edgehal" bench --model "$m" --backend "cpu,$list" -p $prompts -n 64 -d 128 -r $reps 2>&1 | tee "$D/bench-$name-$fam.txt"
+      step "bench $name: edgehal on cpu,$list ($fam kernels)"
+      env $(family_env "$fam") timeout 600 "$B/edgehal" bench --model "$m" --backend "cpu,$list" -p $prompts -n 64 -d 128 -r $reps 2>&1 | tee "$D/bench-$name-$fam.txt"
     done
   fi
   if want auto; then

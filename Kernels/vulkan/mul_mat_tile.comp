@@ -21,6 +21,7 @@ layout(push_constant) uniform PC {
     uint K, M, N, B2, B3, r2, r3, A2, a_row_bytes;
 } pc;
 #include "dequant.glsl"
+#define COLUMNS_ALIGNED_FAST_PATH 1
 #include "columns.glsl"
 
 const uint TILE = 64u;

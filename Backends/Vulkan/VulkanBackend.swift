@@ -27,13 +27,18 @@ public struct VulkanBackend: Backend {
     /// Forces a kernel family on every device (``KernelFamily``).
     public static let kernelsVariable = "EDGEHAL_VULKAN_KERNELS"
 
-    public init(validation: Bool? = nil, profile: Bool? = nil, kernels: KernelFamily? = nil, staging: Bool? = nil) {
+    /// The GPU family's mat-vec geometry, where it differs from the built-in choice (`EDGEHAL_VULKAN_MATVEC`).
+    public let matVec: VulkanMatMulKernels.MatVecTuning
+
+    public init(validation: Bool? = nil, profile: Bool? = nil, kernels: KernelFamily? = nil, staging: Bool? = nil,
+                matVec: VulkanMatMulKernels.MatVecTuning? = nil) {
         self.validation = validation ?? (CacheFolder.environment("EDGEHAL_VULKAN_VALIDATION") == "1")
         let setting = CacheFolder.environment("EDGEHAL_VULKAN_PROFILE")
         self.profile = profile ?? (setting == "1" || setting == "shapes")
         profileShapes = setting == "shapes"
         self.kernels = kernels ?? KernelFamily.forced(by: Self.kernelsVariable)
         self.staging = staging ?? VulkanMemory.forcedByEnvironment
+        self.matVec = matVec ?? .forced
     }
 
     public func family(_ kind: DeviceKind) -> KernelFamily { kernels ?? KernelFamily.forKind(kind) }

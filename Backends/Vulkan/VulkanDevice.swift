@@ -19,6 +19,7 @@ public final class VulkanDevice: Device, @unchecked Sendable {
     let profile: Bool
     let profiler = KernelProfiler()
     let profileShapes: Bool
+    let matVec: VulkanMatMulKernels.MatVecTuning
     /// Host-side wall time beside it (submit → fence, buffer reads and writes): where the time a token
     /// takes goes when it is not in the kernels (e.g. reads through a non-cached mapping).
     let hostProfiler = KernelProfiler()
@@ -32,6 +33,7 @@ public final class VulkanDevice: Device, @unchecked Sendable {
         family = backend.family(context.facts.kind)
         self.profile = profile
         profileShapes = backend.profileShapes
+        matVec = backend.matVec
     }
 
     deinit {

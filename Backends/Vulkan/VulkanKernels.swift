@@ -36,7 +36,7 @@ enum VulkanKernels {
         }
     }
 
-    static func plan(_ node: PartitionNode, family: KernelFamily) throws -> VulkanDispatch {
+    static func plan(_ node: PartitionNode, family: KernelFamily, matVec: VulkanMatMulKernels.MatVecTuning = .init()) throws -> VulkanDispatch {
         let ins = node.inputs.map(\.desc), out = node.output.desc
         let n = out.shape.count
         func u(_ v: Int) -> UInt32 { UInt32(v) }
@@ -88,7 +88,7 @@ enum VulkanKernels {
         case .attention(let scale):
             return try VulkanAttentionKernels.attention(ins, scale: scale, family: family)
         case .mulMat:
-            return try VulkanMatMulKernels.mulMat(ins, out, family: family)
+            return try VulkanMatMulKernels.mulMat(ins, out, family: family, matVec: matVec)
         case .getRows:
             return try VulkanMatMulKernels.getRows(ins, out)
         }

@@ -1,21 +1,21 @@
 import EdgeHAL
 
 /// The dequantizing kernels: mul_mat and get_rows, one SPIR-V variant per weight type.
-enum VulkanMatMulKernels {
+public enum VulkanMatMulKernels {
     /// Geometry measured on lavapipe (Kernels/vulkan/mul_mat.comp): a mat-vec takes 4 rows per invocation,
     /// lanes on consecutive rows, 32 invocations a group (64 once that still leaves ≥ 16 groups). A mat-mul
     /// reuses each dequantized weight chunk across columns and each activation chunk across rows: lavapipe
     /// has no fused multiply-add and a texel fetch costs ~40 instructions, so reuse is the only lever —
     /// 16 rows × 8 columns per invocation (8 a group) from N = 8 (1.3–1.7× faster than 8 × 4; larger tiles
     /// gain 5–8 % for seconds of JIT), 8 × 4 below.
-    static func mulMat(_ ins: [TensorDesc], _ out: TensorDesc, family: KernelFamily) throws -> VulkanDispatch {
+    static func mulMat(_ ins: [TensorDesc], _ out: TensorDesc, family: KernelFamily, matVec tuning: MatVecTuning = .init()) throws -> VulkanDispatch {
         let (a, b) = (ins[0], ins[1])
         let (k, m, n) = (a.shape[0], a.shape[1], b.shape[1])
         // Every mul_mat kernel's push words (Kernels/vulkan/mul_mat.comp's header).
         let words = [k, m, n, b.shape[2], b.shape[3], b.shape[2] / a.shape[2], b.shape[3] / a.shape[3], a.shape[2], a.rowBytes].map(UInt32.init)
         let batches = UInt32(b.shape[2] * b.shape[3])
         if family == .gpu {
-            if n <= 8 { return matVec(a, b, words: words, batches: batches) }
+            if n <= 8 { return matVec(a, b, words: words, batches: batches, tuning: tuning) }
             // 64 × 64 tiles of out through shared memory (Kernels/vulkan/mul_mat_tile.comp).
             return VulkanDispatch(kernel: "mul_mat_tile_\(a.type.rawValue)", words: words,
                                   groups: (UInt32((m + 63) / 64), UInt32((n + 63) / 64), batches))
@@ -28,25 +28,29 @@ enum VulkanMatMulKernels {
     /// The GPU family's mat-vec (Kernels/vulkan/mul_mat_vec.comp): LANES invocations a row, each taking
     /// every LANES-th 32-value chunk, about two chunks a lane (8 to 64 lanes), 128 invocations a group;
     /// all N ≤ 8 columns in one pass, so each weight chunk is dequantized once.
-    static func matVec(_ a: TensorDesc, _ b: TensorDesc, words: [UInt32], batches: UInt32) -> VulkanDispatch {
+    static func matVec(_ a: TensorDesc, _ b: TensorDesc, words: [UInt32], batches: UInt32, tuning: MatVecTuning) -> VulkanDispatch {
         let (k, m, n) = (a.shape[0], a.shape[1], b.shape[1])
         var lanes = 8
         while lanes < 64 && lanes * 2 < k / 32 { lanes *= 2 }
-        let tuning = MatVecTuning.forced
         lanes = tuning.lanes ?? lanes
-        let wg = max(lanes, tuning.workgroup ?? 128)
-        let rowGroups = (m + wg / lanes - 1) / (wg / lanes)
+        let wg = max(lanes, tuning.workgroup ?? 128), rows = tuning.rows ?? 1
+        let rowGroups = (m + rows * wg / lanes - 1) / (rows * wg / lanes)
         let x = max(1, min(rowGroups, 65535))   // no rows: y = 0, nothing is dispatched
-        return VulkanDispatch(kernel: "mul_mat_vec_\(a.type.rawValue)", constants: [UInt32(wg), UInt32(lanes), UInt32(max(1, n))],
+        return VulkanDispatch(kernel: "mul_mat_vec_\(a.type.rawValue)", constants: [UInt32(wg), UInt32(lanes), UInt32(max(1, n)), UInt32(rows)],
                               words: words, groups: (UInt32(x), UInt32((rowGroups + x - 1) / x), batches))
     }
 
-    /// Overrides of the mat-vec geometry for measuring on a device (`EDGEHAL_VULKAN_MATVEC=lanes=32,wg=256`;
-    /// scripts/device-run.sh's `tune` step): lanes a power of two from 1 to 64, wg one from lanes to 1024.
-    struct MatVecTuning {
-        var lanes: Int?, workgroup: Int?
+    /// Overrides of the mat-vec geometry for measuring on a device (`EDGEHAL_VULKAN_MATVEC=lanes=32,wg=256,rows=4`;
+    /// scripts/device-run.sh's `tune` step): lanes a power of two from 1 to 64, wg one from lanes to 1024,
+    /// rows (a lane group's rows sharing each activation chunk) 1, 2, 4 or 8.
+    public struct MatVecTuning: Sendable {
+        public var lanes: Int?, workgroup: Int?, rows: Int?
 
-        static let forced: MatVecTuning = parse(CacheFolder.environment("EDGEHAL_VULKAN_MATVEC") ?? "")
+        public init(lanes: Int? = nil, workgroup: Int? = nil, rows: Int? = nil) {
+            (self.lanes, self.workgroup, self.rows) = (lanes, workgroup, rows)
+        }
+
+        public static var forced: MatVecTuning { parse(CacheFolder.environment("EDGEHAL_VULKAN_MATVEC") ?? "") }
 
         static func parse(_ text: String) -> MatVecTuning {
             var t = MatVecTuning()
@@ -56,6 +60,7 @@ enum VulkanMatMulKernels {
                 switch kv[0] {
                 case "lanes" where v <= 64: t.lanes = v
                 case "wg" where v <= 1024: t.workgroup = v
+                case "rows" where v <= 8: t.rows = v
                 default: continue
                 }
             }

@@ -19,7 +19,7 @@ final class VulkanProgram: Program, @unchecked Sendable {
         self.device = device
         self.partition = partition
         let context = device.context, vk = context.vk, dev = context.device
-        let plans = try partition.nodes.map { try VulkanKernels.plan($0, family: device.family) }
+        let plans = try partition.nodes.map { try VulkanKernels.plan($0, family: device.family, matVec: device.matVec) }
         // Profile rows: the kernel, or with EDGEHAL_VULKAN_PROFILE=shapes the kernel and its first input and output.
         kernels = zip(plans, partition.nodes).map { plan, node in
             device.profileShapes ? "\(plan.kernel) \(node.inputs.first.map { "\($0.desc)" } ?? "") → \(node.output.desc.shape)" : plan.kernel

@@ -14,17 +14,21 @@
 //   0 WG     = local_size_x [128]: rows per group × LANES
 //   1 LANES  = invocations a row [32], a power of two ≤ WG
 //   2 COLS   = columns, N ≤ COLS ≤ 8 [1]
+//   3 ROWS   = rows a lane group takes [1]: with ROWS > 1 each activation chunk is read once for ROWS rows
+//              (the dequantized weights are not kept across columns then, so it suits COLS = 1)
 // Host choice: VulkanMatMulKernels.matVec. Measured on an H200 (1B Q4_0 decode, per-shape timestamps): LANES 16,
 // 32 or 64, workgroups of 128 or 256 and two chunks loaded per step all within ±8 % of the default; 8 lanes
 // 1.5–2× slower. 2048×8192 Q4_0 takes 22.8 µs (414 GB/s), the 2048×128256 output 273 µs (541 GB/s): about
 // an eighth of the card's bandwidth, so the next step is the kernel's loads, not its geometry.
-// Dispatch: row groups g = ceil(M / (WG / LANES)); x = min(g, 65535), y = ceil(g / x), z = B2*B3.
+// Dispatch: row groups g = ceil(M / (ROWS · WG / LANES)); x = min(g, 65535), y = ceil(g / x), z = B2*B3.
+// Group g's rows: g·ROWS·S + r·S + slot for r < ROWS, slot < S = WG / LANES.
 #extension GL_EXT_control_flow_attributes : require
 #extension GL_KHR_shader_subgroup_basic : require
 #extension GL_KHR_shader_subgroup_arithmetic : require
 layout(local_size_x = 128, local_size_x_id = 0) in;
 layout(constant_id = 1) const uint LANES = 32;
 layout(constant_id = 2) const uint COLS = 1;
+layout(constant_id = 3) const uint ROWS = 1;
 layout(binding = 0) uniform usamplerBuffer A;
 layout(binding = 1) uniform usamplerBuffer B;
 layout(binding = 4) uniform usamplerBuffer A4;
@@ -38,60 +42,85 @@ layout(push_constant) uniform PC {
 #define COLUMNS_ALIGNED_FAST_PATH 1
 #include "columns.glsl"
 
-shared float partial[gl_WorkGroupSize.x * COLS];
+shared float partial[gl_WorkGroupSize.x * COLS * ROWS];
 
 void main() {
-    const uint WG = gl_WorkGroupSize.x;
+    const uint WG = gl_WorkGroupSize.x, S = WG / LANES;
     uint batch = gl_WorkGroupID.z, i2 = batch % pc.B2, i3 = batch / pc.B2;
     uint a_mat = (i3 / pc.r3) * pc.A2 + i2 / pc.r2;
     uint lane = gl_LocalInvocationID.x % LANES, slot = gl_LocalInvocationID.x / LANES;
     uint group = gl_WorkGroupID.x + gl_NumWorkGroups.x * gl_WorkGroupID.y;
-    uint row = group * (WG / LANES) + slot;
-    // A row past the end reads the last row (never written): every invocation reaches the barriers.
-    uint arow = pc.in_off[0] + (a_mat * pc.M + min(row, pc.M - 1u)) * pc.a_row_bytes;
+    uint rows[ROWS], arows[ROWS];
+    [[unroll]] for (uint r = 0u; r < ROWS; r++) {
+        rows[r] = (group * ROWS + r) * S + slot;
+        // A row past the end reads the last row (never written): every invocation reaches the barriers.
+        arows[r] = pc.in_off[0] + (a_mat * pc.M + min(rows[r], pc.M - 1u)) * pc.a_row_bytes;
+    }
     uint bcol[COLS];
     [[unroll]] for (uint c = 0u; c < COLS; c++) bcol[c] = pc.in_off[1] / 4u + pc.K * (min(c, pc.N - 1u) + pc.N * batch);
-    float acc[COLS];
-    [[unroll]] for (uint c = 0u; c < COLS; c++) acc[c] = 0.0;
+    float acc[ROWS * COLS];
+    [[unroll]] for (uint i = 0u; i < ROWS * COLS; i++) acc[i] = 0.0;
 
     uint chunks = pc.K / 32u;
     for (uint ch = lane; ch < chunks; ch += LANES) {
-        vec4 w[8];
-        dequant_chunk(A4, arow, ch, w);
-        [[unroll]] for (uint c = 0u; c < COLS; c++) {
-            vec4 v[8];
-            column_chunk(bcol[c] + 32u * ch, v);
-            vec4 s = w[0] * v[0];
-            [[unroll]] for (uint q = 1u; q < 8u; q++) s += w[q] * v[q];
-            acc[c] += (s.x + s.y) + (s.z + s.w);
+        if (ROWS == 1u) {   // a specialization constant: one of the two loops is compiled
+            vec4 w[8];
+            dequant_chunk(A4, arows[0], ch, w);
+            [[unroll]] for (uint c = 0u; c < COLS; c++) {
+                vec4 v[8];
+                column_chunk(bcol[c] + 32u * ch, v);
+                vec4 s = w[0] * v[0];
+                [[unroll]] for (uint q = 1u; q < 8u; q++) s += w[q] * v[q];
+                acc[c] += (s.x + s.y) + (s.z + s.w);
+            }
+        } else {
+            [[unroll]] for (uint c = 0u; c < COLS; c++) {
+                vec4 v[8];
+                column_chunk(bcol[c] + 32u * ch, v);
+                [[unroll]] for (uint r = 0u; r < ROWS; r++) {
+                    vec4 w[8];
+                    dequant_chunk(A4, arows[r], ch, w);
+                    vec4 s = w[0] * v[0];
+                    [[unroll]] for (uint q = 1u; q < 8u; q++) s += w[q] * v[q];
+                    acc[r * COLS + c] += (s.x + s.y) + (s.z + s.w);
+                }
+            }
         }
     }
 #ifdef FLOAT_WEIGHTS
     // The last K % 32 values, spread over the lanes through the R32 views.
     for (uint k = chunks * 32u + lane; k < pc.K; k += LANES) {
-        float w = value_at(A, arow, k);
-        [[unroll]] for (uint c = 0u; c < COLS; c++) acc[c] += w * uintBitsToFloat(texelFetch(B, int(bcol[c] + k)).x);
+        [[unroll]] for (uint r = 0u; r < ROWS; r++) {
+            float w = value_at(A, arows[r], k);
+            [[unroll]] for (uint c = 0u; c < COLS; c++) acc[r * COLS + c] += w * uintBitsToFloat(texelFetch(B, int(bcol[c] + k)).x);
+        }
     }
 #endif
     if (gl_SubgroupSize == LANES) {   // uniform: a row is one subgroup
-        [[unroll]] for (uint c = 0u; c < COLS; c++) acc[c] = subgroupAdd(acc[c]);
-        if (lane == 0u && row < pc.M) {
-            [[unroll]] for (uint c = 0u; c < COLS; c++)
-                if (c < pc.N) y[pc.out_off + row + pc.M * (c + pc.N * batch)] = acc[c];
+        [[unroll]] for (uint i = 0u; i < ROWS * COLS; i++) acc[i] = subgroupAdd(acc[i]);
+        [[unroll]] for (uint r = 0u; r < ROWS; r++) {
+            uint row = rows[r];
+            if (lane == 0u && row < pc.M) {
+                [[unroll]] for (uint c = 0u; c < COLS; c++)
+                    if (c < pc.N) y[pc.out_off + row + pc.M * (c + pc.N * batch)] = acc[r * COLS + c];
+            }
         }
         return;
     }
-    [[unroll]] for (uint c = 0u; c < COLS; c++) partial[gl_LocalInvocationID.x * COLS + c] = acc[c];
+    const uint RC = ROWS * COLS, base = gl_LocalInvocationID.x * RC;
+    [[unroll]] for (uint i = 0u; i < RC; i++) partial[base + i] = acc[i];
     for (uint half_ = LANES / 2u; half_ > 0u; half_ /= 2u) {
         barrier();
         if (lane < half_) {
-            [[unroll]] for (uint c = 0u; c < COLS; c++)
-                partial[gl_LocalInvocationID.x * COLS + c] += partial[(gl_LocalInvocationID.x + half_) * COLS + c];
+            [[unroll]] for (uint i = 0u; i < RC; i++) partial[base + i] += partial[base + half_ * RC + i];
         }
     }
     barrier();
-    if (lane == 0u && row < pc.M) {
-        [[unroll]] for (uint c = 0u; c < COLS; c++)
-            if (c < pc.N) y[pc.out_off + row + pc.M * (c + pc.N * batch)] = partial[gl_LocalInvocationID.x * COLS + c];
+    [[unroll]] for (uint r = 0u; r < ROWS; r++) {
+        uint row = rows[r];
+        if (lane == 0u && row < pc.M) {
+            [[unroll]] for (uint c = 0u; c < COLS; c++)
+                if (c < pc.N) y[pc.out_off + row + pc.M * (c + pc.N * batch)] = partial[base + r * COLS + c];
+        }
     }
 }

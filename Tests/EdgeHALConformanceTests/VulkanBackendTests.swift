@@ -44,8 +44,22 @@ struct VulkanBackendTests {
         #expect(messages.isEmpty, "\(messages.count) validation messages, first: \(messages.first ?? "")")
     }
 
-    /// Backends/Vulkan/CVulkanKernels/spirv.c is generated from Kernels/vulkan: compiling the sources
-    /// again must give the same file, byte for byte.
+    /// The GPU family's mat-vec under the geometries `EDGEHAL_VULKAN_MATVEC` can ask for on a GPU (rows
+    /// sharing activation chunks, lanes a row, workgroup size): every mul_mat case passes with each.
+    @Test(.enabled(if: status.available), arguments: [
+        VulkanMatMulKernels.MatVecTuning(rows: 4), VulkanMatMulKernels.MatVecTuning(lanes: 16, rows: 2),
+        VulkanMatMulKernels.MatVecTuning(lanes: 64, workgroup: 256, rows: 8), VulkanMatMulKernels.MatVecTuning(lanes: 8, workgroup: 64),
+    ])
+    func matVecGeometries(_ tuning: VulkanMatMulKernels.MatVecTuning) throws {
+        let device = try VulkanBackend(kernels: .gpu, matVec: tuning).makeDevice(index: 0)
+        let report = ConformanceRunner().run(CaseTable.all.filter { $0.op == "mul_mat" }, on: device)
+        for r in report.results where r.status != .pass {
+            Issue.record("vulkan (gpu kernels, \(tuning)): \(r.op) \(r.type) \(r.shape): \(r.status) \(r.detail ?? "")")
+        }
+        #expect(report.failed == 0 && report.unsupported == 0)
+        #expect(VulkanMatMulKernels.MatVecTuning.parse("lanes=32,wg=256,rows=4,bogus=3,rows=3").rows == 4)
+    }
+
     /// Each device type gets its family; the environment switch forces one.
     @Test func kernelFamilyFollowsTheDeviceType() {
         #expect(KernelFamily.forKind(.gpu) == .gpu && KernelFamily.forKind(.integrated) == .gpu)
@@ -53,6 +67,8 @@ struct VulkanBackendTests {
         #expect(VulkanBackend(kernels: .gpu).family(.emulated) == .gpu && VulkanBackend(kernels: .cpu).family(.gpu) == .cpu)
     }
 
+    /// Backends/Vulkan/CVulkanKernels/spirv.c is generated from Kernels/vulkan: compiling the sources
+    /// again must give the same file, byte for byte.
     @Test func generatedSPIRVMatchesTheKernelSources() throws {
         let (status, output) = try Shell.check("gen-spirv.sh")
         #expect(status == 0, "\(output)")

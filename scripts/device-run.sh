@@ -7,13 +7,13 @@
 #
 # Results in ${OUT:-./device-results}: log.txt (everything, with step times), summary.txt, and detail.tgz.
 # STEPS (space-separated) runs a subset, for a short first look with the device's time in mind:
-#   conformance validation model bench auto split llama profile perf   (the default: all of them)
+#   conformance validation model bench auto split llama profile tune perf   (the default: all of them)
 #   tune: decode on the largest model under each Vulkan mat-vec geometry in TUNINGS (EDGEHAL_VULKAN_MATVEC
-#   values, space-separated; "default" is the built-in choice), per-shape kernel times (not in the default)
+#   values, space-separated; "default" is the built-in choice), per-shape kernel times
 # FAMILIES lists the kernel families (Vulkan and OpenCL alike) the table and the bench run under (default:
 # the probed one; "gpu cpu" gives the A/B on a GPU). PERF_ARGS narrows the perf table (e.g. "--op mul_mat").
 set -uo pipefail
-STEPS=" ${STEPS:-conformance validation model bench auto split llama profile perf} "
+STEPS=" ${STEPS:-conformance validation model bench auto split llama profile tune perf} "
 want() { [[ $STEPS == *" $1 "* ]]; }
 FAMILIES=${FAMILIES:-probed}
 # The variables forcing a family on both GPU APIs (word-split on purpose: `env $(family_env gpu) …`).
@@ -141,7 +141,7 @@ if want profile; then
 fi
 
 if want tune; then
-  for t in ${TUNINGS:-default}; do
+  for t in ${TUNINGS:-default rows=2 rows=4 rows=8 lanes=16,rows=4}; do
     setting=$t; [[ $t == default ]] && setting=
     step "tune: EDGEHAL_VULKAN_MATVEC=$setting, decode on $(basename "${models[-1]}")"
     EDGEHAL_VULKAN_MATVEC=$setting EDGEHAL_VULKAN_PROFILE=shapes timeout 120 "$B/edgehal" bench --model "${models[-1]}" --backend vulkan \

@@ -36,18 +36,18 @@ enum OpenCLGPUKernels {
             let (q, k) = (ins[0].shape, ins[1].shape)
             let wg = group(128)
             guard wg >= 64 else { return nil }   // ceil(D/4) ≤ 64 lanes a stream
-            return OpenCLDispatch(files: ["attention_wg"], options: "-DWG=\(wg)" + (ins[1].type == .f16 ? " -DKV_F16=1" : ""),
+            return OpenCLDispatch(files: ["wg_reduce", "attention_wg"], options: "-DWG=\(wg)" + (ins[1].type == .f16 ? " -DKV_F16=1" : ""),
                                   kernel: "attention_wg",
                                   scalars: [u(q[0]), u(q[1]), u(q[2]), u(k[1]), u(k[2]), u(ins.count > 3 ? 1 : 0), .f(scale)],
                                   global: [q[1] * q[2] * wg], local: [wg])
         case .rmsNorm(let eps), .rmsNormMul(let eps):
             let rows = ins[0].shape.rows, wg = group(256)
-            return OpenCLDispatch(files: ["rows_wg"], options: "-DWG=\(wg)", kernel: "rms_norm_wg",
+            return OpenCLDispatch(files: ["wg_reduce", "rows_wg"], options: "-DWG=\(wg)", kernel: "rms_norm_wg",
                                   scalars: [u(ins[0].shape[0]), u(rows), u(ins.count > 1 ? 1 : 0), .f(eps)],
                                   global: [rows * wg], local: [wg], inputs: 2)
         case .softmax(let scale):
             let x = ins[0].shape, wg = group(128)
-            return OpenCLDispatch(files: ["rows_wg"], options: "-DWG=\(wg)", kernel: "softmax_wg",
+            return OpenCLDispatch(files: ["wg_reduce", "rows_wg"], options: "-DWG=\(wg)", kernel: "softmax_wg",
                                   scalars: [u(x[0]), u(x[1]), u(x[2]), u(x[3]), u(ins.count > 1 ? 1 : 0), .f(scale)],
                                   global: [x.rows * wg], local: [wg])
         default:

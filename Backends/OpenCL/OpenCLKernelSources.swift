@@ -194,7 +194,7 @@ __kernel void attention(__global const uchar *q_buf, uint q_off,
         "attention_wg": #"""
 // attention (GPU family): out = softmax(scale·(q·kᵀ) + mask)·v, the contract of attention.cl (same
 // arguments, masks and results; a row with every key masked gives zeros) shaped for GPUs.
-// Build options: -DWG=w (the local size, a power of two ≥ 64); -DKV_F16=1 for f16 K/V.
+// Built from wg_reduce.cl + this file. Options: -DWG=w (the local size, a power of two ≥ 64); -DKV_F16=1 for f16 K/V.
 // NDRange: global = (H·T·WG), local = (WG): one work-group a query row.
 //
 // Keys go WG at a time (a tile): lane i scores key tile·WG + i (q from local memory, k read 4 values a
@@ -224,20 +224,6 @@ inline float4 four(const __global KV_T *row, uint c, uint D) {
     float t[4] = {0.0f, 0.0f, 0.0f, 0.0f};
     for (uint e = 0; 4u * c + e < D; e++) t[e] = LOAD_KV1(row + 4u * c + e);
     return vload4(0, t);
-}
-
-// The work-group's maximum (is_max) or sum of x, through local memory; every item gets it.
-inline float across(float x, int is_max, __local float *scratch) {
-    const uint lid = get_local_id(0);
-    scratch[lid] = x;
-    for (uint half_ = WG / 2u; half_ > 0u; half_ /= 2u) {
-        barrier(CLK_LOCAL_MEM_FENCE);
-        if (lid < half_) scratch[lid] = is_max ? fmax(scratch[lid], scratch[lid + half_]) : scratch[lid] + scratch[lid + half_];
-    }
-    barrier(CLK_LOCAL_MEM_FENCE);
-    const float r = scratch[0];
-    barrier(CLK_LOCAL_MEM_FENCE);   // scratch is free again
-    return r;
 }
 
 __kernel __attribute__((reqd_work_group_size(WG, 1, 1)))
@@ -1114,24 +1100,10 @@ __kernel void rope(__global const uchar *x_buf, uint x_off,
 // rms_norm and softmax (GPU family): the contracts of norm_rope.cl's rms_norm and softmax.cl (same
 // arguments and results) with one work-group a row instead of one work-item: on a GPU a decode step has
 // a handful of rows, and one item walking a 2048-value row alone took 28 µs an rms_norm on an H200.
-// Build options: -DWG=w (the local size, a power of two). NDRange: global = (rows · WG), local = (WG).
+// Built from wg_reduce.cl + this file with -DWG=w (the local size, a power of two). NDRange: global = (rows · WG), local = (WG).
 // Each item takes values lid, lid + WG, … (consecutive items on consecutive values); sums and maxima
 // meet in local memory (a tree, WG → 1). softmax stays in-place safe (out = x): an item reads and writes
 // only its own values.
-
-// The work-group's maximum (is_max) or sum of x, through local memory; every item gets it.
-inline float across(float x, int is_max, __local float *scratch) {
-    const uint lid = get_local_id(0);
-    scratch[lid] = x;
-    for (uint half_ = WG / 2u; half_ > 0u; half_ /= 2u) {
-        barrier(CLK_LOCAL_MEM_FENCE);
-        if (lid < half_) scratch[lid] = is_max ? fmax(scratch[lid], scratch[lid + half_]) : scratch[lid] + scratch[lid + half_];
-    }
-    barrier(CLK_LOCAL_MEM_FENCE);
-    const float r = scratch[0];
-    barrier(CLK_LOCAL_MEM_FENCE);
-    return r;
-}
 
 // rms_norm: y = x / sqrt(mean(x²) + eps), times weight[i] when has_weight (x f32 [K, rows], weight f32 [K]).
 __kernel __attribute__((reqd_work_group_size(WG, 1, 1)))
@@ -1245,6 +1217,24 @@ __kernel void softmax(__global const uchar *x_buf, uint x_off,
     for (uint i = K8; i < K; i++) y[i] *= inv;
 #undef SCORE8
 #undef SCORE1
+}
+"""#,
+        "wg_reduce": #"""
+// Work-group reductions shared by the GPU family's kernels (the host prepends this file to
+// attention_wg.cl and rows_wg.cl). Needs -DWG=w, the local size, a power of two.
+
+// The work-group's maximum (is_max) or sum of x, through local memory; every item gets it.
+inline float across(float x, int is_max, __local float *scratch) {
+    const uint lid = get_local_id(0);
+    scratch[lid] = x;
+    for (uint half_ = WG / 2u; half_ > 0u; half_ /= 2u) {
+        barrier(CLK_LOCAL_MEM_FENCE);
+        if (lid < half_) scratch[lid] = is_max ? fmax(scratch[lid], scratch[lid + half_]) : scratch[lid] + scratch[lid + half_];
+    }
+    barrier(CLK_LOCAL_MEM_FENCE);
+    const float r = scratch[0];
+    barrier(CLK_LOCAL_MEM_FENCE);   // scratch is free again
+    return r;
 }
 """#,
     ]

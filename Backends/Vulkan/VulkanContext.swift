@@ -206,6 +206,35 @@ final class VulkanContext: @unchecked Sendable {
         return (b, m)
     }
 
+    /// A command pool on the compute queue's family with one primary command buffer, and a fence: what a
+    /// recorded submission needs (programs, the staging copies). The caller destroys the pool (which frees
+    /// the buffer) and the fence.
+    func makeSubmission(poolFlags: UInt32 = 0) throws -> (pool: VkCommandPool, commands: VkCommandBuffer, fence: VkFence) {
+        var poolInfo = VkCommandPoolCreateInfo()
+        poolInfo.sType = VK_STRUCTURE_TYPE_COMMAND_POOL_CREATE_INFO
+        poolInfo.flags = poolFlags
+        poolInfo.queueFamilyIndex = queueFamily
+        var pool: VkCommandPool?
+        try check("vkCreateCommandPool", vk.createCommandPool(device, &poolInfo, nil, &pool))
+        guard let pool else { throw VulkanError("vkCreateCommandPool returned no pool") }
+        var allocate = VkCommandBufferAllocateInfo()
+        allocate.sType = VK_STRUCTURE_TYPE_COMMAND_BUFFER_ALLOCATE_INFO
+        allocate.commandPool = pool
+        allocate.level = VK_COMMAND_BUFFER_LEVEL_PRIMARY
+        allocate.commandBufferCount = 1
+        var cb: VkCommandBuffer?
+        var fenceInfo = VkFenceCreateInfo()
+        fenceInfo.sType = VK_STRUCTURE_TYPE_FENCE_CREATE_INFO
+        var fence: VkFence?
+        let r1 = vk.allocateCommandBuffers(device, &allocate, &cb)
+        let r2 = r1 == VK_SUCCESS ? vk.createFence(device, &fenceInfo, nil, &fence) : r1
+        guard r2 == VK_SUCCESS, let cb, let fence else {
+            vk.destroyCommandPool(device, pool, nil)
+            throw VulkanError("vkAllocateCommandBuffers/vkCreateFence", r2)
+        }
+        return (pool, cb, fence)
+    }
+
     /// Submits one command buffer and waits for its fence, under the queue lock.
     func submitAndWait(_ commands: VkCommandBuffer, fence: VkFence) throws {
         try queueLock.withLock { _ in

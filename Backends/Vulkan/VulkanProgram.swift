@@ -42,30 +42,8 @@ final class VulkanProgram: Program, @unchecked Sendable {
         guard let pool else { throw VulkanError("vkCreateDescriptorPool returned no pool") }
         descriptorPool = pool
 
-        var commandPoolInfo = VkCommandPoolCreateInfo()
-        commandPoolInfo.sType = VK_STRUCTURE_TYPE_COMMAND_POOL_CREATE_INFO
-        commandPoolInfo.queueFamilyIndex = context.queueFamily
-        var cp: VkCommandPool?
-        try check("vkCreateCommandPool", vk.createCommandPool(dev, &commandPoolInfo, nil, &cp))
-        guard let cp else { throw VulkanError("vkCreateCommandPool returned no pool") }
-        commandPool = cp
-
-        var allocate = VkCommandBufferAllocateInfo()
-        allocate.sType = VK_STRUCTURE_TYPE_COMMAND_BUFFER_ALLOCATE_INFO
-        allocate.commandPool = cp
-        allocate.level = VK_COMMAND_BUFFER_LEVEL_PRIMARY
-        allocate.commandBufferCount = 1
-        var cb: VkCommandBuffer?
-        try check("vkAllocateCommandBuffers", vk.allocateCommandBuffers(dev, &allocate, &cb))
-        guard let cb else { throw VulkanError("vkAllocateCommandBuffers returned no buffer") }
-        commands = cb
-
-        var fenceInfo = VkFenceCreateInfo()
-        fenceInfo.sType = VK_STRUCTURE_TYPE_FENCE_CREATE_INFO
-        var f: VkFence?
-        try check("vkCreateFence", vk.createFence(dev, &fenceInfo, nil, &f))
-        guard let f else { throw VulkanError("vkCreateFence returned no fence") }
-        fence = f
+        let (cp, cb, f) = try context.makeSubmission()
+        (commandPool, commands, fence) = (cp, cb, f)
 
         if profile {
             var queryInfo = VkQueryPoolCreateInfo()

@@ -105,30 +105,9 @@ final class VulkanStaging: @unchecked Sendable {
     }
 
     private func makeResources() throws -> Resources {
-        let vk = context.vk, device = context.device
-        var poolInfo = VkCommandPoolCreateInfo()
-        poolInfo.sType = VK_STRUCTURE_TYPE_COMMAND_POOL_CREATE_INFO
-        poolInfo.flags = VK_COMMAND_POOL_CREATE_RESET_COMMAND_BUFFER_BIT.rawValue | VK_COMMAND_POOL_CREATE_TRANSIENT_BIT.rawValue
-        poolInfo.queueFamilyIndex = context.queueFamily
-        var pool: VkCommandPool?
-        try check("vkCreateCommandPool", vk.createCommandPool(device, &poolInfo, nil, &pool))
-        guard let pool else { throw VulkanError("vkCreateCommandPool returned no pool") }
-        var allocate = VkCommandBufferAllocateInfo()
-        allocate.sType = VK_STRUCTURE_TYPE_COMMAND_BUFFER_ALLOCATE_INFO
-        allocate.commandPool = pool
-        allocate.level = VK_COMMAND_BUFFER_LEVEL_PRIMARY
-        allocate.commandBufferCount = 1
-        var cb: VkCommandBuffer?
-        var fenceInfo = VkFenceCreateInfo()
-        fenceInfo.sType = VK_STRUCTURE_TYPE_FENCE_CREATE_INFO
-        var fence: VkFence?
-        let r1 = vk.allocateCommandBuffers(device, &allocate, &cb)
-        let r2 = r1 == VK_SUCCESS ? vk.createFence(device, &fenceInfo, nil, &fence) : r1
-        guard r2 == VK_SUCCESS, let cb, let fence else {
-            vk.destroyCommandPool(device, pool, nil)
-            throw VulkanError("vkAllocateCommandBuffers/vkCreateFence (staging)", r2)
-        }
-        return Resources(pool: pool, commands: cb, fence: fence)
+        let (pool, commands, fence) = try context.makeSubmission(
+            poolFlags: VK_COMMAND_POOL_CREATE_RESET_COMMAND_BUFFER_BIT.rawValue | VK_COMMAND_POOL_CREATE_TRANSIENT_BIT.rawValue)
+        return Resources(pool: pool, commands: commands, fence: fence)
     }
 
     /// Makes the staging buffer at least `bytes` long (a power of two from 1 MiB up, at most maxBytes).

@@ -1,6 +1,6 @@
 // attention (GPU family): out = softmax(scale·(q·kᵀ) + mask)·v, the contract of attention.cl (same
 // arguments, masks and results; a row with every key masked gives zeros) shaped for GPUs.
-// Build options: -DWG=w (the local size, a power of two ≥ 64); -DKV_F16=1 for f16 K/V.
+// Built from wg_reduce.cl + this file. Options: -DWG=w (the local size, a power of two ≥ 64); -DKV_F16=1 for f16 K/V.
 // NDRange: global = (H·T·WG), local = (WG): one work-group a query row.
 //
 // Keys go WG at a time (a tile): lane i scores key tile·WG + i (q from local memory, k read 4 values a
@@ -30,20 +30,6 @@ inline float4 four(const __global KV_T *row, uint c, uint D) {
     float t[4] = {0.0f, 0.0f, 0.0f, 0.0f};
     for (uint e = 0; 4u * c + e < D; e++) t[e] = LOAD_KV1(row + 4u * c + e);
     return vload4(0, t);
-}
-
-// The work-group's maximum (is_max) or sum of x, through local memory; every item gets it.
-inline float across(float x, int is_max, __local float *scratch) {
-    const uint lid = get_local_id(0);
-    scratch[lid] = x;
-    for (uint half_ = WG / 2u; half_ > 0u; half_ /= 2u) {
-        barrier(CLK_LOCAL_MEM_FENCE);
-        if (lid < half_) scratch[lid] = is_max ? fmax(scratch[lid], scratch[lid + half_]) : scratch[lid] + scratch[lid + half_];
-    }
-    barrier(CLK_LOCAL_MEM_FENCE);
-    const float r = scratch[0];
-    barrier(CLK_LOCAL_MEM_FENCE);   // scratch is free again
-    return r;
 }
 
 __kernel __attribute__((reqd_work_group_size(WG, 1, 1)))

@@ -1,24 +1,10 @@
 // rms_norm and softmax (GPU family): the contracts of norm_rope.cl's rms_norm and softmax.cl (same
 // arguments and results) with one work-group a row instead of one work-item: on a GPU a decode step has
 // a handful of rows, and one item walking a 2048-value row alone took 28 µs an rms_norm on an H200.
-// Build options: -DWG=w (the local size, a power of two). NDRange: global = (rows · WG), local = (WG).
+// Built from wg_reduce.cl + this file with -DWG=w (the local size, a power of two). NDRange: global = (rows · WG), local = (WG).
 // Each item takes values lid, lid + WG, … (consecutive items on consecutive values); sums and maxima
 // meet in local memory (a tree, WG → 1). softmax stays in-place safe (out = x): an item reads and writes
 // only its own values.
-
-// The work-group's maximum (is_max) or sum of x, through local memory; every item gets it.
-inline float across(float x, int is_max, __local float *scratch) {
-    const uint lid = get_local_id(0);
-    scratch[lid] = x;
-    for (uint half_ = WG / 2u; half_ > 0u; half_ /= 2u) {
-        barrier(CLK_LOCAL_MEM_FENCE);
-        if (lid < half_) scratch[lid] = is_max ? fmax(scratch[lid], scratch[lid + half_]) : scratch[lid] + scratch[lid + half_];
-    }
-    barrier(CLK_LOCAL_MEM_FENCE);
-    const float r = scratch[0];
-    barrier(CLK_LOCAL_MEM_FENCE);
-    return r;
-}
 
 // rms_norm: y = x / sqrt(mean(x²) + eps), times weight[i] when has_weight (x f32 [K, rows], weight f32 [K]).
 __kernel __attribute__((reqd_work_group_size(WG, 1, 1)))

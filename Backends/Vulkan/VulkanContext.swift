@@ -136,7 +136,7 @@ final class VulkanContext: @unchecked Sendable {
 
     deinit {
         _ = vk.deviceWaitIdle(device)
-        staging.destroy()
+        staging.destroy(vk, device)
         vk.destroyDevice(device, nil)
         if let messenger, let destroyMessenger { destroyMessenger(instance, messenger, nil) }
         destroyInstance(instance, nil)

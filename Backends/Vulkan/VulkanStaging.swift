@@ -7,7 +7,8 @@ import Synchronization
 /// without the CPU touching a write-combined mapping. One per device, made on first use, reused;
 /// transfers larger than its size go in pieces, so a model's upload never doubles its memory.
 final class VulkanStaging: @unchecked Sendable {
-    private let context: VulkanContext
+    /// Unowned: the context owns this object and destroys it in its deinit (a strong reference would be a cycle).
+    private unowned let context: VulkanContext
     private let memoryType: UInt32
     /// The largest staging buffer (64 MiB unless a test asks for less): a transfer beyond it goes in pieces.
     let maxBytes: Int
@@ -31,9 +32,9 @@ final class VulkanStaging: @unchecked Sendable {
         self.maxBytes = maxBytes
     }
 
-    /// Frees everything; the context calls this before it destroys the device.
-    func destroy() {
-        let vk = context.vk, device = context.device
+    /// Frees everything; the context calls this (with its own handles: an unowned reference cannot be
+    /// read while its object deinitialises) before it destroys the device.
+    func destroy(_ vk: VulkanFunctions, _ device: VkDevice) {
         lock.withLock { _ in
             guard let r = resources else { return }
             if let b = r.buffer { vk.destroyBuffer(device, b, nil) }

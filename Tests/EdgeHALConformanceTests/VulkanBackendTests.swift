@@ -154,7 +154,7 @@ struct VulkanStagingTests {
     @Test(.enabled(if: available)) func stagedTransfersInPieces() throws {
         let device = try #require(try VulkanBackend(staging: true).makeDevice(index: 0) as? VulkanDevice)
         let staging = VulkanStaging(context: device.context, memoryType: device.context.memory.stagingType, maxBytes: 1 << 20)
-        defer { staging.destroy() }
+        defer { staging.destroy(device.context.vk, device.context.device) }
         let buffer = try VulkanBuffer(context: device.context, byteCount: 3 << 20)
         let bytes = (0..<(5 << 19)).map { UInt8(truncatingIfNeeded: $0 &* 2654435761 >> 7) }
         try bytes.withUnsafeBytes { try staging.write($0, to: buffer.buffer, at: 12_345) }

@@ -59,7 +59,7 @@ final class VulkanBuffer: DeviceBuffer, @unchecked Sendable {
         if let mapped, !context.memory.stagedWrites {
             if let src = bytes.baseAddress { (mapped + offset).copyMemory(from: src, byteCount: bytes.count) }
         } else {
-            try context.staging.write(bytes, to: buffer, at: offset)
+            try context.staging.write(bytes, to: buffer, at: offset, in: context)
         }
         profiler?.add("host write", ms: (MonotonicClock.seconds() - start) * 1e3)
     }
@@ -70,7 +70,7 @@ final class VulkanBuffer: DeviceBuffer, @unchecked Sendable {
         if let mapped, !context.memory.stagedReads {
             if let dst = bytes.baseAddress { dst.copyMemory(from: mapped + offset, byteCount: bytes.count) }
         } else {
-            try context.staging.read(buffer, at: offset, into: bytes)
+            try context.staging.read(buffer, at: offset, into: bytes, in: context)
         }
         profiler?.add("host read", ms: (MonotonicClock.seconds() - start) * 1e3)
     }

@@ -23,7 +23,7 @@ final class VulkanContext: @unchecked Sendable {
     /// Where buffers live and how the host reaches them (``VulkanMemory``).
     let memory: VulkanMemory
     /// Host ↔ device copies where buffers are not mapped, or not cached for reading.
-    private(set) var staging: VulkanStaging!
+    let staging: VulkanStaging
     let has16BitStorage: Bool
     /// Names the persisted pipeline cache: the driver's pipeline-cache UUID and driver version.
     let pipelineCacheKey: String
@@ -92,6 +92,7 @@ final class VulkanContext: @unchecked Sendable {
         var memoryProperties = VkPhysicalDeviceMemoryProperties()
         try lib.function(instance, "vkGetPhysicalDeviceMemoryProperties", as: PFN_vkGetPhysicalDeviceMemoryProperties.self)(physical, &memoryProperties)
         memory = try VulkanMemory(memoryProperties, forceStaging: forceStaging)
+        staging = VulkanStaging(memoryType: memory.stagingType)
 
         has16BitStorage = facts.features.contains("fp16-storage")
         var device: VkDevice?
@@ -131,7 +132,6 @@ final class VulkanContext: @unchecked Sendable {
         vk.getDeviceQueue(device, queueFamily, 0, &q)
         guard let q else { throw VulkanError("vkGetDeviceQueue returned no queue") }
         queue = q
-        staging = VulkanStaging(context: self, memoryType: memory.stagingType)
     }
 
     deinit {

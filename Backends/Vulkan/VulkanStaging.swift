@@ -5,10 +5,9 @@ import Synchronization
 /// Host ↔ device copies through one host-visible buffer and a GPU copy (``VulkanMemory`` says when):
 /// what a discrete GPU needs for weights in memory the host cannot map, and for reading results
 /// without the CPU touching a write-combined mapping. One per device, made on first use, reused;
-/// transfers larger than its size go in pieces, so a model's upload never doubles its memory.
+/// transfers larger than its size go in pieces, so a model's upload never doubles its memory. The
+/// context owns it and passes itself to each call (holding the context would make a reference cycle).
 final class VulkanStaging: @unchecked Sendable {
-    /// Unowned: the context owns this object and destroys it in its deinit (a strong reference would be a cycle).
-    private unowned let context: VulkanContext
     private let memoryType: UInt32
     /// The largest staging buffer (64 MiB unless a test asks for less): a transfer beyond it goes in pieces.
     let maxBytes: Int
@@ -26,14 +25,12 @@ final class VulkanStaging: @unchecked Sendable {
     private var resources: Resources?
     private let lock = Mutex(())
 
-    init(context: VulkanContext, memoryType: UInt32, maxBytes: Int = 64 << 20) {
-        self.context = context
+    init(memoryType: UInt32, maxBytes: Int = 64 << 20) {
         self.memoryType = memoryType
         self.maxBytes = maxBytes
     }
 
-    /// Frees everything; the context calls this (with its own handles: an unowned reference cannot be
-    /// read while its object deinitialises) before it destroys the device.
+    /// Frees everything; the context calls this before it destroys the device.
     func destroy(_ vk: VulkanFunctions, _ device: VkDevice) {
         lock.withLock { _ in
             guard let r = resources else { return }
@@ -46,28 +43,28 @@ final class VulkanStaging: @unchecked Sendable {
     }
 
     /// Copies `bytes.count` bytes of `buffer` from `offset` into `bytes`.
-    func read(_ buffer: VkBuffer, at offset: Int, into bytes: UnsafeMutableRawBufferPointer) throws {
-        try pieces(bytes.count) { done, count, r in
-            try copy(r, from: buffer, at: offset + done, to: r.buffer!, at: 0, count: count, toHost: true)
+    func read(_ buffer: VkBuffer, at offset: Int, into bytes: UnsafeMutableRawBufferPointer, in context: VulkanContext) throws {
+        try pieces(bytes.count, context) { done, count, r in
+            try copy(r, context, from: buffer, at: offset + done, to: r.buffer!, at: 0, count: count, toHost: true)
             if let dst = bytes.baseAddress { (dst + done).copyMemory(from: r.mapped!, byteCount: count) }
         }
     }
 
     /// Copies `bytes` into `buffer` at `offset`.
-    func write(_ bytes: UnsafeRawBufferPointer, to buffer: VkBuffer, at offset: Int) throws {
-        try pieces(bytes.count) { done, count, r in
+    func write(_ bytes: UnsafeRawBufferPointer, to buffer: VkBuffer, at offset: Int, in context: VulkanContext) throws {
+        try pieces(bytes.count, context) { done, count, r in
             if let src = bytes.baseAddress { r.mapped!.copyMemory(from: src + done, byteCount: count) }
-            try copy(r, from: r.buffer!, at: 0, to: buffer, at: offset + done, count: count, toHost: false)
+            try copy(r, context, from: r.buffer!, at: 0, to: buffer, at: offset + done, count: count, toHost: false)
         }
     }
 
     /// Calls `body(done, count, resources)` for each piece of a `total`-byte transfer, under the lock.
-    private func pieces(_ total: Int, _ body: (Int, Int, Resources) throws -> Void) throws {
+    private func pieces(_ total: Int, _ context: VulkanContext, _ body: (Int, Int, Resources) throws -> Void) throws {
         guard total > 0 else { return }
         try lock.withLock { _ in
-            var r = try resources ?? makeResources()
+            var r = try resources ?? makeResources(context)
             resources = r
-            try grow(&r, to: min(total, maxBytes))
+            try grow(&r, to: min(total, maxBytes), context)
             resources = r
             var done = 0
             while done < total {
@@ -80,7 +77,7 @@ final class VulkanStaging: @unchecked Sendable {
 
     /// Records and runs one copy, waiting for it. Barriers make earlier submissions' shader and host
     /// writes visible to the copy, and the copy visible to the host (a read) or to later kernels (a write).
-    private func copy(_ r: Resources, from src: VkBuffer, at srcOffset: Int, to dst: VkBuffer, at dstOffset: Int,
+    private func copy(_ r: Resources, _ context: VulkanContext, from src: VkBuffer, at srcOffset: Int, to dst: VkBuffer, at dstOffset: Int,
                       count: Int, toHost: Bool) throws {
         let vk = context.vk
         var begin = VkCommandBufferBeginInfo()
@@ -105,14 +102,14 @@ final class VulkanStaging: @unchecked Sendable {
         try context.submitAndWait(r.commands, fence: r.fence)
     }
 
-    private func makeResources() throws -> Resources {
+    private func makeResources(_ context: VulkanContext) throws -> Resources {
         let (pool, commands, fence) = try context.makeSubmission(
             poolFlags: VK_COMMAND_POOL_CREATE_RESET_COMMAND_BUFFER_BIT.rawValue | VK_COMMAND_POOL_CREATE_TRANSIENT_BIT.rawValue)
         return Resources(pool: pool, commands: commands, fence: fence)
     }
 
     /// Makes the staging buffer at least `bytes` long (a power of two from 1 MiB up, at most maxBytes).
-    private func grow(_ r: inout Resources, to bytes: Int) throws {
+    private func grow(_ r: inout Resources, to bytes: Int, _ context: VulkanContext) throws {
         guard r.bytes < bytes else { return }
         let vk = context.vk, device = context.device
         if let b = r.buffer { vk.destroyBuffer(device, b, nil) }

@@ -153,13 +153,13 @@ struct VulkanStagingTests {
     /// A transfer larger than the staging buffer goes in pieces and arrives whole, at odd offsets.
     @Test(.enabled(if: available)) func stagedTransfersInPieces() throws {
         let device = try #require(try VulkanBackend(staging: true).makeDevice(index: 0) as? VulkanDevice)
-        let staging = VulkanStaging(context: device.context, memoryType: device.context.memory.stagingType, maxBytes: 1 << 20)
+        let staging = VulkanStaging(memoryType: device.context.memory.stagingType, maxBytes: 1 << 20)
         defer { staging.destroy(device.context.vk, device.context.device) }
         let buffer = try VulkanBuffer(context: device.context, byteCount: 3 << 20)
         let bytes = (0..<(5 << 19)).map { UInt8(truncatingIfNeeded: $0 &* 2654435761 >> 7) }
-        try bytes.withUnsafeBytes { try staging.write($0, to: buffer.buffer, at: 12_345) }
+        try bytes.withUnsafeBytes { try staging.write($0, to: buffer.buffer, at: 12_345, in: device.context) }
         var back = [UInt8](repeating: 0, count: bytes.count)
-        try back.withUnsafeMutableBytes { try staging.read(buffer.buffer, at: 12_345, into: $0) }
+        try back.withUnsafeMutableBytes { try staging.read(buffer.buffer, at: 12_345, into: $0, in: device.context) }
         #expect(back == bytes)
     }
 

@@ -22,10 +22,7 @@ enum OpenCLGPUKernels {
             let (k, m, n) = (a.shape[0], a.shape[1], b.shape[1])
             guard n <= 8 else { return nil }
             // LANES about two 32-value chunks a lane, 8 to 64 (as Vulkan's mul_mat_vec), 128 items a group.
-            let wg = group(128)
-            var lanes = 8
-            while lanes < 64 && lanes * 2 < k / 32 { lanes *= 2 }
-            lanes = min(lanes, wg)
+            let wg = group(128), lanes = min(KernelFamily.matVecLanes(k: k), wg)
             let rowGroups = (m + wg / lanes - 1) / (wg / lanes)
             let scalars = [k, m, n, b.shape[2], b.shape[3], b.shape[2] / a.shape[2], b.shape[3] / a.shape[3], a.shape[2], a.rowBytes].map(u)
             return OpenCLDispatch(files: ["dequant", "mul_mat_vec"],

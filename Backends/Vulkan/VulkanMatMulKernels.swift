@@ -30,9 +30,7 @@ public enum VulkanMatMulKernels {
     /// all N ≤ 8 columns in one pass, so each weight chunk is dequantized once.
     static func matVec(_ a: TensorDesc, _ b: TensorDesc, words: [UInt32], batches: UInt32, tuning: MatVecTuning) -> VulkanDispatch {
         let (k, m, n) = (a.shape[0], a.shape[1], b.shape[1])
-        var lanes = 8
-        while lanes < 64 && lanes * 2 < k / 32 { lanes *= 2 }
-        lanes = tuning.lanes ?? lanes
+        let lanes = tuning.lanes ?? KernelFamily.matVecLanes(k: k)
         let wg = max(lanes, tuning.workgroup ?? 128), rows = tuning.rows ?? 1
         let rowGroups = (m + rows * wg / lanes - 1) / (rows * wg / lanes)
         let x = max(1, min(rowGroups, 65535))   // no rows: y = 0, nothing is dispatched

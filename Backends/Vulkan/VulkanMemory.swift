@@ -8,7 +8,7 @@ import EdgeHAL
 ///   host-visible window (the 256 MiB BAR of a discrete GPU without resizable BAR) is not used, the
 ///   buffers stay unmapped and every write and read goes through ``VulkanStaging``;
 /// - reads go through the staging buffer too when the mapping is not host-cached: the CPU reading a
-///   write-combined BAR mapping gets 11–30 MB/s (measured on the H200: 17 ms to read 49 152 logits, a
+///   write-combined BAR mapping gets 11–30 MB/s (measured on the H200: 17 ms to read 128 256 logits, a
 ///   GPU copy to cached memory and a read from there takes well under 1 ms);
 /// - `EDGEHAL_VULKAN_STAGING=1` sends every write and read through staging on any device, so CI runs
 ///   that path on lavapipe, whose one memory type is mapped and cached.
@@ -40,12 +40,11 @@ struct VulkanMemory {
         let staging = types.indices.first { has($0, visible | cached) } ?? types.indices.first { has($0, visible) }
         guard let staging else { throw VulkanError("the device has no host-visible, coherent memory type") }
         stagingType = UInt32(staging)
-        let forced = forceStaging
         if let t = mappedLocal ?? (localTypes.isEmpty ? staging : nil) {
             bufferType = UInt32(t)
             mapped = true
-            stagedWrites = forced
-            stagedReads = forced || !has(t, cached)
+            stagedWrites = forceStaging
+            stagedReads = forceStaging || !has(t, cached)
         } else {
             bufferType = UInt32(localTypes.max { heapSize($0) < heapSize($1) }!)
             mapped = false

@@ -17,4 +17,12 @@ public enum KernelFamily: String, Sendable, CaseIterable {
     public static func forKind(_ kind: DeviceKind) -> KernelFamily {
         kind == .gpu || kind == .integrated ? .gpu : .cpu
     }
+
+    /// The `gpu` family's mat-vec split (Vulkan's mul_mat_vec.comp, OpenCL's mul_mat_vec.cl): lanes a row
+    /// of `k` values, about two 32-value chunks a lane, a power of two from 8 to 64.
+    public static func matVecLanes(k: Int) -> Int {
+        var lanes = 8
+        while lanes < 64 && lanes * 2 < k / 32 { lanes *= 2 }
+        return lanes
+    }
 }

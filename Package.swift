@@ -1,19 +1,22 @@
 // swift-tools-version: 6.1
 import PackageDescription
 
-// The CPU backend's release build targets the host CPU so its SIMD types use the real vector
-// width (AVX2/FMA on x86-64); without it swiftc emits SSE code and calls fmaf (10× slower).
-// EDGEHAL_TARGET_CPU names another CPU (e.g. haswell) for binaries that run on other machines
-// (scripts/device-check.sh).
-let targetCPU = Context.environment["EDGEHAL_TARGET_CPU"] ?? "native"
-let hostCPU: [SwiftSetting] = [
-    .unsafeFlags(["-target-cpu", targetCPU, "-Xllvm", "-inline-threshold=1000"], .when(configuration: .release)),
-] + (targetCPU == "native" ? [] : [.define("EDGEHAL_PORTABLE_CPU_TARGET")])
-
+// No target carries unsafe flags, so EdgeHAL can be a versioned dependency. The CPU backend's
+// speed depends on the vector ISA the compiler targets: on x86-64 the default baseline is SSE2,
+// where SIMD8<Float> is split in halves and every fused multiply-add is a call to fmaf. Builds
+// that know their CPU pass it with a toolset (`swift build -c release --toolset Toolsets/native.json`,
+// or Toolsets/haswell.json for binaries that run on other AVX2 machines); docs/embedding.md
+// says what each choice costs. arm64's baseline already has NEON and FMA.
 let package = Package(
     name: "EdgeHAL",
     products: [
         .library(name: "EdgeHAL", targets: ["EdgeHAL"]),
+        .library(name: "EdgeHALKit", targets: ["EdgeHALKit"]),
+        .library(name: "EdgeHALCPU", targets: ["EdgeHALCPU"]),
+        .library(name: "EdgeHALReference", targets: ["EdgeHALReference"]),
+        .library(name: "EdgeHALVulkan", targets: ["EdgeHALVulkan"]),
+        .library(name: "EdgeHALOpenCL", targets: ["EdgeHALOpenCL"]),
+        .library(name: "EdgeHALPlugins", targets: ["EdgeHALPlugins"]),
         .library(name: "EdgeHALConformance", targets: ["EdgeHALConformance"]),
         .library(name: "EdgeHALModels", targets: ["EdgeHALModels"]),
         .library(name: "EdgeHALBuiltins", targets: ["EdgeHALBuiltins"]),
@@ -31,7 +34,7 @@ let package = Package(
     targets: [
         .target(name: "EdgeHAL", path: "Sources/EdgeHAL"),
         .target(name: "EdgeHALReference", dependencies: ["EdgeHAL"], path: "Backends/Reference"),
-        .target(name: "EdgeHALCPU", dependencies: ["EdgeHAL"], path: "Backends/CPU", swiftSettings: hostCPU),
+        .target(name: "EdgeHALCPU", dependencies: ["EdgeHAL"], path: "Backends/CPU"),
         .systemLibrary(name: "CVulkan", path: "Backends/Vulkan/CVulkan"),
         .target(name: "CVulkanKernels", path: "Backends/Vulkan/CVulkanKernels"),
         .systemLibrary(name: "COpenCL", path: "Backends/OpenCL/COpenCL"),
@@ -43,6 +46,8 @@ let package = Package(
                 path: "Sources/EdgeHALConformance"),
         .target(name: "EdgeHALModels", dependencies: ["EdgeHAL", .product(name: "Crypto", package: "swift-crypto")],
                 path: "Sources/EdgeHALModels"),
+        .target(name: "EdgeHALKit", dependencies: ["EdgeHAL", "EdgeHALModels", "EdgeHALCPU", "EdgeHALReference"],
+                path: "Sources/EdgeHALKit"),
         .target(name: "EdgeHALPluginABI", path: "Sources/EdgeHALPluginABI"),
         .target(name: "EdgeHALPlugins", dependencies: [
             "EdgeHAL", "EdgeHALPluginABI", .product(name: "Crypto", package: "swift-crypto"),
@@ -66,6 +71,8 @@ let package = Package(
         .target(name: "CTemplatePlugin", dependencies: ["EdgeHALPluginABI"], path: "Examples/CPlugin"),
         .testTarget(name: "EdgeHALTests", dependencies: ["EdgeHAL", "EdgeHALReference"],
                     path: "Tests/EdgeHALTests", exclude: ["Fixtures"]),
+        .testTarget(name: "EdgeHALKitTests", dependencies: ["EdgeHALKit", "EdgeHALModels", "EdgeHAL"],
+                    path: "Tests/EdgeHALKitTests"),
         .testTarget(name: "EdgeHALCPUTests", dependencies: ["EdgeHAL", "EdgeHALCPU", "EdgeHALReference"],
                     path: "Tests/EdgeHALCPUTests"),
         .testTarget(name: "EdgeHALModelsTests", dependencies: ["EdgeHAL", "EdgeHALModels", "EdgeHALReference", "EdgeHALCPU", "EdgeHALBuiltins", "EdgeHALVulkan",

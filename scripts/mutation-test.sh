@@ -119,7 +119,7 @@ grep -q '"Kernels/vulkan/' "$list" && generators+=(scripts/gen-spirv.sh)
 grep -q '"Kernels/opencl/' "$list" && generators+=(scripts/gen-opencl.sh)
 build() {
   (cd "$work" && for g in "${generators[@]}"; do bash "$g" || exit 1; done &&
-    swift build -c release --product conformance) >"$1" 2>&1
+    swift build -c release --toolset Toolsets/native.json --product conformance) >"$1" 2>&1
 }
 conformance() { (cd "$work" && timeout --kill-after=10 "$timeout_s" .build/release/conformance --backend "$conformance_backend" --json "${extra[@]}"); }
 

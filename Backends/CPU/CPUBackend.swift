@@ -22,9 +22,9 @@ public struct CPUBackend: Backend {
                    features: HostCPU.simdFeatures + ["threads=\(threads)", "simd-build=\(buildVectorISA)"])
     }
 
-    /// What the compiler targeted for this module. Release builds pass `-target-cpu native`
-    /// (Package.swift), so SIMD types lower to every vector feature the build host has;
-    /// debug builds use the architecture's baseline.
+    /// What the compiler targeted for this module. EdgeHAL's toolsets (`--toolset Toolsets/native.json`,
+    /// `Toolsets/x86-64-v3.json`) pass a CPU and define EDGEHAL_TUNED_BUILD; without one, SIMD types
+    /// lower to the architecture's baseline (on x86-64: SSE2 halves and fmaf calls).
     public static var buildVectorISA: String {
         #if arch(x86_64)
         let baseline = "x86-64 baseline (sse2)"
@@ -33,12 +33,11 @@ public struct CPUBackend: Backend {
         #else
         let baseline = "scalar"
         #endif
-        #if EDGEHAL_PORTABLE_CPU_TARGET
-        let target = "target-cpu=EDGEHAL_TARGET_CPU"
+        #if EDGEHAL_TUNED_BUILD
+        return isOptimized ? "target-cpu from the toolset" : baseline
         #else
-        let target = "target-cpu=native"
+        return baseline
         #endif
-        return isOptimized ? target : baseline
     }
 
     static var isOptimized: Bool {

@@ -34,7 +34,6 @@ final class VulkanContext: @unchecked Sendable {
     private var destroyMessenger: PFN_vkDestroyDebugUtilsMessengerEXT?
 
     init(deviceIndex: Int, validation: Bool, forceStaging: Bool = false) throws {
-        VulkanCache.pointMesaShaderCache()
         lib = try VulkanLibrary()
         let sink = validation ? VulkanValidation() : nil
         self.validation = sink

@@ -18,3 +18,16 @@ public enum EdgeHALError: Error, Equatable, CustomStringConvertible {
         }
     }
 }
+
+extension EdgeHALError {
+    /// Runs a device's `compile` or `run`, turning an error of the backend's own type (which a
+    /// caller cannot name: `VulkanError`, `OpenCLError`, a plugin's) into ``backend(_:)`` naming
+    /// the device and the ops of the partition. EdgeHAL's own errors pass through unchanged.
+    static func naming<T>(_ device: any Device, _ stage: String, _ ops: [String], _ body: () throws -> T) throws -> T {
+        do { return try body() } catch let e as EdgeHALError { throw e } catch {
+            let distinct = ops.reduce(into: [String]()) { if !$0.contains($1) { $0.append($1) } }
+            let shown = distinct.prefix(6).joined(separator: ", ") + (distinct.count > 6 ? ", …" : "")
+            throw EdgeHALError.backend("\(device.backendName) (\(device.info.name)) failed \(stage) \(ops.count) op\(ops.count == 1 ? "" : "s") (\(shown)): \(error)")
+        }
+    }
+}

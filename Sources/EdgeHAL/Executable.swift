@@ -76,7 +76,7 @@ public final class Executable {
 
     private struct SlotKey: Hashable { var storage: Int; var device: Int }
     private struct Transfer { var from: BufferSlice; var to: BufferSlice }
-    private struct Step { var transfers: [Transfer]; var program: any Program }
+    private struct Step { var transfers: [Transfer]; var program: any Program; var device: any Device; var ops: [String] }
 
     private var slots: [SlotKey: BufferSlice] = [:]
     private var steps: [Step] = []
@@ -246,7 +246,10 @@ public final class Executable {
                 "\(graph.tensors[t.storage].name) \(graph.tensors[t.storage].desc): \(devices[t.from].backendName) → \(devices[t.to].backendName)"
             }
             let groups = options.group ? SharedInputGrouping.groups(Array(graph.nodes[range]), in: graph) : []
-            steps.append(Step(transfers: transfers, program: try devices[d].compile(Partition(nodes: nodes, groups: groups))))
+            let program = try EdgeHALError.naming(devices[d], "compiling", nodes.map(\.op.name)) {
+                try devices[d].compile(Partition(nodes: nodes, groups: groups))
+            }
+            steps.append(Step(transfers: transfers, program: program, device: devices[d], ops: nodes.map(\.op.name)))
             report.partitions.append(.init(device: "\(devices[d].backendName):\(devices[d].info.name)", ops: nodes.map(\.op.name)))
         }
     }
@@ -303,7 +306,7 @@ public final class Executable {
                     try t.to.buffer.write(UnsafeRawBufferPointer(bytes), at: t.to.offset)
                 }
             }
-            try step.program.run()
+            try EdgeHALError.naming(step.device, "running", step.ops) { try step.program.run() }
         }
     }
 

@@ -30,7 +30,29 @@ public enum HostCPU {
         #elseif arch(arm64)
         f.append("arm64-neon")
         #endif
+        if buildIsTuned { f.append("target-cpu from a toolset") }
         return f
+    }
+
+    /// Whether the build targeted a CPU through one of EdgeHAL's toolsets (`--toolset
+    /// Toolsets/native.json`), which define EDGEHAL_TUNED_BUILD beside `-target-cpu`.
+    public static var buildIsTuned: Bool {
+        #if EDGEHAL_TUNED_BUILD
+        return true
+        #else
+        return false
+        #endif
+    }
+
+    /// What the tools say when a build leaves an x86-64 CPU's AVX2 and FMA unused; nil otherwise.
+    public static var untunedBuildWarning: String? {
+        #if arch(x86_64)
+        guard !buildIsTuned, simdFeatures.contains("avx2") else { return nil }
+        return "this build targets the x86-64 baseline (SSE2; fused multiply-adds are calls to fmaf) on a CPU with AVX2 "
+            + "and FMA, so the CPU backend runs several times slower: build with --toolset Toolsets/native.json (docs/embedding.md)"
+        #else
+        return nil
+        #endif
     }
 
     /// Total physical memory in bytes.

@@ -28,9 +28,26 @@ public enum ChatTemplate: String, Sendable {
                 let rest = template[range.upperBound...]
                 if let end = rest.range(of: "<|im_end|>") { system = "<|im_start|>system\n" + rest[..<end.lowerBound] + "<|im_end|>\n" }
             }
-            return system + "<|im_start|>user\n\(userMessage)<|im_end|>\n<|im_start|>assistant\n"
+            return system + renderFollowUp(userMessage: userMessage)
         case .gemma:
-            return "<start_of_turn>user\n\(userMessage)<end_of_turn>\n<start_of_turn>model\n"
+            return renderFollowUp(userMessage: userMessage)
+        }
+    }
+
+    /// A user turn after the first (no system prompt), ending where the model's reply starts.
+    public func renderFollowUp(userMessage: String) -> String {
+        switch self {
+        case .chatML: return "<|im_start|>user\n\(userMessage)<|im_end|>\n<|im_start|>assistant\n"
+        case .gemma: return "<start_of_turn>user\n\(userMessage)<end_of_turn>\n<start_of_turn>model\n"
+        }
+    }
+
+    /// What closes the model's turn before the next user turn. A reply ends when its end token is
+    /// sampled, before that token is evaluated, so the next turn starts with this.
+    public var endOfTurn: String {
+        switch self {
+        case .chatML: return "<|im_end|>\n"
+        case .gemma: return "<end_of_turn>\n"
         }
     }
 

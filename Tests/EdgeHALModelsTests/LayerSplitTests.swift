@@ -47,7 +47,7 @@ struct LayerSplitTests {
         let prompt = Self.model.tokenizer.encode("The capital of France is")
         let reference = try ModelSession(model: Self.model, devices: [ReferenceDevice()], contextLength: 64, batchSize: 64)
         let expected = try reference.greedy(prompt, 8, tokenizer: Self.model.tokenizer)
-        let devices = try BuiltinBackends.openDevices("vulkan,reference")
+        let devices = try BuiltinBackends.select("vulkan,reference").devices
         let split = try ModelSession(model: Self.model, devices: devices, contextLength: 64, batchSize: 64, split: .gpuLayers(10))
         #expect(try split.greedy(prompt, 8, tokenizer: Self.model.tokenizer) == expected)
     }

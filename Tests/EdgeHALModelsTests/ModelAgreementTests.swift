@@ -73,7 +73,7 @@ struct ModelAgreementTests {
     @Test("a model split across a GPU backend and the CPU passes the model case",
           arguments: ["vulkan", "opencl"].filter { name in BuiltinBackends.registry().probeAll().contains { $0.name == name && $0.status.available } })
     func splitAgrees(_ backend: String) throws {
-        let devices = try BuiltinBackends.openDevices("\(backend),cpu")
+        let devices = try BuiltinBackends.select("\(backend),cpu").devices
         let actual = try ModelAgreement.logits(model: Self.model, tokens: Self.tokens, devices: devices, split: .gpuLayers(10)).logits
         let m = ModelAgreement.compare(expected: Self.expected, actual: actual, vocabulary: Self.model.config.vocabulary)
         print("model case, \(backend),cpu --gpu-layers 10: confident \(m.confidentAgreeing)/\(m.confident), mean KL \(m.meanKL), max KL \(m.maxKL)")

@@ -71,8 +71,7 @@ struct Conformance: ParsableCommand {
             print("\(cases.count) cases")
             return
         }
-        BuiltinBackends.addPlugins(plugin)
-        let registry = BuiltinBackends.registry()
+        let registry = BuiltinBackends.registry(plugins: plugin)
         let probed = registry.probeAll()
         var backend = self.backend
         if backend == nil, let file = plugin.first {
@@ -234,7 +233,7 @@ extension Conformance {
     }
 
     func runPerf() throws {
-        let registry = BuiltinBackends.registry()
+        let registry = BuiltinBackends.registry(plugins: plugin)
         let probed = registry.probeAll()
         let choices = try backend.map { try Selection.resolve($0, probed: probed) }
             ?? Selection.ranked(probed).filter { !$0.info.isReference }

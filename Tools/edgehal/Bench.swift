@@ -63,8 +63,7 @@ struct Bench: ParsableCommand {
         }
         let caches = Self.emptyKernelCaches()
         defer { if let caches { try? FileManager.default.removeItem(atPath: caches) } }
-        BuiltinBackends.addPlugins(plugin)
-        let registry = BuiltinBackends.registry()
+        let registry = BuiltinBackends.registry(plugins: plugin)
         let probed = registry.probeAll()
         let names = backend.map { $0.split(separator: ",").map(String.init) }
             ?? Selection.ranked(probed).filter { !$0.info.isReference }.map { "\($0.backend):\($0.index)" }
@@ -112,7 +111,7 @@ struct Bench: ParsableCommand {
         /// Opens the devices and evaluates an 8-token prompt (builds graphs, touches weights, compiles kernels).
         func open() throws -> (session: ModelSession, devices: [any Device], seconds: Double) {
             let start = Terminal.now()
-            let devices = try Terminal.failing("backend \(name)") { try BuiltinBackends.openDevices(name, registry: registry) }
+            let devices = try Terminal.failing("backend \(name)") { try registry.select(name).devices }
             let session = try Terminal.failing("split") {
                 try ModelSession(model: llama, devices: devices, contextLength: context, batchSize: max(1, p),
                                  split: gpuLayers.map { .gpuLayers($0) } ?? .none)

@@ -22,7 +22,7 @@ struct ModelOptions: ParsableArguments {
     var backend: String?
     @Option(help: "Context length (KV cache size) in tokens.")
     var ctx: Int = 2048
-    @Option(help: "Load a backend plugin: an absolute path, optionally with #sha256=HEX; repeatable (adds to EDGEHAL_PLUGIN_PATH).")
+    @Option(help: "Load a backend plugin: an absolute path, optionally with #sha256=HEX; repeatable (with those of EDGEHAL_PLUGIN_PATH).")
     var plugin: [String] = []
     @Option(name: .customLong("key-file"), help: "The key of an encrypted model (edgehal encrypt); default: EDGEHAL_MODEL_KEY_FILE.")
     var keyFile: String?
@@ -60,12 +60,14 @@ struct ModelOptions: ParsableArguments {
     /// As ``session(_:batch:promptTokens:generatedTokens:)``, with why its devices were chosen.
     func selectedSession(_ model: LanguageModel, batch: Int = 64, promptTokens: Int = 128,
                          generatedTokens: Int = 64) throws -> (session: ModelSession, why: String) {
-        BuiltinBackends.addPlugins(plugin)
         let request = try splitRequest()
         let workload = Workload(model: model, promptTokens: promptTokens, generatedTokens: generatedTokens, batch: batch)
-        let selected = try Terminal.failing("backend selection") { try BuiltinBackends.select(backend, workload: workload) }
+        let selected = try Terminal.failing("backend selection") { try BuiltinBackends.registry(plugins: plugin).select(backend, workload: workload) }
         let session = try Terminal.failing("split") {
             try ModelSession(model: model, devices: selected.devices, contextLength: ctx, batchSize: batch, split: request)
+        }
+        if let warning = HostCPU.untunedBuildWarning, selected.devices.contains(where: { $0.backendName == "cpu" }) {
+            Terminal.note("edgehal: \(warning)")
         }
         return (session, selected.explanation)
     }

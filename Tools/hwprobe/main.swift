@@ -11,7 +11,7 @@ struct HWProbe: ParsableCommand {
 
     @Flag(name: .long, help: "Print one JSON object instead of a table.")
     var json = false
-    @Option(help: "Load a backend plugin: an absolute path, optionally with #sha256=HEX; repeatable (adds to EDGEHAL_PLUGIN_PATH).")
+    @Option(help: "Load a backend plugin: an absolute path, optionally with #sha256=HEX; repeatable (with those of EDGEHAL_PLUGIN_PATH).")
     var plugin: [String] = []
     @Option(help: ArgumentHelp("Only list the devices of these kinds (gpu, integrated, cpu, emulated; comma-separated) as backend:index, one per line: for scripts.", valueName: "kinds"))
     var list: String?
@@ -21,8 +21,7 @@ struct HWProbe: ParsableCommand {
     var model: String?
 
     func run() throws {
-        BuiltinBackends.addPlugins(plugin)
-        let registry = BuiltinBackends.registry()
+        let registry = BuiltinBackends.registry(plugins: plugin)
         let probed = registry.probeAll()
         if let list {
             let kinds = Set(list.split(separator: ",").map(String.init))
@@ -76,6 +75,7 @@ struct HWProbe: ParsableCommand {
             print("Host: \(HostCPU.modelName), \(HostCPU.cores) cores, \(HostCPU.memoryBytes >> 20) MiB")
             print("  CPU SIMD features: \(HostCPU.simdFeatures.joined(separator: " "))")
             print("  build targets: \(HostCPU.buildFeatures.joined(separator: " "))")
+            if let warning = HostCPU.untunedBuildWarning { print("  warning: \(warning)") }
             print("")
             for p in probed {
                 print("\(p.name): \(p.status.available ? "available" : "UNAVAILABLE")\(p.status.reason.map { " — \($0)" } ?? "")")

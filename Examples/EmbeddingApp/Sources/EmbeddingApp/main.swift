@@ -30,7 +30,9 @@ if arguments.contains("--parallel") {
     let alone = try await stream(try model.session(backend: .cpu), prompt, 8).map(\.token)
     let together = try await withThrowingTaskGroup(of: [Int32].self) { group in
         for session in sessions { group.addTask { try await stream(session, prompt, 8).map(\.token) } }
-        return try await group.reduce(into: [[Int32]]()) { $0.append($1) }
+        var all: [[Int32]] = []
+        for try await tokens in group { all.append(tokens) }
+        return all
     }
     guard together.allSatisfy({ $0 == alone }) else { fail("parallel sessions disagree: \(together) vs \(alone)") }
     print("parallel: 2 sessions, 8 tokens each, as one session alone")

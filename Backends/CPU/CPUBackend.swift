@@ -66,23 +66,17 @@ public final class CPUDevice: Device {
 
     /// Wall time per kernel (op and weight type), summed over runs and printed to standard error
     /// when the device closes: `EDGEHAL_CPU_PROFILE=1`. Each timed kernel adds two clock reads.
-    let profiler: KernelProfiler?
+    public let profile: DeviceProfile?
 
     public init(threads: Int, profile: Bool = CacheFolder.environment("EDGEHAL_CPU_PROFILE") == "1") {
         pool = WorkerPool(threads: threads)
         info = CPUBackend.deviceInfo
-        profiler = profile ? KernelProfiler() : nil
-    }
-
-    deinit {
-        if let text = profiler?.table("cpu profile, \(pool.threads) thread\(pool.threads == 1 ? "" : "s") (wall time)"), !text.isEmpty {
-            _ = text.withCString { write(2, $0, strlen($0)) }
-        }
+        self.profile = profile ? DeviceProfile(kernels: "cpu profile, \(threads) thread\(threads == 1 ? "" : "s") (wall time)", printOnClose: true) : nil
     }
 
     /// `kernel`, timed under `name` when profiling.
     private func timed(_ name: String, _ kernel: @escaping @Sendable () -> Void) -> @Sendable () -> Void {
-        guard let profiler else { return kernel }
+        guard let profiler = profile?.kernels else { return kernel }
         return {
             let t0 = WorkerPool.monotonicNanoseconds()
             kernel()
@@ -112,7 +106,7 @@ public final class CPUDevice: Device {
     /// (``Partition/groups``) becomes one ``MatMulGroup`` job.
     public func compile(_ partition: Partition) throws -> any Program {
         let nodes = partition.nodes
-        for node in nodes where !supports(node.signature) { throw EdgeHALError.unsupported("cpu: \(node.signature)") }
+        try requireSupport(partition)
         let groups = Dictionary(partition.groups.map { ($0.lowerBound, $0) }, uniquingKeysWith: { a, _ in a })
         var kernels: [@Sendable () -> Void] = []
         var i = 0

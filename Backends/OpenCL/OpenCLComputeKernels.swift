@@ -1,4 +1,5 @@
 import EdgeHAL
+import EdgeHALGPU
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -37,7 +38,7 @@ enum OpenCLComputeKernels {
                                   global: [rows], local: [1], inputs: 2)
         case .rope(let p):
             let x = ins[0].shape
-            let log2Base = Float(log2(Double(p.freqBase)) / Double(p.nDims))
+            let log2Base = GPUOpArguments.ropeLog2BaseOverDims(p)
             return OpenCLDispatch(files: ["norm_rope"], kernel: "rope",
                                   scalars: [u(x[0]), u(x[1]), u(x[2]), u(p.nDims), u(p.mode == .neox ? 1 : 0), .f(p.freqScale), .f(log2Base)],
                                   global: [x[1] * x[2]], local: [1])

@@ -1,6 +1,6 @@
 import COpenCL
-import Crypto
 import EdgeHAL
+import EdgeHALGPU
 import Synchronization
 #if canImport(Glibc)
 import Glibc
@@ -18,8 +18,8 @@ public final class OpenCLDevice: Device, @unchecked Sendable {
     let facts: OpenCLDeviceFacts
     let context: cl_context
     let queue: cl_command_queue
-    let profile: Bool
-    let profiler = KernelProfiler()
+    /// Profiling events on every kernel (`EDGEHAL_OPENCL_PROFILE=1`, or the initialiser).
+    public let profile: DeviceProfile?
     /// The shape of kernels this device runs (``KernelFamily``).
     public let family: KernelFamily
     let lock = Mutex(())
@@ -28,7 +28,7 @@ public final class OpenCLDevice: Device, @unchecked Sendable {
     struct BuiltProgram {
         var program: cl_program
         /// Where the binary goes once the program has run (nil: it came from the cache, or caching is off).
-        var pendingCachePath: String?
+        var pendingCacheFile: KernelCacheFile?
     }
 
     init(index: Int, profile: Bool, backend: OpenCLBackend) throws {
@@ -38,7 +38,7 @@ public final class OpenCLDevice: Device, @unchecked Sendable {
         (id, facts) = (all[index].id, all[index].facts)
         info = backend.info(facts)
         family = backend.family(facts.kind)
-        self.profile = profile
+        self.profile = profile ? DeviceProfile(kernels: "opencl profile on \(info.name) (profiling events)", printOnClose: true) : nil
         var error: cl_int = 0
         var device: cl_device_id? = id
         guard let context = cl.createContext(nil, 1, &device, nil, nil, &error), error == CL_SUCCESS else {
@@ -54,10 +54,6 @@ public final class OpenCLDevice: Device, @unchecked Sendable {
     }
 
     deinit {
-        if profile {
-            let text = profiler.table("opencl profile on \(info.name) (profiling events)")
-            _ = text.withCString { write(2, $0, strlen($0)) }
-        }
         for p in programs.values { _ = cl.releaseProgram(p.program) }
         _ = cl.releaseCommandQueue(queue)
         _ = cl.releaseContext(context)
@@ -83,17 +79,12 @@ public final class OpenCLDevice: Device, @unchecked Sendable {
     }
 
     public func compile(_ partition: Partition) throws -> any Program {
-        for node in partition.nodes where !supports(node.signature) {
-            throw EdgeHALError.unsupported("opencl: \(node.signature)")
-        }
+        try requireSupport(partition)
         return try OpenCLProgram(device: self, partition: partition)
     }
 
     func buffer(_ slice: BufferSlice) throws -> OpenCLBuffer {
-        guard let b = slice.buffer as? OpenCLBuffer, b.device === self else {
-            throw EdgeHALError.backend("opencl: a tensor is in a buffer of another device")
-        }
-        return b
+        try slice.buffer(as: OpenCLBuffer.self, of: backendName) { $0.device === self }
     }
 
     // MARK: programs and the binary cache
@@ -105,37 +96,17 @@ public final class OpenCLDevice: Device, @unchecked Sendable {
         return try lock.withLock { _ in
             if let p = programs[key] { return p.program }
             let source = try files.map { try OpenCLKernelSources.source($0) }.joined(separator: "\n")
-            let path = cachePath(source: source, options: options)
-            if let path, let binary = Self.readCached(path), let p = try? build(binary: binary, options: options) {
-                programs[key] = BuiltProgram(program: p, pendingCachePath: nil)
+            // Named by the source, options, device, driver and platform.
+            let cached = KernelCacheFile(kind: "opencl", identity: [source, options, facts.name, facts.driver, facts.platform, facts.openCLC],
+                                         magic: "EdgeHAL-CL1")
+            if let binary = cached?.read(), let p = try? build(binary: binary, options: options) {
+                programs[key] = BuiltProgram(program: p, pendingCacheFile: nil)
                 return p
             }
             let p = try build(source: source, options: options, file: file)
-            programs[key] = BuiltProgram(program: p, pendingCachePath: path)
+            programs[key] = BuiltProgram(program: p, pendingCacheFile: cached)
             return p
         }
-    }
-
-    /// Key: SHA-256 of the source, options, device, driver and platform — a changed kernel or driver never
-    /// reuses a stale binary.
-    private func cachePath(source: String, options: String) -> String? {
-        guard let folder = CacheFolder.path else { return nil }
-        let identity = [source, options, facts.name, facts.driver, facts.platform, facts.openCLC].joined(separator: "\u{0}")
-        let key = SHA256.hash(data: Array(identity.utf8)).hexString
-        return "\(folder)/opencl/\(key).bin"
-    }
-
-    private static let magic: [UInt8] = Array("EdgeHAL-CL1".utf8)
-
-    static func writeCached(_ binary: [UInt8], to path: String) {
-        CacheFolder.write(magic + Array(SHA256.hash(data: binary)) + binary, to: path)
-    }
-
-    /// A cached binary, or nil when the file is missing, truncated or does not match its own hash.
-    static func readCached(_ path: String) -> [UInt8]? {
-        guard let data = CacheFolder.read(path), data.count > magic.count + 32, Array(data.prefix(magic.count)) == magic else { return nil }
-        let digest = Array(data[magic.count..<(magic.count + 32)]), binary = Array(data[(magic.count + 32)...])
-        return Array(SHA256.hash(data: binary)) == digest ? binary : nil
     }
 
     private func build(source: String, options: String, file: String) throws -> cl_program {
@@ -178,8 +149,8 @@ public final class OpenCLDevice: Device, @unchecked Sendable {
     func saveRunBinaries() {
         lock.withLock { _ in
             for (key, p) in programs {
-                guard let path = p.pendingCachePath else { continue }
-                programs[key]?.pendingCachePath = nil
+                guard let file = p.pendingCacheFile else { continue }
+                programs[key]?.pendingCacheFile = nil
                 var size = 0
                 guard cl.getProgramInfo(p.program, cl_program_info(CL_PROGRAM_BINARY_SIZES), MemoryLayout<Int>.size, &size, nil) == CL_SUCCESS,
                       size > 0 else { continue }
@@ -189,12 +160,12 @@ public final class OpenCLDevice: Device, @unchecked Sendable {
                     return cl.getProgramInfo(p.program, cl_program_info(CL_PROGRAM_BINARIES), MemoryLayout<UnsafeMutablePointer<UInt8>?>.size,
                                              &pointer, nil) == CL_SUCCESS
                 }
-                if ok { Self.writeCached(binary, to: path) }
+                if ok { file.write(binary) }
             }
         }
     }
 
-    var hasPendingBinaries: Bool { lock.withLock { _ in programs.values.contains { $0.pendingCachePath != nil } } }
+    var hasPendingBinaries: Bool { lock.withLock { _ in programs.values.contains { $0.pendingCacheFile != nil } } }
 }
 
 /// Device memory: a cl_mem, or on unified-memory devices the caller's host data used in place.
@@ -223,7 +194,7 @@ final class OpenCLBuffer: DeviceBuffer, @unchecked Sendable {
     deinit { _ = device.cl.releaseMemObject(memory) }
 
     func write(_ bytes: UnsafeRawBufferPointer, at offset: Int) throws {
-        try check(offset, bytes.count)
+        try checkRange(offset, bytes.count)
         guard bytes.count > 0 else { return }
         try device.lock.withLock { _ in
             try clCheck("clEnqueueWriteBuffer", device.cl.enqueueWriteBuffer(device.queue, memory, cl_bool(CL_TRUE), offset, bytes.count,
@@ -232,17 +203,11 @@ final class OpenCLBuffer: DeviceBuffer, @unchecked Sendable {
     }
 
     func read(into bytes: UnsafeMutableRawBufferPointer, at offset: Int) throws {
-        try check(offset, bytes.count)
+        try checkRange(offset, bytes.count)
         guard bytes.count > 0 else { return }
         try device.lock.withLock { _ in
             try clCheck("clEnqueueReadBuffer", device.cl.enqueueReadBuffer(device.queue, memory, cl_bool(CL_TRUE), offset, bytes.count,
                                                                           bytes.baseAddress, 0, nil, nil))
-        }
-    }
-
-    private func check(_ offset: Int, _ count: Int) throws {
-        guard offset >= 0, count >= 0, offset <= byteCount - count else {
-            throw EdgeHALError.outOfBounds("bytes \(offset)..<\(offset + count) outside an OpenCL buffer of \(byteCount) bytes")
         }
     }
 }

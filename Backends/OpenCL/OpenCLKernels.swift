@@ -1,9 +1,5 @@
 import EdgeHAL
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
+import EdgeHALGPU
 
 /// Which OpenCL kernel runs each op, with its scalars and NDRange (formulas in each kernel's header
 /// comment, Kernels/opencl). Kernels run IEEE math: no -cl-fast-relaxed-math, whose inf/NaN rules
@@ -51,20 +47,17 @@ enum OpenCLKernels {
                 return OpenCLDispatch(files: elementwise, kernel: "unary", scalars: [u(n), u(3), .f(0)], global: [spans(n)], local: [64])
             }
         case .add, .mul, .swiglu, .geglu:
-            let op = node.op == .add ? 0 : node.op == .mul ? 1 : node.op == .swiglu ? 2 : 3
             let a = ins[0].shape
-            return OpenCLDispatch(files: elementwise, kernel: "binary", scalars: dims(a) + dims(ins[1].shape) + [u(op)],
+            return OpenCLDispatch(files: elementwise, kernel: "binary", scalars: dims(a) + dims(ins[1].shape) + [.u(GPUOpArguments.binaryCode(node.op))],
                                   global: [spans(a[0]) * a.rows], local: [64])
         case .setRows:
             let (k, rows, count) = (ins[0].shape[0], ins[0].shape[1], ins[1].shape[1])
             return OpenCLDispatch(files: elementwise, options: ins[0].type == .f16 ? "-DOUT_F16=1 -DF16=1" : "", kernel: "set_rows",
                                   scalars: [u(k), u(rows), u(count)], global: [spans(k) * count], local: [64])
         case .permute(let a0, let a1, let a2, let a3):
-            let axes = [a0, a1, a2, a3], x = ins[0].shape
-            var stride = [1, 1, 1, 1]
-            for i in 1..<4 { stride[i] = stride[i - 1] * out.shape[i - 1] }
+            let x = ins[0].shape, strides = GPUOpArguments.permuteStrides([a0, a1, a2, a3], output: out.shape)
             return OpenCLDispatch(files: elementwise, options: ins[0].type == .f16 ? "-DOUT_F16=1 -DF16=1" : "", kernel: "permute",
-                                  scalars: dims(x) + (0..<4).map { u(stride[axes[$0]]) }, global: [spans(x[0]) * x.rows], local: [64])
+                                  scalars: dims(x) + strides.map(u), global: [spans(x[0]) * x.rows], local: [64])
         default:
             if family == .gpu, let plan = OpenCLGPUKernels.plan(node, maxWorkGroup: maxWorkGroup) { return plan }
             return try OpenCLComputeKernels.plan(node)

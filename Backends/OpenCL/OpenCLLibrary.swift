@@ -1,10 +1,6 @@
 import COpenCL
 import EdgeHAL
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
+import EdgeHALGPU
 
 /// An OpenCL call that failed: the call and the CL error's name.
 struct OpenCLError: Error, CustomStringConvertible {
@@ -35,7 +31,7 @@ func clCheck(_ call: String, _ code: cl_int) throws {
 
 /// libOpenCL.so.1 (the ICD loader), opened at run time, with every entry point the backend calls.
 final class OpenCLLibrary: @unchecked Sendable {
-    private let handle: UnsafeMutableRawPointer
+    private let library: RuntimeLibrary
     let getPlatformIDs: cl_api_clGetPlatformIDs
     let getPlatformInfo: cl_api_clGetPlatformInfo
     let getDeviceIDs: cl_api_clGetDeviceIDs
@@ -65,15 +61,10 @@ final class OpenCLLibrary: @unchecked Sendable {
     static let libraryName = "libOpenCL.so.1"
 
     init() throws {
-        guard let h = dlopen(Self.libraryName, RTLD_NOW | RTLD_LOCAL) else {
-            let why = dlerror().map { String(cString: $0) } ?? "not found"
-            throw OpenCLError("\(Self.libraryName) could not be opened (the OpenCL ICD loader is not installed): \(why)")
-        }
-        handle = h
-        func load<F>(_ name: String) throws -> F {
-            guard let s = dlsym(h, name) else { throw OpenCLError("\(Self.libraryName) has no \(name)") }
-            return unsafeBitCast(s, to: F.self)
-        }
+        // Never unloaded: ICDs register atexit handlers and keep threads.
+        let library = try RuntimeLibrary(Self.libraryName, missing: "the OpenCL ICD loader is not installed", unloads: false)
+        self.library = library
+        func load<F>(_ name: String) throws -> F { try library.function(name) }
         getPlatformIDs = try load("clGetPlatformIDs")
         getPlatformInfo = try load("clGetPlatformInfo")
         getDeviceIDs = try load("clGetDeviceIDs")
@@ -100,7 +91,6 @@ final class OpenCLLibrary: @unchecked Sendable {
         getEventProfilingInfo = try load("clGetEventProfilingInfo")
         releaseEvent = try load("clReleaseEvent")
     }
-    // Never dlclose: ICDs register atexit handlers and keep threads.
 
     /// A string-valued platform or device property.
     func string(_ get: (Int, UnsafeMutableRawPointer?, UnsafeMutablePointer<Int>?) -> cl_int) -> String {

@@ -75,7 +75,7 @@ final class OpenCLProgram: Program, @unchecked Sendable {
                     (plan.local ?? []).withUnsafeBufferPointer { l in
                         withUnsafeMutablePointer(to: &event) { e in
                             cl.enqueueNDRangeKernel(device.queue, kernel, cl_uint(g.count), nil, g.baseAddress,
-                                                    plan.local == nil ? nil : l.baseAddress, 0, nil, device.profile ? e : nil)
+                                                    plan.local == nil ? nil : l.baseAddress, 0, nil, device.profile != nil ? e : nil)
                         }
                     }
                 }
@@ -88,7 +88,7 @@ final class OpenCLProgram: Program, @unchecked Sendable {
             var start: cl_ulong = 0, end: cl_ulong = 0
             _ = cl.getEventProfilingInfo(event, cl_profiling_info(CL_PROFILING_COMMAND_START), 8, &start, nil)
             _ = cl.getEventProfilingInfo(event, cl_profiling_info(CL_PROFILING_COMMAND_END), 8, &end, nil)
-            device.profiler.add(name, ms: Double(end &- start) / 1e6)
+            device.profile?.kernels.add(name, ms: Double(end &- start) / 1e6)
             _ = cl.releaseEvent(event)
         }
         if device.hasPendingBinaries { device.saveRunBinaries() }

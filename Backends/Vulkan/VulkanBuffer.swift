@@ -75,12 +75,6 @@ final class VulkanBuffer: DeviceBuffer, @unchecked Sendable {
         profiler?.add("host read", ms: (MonotonicClock.seconds() - start) * 1e3)
     }
 
-    private func checkRange(_ offset: Int, _ count: Int) throws {
-        guard offset >= 0, count >= 0, offset <= byteCount - count else {
-            throw EdgeHALError.outOfBounds("bytes \(offset)..<\(offset + count) outside a Vulkan buffer of \(byteCount) bytes")
-        }
-    }
-
     /// A uniform texel view from `base` (16-aligned) to the end of the buffer, at most the device's
     /// texel limit; made once per (base, format).
     func view(base: Int, format: VkFormat, texelBytes: Int) throws -> VkBufferView {

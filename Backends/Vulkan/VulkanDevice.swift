@@ -14,15 +14,12 @@ public final class VulkanDevice: Device, @unchecked Sendable {
     public let info: DeviceInfo
     let context: VulkanContext
     let pipelines: VulkanPipelines
-    /// Record timestamp queries around every dispatch (`EDGEHAL_VULKAN_PROFILE=1`, or the initialiser);
-    /// the per-kernel totals go to standard error when the device closes.
-    let profile: Bool
-    let profiler = KernelProfiler()
+    /// Timestamp queries around every dispatch (`EDGEHAL_VULKAN_PROFILE=1`, or the initialiser), and
+    /// host wall time beside them (submit → fence, buffer reads and writes): where the time a token
+    /// takes goes when it is not in the kernels (e.g. reads through a non-cached mapping).
+    public let profile: DeviceProfile?
     let profileShapes: Bool
     let matVec: VulkanMatMulKernels.MatVecTuning
-    /// Host-side wall time beside it (submit → fence, buffer reads and writes): where the time a token
-    /// takes goes when it is not in the kernels (e.g. reads through a non-cached mapping).
-    let hostProfiler = KernelProfiler()
     /// The shape of kernels this device runs (``KernelFamily``).
     public let family: KernelFamily
 
@@ -31,17 +28,10 @@ public final class VulkanDevice: Device, @unchecked Sendable {
         pipelines = try VulkanPipelines(context: context)
         info = backend.info(context.facts)
         family = backend.family(context.facts.kind)
-        self.profile = profile
+        self.profile = profile ? DeviceProfile(kernels: "vulkan profile on \(info.name) (timestamp queries)",
+                                               host: "vulkan host time on \(info.name) (wall clock)", printOnClose: true) : nil
         profileShapes = backend.profileShapes
         matVec = backend.matVec
-    }
-
-    deinit {
-        if profile {
-            let text = profiler.table("vulkan profile on \(info.name) (timestamp queries)")
-                + hostProfiler.table("vulkan host time on \(info.name) (wall clock)")
-            _ = text.withCString { write(2, $0, strlen($0)) }
-        }
     }
 
     /// Messages the validation layer reported so far (nil when it is not enabled).
@@ -57,20 +47,15 @@ public final class VulkanDevice: Device, @unchecked Sendable {
     }
 
     public func makeBuffer(byteCount: Int) throws -> any DeviceBuffer {
-        try VulkanBuffer(context: context, byteCount: byteCount, profiler: profile ? hostProfiler : nil)
+        try VulkanBuffer(context: context, byteCount: byteCount, profiler: profile?.host)
     }
 
     public func compile(_ partition: Partition) throws -> any Program {
-        for node in partition.nodes where !supports(node.signature) {
-            throw EdgeHALError.unsupported("vulkan: \(node.signature)")
-        }
-        return try VulkanProgram(device: self, partition: partition, profile: profile)
+        try requireSupport(partition)
+        return try VulkanProgram(device: self, partition: partition, profile: profile != nil)
     }
 
     func vulkanBuffer(_ slice: BufferSlice) throws -> VulkanBuffer {
-        guard let b = slice.buffer as? VulkanBuffer, b.context === context else {
-            throw EdgeHALError.backend("vulkan: a tensor is in a buffer of another device")
-        }
-        return b
+        try slice.buffer(as: VulkanBuffer.self, of: backendName) { $0.context === context }
     }
 }

@@ -1,9 +1,5 @@
 import EdgeHAL
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
+import EdgeHALGPU
 
 /// How one node runs: which kernel variant, its specialization constants, the op's push-constant
 /// words (after the contract's in_off[4] and out_off) and the workgroup counts. The shapes of each
@@ -56,8 +52,8 @@ enum VulkanKernels {
             }
             return VulkanDispatch(kernel: kernel, words: [u(n), 3, 0], groups: (strided(n), 1, 1))
         case .add, .mul, .swiglu, .geglu:
-            let op: UInt32 = node.op == .add ? 0 : node.op == .mul ? 1 : node.op == .swiglu ? 2 : 3
-            return VulkanDispatch(kernel: "binary", words: dims(ins[0].shape) + dims(ins[1].shape) + [op], groups: (strided(n), 1, 1))
+            return VulkanDispatch(kernel: "binary", words: dims(ins[0].shape) + dims(ins[1].shape) + [GPUOpArguments.binaryCode(node.op)],
+                                  groups: (strided(n), 1, 1))
         case .rmsNorm(let eps), .rmsNormMul(let eps):
             // cpu family: 8 lanes a row (no barrier, which lavapipe runs as a coroutine switch); gpu: 256.
             let rows = ins[0].shape.rows
@@ -66,7 +62,7 @@ enum VulkanKernels {
                                   groups: (UInt32(min(rows, 65535)), 1, 1))
         case .rope(let p):
             let x = ins[0].shape
-            let log2Base = Float(log2(Double(p.freqBase)) / Double(p.nDims))
+            let log2Base = GPUOpArguments.ropeLog2BaseOverDims(p)
             let items = x[0] / 2 * x.rows
             return VulkanDispatch(kernel: "rope",
                                   words: [u(x[0]), u(x[1]), u(x[2]), u(x[3]), u(p.nDims), p.mode == .neox ? 1 : 0,
@@ -77,10 +73,7 @@ enum VulkanKernels {
             return VulkanDispatch(kernel: ins[0].type == .f16 ? "set_rows_f16" : "set_rows_f32", words: [u(k), u(rows), u(count)],
                                   groups: (strided(k * count), 1, 1))
         case .permute(let a0, let a1, let a2, let a3):
-            let axes = [a0, a1, a2, a3]
-            var stride = [1, 1, 1, 1]
-            for i in 1..<4 { stride[i] = stride[i - 1] * out.shape[i - 1] }
-            let s = (0..<4).map { u(stride[axes[$0]]) }
+            let s = GPUOpArguments.permuteStrides([a0, a1, a2, a3], output: out.shape).map(u)
             return VulkanDispatch(kernel: ins[0].type == .f16 ? "permute_f16" : "permute_f32", words: dims(ins[0].shape) + s,
                                   groups: (strided(n), 1, 1))
         case .softmax(let scale):

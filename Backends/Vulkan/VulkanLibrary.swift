@@ -1,10 +1,6 @@
 import CVulkan
 import EdgeHAL
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
+import EdgeHALGPU
 
 /// A Vulkan call that failed, with the call's name and its VkResult.
 struct VulkanError: Error, CustomStringConvertible {
@@ -36,25 +32,15 @@ struct VulkanError: Error, CustomStringConvertible {
 /// libvulkan.so.1, opened at run time: the core and every tool start on a machine without Vulkan.
 /// Every other entry point is resolved through vkGetInstanceProcAddr (≈ 0.3–0.6 ms to open here).
 final class VulkanLibrary: @unchecked Sendable {
-    private let handle: UnsafeMutableRawPointer
+    private let library: RuntimeLibrary
     let getInstanceProcAddr: PFN_vkGetInstanceProcAddr
 
     static let libraryName = "libvulkan.so.1"
 
     init() throws {
-        guard let h = dlopen(Self.libraryName, RTLD_NOW | RTLD_LOCAL) else {
-            let why = dlerror().map { String(cString: $0) } ?? "not found"
-            throw VulkanError("\(Self.libraryName) could not be opened (the Vulkan loader is not installed): \(why)")
-        }
-        guard let symbol = dlsym(h, "vkGetInstanceProcAddr") else {
-            dlclose(h)
-            throw VulkanError("\(Self.libraryName) has no vkGetInstanceProcAddr: not a Vulkan loader")
-        }
-        handle = h
-        getInstanceProcAddr = unsafeBitCast(symbol, to: PFN_vkGetInstanceProcAddr.self)
+        library = try RuntimeLibrary(Self.libraryName, missing: "the Vulkan loader is not installed", unloads: true)
+        getInstanceProcAddr = try library.function("vkGetInstanceProcAddr", role: "not a Vulkan loader")
     }
-
-    deinit { dlclose(handle) }
 
     /// The entry point `name` for `instance` (nil: global functions such as vkCreateInstance).
     func function<F>(_ instance: VkInstance?, _ name: String, as: F.Type) throws -> F {

@@ -1,6 +1,7 @@
 import CVulkan
 import CVulkanKernels
 import EdgeHAL
+import EdgeHALGPU
 import Synchronization
 
 /// Descriptor-set and pipeline layouts per kernel family, and pipelines per (kernel, specialization
@@ -34,7 +35,7 @@ final class VulkanPipelines: @unchecked Sendable {
         let vk = context.vk, device = context.device
         // A saved cache the driver does not recognise (another driver or version) is ignored by it;
         // its file name carries the driver's cache UUID and version so the two never collide.
-        let saved = Self.cachePath(context).flatMap(CacheFolder.read) ?? []
+        let saved = Self.cacheFile(context)?.read() ?? []
         var cacheInfo = VkPipelineCacheCreateInfo()
         cacheInfo.sType = VK_STRUCTURE_TYPE_PIPELINE_CACHE_CREATE_INFO
         var pipelineCache: VkPipelineCache?
@@ -64,17 +65,17 @@ final class VulkanPipelines: @unchecked Sendable {
         vk.destroyPipelineCache(device, cache, nil)
     }
 
-    static func cachePath(_ context: VulkanContext) -> String? {
-        CacheFolder.path.map { "\($0)/vulkan-pipelines-\(context.pipelineCacheKey).bin" }
+    static func cacheFile(_ context: VulkanContext) -> KernelCacheFile? {
+        KernelCacheFile(kind: "vulkan", identity: [context.pipelineCacheKey], magic: "EdgeHAL-VKPC1")
     }
 
     private func save() {
-        guard let path = Self.cachePath(context) else { return }
+        guard let file = Self.cacheFile(context) else { return }
         var size = 0
         guard context.vk.getPipelineCacheData(context.device, cache, &size, nil) == VK_SUCCESS, size > 0 else { return }
         var data = [UInt8](repeating: 0, count: size)
         guard context.vk.getPipelineCacheData(context.device, cache, &size, &data) == VK_SUCCESS else { return }
-        CacheFolder.write(Array(data.prefix(size)), to: path)
+        file.write(Array(data.prefix(size)))
     }
 
     /// The kernel family `name` (a name in Kernels/vulkan/variants.txt): module and layouts.

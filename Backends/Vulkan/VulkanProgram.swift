@@ -159,8 +159,8 @@ final class VulkanProgram: Program, @unchecked Sendable {
         let start = timestamps == nil ? 0 : MonotonicClock.seconds()
         try device.context.submitAndWait(commands, fence: fence)
         guard timestamps != nil else { return }
-        device.hostProfiler.add("submit → fence", ms: (MonotonicClock.seconds() - start) * 1e3)
-        for (k, ms) in zip(kernels, try nodeMilliseconds()) { device.profiler.add(k, ms: ms) }
+        device.profile?.host.add("submit → fence", ms: (MonotonicClock.seconds() - start) * 1e3)
+        for (k, ms) in zip(kernels, try nodeMilliseconds()) { device.profile?.kernels.add(k, ms: ms) }
     }
 
     /// Milliseconds each node took in the last run (timestamp queries), when compiled with profiling.

@@ -104,9 +104,13 @@ public protocol Device: AnyObject, Sendable {
     /// Makes constant data (weights) resident. The default copies it into a new buffer;
     /// devices that compute on host memory wrap it in place instead.
     func makeWeightBuffer(_ data: HostData) throws -> any DeviceBuffer
+    /// What the device measured about its kernels, when it profiles (nil otherwise).
+    var profile: DeviceProfile? { get }
 }
 
 extension Device {
+    public var profile: DeviceProfile? { nil }
+
     public func makeWeightBuffer(_ data: HostData) throws -> any DeviceBuffer {
         let buffer = try makeBuffer(byteCount: data.bytes.count)
         try buffer.write(data.bytes, at: 0)

@@ -31,12 +31,6 @@ public final class HostBuffer: DeviceBuffer, @unchecked Sendable {
         try checkRange(offset, bytes.count)
         if let dst = bytes.baseAddress { dst.copyMemory(from: base + offset, byteCount: bytes.count) }
     }
-
-    private func checkRange(_ offset: Int, _ count: Int) throws {
-        guard offset >= 0, count >= 0, offset <= byteCount - count else {
-            throw EdgeHALError.outOfBounds("bytes \(offset)..<\(offset + count) outside a buffer of \(byteCount) bytes")
-        }
-    }
 }
 
 extension BufferSlice {

@@ -1,4 +1,9 @@
 import Synchronization
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 
 /// Device time per kernel, summed over profiled runs: what the GPU backends print when profiling is
 /// on (Vulkan timestamp queries, OpenCL profiling events), largest share first.
@@ -23,5 +28,47 @@ public final class KernelProfiler: Sendable {
             let each = (v.ms * 10_000 / Double(max(1, v.runs))).rounded() / 10
             return "  \(k + String(repeating: " ", count: max(0, 32 - k.count))) \(v.runs)  \((v.ms * 10).rounded() / 10) ms  \(each) µs  \((1000 * v.ms / all).rounded() / 10) %\n"
         }.joined()
+    }
+}
+
+extension KernelProfiler {
+    /// One kernel's totals.
+    public struct Row: Sendable, Hashable {
+        public var kernel: String
+        public var runs: Int
+        public var milliseconds: Double
+    }
+
+    /// Every kernel's totals, largest first.
+    public var rows: [Row] {
+        totals.withLock { $0 }.map { Row(kernel: $0.key, runs: $0.value.runs, milliseconds: $0.value.ms) }
+            .sorted { $0.milliseconds > $1.milliseconds }
+    }
+}
+
+/// What a device measures about itself when profiling is on — time per kernel (GPU timestamps,
+/// OpenCL events, the CPU's wall time) and, beside it, the host's wall time (submissions, buffer
+/// reads and writes) — readable as values through ``Device/profile``, and printed to standard error
+/// when the device closes where the tool's switch (`EDGEHAL_*_PROFILE`) asked for it.
+public final class DeviceProfile: Sendable {
+    public let kernels = KernelProfiler()
+    public let host = KernelProfiler()
+    private let kernelsTitle: String
+    private let hostTitle: String
+    private let printOnClose: Bool
+
+    public init(kernels kernelsTitle: String, host hostTitle: String = "", printOnClose: Bool) {
+        self.kernelsTitle = kernelsTitle
+        self.hostTitle = hostTitle
+        self.printOnClose = printOnClose
+    }
+
+    /// Both tables as text (empty when nothing was profiled).
+    public var report: String { kernels.table(kernelsTitle) + (hostTitle.isEmpty ? "" : host.table(hostTitle)) }
+
+    deinit {
+        guard printOnClose else { return }
+        let text = report
+        if !text.isEmpty { _ = text.withCString { write(2, $0, strlen($0)) } }
     }
 }

@@ -107,16 +107,12 @@ final class PluginDevice: Device, @unchecked Sendable {
 
     func compile(_ partition: Partition) throws -> any Program {
         func tensor(_ s: BufferSlice) throws -> eh_tensor {
-            guard let b = s.buffer as? PluginBuffer, b.device === self else {
-                throw EdgeHALError.backend("\(backendName): a tensor is in a buffer of another device")
-            }
+            let b = try s.buffer(as: PluginBuffer.self, of: backendName) { $0.device === self }
             return PluginEncoding.tensor(s.desc, buffer: b.handle, offset: s.offset)
         }
         let inputs = try partition.nodes.map { try $0.inputs.map(tensor) }
         let outputs = try partition.nodes.map { try tensor($0.output) }
-        for node in partition.nodes where !supports(node.signature) {
-            throw EdgeHALError.unsupported("\(backendName): \(node.signature)")
-        }
+        try requireSupport(partition)
         var program: eh_program?
         // The inputs arrays must stay put while the plugin reads the nodes: pin them all, then call.
         func pinned(_ i: Int, _ nodes: [eh_node]) throws {
@@ -152,22 +148,16 @@ final class PluginBuffer: DeviceBuffer, @unchecked Sendable {
     deinit { device.library.t.buffer_free!(device.handle, handle) }
 
     func write(_ bytes: UnsafeRawBufferPointer, at offset: Int) throws {
-        try check(offset, bytes.count)
+        try checkRange(offset, bytes.count)
         try device.library.call("buffer_write") {
             device.library.t.buffer_write!(device.handle, handle, UInt64(offset), bytes.baseAddress, UInt64(bytes.count), $0)
         }
     }
 
     func read(into bytes: UnsafeMutableRawBufferPointer, at offset: Int) throws {
-        try check(offset, bytes.count)
+        try checkRange(offset, bytes.count)
         try device.library.call("buffer_read") {
             device.library.t.buffer_read!(device.handle, handle, UInt64(offset), bytes.baseAddress, UInt64(bytes.count), $0)
-        }
-    }
-
-    private func check(_ offset: Int, _ count: Int) throws {
-        guard offset >= 0, count >= 0, offset <= byteCount - count else {
-            throw EdgeHALError.outOfBounds("bytes \(offset)..<\(offset + count) outside a plugin buffer of \(byteCount) bytes")
         }
     }
 }

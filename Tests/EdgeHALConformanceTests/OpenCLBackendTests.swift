@@ -51,26 +51,4 @@ struct OpenCLBackendTests {
         let (status, output) = try Shell.check("gen-opencl.sh")
         #expect(status == 0, "\(output)")
     }
-
-    /// A cache file is the magic, the binary's SHA-256, the binary: truncated, altered or foreign files
-    /// read as absent, so the program is rebuilt from source rather than trusted.
-    @Test func damagedCacheFilesAreRebuiltNotTrusted() throws {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("edgehal-cl-cache-\(getpid())").path
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(atPath: directory) }
-        let binary = (0..<1000).map { UInt8(truncatingIfNeeded: $0 * 7) }
-        let good = directory + "/good.bin"
-        OpenCLDevice.writeCached(binary, to: good)
-        #expect(OpenCLDevice.readCached(good) == binary)
-
-        var bytes = try #require(CacheFolder.read(good))
-        bytes[bytes.count - 1] ^= 1
-        CacheFolder.write(bytes, to: directory + "/flipped.bin")
-        #expect(OpenCLDevice.readCached(directory + "/flipped.bin") == nil)
-        CacheFolder.write(Array(bytes.prefix(40)), to: directory + "/short.bin")
-        #expect(OpenCLDevice.readCached(directory + "/short.bin") == nil)
-        CacheFolder.write(binary, to: directory + "/foreign.bin")
-        #expect(OpenCLDevice.readCached(directory + "/foreign.bin") == nil)
-        #expect(OpenCLDevice.readCached(directory + "/missing.bin") == nil)
-    }
 }

@@ -1,0 +1,71 @@
+import EdgeHAL
+import EdgeHALGPU
+import Foundation
+import Testing
+
+/// The host skeleton both GPU backends share.
+struct GPUHostTests {
+    /// A cache file is the magic, the payload's SHA-256, the payload: truncated, altered or foreign
+    /// files read as absent, so the kernel is built again rather than trusted.
+    @Test func damagedCacheFilesAreRebuiltNotTrusted() throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("edgehal-kernel-cache-\(getpid())").path
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        let payload = (0..<1000).map { UInt8(truncatingIfNeeded: $0 * 7) }
+        let file = try #require(KernelCacheFile(kind: "test", identity: ["source", "-O2", "device"], magic: "EdgeHAL-T1", folder: folder))
+        #expect(file.path.hasPrefix(folder + "/test/") && file.path.hasSuffix(".bin"))
+        #expect(file.read() == nil)
+        file.write(payload)
+        #expect(file.read() == payload)
+
+        let good = try #require(CacheFolder.read(file.path))
+        var flipped = good
+        flipped[flipped.count - 1] ^= 1
+        for damaged in [flipped, Array(good.prefix(40)), payload, Array("EdgeHAL-T2".utf8) + good.dropFirst(10)] {
+            CacheFolder.write(damaged, to: file.path)
+            #expect(file.read() == nil)
+        }
+        // Another magic (another kind of file) does not read this one.
+        file.write(payload)
+        let other = try #require(KernelCacheFile(kind: "test", identity: ["source", "-O2", "device"], magic: "EdgeHAL-XX", folder: folder))
+        #expect(other.path == file.path && other.read() == nil)
+    }
+
+    /// Whatever the payload depends on names the file: a changed source, option or driver never meets it.
+    @Test func theIdentityNamesTheFile() throws {
+        let a = try #require(KernelCacheFile(kind: "k", identity: ["src", "opt"], magic: "M", folder: "/x"))
+        let b = try #require(KernelCacheFile(kind: "k", identity: ["src", "opt2"], magic: "M", folder: "/x"))
+        let c = try #require(KernelCacheFile(kind: "k", identity: ["srco", "pt"], magic: "M", folder: "/x"))
+        #expect(a.path != b.path && a.path != c.path)
+        #expect(KernelCacheFile(kind: "k", identity: ["src"], magic: "M", folder: nil) == nil)
+    }
+
+    @Test func aMissingLoaderIsAnErrorThatSaysWhy() {
+        do {
+            _ = try RuntimeLibrary("libedgehal-no-such-loader.so.1", missing: "the loader is not installed", unloads: true)
+            Issue.record("opened a library that does not exist")
+        } catch {
+            #expect("\(error)".contains("libedgehal-no-such-loader.so.1 could not be opened (the loader is not installed)"))
+        }
+    }
+
+    @Test func aMissingEntryPointIsAnError() throws {
+        let libc = try RuntimeLibrary("libc.so.6", missing: "no C library", unloads: false)
+        let strlen = try libc.function("strlen", as: (@convention(c) (UnsafePointer<CChar>) -> Int).self)
+        #expect("edge".withCString { strlen($0) } == 4)
+        #expect(throws: EdgeHALError.self) { try libc.function("edgehal_no_such_symbol", as: (@convention(c) () -> Void).self) }
+    }
+
+    @Test func permuteStridesPlaceEachSourceAxis() {
+        // A [2,3,4,5] tensor permuted by (1,0,2,3): source axis 0 lands at output axis 1 (stride 3),
+        // axis 1 at output axis 0 (stride 1); the output is [3,2,4,5].
+        #expect(GPUOpArguments.permuteStrides([1, 0, 2, 3], output: Shape([3, 2, 4, 5])) == [3, 1, 6, 24])
+        #expect(GPUOpArguments.permuteStrides([0, 1, 2, 3], output: Shape([2, 3, 4, 5])) == [1, 2, 6, 24])
+        #expect(GPUOpArguments.permuteStrides([0, 2, 1, 3], output: Shape([4, 6, 5, 1])) == [1, 24, 4, 120])
+    }
+
+    @Test func binaryCodesAndRopeFactor() {
+        #expect([Op.add, .mul, .swiglu, .geglu].map(GPUOpArguments.binaryCode) == [0, 1, 2, 3])
+        let p = RopeParams(mode: .normal, nDims: 64, freqBase: 10_000)
+        #expect(abs(GPUOpArguments.ropeLog2BaseOverDims(p) - Float(log2(10_000.0) / 64)) < 1e-7)
+    }
+}

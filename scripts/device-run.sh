@@ -100,7 +100,7 @@ for dev in "${gpus[@]}"; do
     if want model; then
       step "model case $dev ($fam kernels)"
       tokens=$((standin ? 48 : 0))
-      env $(family_env "$fam") timeout 300 "$B/conformance" --backend "$dev" --op model_none --model "$work/models/small.gguf" --model-tokens $tokens > "$D/model-$ftag.txt" 2>&1
+      env $(family_env "$fam") timeout 300 "$B/conformance" model "$work/models/small.gguf" --backend "$dev" --model-tokens $tokens > "$D/model-$ftag.txt" 2>&1
       summary "model case $dev ($fam): exit $? — $(grep -m1 -E 'model' "$D/model-$ftag.txt" | cut -c1-200)"
     fi
   done
@@ -151,7 +151,7 @@ fi
 
 if want perf; then
   step "perf"
-  perf=(--perf --backend "cpu,$list")
+  perf=(perf --backend "cpu,$list")
   ((standin)) && perf+=(--op mul_mat --type q4_0)
   # shellcheck disable=SC2206
   perf+=(${PERF_ARGS:-})

@@ -1,29 +1,29 @@
 import COpenCL
 import EdgeHAL
+import EdgeHALGPU
 
-/// One OpenCL device as probed: placement facts and the features that select kernel variants.
+/// One OpenCL device as probed: its identity (name, kind, driver, global memory, compute units and,
+/// where cl_khr_device_uuid is offered, the card's UUID) and the features that select kernel variants.
+@dynamicMemberLookup
 struct OpenCLDeviceFacts: Sendable {
+    var identity: GPUDeviceIdentity
     var platform: String
-    var name: String
-    var kind: DeviceKind
-    var type: String
-    var driver: String
     var openCLC: String
-    var computeUnits: Int
-    var globalMemory: UInt64
     var localMemory: UInt64
     var maxWorkGroup: Int
     var preferredFloatWidth: Int
     var extensions: [String]
-    /// cl_khr_device_uuid's CL_DEVICE_UUID_KHR where offered: the same as the card's Vulkan deviceUUID.
-    var uuid: String? = nil
+
+    subscript<T>(dynamicMember path: WritableKeyPath<GPUDeviceIdentity, T>) -> T {
+        get { identity[keyPath: path] }
+        set { identity[keyPath: path] = newValue }
+    }
 
     var info: DeviceInfo {
         let selected = ["cl_khr_fp16", "cl_khr_subgroups", "cl_intel_subgroups", "cl_khr_integer_dot_product"].filter { extensions.contains($0) }
-        return DeviceInfo(name: name, kind: kind, memoryBytes: globalMemory, computeUnits: computeUnits,
-                          features: ["platform=\(platform)", "type=\(type)", "driver=\(driver)", openCLC,
-                                     "local-memory=\(localMemory >> 10)KiB", "max-work-group=\(maxWorkGroup)",
-                                     "float-vector=\(preferredFloatWidth)"] + selected, uuid: uuid)
+        return identity.info(api: "platform=\(platform)",
+                             features: [openCLC, "local-memory=\(localMemory >> 10)KiB", "max-work-group=\(maxWorkGroup)",
+                                        "float-vector=\(preferredFloatWidth)"] + selected)
     }
 }
 
@@ -48,11 +48,12 @@ enum OpenCLProbe {
                     type & cl_device_type(CL_DEVICE_TYPE_CPU) != 0 ? (.emulated, "cpu")
                     : type & cl_device_type(CL_DEVICE_TYPE_GPU) != 0 ? (unified ? .integrated : .gpu, "gpu")
                     : (.gpu, "accelerator")
+                let identity = GPUDeviceIdentity(
+                    name: cl.deviceString(d, CL_DEVICE_NAME), type: typeName, kind: kind, driver: cl.deviceString(d, CL_DRIVER_VERSION),
+                    memoryBytes: cl.deviceValue(d, CL_DEVICE_GLOBAL_MEM_SIZE, cl_ulong(0)),
+                    computeUnits: Int(cl.deviceValue(d, CL_DEVICE_MAX_COMPUTE_UNITS, cl_uint(0))))
                 var facts = OpenCLDeviceFacts(
-                    platform: platformName, name: cl.deviceString(d, CL_DEVICE_NAME), kind: kind, type: typeName,
-                    driver: cl.deviceString(d, CL_DRIVER_VERSION), openCLC: cl.deviceString(d, CL_DEVICE_OPENCL_C_VERSION),
-                    computeUnits: Int(cl.deviceValue(d, CL_DEVICE_MAX_COMPUTE_UNITS, cl_uint(0))),
-                    globalMemory: cl.deviceValue(d, CL_DEVICE_GLOBAL_MEM_SIZE, cl_ulong(0)),
+                    identity: identity, platform: platformName, openCLC: cl.deviceString(d, CL_DEVICE_OPENCL_C_VERSION),
                     localMemory: cl.deviceValue(d, CL_DEVICE_LOCAL_MEM_SIZE, cl_ulong(0)),
                     maxWorkGroup: cl.deviceValue(d, CL_DEVICE_MAX_WORK_GROUP_SIZE, 0),
                     preferredFloatWidth: Int(cl.deviceValue(d, CL_DEVICE_PREFERRED_VECTOR_WIDTH_FLOAT, cl_uint(0))),

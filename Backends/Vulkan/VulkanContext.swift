@@ -1,5 +1,6 @@
 import CVulkan
 import EdgeHAL
+import Logging
 import Synchronization
 #if canImport(Glibc)
 import Glibc
@@ -279,11 +280,11 @@ func withCStrings<R>(_ strings: [String], _ body: (UnsafePointer<UnsafePointer<C
 /// Collects the validation layer's messages (warnings and errors) for tests and `--validate`.
 final class VulkanValidation: @unchecked Sendable {
     private let store = Mutex<[String]>([])
-    /// Keeps the message and shows it on standard error at once, as the layer itself would.
+    private let logger = Logger(label: "edgehal.vulkan")
+    /// Keeps the message and logs it at once (`edgehal.vulkan`, warning), as the layer itself would print it.
     func record(_ message: String) {
         store.withLock { $0.append(message) }
-        let line = "vulkan validation: \(message)\n"
-        _ = line.withCString { write(2, $0, strlen($0)) }
+        logger.warning("validation: \(message)")
     }
     var messages: [String] { store.withLock { $0 } }
 }

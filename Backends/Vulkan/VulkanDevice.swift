@@ -1,11 +1,6 @@
 import CVulkan
 import EdgeHAL
 import Synchronization
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 
 /// An opened Vulkan device: buffers in its memory, one shared pipeline layout, and partitions
 /// compiled into recorded command buffers.

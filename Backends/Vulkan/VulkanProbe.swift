@@ -1,31 +1,32 @@
 import CVulkan
 import EdgeHAL
+import EdgeHALGPU
 
 /// What one Vulkan physical device offers: the facts that decide placement (kind, memory) and
 /// the features that select shader variants (16-bit and 8-bit storage and arithmetic, integer dot
 /// product, subgroup size).
+///
+/// Its identity's memory is the device-local heaps' total, its compute units the multiprocessors a
+/// vendor extension reports (else unknown), its UUID VkPhysicalDeviceIDProperties.deviceUUID (shared
+/// with the card's OpenCL device).
+@dynamicMemberLookup
 struct VulkanDeviceFacts: Sendable {
-    var name: String
-    var type: String
-    var kind: DeviceKind
+    var identity: GPUDeviceIdentity
     var apiVersion: UInt32
-    var driver: String
-    var deviceLocalBytes: UInt64
-    var computeQueueFamilies: Int
-    var subgroupSize: UInt32
-    var features: [String]
+    var computeQueueFamilies = 0
+    var subgroupSize: UInt32 = 0
+    var features: [String] = []
     /// The device's memory types, for ``VulkanMemory`` (how the backend will reach buffers).
     var memoryProperties = VkPhysicalDeviceMemoryProperties()
-    /// Multiprocessors where a vendor extension reports them, else unknown.
-    var computeUnits: Int?
-    /// VkPhysicalDeviceIDProperties.deviceUUID: the card's identity, shared with its OpenCL device.
-    var uuid: String?
+
+    subscript<T>(dynamicMember path: WritableKeyPath<GPUDeviceIdentity, T>) -> T {
+        get { identity[keyPath: path] }
+        set { identity[keyPath: path] = newValue }
+    }
 
     var info: DeviceInfo {
-        DeviceInfo(name: name, kind: kind, memoryBytes: deviceLocalBytes, computeUnits: computeUnits,
-                   features: ["vulkan-\(VulkanLibrary.versionString(apiVersion))", "type=\(type)", "driver=\(driver)",
-                              "subgroup-size=\(subgroupSize)", "compute-queue-families=\(computeQueueFamilies)"] + features,
-                   uuid: uuid)
+        identity.info(api: "vulkan-\(VulkanLibrary.versionString(apiVersion))",
+                      features: ["subgroup-size=\(subgroupSize)", "compute-queue-families=\(computeQueueFamilies)"] + features)
     }
 }
 
@@ -58,9 +59,9 @@ enum VulkanProbe {
         return handles.compactMap { $0 }.map { device in
             var basic = VkPhysicalDeviceProperties()
             properties(device, &basic)
-            var facts = VulkanDeviceFacts(name: cString(basic.deviceName), type: typeName(basic.deviceType),
-                                          kind: kind(basic.deviceType), apiVersion: basic.apiVersion,
-                                          driver: "", deviceLocalBytes: 0, computeQueueFamilies: 0, subgroupSize: 0, features: [])
+            var facts = VulkanDeviceFacts(identity: GPUDeviceIdentity(name: cString(basic.deviceName), type: typeName(basic.deviceType),
+                                                                      kind: kind(basic.deviceType)),
+                                          apiVersion: basic.apiVersion)
             // Vulkan 1.2+ devices describe their driver, subgroups and features through pNext chains.
             if basic.apiVersion >= VulkanLibrary.version(1, 2) {
                 var ids = VkPhysicalDeviceIDProperties()
@@ -120,7 +121,7 @@ enum VulkanProbe {
             withUnsafeBytes(of: mem.memoryHeaps) { raw in
                 let heaps = raw.bindMemory(to: VkMemoryHeap.self)
                 for i in 0..<Int(mem.memoryHeapCount) where heaps[i].flags & VK_MEMORY_HEAP_DEVICE_LOCAL_BIT.rawValue != 0 {
-                    facts.deviceLocalBytes += heaps[i].size
+                    facts.memoryBytes += heaps[i].size
                 }
             }
             facts.memoryProperties = mem

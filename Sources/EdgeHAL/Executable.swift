@@ -74,7 +74,7 @@ public final class Executable {
     public private(set) var report = ExecutionReport()
     private let devices: [any Device]
 
-    private struct SlotKey: Hashable { var storage: Int; var device: Int }
+    private typealias SlotKey = ExecutionPasses.SlotKey
     private struct Transfer { var from: BufferSlice; var to: BufferSlice }
     private struct Step { var transfers: [Transfer]; var program: any Program; var device: any Device; var ops: [String] }
 
@@ -93,110 +93,31 @@ public final class Executable {
 
     public init(graph source: Graph, devices: [any Device], options: ExecutionOptions = ExecutionOptions(),
                 resident: ResidentTensors = ResidentTensors()) throws {
-        guard !devices.isEmpty else { throw EdgeHALError.selection("no device to run on") }
-        for (stage, d) in options.stageDevices where !devices.indices.contains(d) {
-            throw EdgeHALError.selection("stage \(stage) is pinned to device \(d), but there are \(devices.count) devices")
-        }
-        // A stage's order of devices: its pinned device first, then the list.
-        func order(_ stage: Int?) -> [Int] {
-            guard let pinned = stage.flatMap({ options.stageDevices[$0] }) else { return Array(devices.indices) }
-            return [pinned] + devices.indices.filter { $0 != pinned }
-        }
-        // Fusion sees the whole list: a plugin without attention still gets the fallback's fused
-        // attention rather than running the composed mat-muls itself (Fusion.apply(to:placement:)).
-        let fused = options.fuse ? Fusion.apply(to: source, rank: { sig, stage in order(stage).firstIndex { devices[$0].supports(sig) } }) : source
-        let graph = options.group ? SharedInputGrouping.apply(to: fused) : fused
+        typealias Passes = ExecutionPasses
+        let order = try Passes.DeviceOrder(devices, stageDevices: options.stageDevices)
+        let fused = options.fuse ? Passes.fuse(source, order) : source
+        let graph = options.group ? Passes.group(fused) : fused
         self.graph = graph
         self.devices = devices
         self.resident = resident
         report.fusedOps = graph.nodes.filter(\.op.isFused).count - source.nodes.filter(\.op.isFused).count
 
-        // Placement: the first device of the node's order that supports it.
-        let placement = try graph.nodes.map { node -> Int in
-            let sig = graph.signature(of: node)
-            guard let d = order(node.stage).first(where: { devices[$0].supports(sig) }) else {
-                let names = devices.map { "\($0.backendName) (\($0.info.name))" }.joined(separator: ", ")
-                throw EdgeHALError.unsupported("no device supports \(sig); tried \(names)")
-            }
-            return d
-        }
-        var ranges: [Range<Int>] = []
-        for i in graph.nodes.indices {
-            if let last = ranges.last, placement[last.lowerBound] == placement[i] { ranges[ranges.count - 1] = last.lowerBound..<(i + 1) }
-            else { ranges.append(i..<(i + 1)) }
-        }
+        let placement = try Passes.place(graph, order)
+        let partitions = Passes.partition(placement)
+        let lifetimes = Passes.lifetimes(graph, partitions, placement, try Passes.homes(graph, placement))
+        outputDevice = lifetimes.outputDevice
+        try bind(lifetimes)
+        try compile(partitions, placement, lifetimes.transfers, grouped: options.group)
+    }
 
-        // Each storage's home: the device that produces it — for a state, the one device that updates it
-        // (else the first that reads it); nil for host data (inputs, weights), which devices receive directly.
-        var home: [Int: Int] = [:]
-        for (i, node) in graph.nodes.enumerated() {
-            let out = graph.storage(of: node.output)
-            if let h = home[out.index], h != placement[i] {
-                throw EdgeHALError.unsupported("state \(graph[out].name) would be updated on two devices; place its writers on one")
-            }
-            home[out.index] = placement[i]
-        }
-        for (i, node) in graph.nodes.enumerated() {
-            for t in node.inputs {
-                let s = graph.storage(of: t)
-                if case .state = graph[s].source, home[s.index] == nil { home[s.index] = placement[i] }
-            }
-        }
-
-        // Lifetimes of every (storage, device) arena slot, in node steps; inputs are written before step 0.
-        let end = graph.nodes.count
-        var first: [SlotKey: Int] = [:], last: [SlotKey: Int] = [:]
-        var persistent = Set<SlotKey>(), transferred = Set<SlotKey>()
-        var transferPlan: [[(storage: Int, from: Int, to: Int)]] = Array(repeating: [], count: ranges.count)
-        func use(_ key: SlotKey, from start: Int, to stop: Int) {
-            first[key] = min(first[key] ?? start, start)
-            last[key] = max(last[key] ?? stop, stop)
-        }
-        func isPersistent(_ s: TensorID) -> Bool {
-            switch graph[s].source {
-            case .weight, .state: return true
-            default: return false
-            }
-        }
-        for (p, range) in ranges.enumerated() {
-            let d = placement[range.lowerBound]
-            for i in range {
-                for t in graph.nodes[i].inputs {
-                    let s = graph.storage(of: t)
-                    let key = SlotKey(storage: s.index, device: d)
-                    if case .input = graph[s].source { use(key, from: -1, to: i); continue }
-                    if case .weight = graph[s].source { persistent.insert(key); continue }
-                    guard let h = home[s.index] else { preconditionFailure("storage without a home") }
-                    if h == d {
-                        if isPersistent(s) { persistent.insert(key) } else { use(key, from: i, to: i) }
-                        continue
-                    }
-                    // Produced on another device: an intermediate is copied once and kept until its last use
-                    // here; a state may change between partitions, so every partition reading it copies it.
-                    let needsCopy = isPersistent(s) ? !transferPlan[p].contains { $0.storage == s.index }
-                                                    : transferred.insert(key).inserted
-                    if needsCopy { transferPlan[p].append((s.index, h, d)) }
-                    use(key, from: range.lowerBound, to: i)
-                    let source = SlotKey(storage: s.index, device: h)
-                    if isPersistent(s) { persistent.insert(source) } else { use(source, from: range.lowerBound, to: range.lowerBound) }
-                }
-                let out = graph.storage(of: graph.nodes[i].output)
-                let key = SlotKey(storage: out.index, device: d)
-                if isPersistent(out) { persistent.insert(key) } else { use(key, from: i, to: i) }
-            }
-        }
-        for o in graph.outputs {
-            let s = graph.storage(of: o)
-            guard let h = home[s.index] else { continue }
-            outputDevice[s.index] = h
-            if !isPersistent(s) { use(SlotKey(storage: s.index, device: h), from: end, to: end) }
-        }
-
-        // One arena per device, planned by liveness; weights and states live in resident memory.
+    /// 7. Bind: one arena per device, planned by liveness (``BufferPlan``); weights and states in
+    /// resident memory shared with other executables.
+    private func bind(_ lifetimes: ExecutionPasses.Lifetimes) throws {
         for (d, device) in devices.enumerated() {
-            let keys = first.keys.filter { $0.device == d }.sorted { $0.storage < $1.storage }
+            let keys = lifetimes.first.keys.filter { $0.device == d }.sorted { $0.storage < $1.storage }
             let requests = keys.map {
-                BufferPlan.Request(byteCount: graph.tensors[$0.storage].desc.byteCount, firstStep: first[$0]!, lastStep: last[$0]!)
+                BufferPlan.Request(byteCount: graph.tensors[$0.storage].desc.byteCount, firstStep: lifetimes.first[$0]!,
+                                   lastStep: lifetimes.last[$0]!)
             }
             let plan = BufferPlan(requests)
             report.peakBytes += plan.peakBytes
@@ -208,7 +129,7 @@ public final class Executable {
                 slots[key] = BufferSlice(buffer: arena, offset: offset, desc: graph.tensors[key.storage].desc)
             }
         }
-        for key in persistent.sorted(by: { ($0.device, $0.storage) < ($1.device, $1.storage) }) {
+        for key in lifetimes.persistent.sorted(by: { ($0.device, $0.storage) < ($1.device, $1.storage) }) {
             let tensor = graph.tensors[key.storage]
             let buffer: any DeviceBuffer
             switch tensor.source {
@@ -223,14 +144,16 @@ public final class Executable {
             }
             slots[key] = BufferSlice(buffer: buffer, offset: 0, desc: tensor.desc)
         }
-
         inputSlots = slots.compactMap { key, slice in
             if case .input = graph.tensors[key.storage].source { return (key.storage, slice) }
             return nil
         }.sorted { $0.storage < $1.storage }
+    }
 
-        // Compile each partition over its bound slices.
-        for (p, range) in ranges.enumerated() {
+    /// 8. Compile: each partition over its bound slices, with the copies that precede it.
+    private func compile(_ partitions: [Range<Int>], _ placement: [Int], _ transferPlan: [[(storage: Int, from: Int, to: Int)]],
+                         grouped: Bool) throws {
+        for (p, range) in partitions.enumerated() {
             let d = placement[range.lowerBound]
             let nodes = range.map { i -> PartitionNode in
                 let node = graph.nodes[i]
@@ -245,7 +168,7 @@ public final class Executable {
             report.crossings += transferPlan[p].map { t in
                 "\(graph.tensors[t.storage].name) \(graph.tensors[t.storage].desc): \(devices[t.from].backendName) → \(devices[t.to].backendName)"
             }
-            let groups = options.group ? SharedInputGrouping.groups(Array(graph.nodes[range]), in: graph) : []
+            let groups = grouped ? SharedInputGrouping.groups(Array(graph.nodes[range]), in: graph) : []
             let program = try EdgeHALError.naming(devices[d], "compiling", nodes.map(\.op.name)) {
                 try devices[d].compile(Partition(nodes: nodes, groups: groups))
             }

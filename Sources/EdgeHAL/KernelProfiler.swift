@@ -1,9 +1,5 @@
+import Logging
 import Synchronization
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 
 /// Device time per kernel, summed over profiled runs: what the GPU backends print when profiling is
 /// on (Vulkan timestamp queries, OpenCL profiling events), largest share first.
@@ -48,8 +44,8 @@ extension KernelProfiler {
 
 /// What a device measures about itself when profiling is on — time per kernel (GPU timestamps,
 /// OpenCL events, the CPU's wall time) and, beside it, the host's wall time (submissions, buffer
-/// reads and writes) — readable as values through ``Device/profile``, and printed to standard error
-/// when the device closes where the tool's switch (`EDGEHAL_*_PROFILE`) asked for it.
+/// reads and writes) — readable as values through ``Device/profile``, and logged (`edgehal.profile`,
+/// notice level) when the device closes where the tool's switch (`EDGEHAL_*_PROFILE`) asked for it.
 public final class DeviceProfile: Sendable {
     public let kernels = KernelProfiler()
     public let host = KernelProfiler()
@@ -69,6 +65,6 @@ public final class DeviceProfile: Sendable {
     deinit {
         guard printOnClose else { return }
         let text = report
-        if !text.isEmpty { _ = text.withCString { write(2, $0, strlen($0)) } }
+        if !text.isEmpty { Logger(label: "edgehal.profile").notice("\(text)") }
     }
 }

@@ -115,7 +115,7 @@ public enum CaseTable {
         }
     }
 
-    /// Performance shapes (`conformance --perf`): large mat-vecs that stream weights from DRAM,
+    /// Performance shapes (`conformance perf`): large mat-vecs that stream weights from DRAM,
     /// SmolLM2-135M's own projections (cache resident), and prefill batches of 128.
     public static var perf: [ConformanceCase] {
         var cases: [ConformanceCase] = []

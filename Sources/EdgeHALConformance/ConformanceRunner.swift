@@ -21,7 +21,7 @@ public struct CaseResult: Sendable, Codable {
     /// Least-squares gain Σ y·ref / Σ ref² and the band |g − 1| must stay within (Tolerance.gainBand).
     public var gain: Double?
     public var gainBand: Double?
-    /// Milliseconds for one run on the device (the median of the timed runs with `--perf`).
+    /// Milliseconds for one run on the device (the median of the timed runs with `conformance perf`).
     public var ms: Double?
     public var gflops: Double?
     public var weightGBps: Double?
@@ -132,7 +132,7 @@ public struct ConformanceRunner {
     }
 
     /// Runs one case on several devices, computing the reference result once: the side-by-side
-    /// view `--perf` prints. Results come back in the order of `devices`.
+    /// view `conformance perf` prints. Results come back in the order of `devices`.
     public func compare(_ c: ConformanceCase, on devices: [any Device]) -> [CaseResult] {
         var blank = CaseResult(op: c.op, type: c.type, shape: c.shape, check: c.check, status: .fail, threshold: c.threshold)
         let prepared: (CaseGraph, [Float])

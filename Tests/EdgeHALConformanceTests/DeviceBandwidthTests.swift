@@ -4,7 +4,7 @@ import EdgeHALConformance
 import EdgeHALReference
 import Testing
 
-/// The per-device bandwidth probe `conformance --perf` uses for GPUs: a copy through the backend
+/// The per-device bandwidth probe `conformance perf` uses for GPUs: a copy through the backend
 /// gives a plausible figure on every available device, and a device that cannot copy gives none.
 struct DeviceBandwidthTests {
     @Test func everyAvailableDeviceGivesAPlausibleFigure() throws {

@@ -9,7 +9,7 @@ struct Synthesize: ParsableCommand {
         discussion: """
             A preset copies a published model's shape; any option given beside it overrides that part \
             (e.g. --preset llama-3.2-1b --layers 2 for a small file with the same per-layer work). \
-            The file runs in edgehal, conformance --model and llama.cpp. Presets: \
+            The file runs in edgehal, conformance model and llama.cpp. Presets: \
             \(SyntheticShape.presetNames.joined(separator: ", ")).
             """)
 

@@ -47,7 +47,7 @@ public struct ModelAgreement: Sendable, Codable {
     // The bounds, derived from the 8-bit activation path's measured error: EdgeHAL's CPU backend
     // (activations rounded to Q8_0/Q8_1/Q8_K blocks, as ggml's CPU path does) against the reference,
     // SmolLM2-135M-Instruct Q4_1 over `text` (285 positions; 2026-12-02,
-    // `conformance --backend cpu --model default`):
+    // `conformance model default --backend cpu`):
     //
     // - Margin δ. The backend changes the reference top-1's lead over its runner-up by 0.138 logits
     //   RMS (σ), 0.43 at the 99th percentile and 0.50 at most; 9 positions flip, all with leads ≤ 0.30. llama.cpp's own Q8_1 path flips leads of 0.053…0.103 against its float path

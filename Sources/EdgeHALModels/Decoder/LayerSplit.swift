@@ -1,4 +1,5 @@
 import EdgeHAL
+import Logging
 import Foundation
 #if canImport(Glibc)
 import Glibc
@@ -139,12 +140,12 @@ public struct DeviceMemoryLimits: Sendable {
         perBackend[device.backendName] ?? all ?? device.info.memoryBytes
     }
 
-    /// Parses the variable; a malformed value is ignored with a message on standard error, as a typo
+    /// Parses the variable; a malformed value is ignored with a warning (`edgehal.models`), as a typo
     /// in a test switch should not stop a run.
     public static var fromEnvironment: DeviceMemoryLimits {
         guard let raw = CacheFolder.environment(environmentVariable) else { return DeviceMemoryLimits() }
         do { return try parse(raw) } catch {
-            FileHandle.standardError.write(Data("edgehal: ignoring \(environmentVariable)=\(raw): \(error)\n".utf8))
+            Logger(label: "edgehal.models").warning("ignoring \(environmentVariable)=\(raw): \(error)")
             return DeviceMemoryLimits()
         }
     }

@@ -3,6 +3,7 @@ import CVulkan
 import EdgeHALBuiltins
 import EdgeHALConformance
 @testable import EdgeHALVulkan
+import EdgeHALTestSupport
 import Testing
 
 /// The Vulkan backend: its probe explains itself on any machine, it ranks where its device kind

@@ -1,10 +1,10 @@
 import Foundation
 
 /// Runs a command of the test environment (compilers, the repository's scripts) and captures its output.
-enum Shell {
-    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+public enum Shell {
+    public static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
 
-    static func run(_ arguments: [String]) throws -> (status: Int32, output: String) {
+    public static func run(_ arguments: [String]) throws -> (status: Int32, output: String) {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         p.arguments = arguments
@@ -18,7 +18,7 @@ enum Shell {
     }
 
     /// A script of scripts/ run with `--check`: whether a generated file matches its sources.
-    static func check(_ script: String) throws -> (status: Int32, output: String) {
+    public static func check(_ script: String) throws -> (status: Int32, output: String) {
         try run(["bash", root.appendingPathComponent("scripts/\(script)").path, "--check"])
     }
 }

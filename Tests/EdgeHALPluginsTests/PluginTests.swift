@@ -3,6 +3,7 @@ import EdgeHALConformance
 import EdgeHALCPU
 @testable import EdgeHALPlugins
 import Foundation
+import EdgeHALTestSupport
 import Testing
 
 /// The plugin ABI end to end: both templates are built here the way a vendor builds them (cc for the

@@ -2,6 +2,7 @@ import EdgeHAL
 import EdgeHALBuiltins
 import EdgeHALConformance
 import Foundation
+import EdgeHALTestSupport
 import Testing
 @testable import EdgeHALOpenCL
 

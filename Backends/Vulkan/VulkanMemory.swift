@@ -13,15 +13,29 @@ import EdgeHAL
 /// - `EDGEHAL_VULKAN_STAGING=1` sends every write and read through staging on any device, so CI runs
 ///   that path on lavapipe, whose one memory type is mapped and cached.
 struct VulkanMemory {
+    /// How the host reaches buffers: the four ways, fastest first.
+    enum Access: String {
+        /// Writes and reads are memcpys through the mapping.
+        case mapped
+        /// Writes through the mapping; reads through staging (the mapping is not host-cached).
+        case mappedStagedReads = "mapped-staged-reads"
+        /// Both through staging, though the memory is mapped (forced, for tests).
+        case mappedStaged = "mapped-staged"
+        /// Both through staging: device memory is not host-visible.
+        case staged
+    }
+
     /// The memory type of every buffer.
     let bufferType: UInt32
-    /// Whether buffers are mapped (host-visible and coherent).
-    let mapped: Bool
     /// The memory type of the staging buffer: host-visible and coherent, host-cached where there is one.
     let stagingType: UInt32
+    let access: Access
+
+    /// Whether buffers are mapped (host-visible and coherent).
+    var mapped: Bool { access != .staged }
     /// Whether writes and reads go through the staging buffer.
-    let stagedWrites: Bool
-    let stagedReads: Bool
+    var stagedWrites: Bool { access == .mappedStaged || access == .staged }
+    var stagedReads: Bool { access != .mapped }
 
     static let environmentVariable = "EDGEHAL_VULKAN_STAGING"
     static var forcedByEnvironment: Bool { CacheFolder.environment(environmentVariable) == "1" }
@@ -42,19 +56,13 @@ struct VulkanMemory {
         stagingType = UInt32(staging)
         if let t = mappedLocal ?? (localTypes.isEmpty ? staging : nil) {
             bufferType = UInt32(t)
-            mapped = true
-            stagedWrites = forceStaging
-            stagedReads = forceStaging || !has(t, cached)
+            access = forceStaging ? .mappedStaged : has(t, cached) ? .mapped : .mappedStagedReads
         } else {
             bufferType = UInt32(localTypes.max { heapSize($0) < heapSize($1) }!)
-            mapped = false
-            stagedWrites = true
-            stagedReads = true
+            access = .staged
         }
     }
 
     /// For `hwprobe` and reports: how buffers are reached.
-    var description: String {
-        mapped ? (stagedReads ? (stagedWrites ? "mapped-staged" : "mapped-staged-reads") : "mapped") : "staged"
-    }
+    var description: String { access.rawValue }
 }

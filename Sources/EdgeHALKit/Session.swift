@@ -73,6 +73,7 @@ public actor Session {
         await acquire()
         defer { release() }
         let tokens = (pending.map { [$0] } ?? []) + model.tokenize(text, addSpecial: startsConversation)
+        guard !tokens.isEmpty else { throw .prompt("nothing to evaluate: the text has no tokens") }
         try checkRoom(tokens)
         let logits = try EdgeHALKitError.backend { try state.evaluate(tokens) }
         pending = nil

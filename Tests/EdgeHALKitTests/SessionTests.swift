@@ -103,6 +103,17 @@ struct SessionTests {
         #expect((first + second).map(\.token) == expected)
     }
 
+    @Test("logits(for:) are the low-level session's logits, and the text stays in the conversation")
+    func logitsMatch() async throws {
+        let model = try await Self.model()
+        let session = try model.session(backend: .cpu)
+        let logits = try await session.logits(for: Self.prompt)
+        let low = ModelSession(model: model.languageModel, devices: try model.backends.select("cpu").devices)
+        #expect(logits == (try low.evaluate(model.tokenize(Self.prompt))))
+        #expect(logits.count == model.languageModel.config.vocabulary)
+        #expect(await session.position == model.tokenize(Self.prompt).count)
+    }
+
     @Test("chat turns: each reply streams, the second turn closes the first")
     func chatTurns() async throws {
         let model = try await Self.model()
@@ -126,6 +137,7 @@ struct SessionTests {
         #expect(throws: EdgeHALKitError.self) { try model.session(backend: "no-such-backend") }
         let session = try model.session(backend: .cpu, contextLength: 4)
         await #expect(throws: EdgeHALKitError.self) { try await Self.collect(session.generate("")) }
+        await #expect(throws: EdgeHALKitError.prompt("nothing to evaluate: the text has no tokens")) { try await session.logits(for: "") }
         do {
             _ = try await Self.collect(session.generate("one two three four five six seven"))
             Issue.record("a prompt longer than the context was accepted")

@@ -12,7 +12,7 @@ public struct CPUBackend: Backend {
     public init() {}
 
     public static var threads: Int {
-        if let raw = getenv("EDGEHAL_THREADS"), let n = Int(String(cString: raw)), n > 0 { return min(n, 256) }
+        if let raw = EdgeHALEnvironment.value("EDGEHAL_THREADS"), let n = Int(raw), n > 0 { return min(n, 256) }
         return HostCPU.cores
     }
 
@@ -68,7 +68,7 @@ public final class CPUDevice: Device {
     /// when the device closes: `EDGEHAL_CPU_PROFILE=1`. Each timed kernel adds two clock reads.
     public let profile: DeviceProfile?
 
-    public init(threads: Int, profile: Bool = CacheFolder.environment("EDGEHAL_CPU_PROFILE") == "1") {
+    public init(threads: Int, profile: Bool = EdgeHALEnvironment.value("EDGEHAL_CPU_PROFILE") == "1") {
         pool = WorkerPool(threads: threads)
         info = CPUBackend.deviceInfo
         self.profile = profile ? DeviceProfile(kernels: "cpu profile, \(threads) thread\(threads == 1 ? "" : "s") (wall time)", printOnClose: true) : nil

@@ -82,7 +82,7 @@ public struct OpenCLBackend: Backend {
     public static let kernelsVariable = "EDGEHAL_OPENCL_KERNELS"
 
     public init(profile: Bool? = nil, kernels: KernelFamily? = nil) {
-        self.profile = profile ?? (CacheFolder.environment("EDGEHAL_OPENCL_PROFILE") == "1")
+        self.profile = profile ?? (EdgeHALEnvironment.value("EDGEHAL_OPENCL_PROFILE") == "1")
         self.kernels = kernels ?? KernelFamily.forced(by: Self.kernelsVariable)
     }
 

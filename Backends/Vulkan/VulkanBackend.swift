@@ -32,8 +32,8 @@ public struct VulkanBackend: Backend {
 
     public init(validation: Bool? = nil, profile: Bool? = nil, kernels: KernelFamily? = nil, staging: Bool? = nil,
                 matVec: VulkanMatMulKernels.MatVecTuning? = nil) {
-        self.validation = validation ?? (CacheFolder.environment("EDGEHAL_VULKAN_VALIDATION") == "1")
-        let setting = CacheFolder.environment("EDGEHAL_VULKAN_PROFILE")
+        self.validation = validation ?? (EdgeHALEnvironment.value("EDGEHAL_VULKAN_VALIDATION") == "1")
+        let setting = EdgeHALEnvironment.value("EDGEHAL_VULKAN_PROFILE")
         self.profile = profile ?? (setting == "1" || setting == "shapes")
         profileShapes = setting == "shapes"
         self.kernels = kernels ?? KernelFamily.forced(by: Self.kernelsVariable)

@@ -48,7 +48,7 @@ public enum VulkanMatMulKernels {
             (self.lanes, self.workgroup, self.rows) = (lanes, workgroup, rows)
         }
 
-        public static var forced: MatVecTuning { parse(CacheFolder.environment("EDGEHAL_VULKAN_MATVEC") ?? "") }
+        public static var forced: MatVecTuning { parse(EdgeHALEnvironment.value("EDGEHAL_VULKAN_MATVEC") ?? "") }
 
         static func parse(_ text: String) -> MatVecTuning {
             var t = MatVecTuning()

@@ -38,7 +38,7 @@ struct VulkanMemory {
     var stagedReads: Bool { access != .mapped }
 
     static let environmentVariable = "EDGEHAL_VULKAN_STAGING"
-    static var forcedByEnvironment: Bool { CacheFolder.environment(environmentVariable) == "1" }
+    static var forcedByEnvironment: Bool { EdgeHALEnvironment.value(environmentVariable) == "1" }
 
     init(_ memory: VkPhysicalDeviceMemoryProperties, forceStaging: Bool) throws {
         let types = withUnsafeBytes(of: memory.memoryTypes) { Array($0.bindMemory(to: VkMemoryType.self).prefix(Int(memory.memoryTypeCount))) }

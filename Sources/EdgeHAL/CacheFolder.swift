@@ -4,21 +4,14 @@ import Glibc
 import Darwin
 #endif
 
-/// EdgeHAL's cache folder for compiled kernels (Vulkan pipeline caches, Mesa's shader cache, OpenCL
+/// EdgeHAL's cache folder for compiled kernels (Vulkan pipeline caches, OpenCL
 /// program binaries): `$EDGEHAL_CACHE`, else `$XDG_CACHE_HOME/edgehal`, else `~/.cache/edgehal`.
 public enum CacheFolder {
     public static var path: String? {
-        if let v = environment("EDGEHAL_CACHE") { return v }
-        if let v = environment("XDG_CACHE_HOME") { return v + "/edgehal" }
-        if let v = environment("HOME") { return v + "/.cache/edgehal" }
+        if let v = EdgeHALEnvironment.value("EDGEHAL_CACHE") { return v }
+        if let v = EdgeHALEnvironment.value("XDG_CACHE_HOME") { return v + "/edgehal" }
+        if let v = EdgeHALEnvironment.value("HOME") { return v + "/.cache/edgehal" }
         return nil
-    }
-
-    /// A non-empty environment variable.
-    public static func environment(_ name: String) -> String? {
-        guard let raw = getenv(name) else { return nil }
-        let s = String(cString: raw)
-        return s.isEmpty ? nil : s
     }
 
     public static func makeDirectories(_ path: String) {

@@ -27,7 +27,7 @@ public enum EnergyMeters {
     public static let rootVariable = "EDGEHAL_SYSFS_ROOT"
 
     public static func discover(root: String? = nil) -> (meters: [any EnergyMeter], tried: [String]) {
-        let sys = root ?? CacheFolder.environment(rootVariable) ?? "/sys/class"
+        let sys = root ?? EdgeHALEnvironment.value(rootVariable) ?? "/sys/class"
         var meters: [any EnergyMeter] = [], tried: [String] = []
         let (rapl, raplWhy) = Powercap.zones(sys + "/powercap")
         meters += rapl

@@ -23,7 +23,7 @@ public struct ExecutionOptions: Sendable {
     /// The defaults, with `EDGEHAL_FUSION=0` / `EDGEHAL_GROUPING=0` switching a pass off: diagnostic
     /// switches for measuring what each pass is worth, or ruling one out when a result looks wrong.
     public static var fromEnvironment: ExecutionOptions {
-        func off(_ name: String) -> Bool { getenv(name).map { String(cString: $0) == "0" } ?? false }
+        func off(_ name: String) -> Bool { EdgeHALEnvironment.value(name) == "0" }
         return ExecutionOptions(fuse: !off("EDGEHAL_FUSION"), group: !off("EDGEHAL_GROUPING"))
     }
 }

@@ -10,7 +10,7 @@ public enum KernelFamily: String, Sendable, CaseIterable {
 
     /// The family `variable` forces, nil when it is unset or names none (then the device kind decides).
     public static func forced(by variable: String) -> KernelFamily? {
-        CacheFolder.environment(variable).flatMap { KernelFamily(rawValue: $0.lowercased()) }
+        EdgeHALEnvironment.value(variable).flatMap { KernelFamily(rawValue: $0.lowercased()) }
     }
 
     /// The family for a device of `kind`: GPUs (discrete or integrated) get `gpu`, everything else `cpu`.

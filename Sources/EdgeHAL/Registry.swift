@@ -54,8 +54,7 @@ public enum Selection {
 
     /// The variable's value, or nil when unset or empty.
     public static var environmentValue: String? {
-        guard let raw = getenv(environmentVariable) else { return nil }
-        let s = String(cString: raw).trimmingSpaces
+        guard let s = EdgeHALEnvironment.value(environmentVariable)?.trimmingSpaces else { return nil }
         return s.isEmpty ? nil : s
     }
 

@@ -12,9 +12,9 @@ public enum ModelStore {
     /// `EDGEHAL_MODELS`, else `$XDG_CACHE_HOME/edgehal/models` (when that is absolute, as the XDG
     /// spec requires), else `~/.cache/edgehal/models`.
     public static var directory: String {
-        if let dir = CacheFolder.environment("EDGEHAL_MODELS") { return dir }
-        if let xdg = CacheFolder.environment("XDG_CACHE_HOME"), xdg.hasPrefix("/") { return xdg + "/edgehal/models" }
-        return (CacheFolder.environment("HOME") ?? NSHomeDirectory()) + "/.cache/edgehal/models"
+        if let dir = EdgeHALEnvironment.value("EDGEHAL_MODELS") { return dir }
+        if let xdg = EdgeHALEnvironment.value("XDG_CACHE_HOME"), xdg.hasPrefix("/") { return xdg + "/edgehal/models" }
+        return (EdgeHALEnvironment.value("HOME") ?? NSHomeDirectory()) + "/.cache/edgehal/models"
     }
 
     /// Where `entry` lives in `directory`, whether or not it is there yet.

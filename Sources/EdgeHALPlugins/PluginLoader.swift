@@ -19,8 +19,8 @@ public enum PluginLoader {
 
     /// The entries of `EDGEHAL_PLUGIN_PATH` (colon-separated files or directories).
     public static var environmentEntries: [String] {
-        guard let raw = getenv(environmentVariable) else { return [] }
-        return String(cString: raw).split(separator: ":").map(String.init).filter { !$0.isEmpty }
+        guard let raw = EdgeHALEnvironment.value(environmentVariable) else { return [] }
+        return raw.split(separator: ":").map(String.init).filter { !$0.isEmpty }
     }
 
     /// Every plugin the entries name, as backends: a directory contributes each `*.so` / `*.dylib` in it.

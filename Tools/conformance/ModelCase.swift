@@ -49,7 +49,7 @@ struct ModelCase: ParsableCommand {
                            threshold: ModelAgreement.maximumMeanKL)
         do {
             let path = try ModelStore.resolve(spec == "default" ? nil : spec)
-            let key = ProcessInfo.processInfo.environment[ModelKey.environmentVariable].flatMap { $0.isEmpty ? nil : $0 }
+            let key = EdgeHALEnvironment.value(ModelKey.environmentVariable)
             let llama = try LanguageModel(path: path, keyFile: key)
             r.type = URL(fileURLWithPath: path).deletingPathExtension().lastPathComponent
             var tokens = llama.tokenizer.encode(ModelAgreement.text)

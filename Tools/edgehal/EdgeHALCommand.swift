@@ -78,7 +78,7 @@ enum Terminal {
 
     /// Opens a model file, plain or encrypted (the key from `keyFile`, else EDGEHAL_MODEL_KEY_FILE).
     static func loadModel(_ path: String, keyFile: String?) throws -> LanguageModel {
-        let key = keyFile ?? ProcessInfo.processInfo.environment[ModelKey.environmentVariable].flatMap { $0.isEmpty ? nil : $0 }
+        let key = keyFile ?? EdgeHALEnvironment.value(ModelKey.environmentVariable)
         return try failing("cannot load \(path)") { try LanguageModel(path: path, keyFile: key) }
     }
 

@@ -143,7 +143,7 @@ public struct DeviceMemoryLimits: Sendable {
     /// Parses the variable; a malformed value is ignored with a warning (`edgehal.models`), as a typo
     /// in a test switch should not stop a run.
     public static var fromEnvironment: DeviceMemoryLimits {
-        guard let raw = CacheFolder.environment(environmentVariable) else { return DeviceMemoryLimits() }
+        guard let raw = EdgeHALEnvironment.value(environmentVariable) else { return DeviceMemoryLimits() }
         do { return try parse(raw) } catch {
             Logger(label: "edgehal.models").warning("ignoring \(environmentVariable)=\(raw): \(error)")
             return DeviceMemoryLimits()

@@ -34,7 +34,7 @@ let package = Package(
         .package(url: "https://github.com/swiftlang/swift-docc-plugin", from: "1.4.0"),
     ],
     targets: [
-        .target(name: "EdgeHAL", dependencies: [.product(name: "Logging", package: "swift-log")], path: "Sources/EdgeHAL"),
+        .target(name: "EdgeHAL", path: "Sources/EdgeHAL"),
         .target(name: "EdgeHALReference", dependencies: ["EdgeHAL"], path: "Backends/Reference"),
         .target(name: "EdgeHALCPU", dependencies: ["EdgeHAL"], path: "Backends/CPU"),
         .systemLibrary(name: "CVulkan", path: "Backends/Vulkan/CVulkan"),

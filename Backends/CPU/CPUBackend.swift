@@ -64,14 +64,14 @@ public final class CPUDevice: Device {
     public let info: DeviceInfo
     public let pool: WorkerPool
 
-    /// Wall time per kernel (op and weight type), summed over runs and printed to standard error
-    /// when the device closes: `EDGEHAL_CPU_PROFILE=1`. Each timed kernel adds two clock reads.
+    /// Wall time per kernel (op and weight type), summed over runs, when `EDGEHAL_CPU_PROFILE=1`
+    /// (or the initialiser) asks: each timed kernel adds two clock reads.
     public let profile: DeviceProfile?
 
     public init(threads: Int, profile: Bool = EdgeHALEnvironment.value("EDGEHAL_CPU_PROFILE") == "1") {
         pool = WorkerPool(threads: threads)
         info = CPUBackend.deviceInfo
-        self.profile = profile ? DeviceProfile(kernels: "cpu profile, \(threads) thread\(threads == 1 ? "" : "s") (wall time)", printOnClose: true) : nil
+        self.profile = profile ? DeviceProfile(kernels: "cpu profile, \(threads) thread\(threads == 1 ? "" : "s") (wall time)") : nil
     }
 
     /// `kernel`, timed under `name` when profiling.

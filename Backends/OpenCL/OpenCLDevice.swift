@@ -38,7 +38,7 @@ public final class OpenCLDevice: Device, @unchecked Sendable {
         (id, facts) = (all[index].id, all[index].facts)
         info = backend.info(facts)
         family = backend.family(facts.kind)
-        self.profile = profile ? DeviceProfile(kernels: "opencl profile on \(info.name) (profiling events)", printOnClose: true) : nil
+        self.profile = profile ? DeviceProfile(kernels: "opencl profile on \(info.name) (profiling events)") : nil
         var error: cl_int = 0
         var device: cl_device_id? = id
         guard let context = cl.createContext(nil, 1, &device, nil, nil, &error), error == CL_SUCCESS else {

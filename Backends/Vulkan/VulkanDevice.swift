@@ -24,7 +24,7 @@ public final class VulkanDevice: Device, @unchecked Sendable {
         info = backend.info(context.facts)
         family = backend.family(context.facts.kind)
         self.profile = profile ? DeviceProfile(kernels: "vulkan profile on \(info.name) (timestamp queries)",
-                                               host: "vulkan host time on \(info.name) (wall clock)", printOnClose: true) : nil
+                                               host: "vulkan host time on \(info.name) (wall clock)") : nil
         profileShapes = backend.profileShapes
         matVec = backend.matVec
     }

@@ -1,4 +1,3 @@
-import Logging
 import Synchronization
 
 /// Device time per kernel, summed over profiled runs: what the GPU backends print when profiling is
@@ -42,29 +41,21 @@ extension KernelProfiler {
     }
 }
 
-/// What a device measures about itself when profiling is on — time per kernel (GPU timestamps,
-/// OpenCL events, the CPU's wall time) and, beside it, the host's wall time (submissions, buffer
-/// reads and writes) — readable as values through ``Device/profile``, and logged (`edgehal.profile`,
-/// notice level) when the device closes where the tool's switch (`EDGEHAL_*_PROFILE`) asked for it.
+/// What a device measures about itself when profiling is on (`EDGEHAL_*_PROFILE`, or the backend's
+/// initialiser) — time per kernel (GPU timestamps, OpenCL events, the CPU's wall time) and, beside
+/// it, the host's wall time (submissions, buffer reads and writes). Values, read through
+/// ``Device/profile``: the library prints nothing; the tools print ``report`` when they finish.
 public final class DeviceProfile: Sendable {
     public let kernels = KernelProfiler()
     public let host = KernelProfiler()
     private let kernelsTitle: String
     private let hostTitle: String
-    private let printOnClose: Bool
 
-    public init(kernels kernelsTitle: String, host hostTitle: String = "", printOnClose: Bool) {
+    public init(kernels kernelsTitle: String, host hostTitle: String = "") {
         self.kernelsTitle = kernelsTitle
         self.hostTitle = hostTitle
-        self.printOnClose = printOnClose
     }
 
     /// Both tables as text (empty when nothing was profiled).
     public var report: String { kernels.table(kernelsTitle) + (hostTitle.isEmpty ? "" : host.table(hostTitle)) }
-
-    deinit {
-        guard printOnClose else { return }
-        let text = report
-        if !text.isEmpty { Logger(label: "edgehal.profile").notice("\(text)") }
-    }
 }

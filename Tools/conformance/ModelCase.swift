@@ -22,6 +22,7 @@ struct ModelCase: ParsableCommand {
         let registry = options.registry()
         let (choice, rest) = options.selection(registry)
         let device = options.open(choice, in: registry)
+        defer { options.printProfiles([device]) }
         // A split model case runs on the selection's second device too (the host CPU unless named).
         let splitDevices = gpuLayers == nil ? [] : rest.map { options.open($0, in: registry) }
         let r = modelCase(model, device: device, splitDevices: splitDevices)

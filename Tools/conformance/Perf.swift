@@ -32,6 +32,7 @@ struct Perf: ParsableCommand {
         let choices = try options.backend.map { try Selection.resolve($0, probed: probed) }
             ?? Selection.ranked(probed).filter { !$0.info.isReference }
         let devices = try choices.map { try registry.open($0) }
+        defer { options.printProfiles(devices) }
         let cases = options.op.isEmpty && options.type.isEmpty ? CaseTable.perf : options.filter(CaseTable.all + CaseTable.perf)
         let threads = CPUBackend.threads
         let bandwidth = MemoryBandwidth.measure(pool: WorkerPool(threads: threads)) / 1e9

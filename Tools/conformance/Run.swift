@@ -52,6 +52,7 @@ struct Run: ParsableCommand {
             }
         } ?? [("", options.open(choice, in: registry))]
         let device = devices[0].device
+        defer { options.printProfiles(devices.map(\.device)) }
         let json = options.json, seed = options.seed
         if !json {
             print("conformance: \(device.backendName) — \(device.info.name), \(cases.count) cases, seed \(seed)"

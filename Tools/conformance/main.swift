@@ -65,6 +65,11 @@ struct CaseOptions: ParsableArguments {
         do { return try registry.open(choice) } catch { fail("\(error)") }
     }
 
+    /// The profiles of the devices that kept one (`EDGEHAL_*_PROFILE`), on standard error.
+    func printProfiles(_ devices: [any Device]) {
+        for d in devices { if let report = d.profile?.report, !report.isEmpty { FileHandle.standardError.write(Data((report + "\n").utf8)) } }
+    }
+
     func fail(_ message: String) -> Never {
         FileHandle.standardError.write(Data("conformance: \(message)\n".utf8))
         Conformance.exit(withError: ExitCode(2))

@@ -122,6 +122,7 @@ struct Bench: ParsableCommand {
         // Cold: this backend's first open in the run, every kernel cache empty; released before the warm one.
         let coldFirstToken = cold ? try open().seconds : nil
         let (session, devices, firstToken) = try open()
+        defer { Terminal.printProfiles(devices) }
         var pp: [Double] = [], tg: [Double] = []
         var ppEnergy: [(joules: Double, seconds: Double)] = [], tgEnergy: [(joules: Double, seconds: Double)] = []
         /// Joules on every meter together (nil when there are none or a read fails).

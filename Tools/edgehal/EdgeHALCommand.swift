@@ -84,6 +84,11 @@ enum Terminal {
 
     static func note(_ s: String) { FileHandle.standardError.write(Data((s + "\n").utf8)) }
 
+    /// The profiles of the devices that kept one (`EDGEHAL_*_PROFILE`), on standard error.
+    static func printProfiles(_ devices: [any Device]) {
+        for d in devices { if let report = d.profile?.report, !report.isEmpty { note(report) } }
+    }
+
     /// Runs `body`, turning any error into a one-line message and a non-zero exit.
     static func failing<T>(_ what: String, _ body: () throws -> T) throws -> T {
         do { return try body() } catch let e as ExitCode { throw e } catch {

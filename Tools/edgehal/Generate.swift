@@ -26,6 +26,7 @@ struct Generate: ParsableCommand {
         let promptIDs = model.tokenizer.encode(text)
         guard !promptIDs.isEmpty else { throw ValidationError("the prompt has no tokens") }
         let (session, why) = try options.selectedSession(model, promptTokens: promptIDs.count, generatedTokens: n)
+        defer { Terminal.printProfiles(session.devices) }
         if report { Terminal.note("devices: \(why)") }
         var sampler = Sampler(temperature: temp, topK: topK, topP: topP, seed: seed)
         var stream = UTF8Stream()

@@ -33,6 +33,7 @@ struct Logits: ParsableCommand {
         let ids = model.tokenizer.encode(prompt)
         guard !ids.isEmpty else { throw ValidationError("the prompt has no tokens") }
         let session = try options.session(model, promptTokens: ids.count, generatedTokens: 0)
+        defer { Terminal.printProfiles(session.devices) }
         let logits = try Terminal.failing("evaluate") { try session.evaluate(ids) }
         let best = logits.indices.sorted { logits[$0] > logits[$1] }.prefix(max(1, top))
         if json {
@@ -62,6 +63,7 @@ struct Perplexity: ParsableCommand {
         let chunks = tokens.count / ctx
         guard ctx >= 4, chunks > 0 else { throw ValidationError("\(file) has \(tokens.count) tokens: fewer than one window of \(ctx)") }
         let session = try options.session(model, batch: ctx, promptTokens: chunks * ctx, generatedTokens: 0)
+        defer { Terminal.printProfiles(session.devices) }
         let vocabulary = model.config.vocabulary
         var nll = 0.0, count = 0
         let start = Terminal.now()

@@ -101,7 +101,7 @@ for dev in "${gpus[@]}"; do
       step "model case $dev ($fam kernels)"
       tokens=$((standin ? 48 : 0))
       env $(family_env "$fam") timeout 300 "$B/conformance" model "$work/models/small.gguf" --backend "$dev" --model-tokens $tokens > "$D/model-$ftag.txt" 2>&1
-      summary "model case $dev ($fam): exit $? — $(grep -m1 -E 'model' "$D/model-$ftag.txt" | cut -c1-200)"
+      summary "model case $dev ($fam): exit $? — $(grep -m1 -E '^(PASS|FAIL) +model' "$D/model-$ftag.txt" | cut -c1-200)"
     fi
   done
 done

@@ -133,7 +133,12 @@ public actor Session {
         let tokenizer = model.languageModel.tokenizer
         var sampler = Sampler(temperature: options.temperature, topK: options.topK, topP: options.topP, seed: options.seed)
         var text = UTF8Stream()
-        for _ in 0..<max(0, options.maxTokens) {
+        guard options.maxTokens > 0 else {
+            // Nothing to generate: the prompt joins the conversation all the same.
+            try EdgeHALKitError.backend { try state.evaluate(tokens) { _ in } }
+            return
+        }
+        for _ in 0..<options.maxTokens {
             let next = try EdgeHALKitError.backend { try state.evaluate(tokens) { sampler.sample($0) } }
             pending = next
             if tokenizer.isEndOfGeneration(next) { return }

@@ -101,6 +101,14 @@ struct SessionTests {
         let second = try await Self.collect(session.generate("", .init(maxTokens: 6)))
         let expected = try Self.lowLevelGreedy(model, backend: "cpu", prompt: Self.prompt, count: 12)
         #expect((first + second).map(\.token) == expected)
+
+        // maxTokens 0 adds the prompt without generating; the next request continues after it.
+        try await session.reset()
+        #expect(try await Self.collect(session.generate("The capital of", .init(maxTokens: 0))).isEmpty)
+        #expect(await session.position == model.tokenize("The capital of").count)
+        let after = try await Self.collect(session.generate(" France is", .init(maxTokens: 4)))
+        #expect(model.tokenize("The capital of") + model.tokenize(" France is", addSpecial: false) == model.tokenize(Self.prompt))
+        #expect(after.map(\.token) == Array(expected.prefix(4)))
     }
 
     @Test("logits(for:) are the low-level session's logits, and the text stays in the conversation")

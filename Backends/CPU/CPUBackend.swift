@@ -33,11 +33,7 @@ public struct CPUBackend: Backend {
         #else
         let baseline = "scalar"
         #endif
-        #if EDGEHAL_TUNED_BUILD
-        return isOptimized ? "target-cpu from the toolset" : baseline
-        #else
-        return baseline
-        #endif
+        return HostCPU.buildIsTuned && isOptimized ? "target-cpu from the toolset" : baseline
     }
 
     static var isOptimized: Bool {

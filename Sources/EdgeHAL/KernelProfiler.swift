@@ -58,4 +58,9 @@ public final class DeviceProfile: Sendable {
 
     /// Both tables as text (empty when nothing was profiled).
     public var report: String { kernels.table(kernelsTitle) + (hostTitle.isEmpty ? "" : host.table(hostTitle)) }
+
+    /// The reports of the devices that keep a profile, one after another: what the tools print when they finish.
+    public static func report(of devices: [any Device]) -> String {
+        devices.compactMap { $0.profile?.report }.filter { !$0.isEmpty }.joined(separator: "\n")
+    }
 }

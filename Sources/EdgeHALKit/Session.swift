@@ -72,12 +72,8 @@ public actor Session {
     public func logits(for text: String) async throws(EdgeHALKitError) -> [Float] {
         await acquire()
         defer { release() }
-        let tokens = (pending.map { [$0] } ?? []) + model.tokenize(text, addSpecial: startsConversation)
-        guard !tokens.isEmpty else { throw .prompt("nothing to evaluate: the text has no tokens") }
-        try checkRoom(tokens)
-        let logits = try EdgeHALKitError.backend { try state.evaluate(tokens) }
-        pending = nil
-        return logits
+        let tokens = try promptTokens(.text(text))
+        return try EdgeHALKitError.backend { try state.evaluate(tokens) }
     }
 
     /// Forgets the conversation.
@@ -171,7 +167,7 @@ public actor Session {
             }
         }
         let tokens = carried + model.tokenize(text, addSpecial: startsConversation)
-        guard !tokens.isEmpty else { throw .prompt("nothing to evaluate: the prompt has no tokens") }
+        guard !tokens.isEmpty else { throw .prompt("nothing to evaluate: the text has no tokens") }
         try checkRoom(tokens)
         pending = nil
         return tokens

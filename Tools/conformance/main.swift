@@ -67,7 +67,8 @@ struct CaseOptions: ParsableArguments {
 
     /// The profiles of the devices that kept one (`EDGEHAL_*_PROFILE`), on standard error.
     func printProfiles(_ devices: [any Device]) {
-        for d in devices { if let report = d.profile?.report, !report.isEmpty { FileHandle.standardError.write(Data((report + "\n").utf8)) } }
+        let report = DeviceProfile.report(of: devices)
+        if !report.isEmpty { FileHandle.standardError.write(Data((report + "\n").utf8)) }
     }
 
     func fail(_ message: String) -> Never {

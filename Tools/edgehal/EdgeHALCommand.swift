@@ -86,7 +86,8 @@ enum Terminal {
 
     /// The profiles of the devices that kept one (`EDGEHAL_*_PROFILE`), on standard error.
     static func printProfiles(_ devices: [any Device]) {
-        for d in devices { if let report = d.profile?.report, !report.isEmpty { note(report) } }
+        let report = DeviceProfile.report(of: devices)
+        if !report.isEmpty { note(report) }
     }
 
     /// Runs `body`, turning any error into a one-line message and a non-zero exit.

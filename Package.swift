@@ -36,7 +36,9 @@ let package = Package(
     targets: [
         .target(name: "EdgeHAL", path: "Sources/EdgeHAL"),
         .target(name: "EdgeHALReference", dependencies: ["EdgeHAL"], path: "Backends/Reference"),
-        .target(name: "EdgeHALCPU", dependencies: ["EdgeHAL"], path: "Backends/CPU"),
+        // Build-target constants for the CPU kernels and the start-up check of the running CPU (C: it runs before main).
+        .target(name: "CEdgeHALCPUFeatures", path: "Backends/CPU/CFeatures"),
+        .target(name: "EdgeHALCPU", dependencies: ["EdgeHAL", "CEdgeHALCPUFeatures"], path: "Backends/CPU", exclude: ["CFeatures"]),
         .systemLibrary(name: "CVulkan", path: "Backends/Vulkan/CVulkan"),
         .target(name: "CVulkanKernels", path: "Backends/Vulkan/CVulkanKernels"),
         .systemLibrary(name: "COpenCL", path: "Backends/OpenCL/COpenCL"),

@@ -27,7 +27,7 @@ limit=$((64 << 20))
 # The CPU target goes in through a toolset (Package.swift carries no unsafe flags): the host's
 # Toolsets/haswell.json with the CPU this script was asked for.
 mkdir -p "$scratch"
-sed "s/\"haswell\"/\"$cpu\"/" Toolsets/haswell.json > "$scratch/toolset.json"
+sed "s/haswell/$cpu/g" Toolsets/haswell.json > "$scratch/toolset.json"
 build=(swift build -c release --static-swift-stdlib --scratch-path "$scratch" --toolset "$scratch/toolset.json")
 echo "device-check: static release build, CPU target $cpu, in $scratch"
 for product in hwprobe conformance edgehal; do

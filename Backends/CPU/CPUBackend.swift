@@ -23,7 +23,7 @@ public struct CPUBackend: Backend {
     }
 
     /// What the compiler targeted for this module. EdgeHAL's toolsets (`--toolset Toolsets/native.json`,
-    /// `Toolsets/x86-64-v3.json`) pass a CPU and define EDGEHAL_TUNED_BUILD; without one, SIMD types
+    /// `Toolsets/haswell.json`) pass a CPU and define EDGEHAL_TUNED_BUILD; without one, SIMD types
     /// lower to the architecture's baseline (on x86-64: SSE2 halves and fmaf calls).
     public static var buildVectorISA: String {
         #if arch(x86_64)
@@ -45,13 +45,17 @@ public struct CPUBackend: Backend {
     }
 
     public func probe() -> BackendStatus {
-        BackendStatus(available: true, reason: "host CPU, \(Self.threads) worker thread\(Self.threads == 1 ? "" : "s")",
-                      devices: [Self.deviceInfo])
+        var info = Self.deviceInfo
+        let kernels: String
+        do { kernels = try CPUKernelSet.configured().rawValue } catch { return BackendStatus(available: false, reason: "\(error)", devices: [info]) }
+        info.features.append("kernels=\(kernels)")
+        return BackendStatus(available: true, reason: "host CPU, \(Self.threads) worker thread\(Self.threads == 1 ? "" : "s")",
+                             devices: [info])
     }
 
     public func makeDevice(index: Int) throws -> any Device {
         guard index == 0 else { throw EdgeHALError.selection("cpu has one device (0), not \(index)") }
-        return CPUDevice(threads: Self.threads)
+        return CPUDevice(threads: Self.threads, kernels: try CPUKernelSet.configured())
     }
 }
 
@@ -63,10 +67,17 @@ public final class CPUDevice: Device {
     /// Wall time per kernel (op and weight type), summed over runs, when `EDGEHAL_CPU_PROFILE=1`
     /// (or the initialiser) asks: each timed kernel adds two clock reads.
     public let profile: DeviceProfile?
+    /// The quantized dot-product kernels this device runs (``CPUKernelSet``).
+    public let kernels: CPUKernelSet
 
-    public init(threads: Int, profile: Bool = EdgeHALEnvironment.value("EDGEHAL_CPU_PROFILE") == "1") {
+    /// `kernels`: nil for what `EDGEHAL_CPU_KERNELS` asks, or the build's best when it is unset or names
+    /// no set this build has (``CPUBackend/makeDevice(index:)`` reports that as an error instead).
+    public init(threads: Int, kernels: CPUKernelSet? = nil, profile: Bool = EdgeHALEnvironment.value("EDGEHAL_CPU_PROFILE") == "1") {
         pool = WorkerPool(threads: threads)
-        info = CPUBackend.deviceInfo
+        self.kernels = kernels ?? (try? CPUKernelSet.configured()) ?? CPUKernelSet.built.last ?? .portable
+        var info = CPUBackend.deviceInfo
+        info.features.append("kernels=\(self.kernels.rawValue)")
+        self.info = info
         self.profile = profile ? DeviceProfile(kernels: "cpu profile, \(threads) thread\(threads == 1 ? "" : "s") (wall time)") : nil
     }
 
@@ -108,7 +119,7 @@ public final class CPUDevice: Device {
         var i = 0
         while i < nodes.count {
             if let g = groups[i], g.count > 1, g.upperBound <= nodes.count, nodes[g].allSatisfy({ $0.op == .mulMat }),
-               let group = try MatMulGroup(nodes[g], device: backendName, threads: pool.threads) {
+               let group = try MatMulGroup(nodes[g], device: backendName, threads: pool.threads, kernels: self.kernels) {
                 let pool = pool
                 kernels.append(timed(Self.label(nodes[g])) { group.run(pool: pool) })
                 i = g.upperBound
@@ -117,7 +128,7 @@ public final class CPUDevice: Device {
             let node = nodes[i]
             let (ins, out) = try node.hostAddresses(device: backendName)
             kernels.append(timed(Self.label(nodes[i...i]), CPUKernels.make(node.op, inputs: Array(zip(ins, node.inputs.map(\.desc))), output: out,
-                                                                   outputDesc: node.output.desc, pool: pool)))
+                                                                   outputDesc: node.output.desc, pool: pool, kernels: self.kernels)))
             i += 1
         }
         return HostProgram(partition, kernels)

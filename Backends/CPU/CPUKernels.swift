@@ -13,7 +13,7 @@ enum CPUKernels {
     static let parallelThreshold = 1 << 15
 
     static func make(_ op: Op, inputs: [Input], output: UnsafeMutableRawPointer, outputDesc: TensorDesc,
-                     pool: WorkerPool) -> @Sendable () -> Void {
+                     pool: WorkerPool, kernels: CPUKernelSet = .portable) -> @Sendable () -> Void {
         nonisolated(unsafe) let x = inputs.map(\.0)
         let d = inputs.map(\.1)
         nonisolated(unsafe) let y = output
@@ -25,7 +25,7 @@ enum CPUKernels {
 
         switch op {
         case .mulMat:
-            let kernel = MatMulKernel(weights: d[0], activations: d[1], output: outputDesc, threads: pool.threads)
+            let kernel = MatMulKernel(weights: d[0], activations: d[1], output: outputDesc, threads: pool.threads, kernels: kernels)
             return { kernel.run(a: x[0], b: x[1], out: y, pool: pool) }
         case .getRows:
             return { getRows(x[0], d[0], x[1].assumingMemoryBound(to: Int32.self), d[1].shape[0], out) }

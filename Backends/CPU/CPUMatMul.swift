@@ -36,17 +36,22 @@ final class MatMulKernel: @unchecked Sendable {
 
     /// `sharing`: an earlier kernel over the same activations; its quantized codes are reused when
     /// the layout matches.
-    init(weights: TensorDesc, activations: TensorDesc, output: TensorDesc, threads: Int, sharing: [MatMulKernel] = []) {
+    /// The kernel set that runs this weight type (``CPUKernelSet``; the portable one where `kernels` has none).
+    let kernels: CPUKernelSet
+
+    init(weights: TensorDesc, activations: TensorDesc, output: TensorDesc, threads: Int, kernels: CPUKernelSet = .portable,
+         sharing: [MatMulKernel] = []) {
         a = weights
         b = activations
         out = output
+        self.kernels = kernels.hasOwnKernel(weights.type) ? kernels : .portable
         let k = weights.shape[0]
-        layout = ActivationLayout.forWeights(weights.type)
+        layout = ActivationLayout.forWeights(weights.type, kernels: self.kernels)
         sScale = ActivationLayout.sumScale(weights.type)
         columns = activations.shape.rows
         if let layout {
             let padded = layout.paddedLength(k)
-            codeStride = (padded * 2 + 63) / 64 * 64
+            codeStride = (padded * layout.codeBytes + 63) / 64 * 64
             metaStride = (padded / layout.block * layout.metaBytes + 63) / 64 * 64
             panel = max(4, (128 * 1024 / (codeStride + metaStride)) / 4 * 4)
         } else {
@@ -131,6 +136,10 @@ final class MatMulKernel: @unchecked Sendable {
                     let act = ActColumns(codes: codes + col0 * codeStride, codeStride: codeStride,
                                          meta: meta + col0 * metaStride, metaStride: metaStride,
                                          weightEnd: aMat + (hi * rowBytes - 1))
+                    if kernels == .avx2 {
+                        runAVX2(job, act)
+                        continue
+                    }
                     switch a.type {
                     case .q4_0: job.run(QuantDot.Pair<Q4_0Format>.self, act)
                     case .q4_1: job.run(QuantDot.Pair<Q4_1Format>.self, act)

@@ -33,7 +33,7 @@ final class MatMulGroup: @unchecked Sendable {
     let work: Int
 
     /// Nil unless every node reads the same activation address (then the nodes run one by one).
-    init?(_ nodes: ArraySlice<PartitionNode>, device: String, threads: Int) throws {
+    init?(_ nodes: ArraySlice<PartitionNode>, device: String, threads: Int, kernels set: CPUKernelSet) throws {
         var members: [Member] = []
         var kernels: [MatMulKernel] = []
         var b: UnsafeRawPointer?
@@ -42,7 +42,7 @@ final class MatMulGroup: @unchecked Sendable {
             if let b, b != ins[1] { return nil }
             b = ins[1]
             let kernel = MatMulKernel(weights: node.inputs[0].desc, activations: node.inputs[1].desc, output: node.output.desc,
-                                      threads: threads, sharing: kernels)
+                                      threads: threads, kernels: set, sharing: kernels)
             kernels.append(kernel)
             members.append(Member(kernel: kernel, a: ins[0], out: out))
         }

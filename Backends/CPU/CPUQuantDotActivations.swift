@@ -34,22 +34,36 @@ enum ActivationLayout {
     /// the same graph with float activations for the K-quant mul_mats only: 0.051.
     case evenOdd256
 
+    /// The avx2 kernels (CPUQuantDotX86.swift), every weight type they cover: Int8 codes in natural
+    /// order, the row padded with zero codes to a multiple of 256. Metadata per 256 values (128 bytes,
+    /// KMeta's offsets): the eight block scales d_b (Float) at 0, at byte 32 d_b·Σq·sScale over each block
+    /// of 32 (sScale: the 32-value formats' code offset, see PairFormat.offset, or 1), at byte 64 d_b·Σq
+    /// over each 16 values. Blocks of 32 keep their own scale, as in evenOdd256.
+    case bytes256
+    /// The avx2 kernels of q4_0, q4_1, q5_0, q5_1: Int8 codes per pair of blocks (A, B), 64 bytes:
+    /// A's values 0…15, B's 0…15, A's 16…31, B's 16…31 (the nibble order of the two blocks' `qs` read
+    /// side by side). Metadata as pairs32, which an odd last block's zero partner also follows.
+    case pairBytes64
+
     /// Values per metadata record.
     var block: Int {
         switch self {
-        case .pairs32: return 64
+        case .pairs32, .pairBytes64: return 64
         case .natural32: return 32
-        case .evenOdd256: return 256
+        case .evenOdd256, .bytes256: return 256
         }
     }
 
     var metaBytes: Int {
         switch self {
-        case .pairs32: return 64
+        case .pairs32, .pairBytes64: return 64
         case .natural32: return 32
-        case .evenOdd256: return 128
+        case .evenOdd256, .bytes256: return 128
         }
     }
+
+    /// Bytes per stored code: Int16 lanes for the portable kernels, Int8 for bytes256.
+    var codeBytes: Int { self == .bytes256 || self == .pairBytes64 ? 1 : 2 }
 
     /// Activation row length the layout needs for `k` values (pairs32 rounds up to whole pairs).
     func paddedLength(_ k: Int) -> Int { (k + block - 1) / block * block }
@@ -63,7 +77,8 @@ enum ActivationLayout {
         }
     }
 
-    static func forWeights(_ type: DType) -> ActivationLayout? {
+    static func forWeights(_ type: DType, kernels: CPUKernelSet = .portable) -> ActivationLayout? {
+        if kernels.hasOwnKernel(type) { return [.q4_0, .q4_1, .q5_0, .q5_1].contains(type) ? .pairBytes64 : .bytes256 }
         switch type {
         case .q4_0, .q4_1, .q5_0, .q5_1: return .pairs32
         case .q8_0: return .natural32
@@ -137,23 +152,37 @@ enum ActivationQuant {
                 storeNatural(codes + b * 64, i0, i1, i2, i3)
                 meta.storeBytes(of: SIMD8<Float>(repeating: d), toByteOffset: b * 32, as: SIMD8<Float>.self)
             }
-        case .pairs32:
-            let blocks = k / 32
+        case .pairs32, .pairBytes64:
+            let blocks = k / 32, bytes = layout == .pairBytes64
             for b in 0..<blocks {
                 let (i0, i1, i2, i3, d, sum) = block32(xr + b * 128)
-                storeNatural(codes + b * 64, i0, i1, i2, i3)
+                if bytes {
+                    let c = codes + (b / 2) * 64 + (b % 2) * 16
+                    c.storeBytes(of: SIMD8<Int8>(truncatingIfNeeded: i0), as: SIMD8<Int8>.self)
+                    c.storeBytes(of: SIMD8<Int8>(truncatingIfNeeded: i1), toByteOffset: 8, as: SIMD8<Int8>.self)
+                    c.storeBytes(of: SIMD8<Int8>(truncatingIfNeeded: i2), toByteOffset: 32, as: SIMD8<Int8>.self)
+                    c.storeBytes(of: SIMD8<Int8>(truncatingIfNeeded: i3), toByteOffset: 40, as: SIMD8<Int8>.self)
+                } else {
+                    storeNatural(codes + b * 64, i0, i1, i2, i3)
+                }
                 let m = meta + (b / 2) * 64 + (b % 2) * 16
                 m.storeBytes(of: SIMD4<Float>(repeating: d), as: SIMD4<Float>.self)
                 m.storeBytes(of: SIMD4<Float>(repeating: d * Float(sum) * (0.25 * sScale)), toByteOffset: 32, as: SIMD4<Float>.self)
             }
             if blocks % 2 == 1 {
                 // The zero partner of an odd last block.
-                (codes + blocks * 64).initializeMemory(as: UInt8.self, repeating: 0, count: 64)
+                if bytes {
+                    let c = codes + (blocks / 2) * 64 + 16
+                    c.initializeMemory(as: UInt8.self, repeating: 0, count: 16)
+                    (c + 32).initializeMemory(as: UInt8.self, repeating: 0, count: 16)
+                } else {
+                    (codes + blocks * 64).initializeMemory(as: UInt8.self, repeating: 0, count: 64)
+                }
                 let m = meta + (blocks / 2) * 64 + 16
                 m.storeBytes(of: SIMD4<Float>(), as: SIMD4<Float>.self)
                 m.storeBytes(of: SIMD4<Float>(), toByteOffset: 32, as: SIMD4<Float>.self)
             }
-            permutePairs(codes, pairs: (blocks + 1) / 2)
+            if !bytes { permutePairs(codes, pairs: (blocks + 1) / 2) }
         case .evenOdd256:
             for r in 0..<(k / 32) {
                 let (i0, i1, i2, i3, d, _) = block32(xr + r * 128)
@@ -166,6 +195,27 @@ enum ActivationQuant {
                 md.storeBytes(of: d * s1, toByteOffset: 68 + 8 * j, as: Float.self)
             }
             permuteEvenOdd(codes, runs: k / 32)
+        case .bytes256:
+            let blocks = k / 32, padded = layout.paddedLength(k) / 32
+            for b in 0..<blocks {
+                let (i0, i1, i2, i3, d, _) = block32(xr + b * 128)
+                let c = codes + b * 32
+                c.storeBytes(of: SIMD8<Int8>(truncatingIfNeeded: i0), as: SIMD8<Int8>.self)
+                c.storeBytes(of: SIMD8<Int8>(truncatingIfNeeded: i1), toByteOffset: 8, as: SIMD8<Int8>.self)
+                c.storeBytes(of: SIMD8<Int8>(truncatingIfNeeded: i2), toByteOffset: 16, as: SIMD8<Int8>.self)
+                c.storeBytes(of: SIMD8<Int8>(truncatingIfNeeded: i3), toByteOffset: 24, as: SIMD8<Int8>.self)
+                let md = meta + (b / 8) * 128, j = b % 8
+                let s0 = Float((i0 &+ i1).wrappedSum()), s1 = Float((i2 &+ i3).wrappedSum())
+                md.storeBytes(of: d, toByteOffset: 4 * j, as: Float.self)
+                md.storeBytes(of: d * (s0 + s1) * sScale, toByteOffset: 32 + 4 * j, as: Float.self)
+                md.storeBytes(of: d * s0, toByteOffset: 64 + 8 * j, as: Float.self)
+                md.storeBytes(of: d * s1, toByteOffset: 68 + 8 * j, as: Float.self)
+            }
+            for b in blocks..<padded {
+                (codes + b * 32).initializeMemory(as: UInt8.self, repeating: 0, count: 32)
+                let md = meta + (b / 8) * 128, j = b % 8
+                for o in [4 * j, 32 + 4 * j, 64 + 8 * j, 68 + 8 * j] { md.storeBytes(of: Float(0), toByteOffset: o, as: Float.self) }
+            }
         }
     }
 
@@ -203,7 +253,7 @@ enum ActivationQuant {
     /// Test hook: the codes and scales of `quantizeRow` for a row, in natural order.
     static func naturalCodes(_ x: [Float], layout: ActivationLayout) -> (codes: [Int16], scales: [Float]) {
         let k = x.count, padded = layout.paddedLength(k)
-        let codes = UnsafeMutableRawPointer.allocate(byteCount: padded * 2, alignment: 64)
+        let codes = UnsafeMutableRawPointer.allocate(byteCount: padded * layout.codeBytes, alignment: 64)
         let meta = UnsafeMutableRawPointer.allocate(byteCount: padded / layout.block * layout.metaBytes, alignment: 64)
         defer { codes.deallocate(); meta.deallocate() }
         x.withUnsafeBufferPointer { quantizeRow($0.baseAddress!, k: k, layout: layout, codes: codes, meta: meta) }
@@ -212,6 +262,10 @@ enum ActivationQuant {
         for j in 0..<k {
             switch layout {
             case .natural32: out[j] = c[j]
+            case .bytes256: out[j] = Int16(codes.load(fromByteOffset: j, as: Int8.self))
+            case .pairBytes64:
+                let b = j / 32, v = j % 32
+                out[j] = Int16(codes.load(fromByteOffset: (b / 2) * 64 + (v / 16) * 32 + (b % 2) * 16 + v % 16, as: Int8.self))
             case .evenOdd256:
                 let r = j / 32, l = j % 32
                 out[j] = c[r * 32 + (l % 2) * 16 + l / 2]
@@ -224,8 +278,8 @@ enum ActivationQuant {
         for b in 0..<(k / 32) {
             switch layout {
             case .natural32: scales.append(meta.load(fromByteOffset: b * 32, as: Float.self))
-            case .pairs32: scales.append(meta.load(fromByteOffset: (b / 2) * 64 + (b % 2) * 16, as: Float.self))
-            case .evenOdd256: scales.append(meta.load(fromByteOffset: (b / 8) * 128 + (b % 8) * 4, as: Float.self))
+            case .pairs32, .pairBytes64: scales.append(meta.load(fromByteOffset: (b / 2) * 64 + (b % 2) * 16, as: Float.self))
+            case .evenOdd256, .bytes256: scales.append(meta.load(fromByteOffset: (b / 8) * 128 + (b % 8) * 4, as: Float.self))
             }
         }
         return (out, scales)

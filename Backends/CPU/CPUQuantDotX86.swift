@@ -1,0 +1,324 @@
+import CEdgeHALCPUFeatures
+import EdgeHAL
+#if arch(x86_64)
+import _Builtin_intrinsics.intel
+#endif
+
+// The avx2 kernel set (CPUKernelSet): quantized dot products with x86's byte multiply-add, against
+// activations quantized to Int8 with a scale per 32 (layouts pairBytes64 for q4/q5, bytes256 else).
+//
+// Each run of 32 weight codes is unpacked to 32 unsigned bytes in natural order, so one 32-byte load
+// of activation codes lines up with it, and
+//     vpmaddubsw(w, a)   16 × Int16: w[2i]·a[2i] + w[2i+1]·a[2i+1]   (u8 × s8; |·| ≤ 2·63·127 < 2^15)
+//     vpmaddwd(·, s)     8 × Int32: s[2j]·p[2j] + s[2j+1]·p[2j+1]     (s: ones, or the sub-block scales)
+// give the run's integer dot product, already times the K-quants' sub-block scales, in two
+// multiplies. Codes stay unsigned; offsets (q4_0 −8, q5_0 −16, q6_K −32) and minimums enter through
+// the activation block sums, as in the portable kernels:
+//     Σ x_w·x_a = d_w·(d_a·Σ q_w·q_a + off·d_a·Σq_a)  or  d_w·d_a·Σ q_w·q_a + m_w·d_a·Σq_a.
+// q8_0's signed weights go through vpsignb (|w| × a·sign(w)), as ggml does.
+//
+// Compiled only where the build targets AVX2 (EDGEHAL_BUILD_X86_AVX2, from the toolset's CPU); the
+// portable kernels stay the reference for every other target and for EDGEHAL_CPU_KERNELS=portable.
+
+extension MatMulKernel {
+    /// Runs `job` with the avx2 kernel of the weight type (MatMulKernel only picks .avx2 for types it has).
+    func runAVX2(_ job: RowJob, _ act: ActColumns) {
+        #if arch(x86_64)
+        if X86Dot.built {
+            switch a.type {
+            case .q4_0: return job.run(X86Dot.Pair<Q4_0Format>.self, act)
+            case .q4_1: return job.run(X86Dot.Pair<Q4_1Format>.self, act)
+            case .q5_0: return job.run(X86Dot.Pair<Q5_0Format>.self, act)
+            case .q5_1: return job.run(X86Dot.Pair<Q5_1Format>.self, act)
+            case .q8_0: return job.run(X86Dot.Q8_0.self, act)
+            case .q4_K: return job.run(X86Dot.K4K5<QuantDot.Without>.self, act)
+            case .q5_K: return job.run(X86Dot.K4K5<QuantDot.With>.self, act)
+            case .q6_K: return job.run(X86Dot.Q6_K.self, act)
+            default: break
+            }
+        }
+        #endif
+        preconditionFailure("mul_mat: the avx2 kernel set has no kernel for \(a.type) in this build")
+    }
+}
+
+#if arch(x86_64)
+enum X86Dot {
+    /// Whether the build targets AVX2 (else nothing below is reached, and its intrinsics stay uncalled).
+    static var built: Bool { CPUKernelSet.built.contains(.avx2) }
+
+    /// 32 bytes. Byte-wise work is written on 32-bit lanes (masks keep shifted bits inside their byte):
+    /// Swift's SIMD32<UInt8> operators ran lane by lane through the stack (60× slower, measured).
+    typealias Bytes = SIMD8<UInt32>
+
+    /// `b` in every byte of a 32-bit lane.
+    @inline(__always) static func splat(_ b: UInt32) -> UInt32 { b &* 0x0101_0101 }
+
+    /// The run's scaled integer dot product as Float lanes (their sum is the value).
+    @inline(__always) static func dot(_ w: Bytes, _ a: UnsafeRawPointer, _ s: SIMD16<Int16>) -> SIMD8<Float> {
+        let p = _mm256_maddubs_epi16(unsafeBitCast(w, to: __m256i.self), a.loadUnaligned(as: __m256i.self))
+        return SIMD8<Float>(unsafeBitCast(_mm256_madd_epi16(p, unsafeBitCast(s, to: __m256i.self)), to: SIMD8<Int32>.self))
+    }
+
+    @inline(__always) static var ones: SIMD16<Int16> { SIMD16<Int16>(repeating: 1) }
+
+    /// Activation block scale d_b of block `b` (bytes256 metadata of the column at `m`).
+    @inline(__always) static func scale(_ m: UnsafeRawPointer, _ b: Int) -> Float {
+        m.load(fromByteOffset: (b &>> 3) &* 128 &+ (b & 7) &* 4, as: Float.self)
+    }
+
+    /// d_b·Σq·sScale of block `b`.
+    @inline(__always) static func blockSum(_ m: UnsafeRawPointer, _ b: Int) -> Float {
+        m.load(fromByteOffset: (b &>> 3) &* 128 &+ 32 &+ (b & 7) &* 4, as: Float.self)
+    }
+
+    /// 32 fifth bits (bit i: value i) as bytes 16 or 0.
+    @inline(__always) static func fifthBits(_ qh: UInt32) -> Bytes {
+        // Byte i of qh to bytes 8i … 8i + 7 (vpshufb stays within 128-bit halves, each of which holds qh
+        // four times), then each byte tests its own bit.
+        let spread = Bytes(0, 0, splat(1), splat(1), splat(2), splat(2), splat(3), splat(3))
+        let bytes = _mm256_shuffle_epi8(unsafeBitCast(Bytes(repeating: qh), to: __m256i.self), unsafeBitCast(spread, to: __m256i.self))
+        let bit = unsafeBitCast(SIMD4<UInt64>(repeating: 0x8040_2010_0804_0201), to: __m256i.self)
+        let set = _mm256_cmpeq_epi8(_mm256_and_si256(bytes, bit), bit)
+        return unsafeBitCast(set, to: Bytes.self) & splat(0x10)
+    }
+
+    /// A q4/q5 block's 16 `qs` bytes as 32 codes in natural order (low nibbles are values 0…15).
+    @inline(__always) static func nibbles(_ p: UnsafeRawPointer) -> Bytes {
+        let q = p.loadUnaligned(as: SIMD4<UInt32>.self)
+        return Bytes(lowHalf: q & splat(0x0F), highHalf: (q &>> 4) & splat(0x0F))
+    }
+
+    // MARK: q4_0, q4_1, q5_0, q5_1
+
+    /// Rows of a 32-value format against a tile of columns, two blocks (A, B) at a time against the
+    /// pairBytes64 activation layout: codes [A 0…15, B 0…15] meet the low nibbles of A's and B's `qs`
+    /// side by side, [A 16…31, B 16…31] the high nibbles; both products are added in Int16 (≤ 4·31·127)
+    /// and once more in pairs to Int32, so lanes 0…3 hold A's sum and 4…7 B's, scaled by [d ×4, d ×4]
+    /// as the portable pairs32 kernels do — one conversion and two FMAs for 64 values.
+    enum Pair<F: PairFormat>: RowKernel {
+        static var blockSize: Int { 32 }
+        /// Eight columns per decoded pair for q4_0/q5_0; q4_1/q5_1's second accumulators would not fit the registers.
+        static var wideTiles: Bool { F.offset != 0 }
+
+        /// Blocks `a` and `b` (b may equal a for an odd last block; its activations are zero): the two
+        /// code vectors, [d_A ×4, d_B ×4] and (q4_1, q5_1) [m_A ×4, m_B ×4].
+        @inline(__always) static func decode(_ a: UnsafeRawPointer, _ b: UnsafeRawPointer) -> (Bytes, Bytes, SIMD8<Float>, SIMD8<Float>) {
+            let qs = F.blockBytes &- 16, low4 = Bytes(repeating: splat(0x0F))
+            let q = Bytes(lowHalf: a.loadUnaligned(fromByteOffset: qs, as: SIMD4<UInt32>.self),
+                          highHalf: b.loadUnaligned(fromByteOffset: qs, as: SIMD4<UInt32>.self))
+            var lo = q & low4, hi = (q &>> 4) & low4
+            if F.blockBytes >= 22 {
+                // q5: qh (bit i: value i) sits 4 bytes before qs.
+                let ha = a.loadUnaligned(fromByteOffset: qs &- 4, as: UInt32.self)
+                let hb = b.loadUnaligned(fromByteOffset: qs &- 4, as: UInt32.self)
+                lo |= fifthBits((ha & 0xFFFF) | (hb &<< 16))
+                hi |= fifthBits((ha &>> 16) | (hb & 0xFFFF_0000))
+            }
+            let hasMinimum = F.offset == 0
+            return (lo, hi, QuantDot.f16Halves(a, b), hasMinimum ? QuantDot.f16Halves(a + 2, b + 2) : SIMD8<Float>())
+        }
+
+        /// Σ per block of a pair against the column's codes at `c`: lanes 0…3 block A, 4…7 block B.
+        @inline(__always) static func pairDot(_ lo: Bytes, _ hi: Bytes, _ c: UnsafeRawPointer) -> SIMD8<Float> {
+            let p = _mm256_add_epi16(_mm256_maddubs_epi16(unsafeBitCast(lo, to: __m256i.self), c.loadUnaligned(as: __m256i.self)),
+                                     _mm256_maddubs_epi16(unsafeBitCast(hi, to: __m256i.self),
+                                                          c.loadUnaligned(fromByteOffset: 32, as: __m256i.self)))
+            return SIMD8<Float>(unsafeBitCast(_mm256_madd_epi16(p, unsafeBitCast(ones, to: __m256i.self)), to: SIMD8<Int32>.self))
+        }
+
+        @inline(__always)
+        static func row<T: TileWidth>(_: T.Type, _ row: UnsafeRawPointer, blocks: Int, _ act: ActColumns, col: Int,
+                                      _ out: UnsafeMutablePointer<Float>, outStride: Int) {
+            // Columns 0…3 in acc, 4…7 (Tile8, q4_0/q5_0 only) in off.
+            var acc = Quad<SIMD8<Float>>(), off = Quad<SIMD8<Float>>()
+            let c0 = act.codes + col &* act.codeStride, m0 = act.meta + col &* act.metaStride
+            let cs = act.codeStride, ms = act.metaStride
+            let pairBytes = 2 &* F.blockBytes
+            @inline(__always) func step(_ p: Int, _ a: UnsafeRawPointer, _ b: UnsafeRawPointer, _ slot: Int) {
+                let (lo, hi, dw, mw) = decode(a, b)
+                columns(T.self) { j in
+                    let c = c0 + (j &* cs &+ p &* 64), m = m0 + (j &* ms &+ p &* 64)
+                    let s = pairDot(lo, hi, c)
+                    let da = m.loadUnaligned(as: SIMD8<Float>.self), sa = m.loadUnaligned(fromByteOffset: 32, as: SIMD8<Float>.self)
+                    if F.offset != 0 {
+                        if j < 4 { acc[j &+ slot].addProduct(dw, sa.addingProduct(s, da)) } else { off[j &- 4].addProduct(dw, sa.addingProduct(s, da)) }
+                    } else {
+                        acc[j &+ slot].addProduct(s * da, dw)
+                        off[j &+ slot].addProduct(mw, sa)
+                    }
+                }
+            }
+            let pairs = blocks / 2
+            var p = 0
+            if T.n == 1 {
+                // Mat-vec: two pairs per step into two accumulators, so the FMA latency chains are halved.
+                while p &+ 2 <= pairs {
+                    let a = row + p &* pairBytes
+                    step(p, a, a + F.blockBytes, 0)
+                    step(p &+ 1, a + pairBytes, a + (pairBytes &+ F.blockBytes), 1)
+                    p &+= 2
+                }
+                acc.v0 += acc.v1
+                off.v0 += off.v1
+            }
+            while p < pairs {
+                let a = row + p &* pairBytes
+                step(p, a, a + F.blockBytes, 0)
+                p &+= 1
+            }
+            if blocks & 1 != 0 {
+                let a = row + p &* pairBytes
+                step(p, a, a, 0)
+            }
+            if F.offset != 0 {
+                columns(T.self) { j in out[j &* outStride] = (j < 4 ? acc[j] : off[j &- 4]).sum() }
+            } else {
+                columns(T.self) { j in out[j &* outStride] = (acc[j] + off[j]).sum() }
+            }
+        }
+    }
+
+    // MARK: q8_0 — { fp16 d; int8 qs[32] }
+
+    enum Q8_0: RowKernel {
+        static var blockSize: Int { 32 }
+
+        @inline(__always)
+        static func row<T: TileWidth>(_: T.Type, _ row: UnsafeRawPointer, blocks: Int, _ act: ActColumns, col: Int,
+                                      _ out: UnsafeMutablePointer<Float>, outStride: Int) {
+            var acc = Quad<SIMD8<Float>>()
+            let c0 = act.codes + col &* act.codeStride, m0 = act.meta + col &* act.metaStride
+            let cs = act.codeStride, ms = act.metaStride
+            @inline(__always) func step(_ b: Int, _ slot: Int) {
+                let blk = row + b &* 34
+                let q = blk.loadUnaligned(fromByteOffset: 2, as: __m256i.self)
+                let magnitude = _mm256_sign_epi8(q, q)
+                let dw = QuantDot.f16(blk)
+                columns(T.self) { j in
+                    let c = c0 + (j &* cs &+ b &* 32), m = m0 + j &* ms
+                    let signed = _mm256_sign_epi8(c.loadUnaligned(as: __m256i.self), q)
+                    let p = _mm256_madd_epi16(_mm256_maddubs_epi16(magnitude, signed), unsafeBitCast(ones, to: __m256i.self))
+                    acc[j &+ slot].addProduct(SIMD8<Float>(unsafeBitCast(p, to: SIMD8<Int32>.self)),
+                                              SIMD8<Float>(repeating: dw * scale(m, b)))
+                }
+            }
+            var b = 0
+            if T.n == 1 {
+                while b &+ 2 <= blocks {
+                    step(b, 0)
+                    step(b &+ 1, 1)
+                    b &+= 2
+                }
+                acc.v0 += acc.v1
+            }
+            while b < blocks {
+                step(b, 0)
+                b &+= 1
+            }
+            columns(T.self) { j in out[j &* outStride] = acc[j].sum() }
+        }
+    }
+
+    // MARK: K-quants
+
+    /// sbAcc[slot(j, r)] += dot(w, run r of column j) · d_r for every column of the tile. Mat-vec puts
+    /// odd runs in a second accumulator (shorter FMA chain).
+    @inline(__always) static func kRuns<T: TileWidth>(_: T.Type, _ sbAcc: inout Quad<SIMD8<Float>>, _ w: Bytes,
+                                                      _ s: SIMD16<Int16>, _ cb: UnsafeRawPointer, _ mb: UnsafeRawPointer,
+                                                      _ act: ActColumns, _ r: Int) {
+        columns(T.self) { j in
+            let slot = T.n == 1 ? (r & 1) : j
+            sbAcc[slot].addProduct(dot(w, cb + (j &* act.codeStride &+ r &* 32), s),
+                                   SIMD8<Float>(repeating: mb.load(fromByteOffset: j &* act.metaStride &+ r &* 4, as: Float.self)))
+        }
+    }
+
+    /// q4_K and q5_K (layouts in CPUQuantDotK.swift): eight runs of 32 with 6-bit scales and minimums.
+    enum K4K5<Q: QuantDot.FifthBit>: RowKernel {
+        static var blockSize: Int { 256 }
+        @inline(__always)
+        static func row<T: TileWidth>(_: T.Type, _ row: UnsafeRawPointer, blocks: Int, _ act: ActColumns, col: Int,
+                                      _ out: UnsafeMutablePointer<Float>, outStride: Int) {
+            let fifthBit = Q.present
+            let blockBytes = fifthBit ? 176 : 144, qsOffset = fifthBit ? 48 : 16
+            var acc = Quad<SIMD8<Float>>()
+            let c0 = act.codes + col &* act.codeStride, m0 = act.meta + col &* act.metaStride
+            for sb in 0..<blocks {
+                let blk = row + sb &* blockBytes
+                let (sc, mn) = QuantDot.scalesMinsK4(blk + 4)
+                let cb = c0 + sb &* 256, mb = m0 + sb &* KMeta.bytes
+                // q5_K: bit r of qh[l] is the fifth bit of run r; `h` is qh shifted right by 2c.
+                var h = fifthBit ? blk.loadUnaligned(fromByteOffset: 16, as: Bytes.self) : Bytes()
+                var sbAcc = Quad<SIMD8<Float>>()
+                let low4 = Bytes(repeating: splat(0x0F)), bit4 = Bytes(repeating: splat(0x10))
+                for c in 0..<4 {
+                    let q = blk.loadUnaligned(fromByteOffset: qsOffset &+ 32 &* c, as: Bytes.self)
+                    var w0 = q & low4, w1 = (q &>> 4) & low4
+                    if fifthBit {
+                        w0 |= (h &<< 4) & bit4
+                        w1 |= (h &<< 3) & bit4
+                        h &>>= 2
+                    }
+                    let r0 = 2 &* c, r1 = 2 &* c &+ 1
+                    kRuns(T.self, &sbAcc, w0, SIMD16<Int16>(repeating: Int16(QuantDot.byte(sc, r0))), cb, mb, act, r0)
+                    kRuns(T.self, &sbAcc, w1, SIMD16<Int16>(repeating: Int16(QuantDot.byte(sc, r1))), cb, mb, act, r1)
+                }
+                if T.n == 1 { sbAcc.v0 += sbAcc.v1 }
+                let d = SIMD8<Float>(repeating: QuantDot.f16(blk)), dmin = SIMD8<Float>(repeating: -QuantDot.f16(blk, 2))
+                let mins = SIMD8<Float>(QuantDot.bytes8(mn))
+                columns(T.self) { j in
+                    acc[j].addProduct(sbAcc[j], d)
+                    acc[j].addProduct(mins * KMeta.sums32(mb + j &* act.metaStride), dmin)
+                }
+            }
+            columns(T.self) { j in out[j &* outStride] = acc[j].sum() }
+        }
+    }
+
+    /// q6_K — { uint8 ql[128]; uint8 qh[64]; int8 scales[16]; fp16 d }: codes 0…63 (q + 32), a signed
+    /// scale per 16 values; the −32 enters through the 16-value activation sums.
+    enum Q6_K: RowKernel {
+        static var blockSize: Int { 256 }
+        @inline(__always)
+        static func row<T: TileWidth>(_: T.Type, _ row: UnsafeRawPointer, blocks: Int, _ act: ActColumns, col: Int,
+                                      _ out: UnsafeMutablePointer<Float>, outStride: Int) {
+            var acc = Quad<SIMD8<Float>>()
+            let c0 = act.codes + col &* act.codeStride, m0 = act.meta + col &* act.metaStride
+            for sb in 0..<blocks {
+                let blk = row + sb &* 210
+                let sc = blk.loadUnaligned(fromByteOffset: 192, as: SIMD16<Int8>.self)
+                let cb = c0 + sb &* 256, mb = m0 + sb &* KMeta.bytes
+                var sbAcc = Quad<SIMD8<Float>>()
+                @inline(__always) func scales(_ r: Int) -> SIMD16<Int16> {
+                    SIMD16<Int16>(lowHalf: SIMD8(repeating: Int16(sc[2 &* r])), highHalf: SIMD8(repeating: Int16(sc[2 &* r &+ 1])))
+                }
+                for h in 0..<2 {
+                    let l0 = blk.loadUnaligned(fromByteOffset: 64 &* h, as: Bytes.self)
+                    let l1 = blk.loadUnaligned(fromByteOffset: 64 &* h &+ 32, as: Bytes.self)
+                    let qh = blk.loadUnaligned(fromByteOffset: 128 &+ 32 &* h, as: Bytes.self)
+                    let r = 4 &* h
+                    let low4 = Bytes(repeating: splat(0x0F)), high2 = Bytes(repeating: splat(0x30))
+                    // Runs 4h … 4h + 3: low nibbles of l0, l1, then high nibbles; qh bits 2k, 2k + 1.
+                    kRuns(T.self, &sbAcc, (l0 & low4) | ((qh &<< 4) & high2), scales(r), cb, mb, act, r)
+                    kRuns(T.self, &sbAcc, (l1 & low4) | ((qh &<< 2) & high2), scales(r &+ 1), cb, mb, act, r &+ 1)
+                    kRuns(T.self, &sbAcc, ((l0 &>> 4) & low4) | (qh & high2), scales(r &+ 2), cb, mb, act, r &+ 2)
+                    kRuns(T.self, &sbAcc, ((l1 &>> 4) & low4) | ((qh &>> 2) & high2), scales(r &+ 3), cb, mb, act, r &+ 3)
+                }
+                if T.n == 1 { sbAcc.v0 += sbAcc.v1 }
+                let d = SIMD8<Float>(repeating: QuantDot.f16(blk, 208))
+                let sLo = SIMD8<Float>(SIMD8<Int32>(truncatingIfNeeded: sc.lowHalf)) * -32
+                let sHi = SIMD8<Float>(SIMD8<Int32>(truncatingIfNeeded: sc.highHalf)) * -32
+                columns(T.self) { j in
+                    let mj = mb + j &* act.metaStride
+                    var s = sbAcc[j]
+                    s.addProduct(sLo, KMeta.sums16(mj, 0))
+                    s.addProduct(sHi, KMeta.sums16(mj, 1))
+                    acc[j].addProduct(s, d)
+                }
+            }
+            columns(T.self) { j in out[j &* outStride] = acc[j].sum() }
+        }
+    }
+}
+#endif

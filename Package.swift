@@ -65,7 +65,7 @@ let package = Package(
                                                   "EdgeHALPlugins"],
                 path: "Sources/EdgeHALBuiltins"),
         .executableTarget(name: "hwprobe", dependencies: [
-            "EdgeHAL", "EdgeHALBuiltins", "EdgeHALModels",
+            "EdgeHAL", "EdgeHALBuiltins", "EdgeHALCPU", "EdgeHALModels",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], path: "Tools/hwprobe"),
         .executableTarget(name: "conformance", dependencies: [

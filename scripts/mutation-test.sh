@@ -10,6 +10,8 @@
 # Then, one mutant at a time: apply it, rebuild the conformance tool, run
 # `conformance --backend BACKEND --json [arguments…]` and see which cases fail.
 #
+# A mutant may name "kernels" (cpu: a CPUKernelSet, e.g. "portable"): its run sets EDGEHAL_CPU_KERNELS to it,
+# so a seeded bug in the portable kernels is run by them where the build's default set is another.
 # Environment: MUTANTS=id1,id2 runs only those mutants; MUTATION_TIMEOUT (seconds, default 300) bounds
 # each conformance run; EDGEHAL_THREADS and the like pass through to the conformance tool.
 # Exits 0 only if every mutant compiled and was caught with its expected op among the failing ones.
@@ -84,8 +86,8 @@ print("\n".join(i for i in ids if not wanted or i in wanted))
 PY
 }
 
-# Field of mutant $1: $2.
-field() { python3 -c 'import json,sys; print(next(m for m in json.load(open(sys.argv[1])) if m["id"] == sys.argv[2])[sys.argv[3]])' "$list" "$1" "$2"; }
+# Field of mutant $1: $2 (empty when the mutant has no such field).
+field() { python3 -c 'import json,sys; print(next(m for m in json.load(open(sys.argv[1])) if m["id"] == sys.argv[2]).get(sys.argv[3], ""))' "$list" "$1" "$2"; }
 
 # Writes the pristine file with mutant $1's replacement applied; fails unless "find" occurs exactly once.
 apply_mutant() {
@@ -121,7 +123,10 @@ build() {
   (cd "$work" && for g in "${generators[@]}"; do bash "$g" || exit 1; done &&
     swift build -c release --toolset Toolsets/native.json --product conformance) >"$1" 2>&1
 }
-conformance() { (cd "$work" && timeout --kill-after=10 "$timeout_s" .build/release/conformance --backend "$conformance_backend" --json "${extra[@]}"); }
+conformance() {
+  (cd "$work" && if [[ -n ${kernels:-} ]]; then export EDGEHAL_CPU_KERNELS=$kernels; fi &&
+    timeout --kill-after=10 "$timeout_s" .build/release/conformance --backend "$conformance_backend" --json "${extra[@]}")
+}
 
 # --- 2. The unmutated table must pass. ----------------------------------------------------------
 echo "mutation-test: building the unmutated conformance tool in $work"
@@ -150,6 +155,7 @@ i=0
 for id in "${ids[@]}"; do
   i=$((i + 1))
   file=$(field "$id" file)
+  kernels=$(field "$id" kernels)
   start=$SECONDS
   current=$file
   apply_mutant "$id"

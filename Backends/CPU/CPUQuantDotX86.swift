@@ -83,11 +83,6 @@ enum X86Dot {
         return unsafeBitCast(set, to: Bytes.self) & splat(0x10)
     }
 
-    /// A q4/q5 block's 16 `qs` bytes as 32 codes in natural order (low nibbles are values 0…15).
-    @inline(__always) static func nibbles(_ p: UnsafeRawPointer) -> Bytes {
-        let q = p.loadUnaligned(as: SIMD4<UInt32>.self)
-        return Bytes(lowHalf: q & splat(0x0F), highHalf: (q &>> 4) & splat(0x0F))
-    }
 
     // MARK: q4_0, q4_1, q5_0, q5_1
 

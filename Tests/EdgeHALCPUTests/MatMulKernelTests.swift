@@ -49,7 +49,8 @@ import Testing
 
     /// Runs MatMulKernel and the reference (rounding activations for quantized weights) on the same
     /// data; returns the NMSE.
-    static func compare(_ type: DType, k: Int, m: Int, n: Int, a2: Int = 1, b2: Int = 1, threads: Int, seed: UInt64) -> Double {
+    static func compare(_ type: DType, k: Int, m: Int, n: Int, a2: Int = 1, b2: Int = 1, threads: Int, seed: UInt64,
+                        kernels: CPUKernelSet = .portable) -> Double {
         var rng = Rng(seed: seed)
         let aDesc = TensorDesc(type, Shape(k, m, a2)), bDesc = TensorDesc(.f32, Shape(k, n, b2))
         let oDesc = TensorDesc(.f32, Shape(m, n, b2))
@@ -57,7 +58,7 @@ import Testing
         let x = rng.normal(count: k * n * b2)
         var out = [Float](repeating: .nan, count: m * n * b2), ref = out
         let pool = WorkerPool(threads: threads)
-        let kernel = MatMulKernel(weights: aDesc, activations: bDesc, output: oDesc, threads: threads)
+        let kernel = MatMulKernel(weights: aDesc, activations: bDesc, output: oDesc, threads: threads, kernels: kernels)
         w.withUnsafeBytes { wp in
             x.withUnsafeBytes { xp in
                 out.withUnsafeMutableBytes { op in
@@ -103,24 +104,28 @@ import Testing
         return c
     }
 
-    @Test(arguments: types, [1, 3])
-    func matchesReference(_ type: DType, _ threads: Int) {
-        for (i, c) in Self.cases(type).enumerated() {
-            let e = Self.compare(type, k: c.k, m: c.m, n: c.n, a2: c.a2, b2: c.b2, threads: threads, seed: UInt64(i + 1))
-            #expect(e <= Self.bound(type), "\(type) \(c) threads=\(threads): NMSE \(e)")
+    /// Every kernel set the build has (``CPUKernelSet``), each at 1 and 3 workers.
+    @Test(arguments: types, CPUKernelSet.built)
+    func matchesReference(_ type: DType, _ kernels: CPUKernelSet) {
+        for threads in [1, 3] {
+            for (i, c) in Self.cases(type).enumerated() {
+                let e = Self.compare(type, k: c.k, m: c.m, n: c.n, a2: c.a2, b2: c.b2, threads: threads, seed: UInt64(i + 1), kernels: kernels)
+                #expect(e <= Self.bound(type), "\(type) (\(kernels)) \(c) threads=\(threads): NMSE \(e)")
+            }
         }
     }
 
     /// A larger prefill that crosses column panels (more columns than fit one panel at this K).
-    @Test(arguments: [DType.q4_0, .q4_K, .f16])
-    func manyColumns(_ type: DType) {
-        let e = Self.compare(type, k: 4096, m: 6, n: 70, threads: 2, seed: 99)
-        #expect(e <= Self.bound(type), "\(type): NMSE \(e)")
+    @Test(arguments: [DType.q4_0, .q4_1, .q4_K, .q6_K, .f16], CPUKernelSet.built)
+    func manyColumns(_ type: DType, _ kernels: CPUKernelSet) {
+        let e = Self.compare(type, k: 4096, m: 6, n: 70, threads: 2, seed: 99, kernels: kernels)
+        #expect(e <= Self.bound(type), "\(type) (\(kernels)): NMSE \(e)")
     }
 
-    /// Largest codes against full-range activation codes (±127): the Int16 partial sums must not wrap.
-    @Test(arguments: types.filter(\.isQuantized))
-    func extremeCodesDoNotOverflow(_ type: DType) {
+    /// Largest codes against full-range activation codes (±127): the Int16 partial sums must not wrap
+    /// (nor saturate: vpmaddubsw adds its pairs with saturation).
+    @Test(arguments: types.filter(\.isQuantized), CPUKernelSet.built)
+    func extremeCodesDoNotOverflow(_ type: DType, _ kernels: CPUKernelSet) {
         let k = 512, m = 3, n = 2
         let blocks = k * m / type.blockSize
         var w = [UInt8](repeating: 0xFF, count: blocks * type.blockBytes)
@@ -147,7 +152,7 @@ import Testing
         let x = (0..<k).map { _ in Float(1) } + (0..<k).map { $0 % 2 == 0 ? Float(3) : -3 }
         var out = [Float](repeating: .nan, count: m * n), ref = out
         let pool = WorkerPool(threads: 2)
-        let kernel = MatMulKernel(weights: aDesc, activations: bDesc, output: oDesc, threads: 2)
+        let kernel = MatMulKernel(weights: aDesc, activations: bDesc, output: oDesc, threads: 2, kernels: kernels)
         w.withUnsafeBytes { wp in
             x.withUnsafeBytes { xp in
                 out.withUnsafeMutableBytes { kernel.run(a: wp.baseAddress!, b: xp.baseAddress!, out: $0.baseAddress!, pool: pool) }
@@ -158,7 +163,7 @@ import Testing
             }
         }
         let e = Self.nmse(out, ref)
-        #expect(e <= 1e-6, "\(type): NMSE \(e), out \(out), ref \(ref)")
+        #expect(e <= 1e-6, "\(type) (\(kernels)): NMSE \(e), out \(out), ref \(ref)")
     }
 
     @Test func dotMatchesScalarSum() {
@@ -202,7 +207,7 @@ import Testing
         return out
     }
 
-    @Test(arguments: [ActivationLayout.natural32, .pairs32])
+    @Test(arguments: [ActivationLayout.natural32, .pairs32, .pairBytes64, .bytes256])
     func blockQuantizerMatchesReferenceQ8_0(_ layout: ActivationLayout) {
         for x in Self.activationRows() {
             for k in [x.count, x.count - 32] {   // an odd number of blocks too
@@ -222,10 +227,10 @@ import Testing
         }
     }
 
-    /// The K layout's run scales and scaled per-16 and per-32 code sums (d_r·Σq).
-    @Test func kLayoutScaledSumsMatchCodes() {
+    /// The K layouts' run scales and scaled per-16 and per-32 code sums (d_r·Σq).
+    @Test(arguments: [ActivationLayout.evenOdd256, .bytes256])
+    func kLayoutScaledSumsMatchCodes(_ layout: ActivationLayout) {
         let x = Self.activationRows()[0]
-        let layout = ActivationLayout.evenOdd256
         let codes = UnsafeMutableRawPointer.allocate(byteCount: x.count * 2, alignment: 64)
         let meta = UnsafeMutableRawPointer.allocate(byteCount: x.count / 256 * layout.metaBytes, alignment: 64)
         defer { codes.deallocate(); meta.deallocate() }

@@ -23,12 +23,13 @@ struct ConformanceSuiteTests {
     }
 
     /// Partition bugs show only at some worker counts: the CPU backend also runs at 1 and 3 workers
-    /// (3 divides none of the table's row, unit and item counts; the default is every core).
-    @Test("the CPU backend conforms at other worker counts", arguments: [1, 3])
-    func cpuConformsAtWorkerCount(_ threads: Int) {
-        let report = ConformanceRunner().run(CaseTable.all, on: CPUDevice(threads: threads))
+    /// (3 divides none of the table's row, unit and item counts; the default is every core), with each
+    /// kernel set the build has (``CPUKernelSet``: the default is the best).
+    @Test("the CPU backend conforms at other worker counts, with each kernel set", arguments: [1, 3], CPUKernelSet.built)
+    func cpuConformsAtWorkerCount(_ threads: Int, _ kernels: CPUKernelSet) {
+        let report = ConformanceRunner().run(CaseTable.all, on: CPUDevice(threads: threads, kernels: kernels))
         for r in report.results where r.status != .pass {
-            Issue.record("cpu @\(threads) threads: \(r.op) \(r.type) \(r.shape): \(r.detail ?? "")")
+            Issue.record("cpu (\(kernels)) @\(threads) threads: \(r.op) \(r.type) \(r.shape): \(r.detail ?? "")")
         }
         #expect(report.failed == 0 && report.unsupported == 0)
     }

@@ -61,10 +61,11 @@ struct Gemma3Tests {
         #expect(try session.greedy(g.prompt_ids, g.n, tokenizer: Self.model.tokenizer) == g.float_activations.ids)
     }
 
-    @Test("cpu backend: first 5 tokens and top-10 logits close to the float run", arguments: golden.greedy.map(\.prompt))
-    func cpuCloseToFloatGolden(_ prompt: String) throws {
+    @Test("cpu backend (each kernel set): first 5 tokens and top-10 logits close to the float run",
+          arguments: golden.greedy.map(\.prompt), CPUKernelSet.built)
+    func cpuCloseToFloatGolden(_ prompt: String, _ kernels: CPUKernelSet) throws {
         let g = Self.golden.greedy.first { $0.prompt == prompt }!
-        let session = ModelSession(model: Self.model, devices: [CPUDevice(threads: 2)], contextLength: 64)
+        let session = ModelSession(model: Self.model, devices: [CPUDevice(threads: 2, kernels: kernels)], contextLength: 64)
         let logits = try session.evaluate(g.prompt_ids)
         // The bar, as for SmolLM2: each of the float run's top 10 within 0.5. It holds because
         // the K-quant mul_mats round activations per 32 values: with ggml's per-256 (Q8_K) rounding
@@ -76,7 +77,7 @@ struct Gemma3Tests {
             worst = max(worst, abs(d))
             #expect(abs(d) < 0.5, "token \(Int(pair[0])): \(d) off")
         }
-        print("gemma3 cpu, \"\(prompt.prefix(24))…\": top-10 logits within \(worst) of the float run (bar 0.5)")
+        print("gemma3 cpu (\(kernels) kernels), \"\(prompt.prefix(24))…\": top-10 logits within \(worst) of the float run (bar 0.5)")
         try session.reset()
         #expect(try session.greedy(g.prompt_ids, 5, tokenizer: Self.model.tokenizer) == Array(g.float_activations.ids.prefix(5)))
     }

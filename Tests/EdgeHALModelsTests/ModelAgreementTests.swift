@@ -119,6 +119,14 @@ struct ModelAgreementTests {
         #expect(m.confident * 5 >= m.positions * 2, "only \(m.confident) of \(m.positions) positions are confident")
     }
 
+    /// The default CPU device runs the build's best kernel set (``CPUKernelSet``); the others pass too.
+    @Test("every CPU kernel set passes the model case", arguments: CPUKernelSet.built.dropLast())
+    func cpuKernelSetAgrees(_ kernels: CPUKernelSet) throws {
+        let m = try Self.agreement(CPUDevice(threads: CPUBackend.threads, kernels: kernels))
+        print("model case, cpu (\(kernels) kernels): confident \(m.confidentAgreeing)/\(m.confident), mean KL \(m.meanKL), max KL \(m.maxKL)")
+        #expect(m.passes, "cpu \(kernels) kernels: \(m.failures)")
+    }
+
     @Test("a single-layer fault fails the model case", arguments: FaultyModelDevice.Fault.allCases)
     func faultIsCaught(_ fault: FaultyModelDevice.Fault) throws {
         let m = try Self.agreement(FaultyModelDevice(fault))

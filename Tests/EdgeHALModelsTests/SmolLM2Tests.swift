@@ -42,9 +42,10 @@ struct SmolLM2Tests {
         #expect(try greedy(session, prompt, g.n) == g.float_activations.ids)
     }
 
-    @Test("cpu backend: first tokens and top-10 logits as llama.cpp", arguments: golden.top10_last_position.map(\.prompt))
-    func cpuCloseToFloatGolden(_ prompt: String) throws {
-        let device = CPUDevice(threads: 2)
+    @Test("cpu backend (each kernel set): first tokens and top-10 logits as llama.cpp",
+          arguments: golden.top10_last_position.map(\.prompt), CPUKernelSet.built)
+    func cpuCloseToFloatGolden(_ prompt: String, _ kernels: CPUKernelSet) throws {
+        let device = CPUDevice(threads: 2, kernels: kernels)
         let top = Self.golden.top10_last_position.first { $0.prompt == prompt }!
         let session = ModelSession(model: Self.model, devices: [device], contextLength: 64)
         let logits = try session.evaluate(Self.model.tokenizer.encode(prompt))

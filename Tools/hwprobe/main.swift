@@ -1,6 +1,7 @@
 import ArgumentParser
 import EdgeHAL
 import EdgeHALBuiltins
+import EdgeHALCPU
 import EdgeHALModels
 import Foundation
 
@@ -75,7 +76,13 @@ struct HWProbe: ParsableCommand {
             print("Host: \(HostCPU.modelName), \(HostCPU.cores) cores, \(HostCPU.memoryBytes >> 20) MiB")
             print("  CPU SIMD features: \(HostCPU.simdFeatures.joined(separator: " "))")
             print("  build targets: \(HostCPU.buildFeatures.joined(separator: " "))")
+            if !CPUFeatureCheck.build.isEmpty { print("  build CPU extensions: \(CPUFeatureCheck.build.joined(separator: " "))") }
             if let warning = HostCPU.untunedBuildWarning { print("  warning: \(warning)") }
+            let missing = CPUFeatureCheck.missing
+            if !missing.isEmpty {
+                print("  warning: this build uses \(missing.joined(separator: ", ")), which this CPU lacks (EDGEHAL_SKIP_CPU_CHECK=1 "
+                      + "let it start): the CPU backend will stop on an illegal instruction")
+            }
             print("")
             for p in probed {
                 print("\(p.name): \(p.status.available ? "available" : "UNAVAILABLE")\(p.status.reason.map { " — \($0)" } ?? "")")

@@ -93,8 +93,8 @@ enum X86Dot {
     /// as the portable pairs32 kernels do — one conversion and two FMAs for 64 values.
     enum Pair<F: PairFormat>: RowKernel {
         static var blockSize: Int { 32 }
-        /// Eight columns per decoded pair for q4_0/q5_0; q4_1/q5_1's second accumulators would not fit the registers.
-        static var wideTiles: Bool { F.offset != 0 }
+        /// Eight columns per decoded pair.
+        static var wideTiles: Bool { true }
 
         /// Blocks `a` and `b` (b may equal a for an odd last block; its activations are zero): the two
         /// code vectors, [d_A ×4, d_B ×4] and (q4_1, q5_1) [m_A ×4, m_B ×4].
@@ -125,8 +125,9 @@ enum X86Dot {
         @inline(__always)
         static func row<T: TileWidth>(_: T.Type, _ row: UnsafeRawPointer, blocks: Int, _ act: ActColumns, col: Int,
                                       _ out: UnsafeMutablePointer<Float>, outStride: Int) {
-            // Columns 0…3 in acc, 4…7 (Tile8, q4_0/q5_0 only) in off.
-            var acc = Quad<SIMD8<Float>>(), off = Quad<SIMD8<Float>>()
+            // Tiles put q4_1/q5_1's minimum term into the same accumulator (eight columns' second
+            // accumulators would not fit the registers); mat-vec keeps it apart (`off`), so both chains are short.
+            var acc = Oct(), off = Quad<SIMD8<Float>>()
             let c0 = act.codes + col &* act.codeStride, m0 = act.meta + col &* act.metaStride
             let cs = act.codeStride, ms = act.metaStride
             let pairBytes = 2 &* F.blockBytes
@@ -137,10 +138,13 @@ enum X86Dot {
                     let s = pairDot(lo, hi, c)
                     let da = m.loadUnaligned(as: SIMD8<Float>.self), sa = m.loadUnaligned(fromByteOffset: 32, as: SIMD8<Float>.self)
                     if F.offset != 0 {
-                        if j < 4 { acc[j &+ slot].addProduct(dw, sa.addingProduct(s, da)) } else { off[j &- 4].addProduct(dw, sa.addingProduct(s, da)) }
+                        acc[j &+ slot].addProduct(dw, sa.addingProduct(s, da))
+                    } else if T.n == 1 {
+                        acc[slot].addProduct(s * da, dw)
+                        off[slot].addProduct(mw, sa)
                     } else {
-                        acc[j &+ slot].addProduct(s * da, dw)
-                        off[j &+ slot].addProduct(mw, sa)
+                        acc[j].addProduct(s * da, dw)
+                        acc[j].addProduct(mw, sa)
                     }
                 }
             }
@@ -154,7 +158,7 @@ enum X86Dot {
                     step(p &+ 1, a + pairBytes, a + (pairBytes &+ F.blockBytes), 1)
                     p &+= 2
                 }
-                acc.v0 += acc.v1
+                acc.lo.v0 += acc.lo.v1
                 off.v0 += off.v1
             }
             while p < pairs {
@@ -166,11 +170,8 @@ enum X86Dot {
                 let a = row + p &* pairBytes
                 step(p, a, a, 0)
             }
-            if F.offset != 0 {
-                columns(T.self) { j in out[j &* outStride] = (j < 4 ? acc[j] : off[j &- 4]).sum() }
-            } else {
-                columns(T.self) { j in out[j &* outStride] = (acc[j] + off[j]).sum() }
-            }
+            if T.n == 1 { acc.lo.v0 += off.v0 }
+            columns(T.self) { j in out[j &* outStride] = acc[j].sum() }
         }
     }
 
@@ -217,9 +218,18 @@ enum X86Dot {
 
     // MARK: K-quants
 
+    /// Eight per-column vectors for Tile8 (Quad holds four), addressed by an index that unrolls to a constant.
+    struct Oct {
+        var lo = Quad<SIMD8<Float>>(), hi = Quad<SIMD8<Float>>()
+        @inline(__always) subscript(_ i: Int) -> SIMD8<Float> {
+            get { i < 4 ? lo[i] : hi[i &- 4] }
+            set { if i < 4 { lo[i] = newValue } else { hi[i &- 4] = newValue } }
+        }
+    }
+
     /// sbAcc[slot(j, r)] += dot(w, run r of column j) · d_r for every column of the tile. Mat-vec puts
     /// odd runs in a second accumulator (shorter FMA chain).
-    @inline(__always) static func kRuns<T: TileWidth>(_: T.Type, _ sbAcc: inout Quad<SIMD8<Float>>, _ w: Bytes,
+    @inline(__always) static func kRuns<T: TileWidth>(_: T.Type, _ sbAcc: inout Oct, _ w: Bytes,
                                                       _ s: SIMD16<Int16>, _ cb: UnsafeRawPointer, _ mb: UnsafeRawPointer,
                                                       _ act: ActColumns, _ r: Int) {
         columns(T.self) { j in
@@ -232,12 +242,13 @@ enum X86Dot {
     /// q4_K and q5_K (layouts in CPUQuantDotK.swift): eight runs of 32 with 6-bit scales and minimums.
     enum K4K5<Q: QuantDot.FifthBit>: RowKernel {
         static var blockSize: Int { 256 }
+        static var wideTiles: Bool { true }
         @inline(__always)
         static func row<T: TileWidth>(_: T.Type, _ row: UnsafeRawPointer, blocks: Int, _ act: ActColumns, col: Int,
                                       _ out: UnsafeMutablePointer<Float>, outStride: Int) {
             let fifthBit = Q.present
             let blockBytes = fifthBit ? 176 : 144, qsOffset = fifthBit ? 48 : 16
-            var acc = Quad<SIMD8<Float>>()
+            var acc = Oct()
             let c0 = act.codes + col &* act.codeStride, m0 = act.meta + col &* act.metaStride
             for sb in 0..<blocks {
                 let blk = row + sb &* blockBytes
@@ -245,7 +256,7 @@ enum X86Dot {
                 let cb = c0 + sb &* 256, mb = m0 + sb &* KMeta.bytes
                 // q5_K: bit r of qh[l] is the fifth bit of run r; `h` is qh shifted right by 2c.
                 var h = fifthBit ? blk.loadUnaligned(fromByteOffset: 16, as: Bytes.self) : Bytes()
-                var sbAcc = Quad<SIMD8<Float>>()
+                var sbAcc = Oct()
                 let low4 = Bytes(repeating: splat(0x0F)), bit4 = Bytes(repeating: splat(0x10))
                 for c in 0..<4 {
                     let q = blk.loadUnaligned(fromByteOffset: qsOffset &+ 32 &* c, as: Bytes.self)
@@ -259,7 +270,7 @@ enum X86Dot {
                     kRuns(T.self, &sbAcc, w0, SIMD16<Int16>(repeating: Int16(QuantDot.byte(sc, r0))), cb, mb, act, r0)
                     kRuns(T.self, &sbAcc, w1, SIMD16<Int16>(repeating: Int16(QuantDot.byte(sc, r1))), cb, mb, act, r1)
                 }
-                if T.n == 1 { sbAcc.v0 += sbAcc.v1 }
+                if T.n == 1 { sbAcc.lo.v0 += sbAcc.lo.v1 }
                 let d = SIMD8<Float>(repeating: QuantDot.f16(blk)), dmin = SIMD8<Float>(repeating: -QuantDot.f16(blk, 2))
                 let mins = SIMD8<Float>(QuantDot.bytes8(mn))
                 columns(T.self) { j in
@@ -275,16 +286,17 @@ enum X86Dot {
     /// scale per 16 values; the −32 enters through the 16-value activation sums.
     enum Q6_K: RowKernel {
         static var blockSize: Int { 256 }
+        static var wideTiles: Bool { true }
         @inline(__always)
         static func row<T: TileWidth>(_: T.Type, _ row: UnsafeRawPointer, blocks: Int, _ act: ActColumns, col: Int,
                                       _ out: UnsafeMutablePointer<Float>, outStride: Int) {
-            var acc = Quad<SIMD8<Float>>()
+            var acc = Oct()
             let c0 = act.codes + col &* act.codeStride, m0 = act.meta + col &* act.metaStride
             for sb in 0..<blocks {
                 let blk = row + sb &* 210
                 let sc = blk.loadUnaligned(fromByteOffset: 192, as: SIMD16<Int8>.self)
                 let cb = c0 + sb &* 256, mb = m0 + sb &* KMeta.bytes
-                var sbAcc = Quad<SIMD8<Float>>()
+                var sbAcc = Oct()
                 @inline(__always) func scales(_ r: Int) -> SIMD16<Int16> {
                     SIMD16<Int16>(lowHalf: SIMD8(repeating: Int16(sc[2 &* r])), highHalf: SIMD8(repeating: Int16(sc[2 &* r &+ 1])))
                 }
@@ -300,7 +312,7 @@ enum X86Dot {
                     kRuns(T.self, &sbAcc, ((l0 &>> 4) & low4) | (qh & high2), scales(r &+ 2), cb, mb, act, r &+ 2)
                     kRuns(T.self, &sbAcc, ((l1 &>> 4) & low4) | ((qh &>> 2) & high2), scales(r &+ 3), cb, mb, act, r &+ 3)
                 }
-                if T.n == 1 { sbAcc.v0 += sbAcc.v1 }
+                if T.n == 1 { sbAcc.lo.v0 += sbAcc.lo.v1 }
                 let d = SIMD8<Float>(repeating: QuantDot.f16(blk, 208))
                 let sLo = SIMD8<Float>(SIMD8<Int32>(truncatingIfNeeded: sc.lowHalf)) * -32
                 let sHi = SIMD8<Float>(SIMD8<Int32>(truncatingIfNeeded: sc.highHalf)) * -32

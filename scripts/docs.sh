@@ -11,7 +11,9 @@ test "${PIPESTATUS[0]}" -eq 0
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 modules=$(swift build -c release --toolset Toolsets/native.json -Xswiftc -enable-testing --show-bin-path)/Modules
+# The C modules EdgeHALKit's dependencies import (SwiftPM hands their module maps to the compiler the same way).
 swift-symbolgraph-extract -module-name EdgeHALKit -target "$(uname -m)-unknown-linux-gnu" -I "$modules" \
+  -Xcc -fmodule-map-file=Backends/CPU/CFeatures/include/module.modulemap -Xcc -IBackends/CPU/CFeatures/include \
   -minimum-access-level public -output-dir "$work"
 out=.build/docs/EdgeHALKit.doccarchive
 rm -rf "$out"

@@ -5,10 +5,11 @@ import EdgeHAL
 /// out[m, n, i2, i3] = Σ_k a[k, m, i2 / (B2/A2), i3 / (B3/A3)] · b[k, n, i2, i3].
 ///
 /// Quantized weights work the way ggml does: every activation column is quantized once per run
-/// into scratch allocated here (8-bit codes, a Float scale per 32 or 256 values and block sums;
-/// CPUQuantDotActivations.swift), and each weight block meets it in 16-bit integer products summed
-/// to Int32 and scaled by d_w·d_a in Float (CPUQuantDot32.swift, CPUQuantDotK.swift). F32 and F16
-/// weights use Float FMA (CPUMatMulFloat.swift).
+/// into scratch allocated here (8-bit codes, a Float scale per 32 values and block sums;
+/// CPUQuantDotActivations.swift), and each weight block meets it in integer products summed to Int32
+/// and scaled by d_w·d_a in Float: 16-bit lanes in the portable kernel set (CPUQuantDot32.swift,
+/// CPUQuantDotK.swift), byte multiply-adds in the avx2 set (CPUQuantDotX86.swift; CPUKernelSet says
+/// which runs). F32 and F16 weights use Float FMA (CPUMatMulFloat.swift).
 ///
 /// Work split: each worker takes a contiguous range of weight rows (multiples of 16) of every
 /// (i2, i3) matrix. Mat-vec (N = 1) streams those rows, two at a time when rows are short; with

@@ -34,11 +34,10 @@ enum ActivationLayout {
     /// the same graph with float activations for the K-quant mul_mats only: 0.051.
     case evenOdd256
 
-    /// The avx2 kernels (CPUQuantDotX86.swift), every weight type they cover: Int8 codes in natural
-    /// order, the row padded with zero codes to a multiple of 256. Metadata per 256 values (128 bytes,
-    /// KMeta's offsets): the eight block scales d_b (Float) at 0, at byte 32 d_b·Σq·sScale over each block
-    /// of 32 (sScale: the 32-value formats' code offset, see PairFormat.offset, or 1), at byte 64 d_b·Σq
-    /// over each 16 values. Blocks of 32 keep their own scale, as in evenOdd256.
+    /// The avx2 kernels of q8_0 and the K-quants (CPUQuantDotX86.swift): Int8 codes in natural order,
+    /// the row padded with zero codes to a multiple of 256. Metadata per 256 values as evenOdd256's
+    /// (KMeta): the eight block scales d_b at 0, d_b·Σq over each block of 32 at byte 32, d_b·Σq over
+    /// each 16 values at byte 64.
     case bytes256
     /// The avx2 kernels of q4_0, q4_1, q5_0, q5_1: Int8 codes per pair of blocks (A, B), 64 bytes:
     /// A's values 0…15, B's 0…15, A's 16…31, B's 16…31 (the nibble order of the two blocks' `qs` read
@@ -138,7 +137,7 @@ enum ActivationQuant {
     /// Quantizes one activation row of `k` values (a multiple of 32; of 256 for evenOdd256) into
     /// `codes` (Int16, layout order, `layout.paddedLength(k)` entries) and `meta`.
     ///
-    /// For pairs32, `sScale` multiplies the stored sums: the weight format's code offset (q4_0: −8,
+    /// For pairs32 and pairBytes64, `sScale` multiplies the stored sums: the weight format's code offset (q4_0: −8,
     /// q5_0: −16) or 1 for formats with a minimum.
     static func quantizeRow(_ x: UnsafePointer<Float>, k: Int, layout: ActivationLayout, sScale: Float = 1,
                             codes: UnsafeMutableRawPointer, meta: UnsafeMutableRawPointer) {
@@ -187,12 +186,7 @@ enum ActivationQuant {
             for r in 0..<(k / 32) {
                 let (i0, i1, i2, i3, d, _) = block32(xr + r * 128)
                 storeNatural(codes + r * 64, i0, i1, i2, i3)
-                let md = meta + (r / 8) * 128, j = r % 8
-                let s0 = Float((i0 &+ i1).wrappedSum()), s1 = Float((i2 &+ i3).wrappedSum())
-                md.storeBytes(of: d, toByteOffset: 4 * j, as: Float.self)
-                md.storeBytes(of: d * (s0 + s1), toByteOffset: 32 + 4 * j, as: Float.self)
-                md.storeBytes(of: d * s0, toByteOffset: 64 + 8 * j, as: Float.self)
-                md.storeBytes(of: d * s1, toByteOffset: 68 + 8 * j, as: Float.self)
+                storeKMeta(meta, r, d, i0 &+ i1, i2 &+ i3)
             }
             permuteEvenOdd(codes, runs: k / 32)
         case .bytes256:
@@ -204,19 +198,24 @@ enum ActivationQuant {
                 c.storeBytes(of: SIMD8<Int8>(truncatingIfNeeded: i1), toByteOffset: 8, as: SIMD8<Int8>.self)
                 c.storeBytes(of: SIMD8<Int8>(truncatingIfNeeded: i2), toByteOffset: 16, as: SIMD8<Int8>.self)
                 c.storeBytes(of: SIMD8<Int8>(truncatingIfNeeded: i3), toByteOffset: 24, as: SIMD8<Int8>.self)
-                let md = meta + (b / 8) * 128, j = b % 8
-                let s0 = Float((i0 &+ i1).wrappedSum()), s1 = Float((i2 &+ i3).wrappedSum())
-                md.storeBytes(of: d, toByteOffset: 4 * j, as: Float.self)
-                md.storeBytes(of: d * (s0 + s1) * sScale, toByteOffset: 32 + 4 * j, as: Float.self)
-                md.storeBytes(of: d * s0, toByteOffset: 64 + 8 * j, as: Float.self)
-                md.storeBytes(of: d * s1, toByteOffset: 68 + 8 * j, as: Float.self)
+                storeKMeta(meta, b, d, i0 &+ i1, i2 &+ i3)
             }
             for b in blocks..<padded {
                 (codes + b * 32).initializeMemory(as: UInt8.self, repeating: 0, count: 32)
-                let md = meta + (b / 8) * 128, j = b % 8
-                for o in [4 * j, 32 + 4 * j, 64 + 8 * j, 68 + 8 * j] { md.storeBytes(of: Float(0), toByteOffset: o, as: Float.self) }
+                storeKMeta(meta, b, 0, SIMD8(), SIMD8())
             }
         }
+    }
+
+    /// KMeta's entries of block `b` (32 values, codes summed lane-wise in `lo` for values 0…15 and `hi`
+    /// for 16…31): d at 4j, d·Σq at 32 + 4j, d·Σq per 16 values at 64 + 8j and 68 + 8j (j = b mod 8).
+    @inline(__always) static func storeKMeta(_ meta: UnsafeMutableRawPointer, _ b: Int, _ d: Float, _ lo: SIMD8<Int32>, _ hi: SIMD8<Int32>) {
+        let md = meta + (b / 8) * 128, j = b % 8
+        let s0 = Float(lo.wrappedSum()), s1 = Float(hi.wrappedSum())
+        md.storeBytes(of: d, toByteOffset: 4 * j, as: Float.self)
+        md.storeBytes(of: d * (s0 + s1), toByteOffset: 32 + 4 * j, as: Float.self)
+        md.storeBytes(of: d * s0, toByteOffset: 64 + 8 * j, as: Float.self)
+        md.storeBytes(of: d * s1, toByteOffset: 68 + 8 * j, as: Float.self)
     }
 
     @inline(__always) static func storeNatural(_ c: UnsafeMutableRawPointer, _ i0: SIMD8<Int32>, _ i1: SIMD8<Int32>,

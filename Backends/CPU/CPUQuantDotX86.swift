@@ -45,7 +45,7 @@ extension MatMulKernel {
 #if arch(x86_64)
 enum X86Dot {
     /// Whether the build targets AVX2 (else nothing below is reached, and its intrinsics stay uncalled).
-    static var built: Bool { CPUKernelSet.built.contains(.avx2) }
+    static var built: Bool { CPUKernelSet.buildHasAVX2 }
 
     /// 32 bytes. Byte-wise work is written on 32-bit lanes (masks keep shifted bits inside their byte):
     /// Swift's SIMD32<UInt8> operators ran lane by lane through the stack (60× slower, measured).

@@ -35,11 +35,11 @@ final class MatMulKernel: @unchecked Sendable {
 
     static func supports(_ weights: DType) -> Bool { weights != .i32 }
 
-    /// `sharing`: an earlier kernel over the same activations; its quantized codes are reused when
-    /// the layout matches.
     /// The kernel set that runs this weight type (``CPUKernelSet``; the portable one where `kernels` has none).
     let kernels: CPUKernelSet
 
+    /// `sharing`: an earlier kernel over the same activations; its quantized codes are reused when
+    /// the layout matches.
     init(weights: TensorDesc, activations: TensorDesc, output: TensorDesc, threads: Int, kernels: CPUKernelSet = .portable,
          sharing: [MatMulKernel] = []) {
         a = weights

@@ -6,9 +6,10 @@ import EdgeHAL
 // block of 32, like ggml's quantize_row_q8_0 / q8_1: d = amax / 127, q = round(x / d), so |q| ≤ 127.
 // ggml pairs its K-quants with Q8_K (one scale per 256); here they get a scale per 32 too, for
 // accuracy (see `evenOdd256`).
-// The codes are stored widened to Int16 and permuted into the lane order the weight kernels
-// decode their blocks in (see `ActivationLayout`), so a kernel multiplies decoded weight lanes by
-// activation lanes with plain 16-bit vector multiplies and never shuffles.
+// The codes are stored in the lane order the weight kernels decode their blocks in (see
+// `ActivationLayout`), so a kernel multiplies decoded weight lanes by activation lanes and never
+// shuffles: widened to Int16 for the portable kernels' 16-bit multiplies, as bytes for the avx2
+// kernels' byte multiply-adds.
 //
 // Per-block metadata (scales, sums) sits in a separate array per column.
 
@@ -61,7 +62,7 @@ enum ActivationLayout {
         }
     }
 
-    /// Bytes per stored code: Int16 lanes for the portable kernels, Int8 for bytes256.
+    /// Bytes per stored code: Int16 lanes for the portable kernels, Int8 for the avx2 layouts.
     var codeBytes: Int { self == .bytes256 || self == .pairBytes64 ? 1 : 2 }
 
     /// Activation row length the layout needs for `k` values (pairs32 rounds up to whole pairs).
@@ -135,7 +136,7 @@ enum ActivationQuant {
     }
 
     /// Quantizes one activation row of `k` values (a multiple of 32; of 256 for evenOdd256) into
-    /// `codes` (Int16, layout order, `layout.paddedLength(k)` entries) and `meta`.
+    /// `codes` (`layout.codeBytes` each, layout order, `layout.paddedLength(k)` entries) and `meta`.
     ///
     /// For pairs32 and pairBytes64, `sScale` multiplies the stored sums: the weight format's code offset (q4_0: −8,
     /// q5_0: −16) or 1 for formats with a minimum.

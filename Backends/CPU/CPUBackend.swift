@@ -74,7 +74,7 @@ public final class CPUDevice: Device {
     /// no set this build has (``CPUBackend/makeDevice(index:)`` reports that as an error instead).
     public init(threads: Int, kernels: CPUKernelSet? = nil, profile: Bool = EdgeHALEnvironment.value("EDGEHAL_CPU_PROFILE") == "1") {
         pool = WorkerPool(threads: threads)
-        self.kernels = kernels ?? (try? CPUKernelSet.configured()) ?? CPUKernelSet.built.last ?? .portable
+        self.kernels = kernels ?? (try? CPUKernelSet.configured()) ?? CPUKernelSet.best
         var info = CPUBackend.deviceInfo
         info.features.append("kernels=\(self.kernels.rawValue)")
         self.info = info

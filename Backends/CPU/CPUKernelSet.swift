@@ -28,9 +28,12 @@ public enum CPUKernelSet: String, Sendable, CaseIterable {
     /// that the avx2 branches are dead; they are never taken there).
     static let buildHasAVX2 = EDGEHAL_BUILD_X86_AVX2 != 0
 
+    /// The best set this build has: the default.
+    public static var best: CPUKernelSet { buildHasAVX2 ? .avx2 : .portable }
+
     /// The set `EDGEHAL_CPU_KERNELS` asks for, or the build's best when it is unset.
     public static func configured() throws(EdgeHALError) -> CPUKernelSet {
-        guard let raw = EdgeHALEnvironment.value(variable) else { return built.last ?? .portable }
+        guard let raw = EdgeHALEnvironment.value(variable) else { return best }
         guard let set = CPUKernelSet(rawValue: raw.lowercased()) else {
             throw .selection("\(variable)=\(raw) names no CPU kernel set (\(allCases.map(\.rawValue).joined(separator: ", ")))")
         }

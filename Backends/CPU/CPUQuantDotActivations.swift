@@ -78,13 +78,16 @@ enum ActivationLayout {
     }
 
     static func forWeights(_ type: DType, kernels: CPUKernelSet = .portable) -> ActivationLayout? {
-        if kernels.hasOwnKernel(type) { return [.q4_0, .q4_1, .q5_0, .q5_1].contains(type) ? .pairBytes64 : .bytes256 }
+        let portable: ActivationLayout?
         switch type {
-        case .q4_0, .q4_1, .q5_0, .q5_1: return .pairs32
-        case .q8_0: return .natural32
-        case .q2_K, .q3_K, .q4_K, .q5_K, .q6_K: return .evenOdd256
-        default: return nil
+        case .q4_0, .q4_1, .q5_0, .q5_1: portable = .pairs32
+        case .q8_0: portable = .natural32
+        case .q2_K, .q3_K, .q4_K, .q5_K, .q6_K: portable = .evenOdd256
+        default: portable = nil
         }
+        // The avx2 kernels read the same blocks as bytes: pairs side by side, everything else in natural order.
+        guard kernels.hasOwnKernel(type), let portable else { return portable }
+        return portable == .pairs32 ? .pairBytes64 : .bytes256
     }
 }
 

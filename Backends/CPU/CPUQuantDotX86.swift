@@ -62,14 +62,9 @@ enum X86Dot {
 
     @inline(__always) static var ones: SIMD16<Int16> { SIMD16<Int16>(repeating: 1) }
 
-    /// Activation block scale d_b of block `b` (bytes256 metadata of the column at `m`).
+    /// Activation block scale d_b of block `b` (bytes256 metadata of the column at `m`; q8_0).
     @inline(__always) static func scale(_ m: UnsafeRawPointer, _ b: Int) -> Float {
         m.load(fromByteOffset: (b &>> 3) &* 128 &+ (b & 7) &* 4, as: Float.self)
-    }
-
-    /// d_b·Σq·sScale of block `b`.
-    @inline(__always) static func blockSum(_ m: UnsafeRawPointer, _ b: Int) -> Float {
-        m.load(fromByteOffset: (b &>> 3) &* 128 &+ 32 &+ (b & 7) &* 4, as: Float.self)
     }
 
     /// 32 fifth bits (bit i: value i) as bytes 16 or 0.
@@ -82,7 +77,6 @@ enum X86Dot {
         let set = _mm256_cmpeq_epi8(_mm256_and_si256(bytes, bit), bit)
         return unsafeBitCast(set, to: Bytes.self) & splat(0x10)
     }
-
 
     // MARK: q4_0, q4_1, q5_0, q5_1
 

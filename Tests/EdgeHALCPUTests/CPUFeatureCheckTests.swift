@@ -33,6 +33,7 @@ struct CPUFeatureCheckTests {
         #expect(CPUKernelSet(rawValue: "portable") == .portable)
         #expect(CPUDevice(threads: 1, kernels: .portable).info.features.contains("kernels=portable"))
         let best = try #require(CPUKernelSet.built.last)
+        #expect(CPUKernelSet.best == best)
         #expect(CPUDevice(threads: 1, kernels: best).kernels == best)
     }
 }

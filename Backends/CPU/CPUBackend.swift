@@ -116,6 +116,7 @@ public final class CPUDevice: Device {
         try requireSupport(partition)
         let groups = Dictionary(partition.groups.map { ($0.lowerBound, $0) }, uniquingKeysWith: { a, _ in a })
         var kernels: [@Sendable () -> Void] = []
+        let ropeTables = RopeTables()
         var i = 0
         while i < nodes.count {
             if let g = groups[i], g.count > 1, g.upperBound <= nodes.count, nodes[g].allSatisfy({ $0.op == .mulMat }),
@@ -128,7 +129,8 @@ public final class CPUDevice: Device {
             let node = nodes[i]
             let (ins, out) = try node.hostAddresses(device: backendName)
             kernels.append(timed(Self.label(nodes[i...i]), CPUKernels.make(node.op, inputs: Array(zip(ins, node.inputs.map(\.desc))), output: out,
-                                                                   outputDesc: node.output.desc, pool: pool, kernels: self.kernels)))
+                                                                   outputDesc: node.output.desc, pool: pool, kernels: self.kernels,
+                                                                   ropeTables: ropeTables)))
             i += 1
         }
         return HostProgram(partition, kernels)

@@ -163,14 +163,37 @@ extension CaseTable {
             (RopeParams(mode: .neox, nDims: 256, freqBase: 10000), 256, 2048, 1, 9),     // Gemma 3 local layers (k: one head)
         ]
         return variants.map { p, hd, maxPos, heads, tokens in
-            ConformanceCase(op: "rope", type: "f32",
-                            shape: "\(p.mode.rawValue) d=\(hd) rot=\(p.nDims) base=\(Int(p.freqBase)) scale=\(p.freqScale) pos<\(maxPos) h=\(heads) t=\(tokens)",
-                            threshold: Tolerance.rope, check: .op, flops: Double(hd * heads * tokens * 6), weightBytes: 0) { rng in
-                var c = OpCaseBuilder()
-                let x = c.floats("x", Shape(hd, heads, tokens), rng.normal(count: hd * heads * tokens))
-                let positions: [Int32] = [0] + (1..<tokens).map { _ in Int32(rng.int(below: maxPos)) }
-                return c.finish(try c.builder.rope(x, positions: c.ints("pos", positions), p))
-            }
+            ropeCase(p, hd, maxPos, heads, tokens)
+        } + [ropeSharedTables]
+    }
+
+    static func ropeCase(_ p: RopeParams, _ hd: Int, _ maxPos: Int, _ heads: Int, _ tokens: Int) -> ConformanceCase {
+        ConformanceCase(op: "rope", type: "f32",
+                        shape: "\(p.mode.rawValue) d=\(hd) rot=\(p.nDims) base=\(Int(p.freqBase)) scale=\(p.freqScale) pos<\(maxPos) h=\(heads) t=\(tokens)",
+                        threshold: Tolerance.rope, check: .op, flops: Double(hd * heads * tokens * 6), weightBytes: 0) { rng in
+            var c = OpCaseBuilder()
+            let x = c.floats("x", Shape(hd, heads, tokens), rng.normal(count: hd * heads * tokens))
+            let positions: [Int32] = [0] + (1..<tokens).map { _ in Int32(rng.int(below: maxPos)) }
+            return c.finish(try c.builder.rope(x, positions: c.ints("pos", positions), p))
+        }
+    }
+
+    /// Three ropes in one graph, summed: two position sets under one base, and the first set under a
+    /// second base. A backend that computes the angle table once and shares it between nodes (the CPU
+    /// backend) must key it by parameters and positions: a table kept for the wrong ones fails here.
+    static var ropeSharedTables: ConformanceCase {
+        let (hd, heads, tokens) = (128, 2, 70)
+        return ConformanceCase(op: "rope", type: "f32", shape: "neox d=\(hd) h=\(heads) t=\(tokens) ×3 in one graph: two position sets, two bases",
+                               threshold: Tolerance.rope, check: .graph, flops: Double(3 * hd * heads * tokens * 6), weightBytes: 0) { rng in
+            var c = OpCaseBuilder()
+            let local = RopeParams(mode: .neox, nDims: hd, freqBase: 10000), global = RopeParams(mode: .neox, nDims: hd, freqBase: 1e6)
+            let x = c.floats("x", Shape(hd, heads, tokens), rng.normal(count: hd * heads * tokens))
+            let y = c.floats("y", Shape(hd, heads, tokens), rng.normal(count: hd * heads * tokens))
+            let first: [Int32] = (0..<tokens).map { _ in Int32(rng.int(below: 4096)) }
+            let p1 = c.ints("pos1", first), p2 = c.ints("pos2", first.map { $0 + 1 })
+            let a = try c.builder.rope(x, positions: p1, local), b = try c.builder.rope(y, positions: p2, local)
+            let g = try c.builder.rope(x, positions: p1, global)
+            return c.finish(try c.builder.add(try c.builder.add(a, b), g))
         }
     }
 

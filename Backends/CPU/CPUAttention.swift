@@ -5,13 +5,17 @@ import Glibc
 import Darwin
 #endif
 
-/// Attention, one work item per (head, block of up to 8 query tokens), keys in tiles.
+/// Attention as an online softmax over tiles of keys, in work items of (kv group, block of its heads,
+/// block of query tokens, range of keys), up to 8 queries an item.
 ///
-/// Why this shape (measured on the Zen2 EPYC, Gemma 3 prefill of 128 tokens, f16 K/V, head dim 256):
-/// one item per (head, query) converted every f16 key and value row once per query and paid an
-/// `expf` and a rescale of the accumulator per key: 567 µs a call, 6 % of the prefill. Here a tile of
-/// keys is converted once for up to 8 queries, each query takes its tile's scores first, moves its
-/// running maximum once per tile, and exponentiates 8 scores at a time (``VectorMath/exp(_:)``).
+/// Why this shape (Zen2 EPYC, 2 threads, `EDGEHAL_CPU_PROFILE=1`): one item per (head, query) loaded
+/// (f16: converted) every key and value row once per query, paid an `expf` and a rescale of the
+/// accumulator per key, and waited on one chain of FMAs per dot product; a Gemma 3 prefill call of 128
+/// tokens took 567–780 µs, 6 % of the prefill, and 310–495 µs this way. Here the queries of an item
+/// share each tile of keys (the heads of a kv group read it once), take four keys a dot-product pass,
+/// move their running maximum once per tile and exponentiate 8 scores at a time (``VectorMath/exp(_:)``).
+/// When there are fewer than two items a worker (decode) the keys are split into ranges of at least 64
+/// and the partial softmaxes merged afterwards (flash-decoding), so every worker has keys to read.
 /// Keys past the last one a query's mask leaves visible are never read, so a decode graph over a long
 /// cache pays only for the positions in use; a query that sees no key gets zeros.
 final class AttentionKernel: @unchecked Sendable {
@@ -19,9 +23,8 @@ final class AttentionKernel: @unchecked Sendable {
     let kType: DType, vType: DType
     let scale: Float
     static let queriesPerItem = 8
-    /// Keys a tile: the converted K and V tiles stay within 16 KiB together (L1 is 32 KiB on Zen2),
-    /// so 32 keys at head dim 64 and 8 at Gemma 3's 256. 32 keys at 256 (64 KiB of tiles) made a
-    /// decode call 1.3× slower than one key at a time.
+    /// Keys a tile: 2 048 floats of K and as many of V (8 keys at Gemma 3's head dim 256, 32 at 64),
+    /// so both tiles and the accumulators stay in a 32 KiB L1.
     let tile: Int
     /// Per worker: the accumulators of its queries, a converted K tile and V tile, a tile's scores, and
     /// each query's running maximum and sum.
@@ -119,8 +122,9 @@ final class AttentionKernel: @unchecked Sendable {
             var vp: UnsafePointer<Float>? = nil
             for r in 0..<count {
                 let head = heads.lowerBound + r / tokens.count, token = tokens.lowerBound + r % tokens.count
-                // Keys past this query's visible end (or the item's keys) are masked: no dot product for them.
-                let visible = min(n, min(visibleEnd[token], keys.upperBound) - j0)
+                // Keys past this query's visible end are masked: no dot product for them (`end`, and so
+                // the tile, already stops at the item's last key).
+                let visible = min(n, visibleEnd[token] - j0)
                 guard visible > 0 else { continue }
                 let qv = q + (head * t + token) * d
                 let mrow = mask.map { $0 + token * kv + j0 }

@@ -48,7 +48,7 @@ public enum CPUKernelSet: String, Sendable, CaseIterable {
     func hasOwnKernel(_ type: DType) -> Bool {
         switch self {
         case .portable: return false
-        case .avx2: return [.q4_0, .q4_1, .q5_0, .q5_1, .q8_0, .q4_K, .q5_K, .q6_K].contains(type)
+        case .avx2: return [.q4_0, .q4_1, .q5_0, .q5_1, .q8_0, .q2_K, .q3_K, .q4_K, .q5_K, .q6_K].contains(type)
         }
     }
 }

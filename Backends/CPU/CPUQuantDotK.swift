@@ -198,6 +198,19 @@ extension QuantDot {
 
     // MARK: q3_K — { uint8 hmask[32]; uint8 qs[64]; uint8 scales[12]; fp16 d }, 110 bytes.
 
+    /// The sixteen signed scales of a q3_K block (6 bits stored + 32, ggml's aux shuffle: the bytes of
+    /// a0, a1 are scales 0…7, of a2, a3 scales 8…15). Shared by the portable and avx2 kernels.
+    @inline(__always) static func scalesQ3K(_ blk: UnsafeRawPointer) -> (SIMD8<Int32>, SIMD8<Int32>) {
+        let x0 = blk.loadUnaligned(fromByteOffset: 96, as: UInt32.self)
+        let x1 = blk.loadUnaligned(fromByteOffset: 100, as: UInt32.self)
+        let t = blk.loadUnaligned(fromByteOffset: 104, as: UInt32.self)
+        let a0 = (x0 & 0x0F0F_0F0F) | ((t & 0x0303_0303) << 4)
+        let a1 = (x1 & 0x0F0F_0F0F) | (((t >> 2) & 0x0303_0303) << 4)
+        let a2 = ((x0 >> 4) & 0x0F0F_0F0F) | (((t >> 4) & 0x0303_0303) << 4)
+        let a3 = ((x1 >> 4) & 0x0F0F_0F0F) | (((t >> 6) & 0x0303_0303) << 4)
+        return (bytes8(UInt64(a0) | UInt64(a1) << 32) &- 32, bytes8(UInt64(a2) | UInt64(a3) << 32) &- 32)
+    }
+
     enum Q3_K: RowKernel {
         static var blockSize: Int { 256 }
         @inline(__always)
@@ -207,16 +220,7 @@ extension QuantDot {
             let c0 = act.codes + col &* act.codeStride, m0 = act.meta + col &* act.metaStride
             for sb in 0..<blocks {
                 let blk = row + sb &* 110
-                // Sixteen 6-bit scales (stored + 32), ggml's aux shuffle: bytes of a0, a1 are scales 0…7.
-                let x0 = blk.loadUnaligned(fromByteOffset: 96, as: UInt32.self)
-                let x1 = blk.loadUnaligned(fromByteOffset: 100, as: UInt32.self)
-                let t = blk.loadUnaligned(fromByteOffset: 104, as: UInt32.self)
-                let a0 = (x0 & 0x0F0F_0F0F) | ((t & 0x0303_0303) << 4)
-                let a1 = (x1 & 0x0F0F_0F0F) | (((t >> 2) & 0x0303_0303) << 4)
-                let a2 = ((x0 >> 4) & 0x0F0F_0F0F) | (((t >> 4) & 0x0303_0303) << 4)
-                let a3 = ((x1 >> 4) & 0x0F0F_0F0F) | (((t >> 6) & 0x0303_0303) << 4)
-                let sLo = bytes8(UInt64(a0) | UInt64(a1) << 32) &- 32
-                let sHi = bytes8(UInt64(a2) | UInt64(a3) << 32) &- 32
+                let (sLo, sHi) = scalesQ3K(blk)
                 let cb = c0 + sb &* 512, mb = m0 + sb &* KMeta.bytes
                 // Third bit of run b = 4h + k: bit b of hmask[l]; `hb` is hmask shifted right by b.
                 var hb = words(blk)

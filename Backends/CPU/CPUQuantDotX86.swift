@@ -34,6 +34,8 @@ extension MatMulKernel {
             case .q4_K: return job.run(X86Dot.K4K5<QuantDot.Without>.self, act)
             case .q5_K: return job.run(X86Dot.K4K5<QuantDot.With>.self, act)
             case .q6_K: return job.run(X86Dot.Q6_K.self, act)
+            case .q3_K: return job.run(X86Dot.Q3_K.self, act)
+            case .q2_K: return job.run(X86Dot.Q2_K.self, act)
             default: break
             }
         }
@@ -233,6 +235,32 @@ enum X86Dot {
         }
     }
 
+    /// The frame of every K-quant kernel: `block(blk, cb, mb, &acc)` adds super-block `blk` (its columns'
+    /// codes at cb, metadata at mb) into the tile's accumulators; then each column's sum goes out.
+    @inline(__always) static func superBlocks<T: TileWidth>(_: T.Type, _ row: UnsafeRawPointer, blocks: Int, blockBytes: Int,
+                                                           _ act: ActColumns, col: Int, _ out: UnsafeMutablePointer<Float>, outStride: Int,
+                                                           _ block: (UnsafeRawPointer, UnsafeRawPointer, UnsafeRawPointer, inout Oct) -> Void) {
+        var acc = Oct()
+        let c0 = act.codes + col &* act.codeStride, m0 = act.meta + col &* act.metaStride
+        for sb in 0..<blocks {
+            block(row + sb &* blockBytes, c0 + sb &* 256, m0 + sb &* KMeta.bytes, &acc)
+        }
+        columns(T.self) { j in out[j &* outStride] = acc[j].sum() }
+    }
+
+    /// acc[j] += d·(sbAcc[j] + o_lo·Σ16(0…7) + o_hi·Σ16(8…15)): a run offset per 16 values (q3_K −4, q6_K
+    /// −32, times the sub-block scales) through the 16-value activation sums.
+    @inline(__always) static func fold16<T: TileWidth>(_: T.Type, _ acc: inout Oct, _ sbAcc: Oct, _ oLo: SIMD8<Float>, _ oHi: SIMD8<Float>,
+                                                      _ d: SIMD8<Float>, _ mb: UnsafeRawPointer, _ act: ActColumns) {
+        columns(T.self) { j in
+            let mj = mb + j &* act.metaStride
+            var s = sbAcc[j]
+            s.addProduct(oLo, KMeta.sums16(mj, 0))
+            s.addProduct(oHi, KMeta.sums16(mj, 1))
+            acc[j].addProduct(s, d)
+        }
+    }
+
     /// q4_K and q5_K (layouts in CPUQuantDotK.swift): eight runs of 32 with 6-bit scales and minimums.
     enum K4K5<Q: QuantDot.FifthBit>: RowKernel {
         static var blockSize: Int { 256 }
@@ -242,12 +270,8 @@ enum X86Dot {
                                       _ out: UnsafeMutablePointer<Float>, outStride: Int) {
             let fifthBit = Q.present
             let blockBytes = fifthBit ? 176 : 144, qsOffset = fifthBit ? 48 : 16
-            var acc = Oct()
-            let c0 = act.codes + col &* act.codeStride, m0 = act.meta + col &* act.metaStride
-            for sb in 0..<blocks {
-                let blk = row + sb &* blockBytes
+            superBlocks(T.self, row, blocks: blocks, blockBytes: blockBytes, act, col: col, out, outStride: outStride) { blk, cb, mb, acc in
                 let (sc, mn) = QuantDot.scalesMinsK4(blk + 4)
-                let cb = c0 + sb &* 256, mb = m0 + sb &* KMeta.bytes
                 // q5_K: bit r of qh[l] is the fifth bit of run r; `h` is qh shifted right by 2c.
                 var h = fifthBit ? blk.loadUnaligned(fromByteOffset: 16, as: Bytes.self) : Bytes()
                 var sbAcc = Oct()
@@ -272,7 +296,89 @@ enum X86Dot {
                     acc[j].addProduct(mins * KMeta.sums32(mb + j &* act.metaStride), dmin)
                 }
             }
-            columns(T.self) { j in out[j &* outStride] = acc[j].sum() }
+        }
+    }
+
+    /// The eight bytes of x as Int32 lanes, one vpmovzxbd (QuantDot.bytes8 goes lane by lane here).
+    @inline(__always) static func widen(_ x: UInt64) -> SIMD8<Int32> {
+        unsafeBitCast(_mm256_cvtepu8_epi32(_mm_cvtsi64_si128(Int64(bitPattern: x))), to: SIMD8<Int32>.self)
+    }
+
+    /// Eight small scales with each one in both 16-bit halves of its lane, for ``halves(_:_:)``.
+    @inline(__always) static func paired(_ s: SIMD8<Int32>) -> SIMD8<Int32> { (s & 0xFFFF) | (s &<< 16) }
+
+    /// [s_i ×8, s_i+1 ×8] from paired scales, the scales of a run's two 16-value sub-blocks as vpmaddwd's
+    /// second operand: one vpermd. Building it from two extracted lanes took about six instructions a
+    /// run, which left q3_K's mat-vec no faster than the portable kernel (measured).
+    @inline(__always) static func halves(_ paired: SIMD8<Int32>, _ i: Int32) -> SIMD16<Int16> {
+        let index = SIMD8<Int32>(i, i, i, i, i &+ 1, i &+ 1, i &+ 1, i &+ 1)
+        return unsafeBitCast(_mm256_permutevar8x32_epi32(unsafeBitCast(paired, to: __m256i.self), unsafeBitCast(index, to: __m256i.self)),
+                             to: SIMD16<Int16>.self)
+    }
+
+    /// q3_K — { uint8 hmask[32]; uint8 qs[64]; uint8 scales[12]; fp16 d }: codes 0…7 (q + 4) from two
+    /// bits of qs and one of hmask, a signed 6-bit scale per 16 values; the −4 enters through the
+    /// 16-value activation sums, as q6_K's −32 does.
+    enum Q3_K: RowKernel {
+        static var blockSize: Int { 256 }
+        static var wideTiles: Bool { true }
+        @inline(__always)
+        static func row<T: TileWidth>(_: T.Type, _ row: UnsafeRawPointer, blocks: Int, _ act: ActColumns, col: Int,
+                                      _ out: UnsafeMutablePointer<Float>, outStride: Int) {
+            let low2 = Bytes(repeating: splat(0x03)), bit0 = Bytes(repeating: splat(0x01))
+            superBlocks(T.self, row, blocks: blocks, blockBytes: 110, act, col: col, out, outStride: outStride) { blk, cb, mb, acc in
+                let (sLo, sHi) = QuantDot.scalesQ3K(blk)
+                // Run r = 4h + k: bits 2k, 2k + 1 of qs[32h + l] and bit r of hmask[l], l = 0…31.
+                let hm = blk.loadUnaligned(as: Bytes.self)
+                var sbAcc = Oct()
+                for h in 0..<2 {
+                    let q = blk.loadUnaligned(fromByteOffset: 32 &+ 32 &* h, as: Bytes.self)
+                    let s = paired(h == 0 ? sLo : sHi)
+                    for k in 0..<4 {
+                        let r = 4 &* h &+ k
+                        let w = ((q &>> UInt32(2 &* k)) & low2) | (((hm &>> UInt32(r)) & bit0) &<< 2)
+                        kRuns(T.self, &sbAcc, w, halves(s, Int32(2 &* k)), cb, mb, act, r)
+                    }
+                }
+                if T.n == 1 { sbAcc.lo.v0 += sbAcc.lo.v1 }
+                let d = SIMD8<Float>(repeating: QuantDot.f16(blk, 108))
+                let oLo = SIMD8<Float>(sLo) * -4, oHi = SIMD8<Float>(sHi) * -4
+                fold16(T.self, &acc, sbAcc, oLo, oHi, d, mb, act)
+            }
+        }
+    }
+
+    /// q2_K — { uint8 scales[16]; uint8 qs[64]; fp16 d; fp16 dmin }: codes 0…3, per 16 values a 4-bit
+    /// scale (low nibble) and a 4-bit minimum (high nibble); the minimums enter through the 16-value sums.
+    enum Q2_K: RowKernel {
+        static var blockSize: Int { 256 }
+        static var wideTiles: Bool { true }
+        @inline(__always)
+        static func row<T: TileWidth>(_: T.Type, _ row: UnsafeRawPointer, blocks: Int, _ act: ActColumns, col: Int,
+                                      _ out: UnsafeMutablePointer<Float>, outStride: Int) {
+            let low2 = Bytes(repeating: splat(0x03))
+            superBlocks(T.self, row, blocks: blocks, blockBytes: 84, act, col: col, out, outStride: outStride) { blk, cb, mb, acc in
+                let p0 = blk.loadUnaligned(as: UInt64.self), p1 = blk.loadUnaligned(fromByteOffset: 8, as: UInt64.self)
+                var sbAcc = Oct()
+                for h in 0..<2 {
+                    // Run r = 4h + k: bits 2k, 2k + 1 of qs[32h + l]; scales[2r], scales[2r + 1].
+                    let q = blk.loadUnaligned(fromByteOffset: 16 &+ 32 &* h, as: Bytes.self)
+                    let s = paired(widen((h == 0 ? p0 : p1) & 0x0F0F_0F0F_0F0F_0F0F))
+                    for k in 0..<4 {
+                        let w = (q &>> UInt32(2 &* k)) & low2
+                        kRuns(T.self, &sbAcc, w, halves(s, Int32(2 &* k)), cb, mb, act, 4 &* h &+ k)
+                    }
+                }
+                if T.n == 1 { sbAcc.lo.v0 += sbAcc.lo.v1 }
+                let d = SIMD8<Float>(repeating: QuantDot.f16(blk, 80)), dmin = SIMD8<Float>(repeating: -QuantDot.f16(blk, 82))
+                let mLo = SIMD8<Float>(QuantDot.bytes8((p0 >> 4) & 0x0F0F_0F0F_0F0F_0F0F))
+                let mHi = SIMD8<Float>(QuantDot.bytes8((p1 >> 4) & 0x0F0F_0F0F_0F0F_0F0F))
+                columns(T.self) { j in
+                    let mj = mb + j &* act.metaStride
+                    acc[j].addProduct(sbAcc[j], d)
+                    acc[j].addProduct(mLo * KMeta.sums16(mj, 0) + mHi * KMeta.sums16(mj, 1), dmin)
+                }
+            }
         }
     }
 
@@ -284,17 +390,13 @@ enum X86Dot {
         @inline(__always)
         static func row<T: TileWidth>(_: T.Type, _ row: UnsafeRawPointer, blocks: Int, _ act: ActColumns, col: Int,
                                       _ out: UnsafeMutablePointer<Float>, outStride: Int) {
-            var acc = Oct()
-            let c0 = act.codes + col &* act.codeStride, m0 = act.meta + col &* act.metaStride
-            for sb in 0..<blocks {
-                let blk = row + sb &* 210
+            superBlocks(T.self, row, blocks: blocks, blockBytes: 210, act, col: col, out, outStride: outStride) { blk, cb, mb, acc in
                 let sc = blk.loadUnaligned(fromByteOffset: 192, as: SIMD16<Int8>.self)
-                let cb = c0 + sb &* 256, mb = m0 + sb &* KMeta.bytes
+                let scLo = SIMD8<Int32>(truncatingIfNeeded: sc.lowHalf), scHi = SIMD8<Int32>(truncatingIfNeeded: sc.highHalf)
                 var sbAcc = Oct()
-                @inline(__always) func scales(_ r: Int) -> SIMD16<Int16> {
-                    SIMD16<Int16>(lowHalf: SIMD8(repeating: Int16(sc[2 &* r])), highHalf: SIMD8(repeating: Int16(sc[2 &* r &+ 1])))
-                }
                 for h in 0..<2 {
+                    let s = paired(h == 0 ? scLo : scHi)
+                    @inline(__always) func scales(_ r: Int) -> SIMD16<Int16> { halves(s, Int32(2 &* (r & 3))) }
                     let l0 = blk.loadUnaligned(fromByteOffset: 64 &* h, as: Bytes.self)
                     let l1 = blk.loadUnaligned(fromByteOffset: 64 &* h &+ 32, as: Bytes.self)
                     let qh = blk.loadUnaligned(fromByteOffset: 128 &+ 32 &* h, as: Bytes.self)
@@ -308,17 +410,10 @@ enum X86Dot {
                 }
                 if T.n == 1 { sbAcc.lo.v0 += sbAcc.lo.v1 }
                 let d = SIMD8<Float>(repeating: QuantDot.f16(blk, 208))
-                let sLo = SIMD8<Float>(SIMD8<Int32>(truncatingIfNeeded: sc.lowHalf)) * -32
-                let sHi = SIMD8<Float>(SIMD8<Int32>(truncatingIfNeeded: sc.highHalf)) * -32
-                columns(T.self) { j in
-                    let mj = mb + j &* act.metaStride
-                    var s = sbAcc[j]
-                    s.addProduct(sLo, KMeta.sums16(mj, 0))
-                    s.addProduct(sHi, KMeta.sums16(mj, 1))
-                    acc[j].addProduct(s, d)
-                }
+                let sLo = SIMD8<Float>(scLo) * -32
+                let sHi = SIMD8<Float>(scHi) * -32
+                fold16(T.self, &acc, sbAcc, sLo, sHi, d, mb, act)
             }
-            columns(T.self) { j in out[j &* outStride] = acc[j].sum() }
         }
     }
 }

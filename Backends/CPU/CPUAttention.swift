@@ -121,7 +121,7 @@ final class AttentionKernel: @unchecked Sendable {
             let kp = rows(k, kType, first: g * kv + j0, count: n, into: kTile)
             var vp: UnsafePointer<Float>? = nil
             for r in 0..<count {
-                let head = heads.lowerBound + r / tokens.count, token = tokens.lowerBound + r % tokens.count
+                let (head, token) = Self.query(r, heads, tokens)
                 // Keys past this query's visible end are masked: no dot product for them (`end`, and so
                 // the tile, already stops at the item's last key).
                 let visible = min(n, visibleEnd[token] - j0)
@@ -157,29 +157,34 @@ final class AttentionKernel: @unchecked Sendable {
                 (p + 2).update(from: a, count: d)
                 continue
             }
-            let head = heads.lowerBound + r / tokens.count, token = tokens.lowerBound + r % tokens.count
+            let (head, token) = Self.query(r, heads, tokens)
             let o = out + (head * t + token) * d
             let inv: Float = sum[r] > 0 ? 1 / sum[r] : 0
             for i in 0..<d { o[i] = a[i] * inv }
         }
     }
 
+    /// Query `r` of an item: heads outer, tokens inner.
+    @inline(__always) static func query(_ r: Int, _ heads: Range<Int>, _ tokens: Range<Int>) -> (head: Int, token: Int) {
+        (heads.lowerBound + r / tokens.count, tokens.lowerBound + r % tokens.count)
+    }
+
     /// Each query's ranges of keys combined: values and sums rescaled to the largest maximum.
     private func merge(_ partials: UnsafeMutablePointer<Float>, _ plan: Plan, out: UnsafeMutablePointer<Float>) {
-        let stride = Self.queriesPerItem * (d + 2)
-        for first in Swift.stride(from: 0, to: plan.chunks * hkv * plan.headBlocks * plan.tokenBlocks, by: plan.chunks) {
+        let itemFloats = Self.queriesPerItem * (d + 2)
+        for first in stride(from: 0, to: plan.chunks * hkv * plan.headBlocks * plan.tokenBlocks, by: plan.chunks) {
             let item = plan.item(first)
             let tokens = item.tokens
             for r in 0..<(item.heads.count * tokens.count) {
-                let head = item.heads.lowerBound + r / tokens.count, token = tokens.lowerBound + r % tokens.count
+                let (head, token) = Self.query(r, item.heads, tokens)
                 let o = out + (head * t + token) * d
                 var m = -Float.infinity
-                for c in 0..<plan.chunks { m = max(m, partials[(first + c) * stride + r * (d + 2)]) }
+                for c in 0..<plan.chunks { m = max(m, partials[(first + c) * itemFloats + r * (d + 2)]) }
                 o.update(repeating: 0, count: d)
                 guard m > -.infinity else { continue }
                 var total: Float = 0
                 for c in 0..<plan.chunks {
-                    let p = partials + (first + c) * stride + r * (d + 2)
+                    let p = partials + (first + c) * itemFloats + r * (d + 2)
                     guard p[0] > -.infinity else { continue }
                     let w = expf(p[0] - m)
                     total += p[1] * w

@@ -70,9 +70,15 @@ enum Norms {
 final class RopeTables: @unchecked Sendable {
     private final class Entry {
         var positions: [Int32] = []
-        var table: UnsafeMutablePointer<Float>
-        var capacity: Int
-        init(capacity: Int) { self.capacity = capacity; table = .allocate(capacity: capacity) }
+        let table: UnsafeMutablePointer<Float>
+        let capacity: Int
+        /// freqScale · base^(−2i/nDims), i < nDims/2: fixed by the parameters, so computed once.
+        let inverse: [Double]
+        init(_ p: RopeParams, capacity: Int) {
+            self.capacity = capacity
+            table = .allocate(capacity: capacity)
+            inverse = (0..<(p.nDims / 2)).map { Double(p.freqScale) * pow(Double(p.freqBase), -Double(2 * $0) / Double(p.nDims)) }
+        }
         deinit { table.deallocate() }
     }
     private var entries: [RopeParams: Entry] = [:]
@@ -81,14 +87,14 @@ final class RopeTables: @unchecked Sendable {
     func table(_ p: RopeParams, positions: UnsafePointer<Int32>, tokens: Int, pool: WorkerPool) -> UnsafePointer<Float> {
         let entry: Entry
         if let e = entries[p], e.capacity >= tokens * p.nDims { entry = e } else {
-            entry = Entry(capacity: tokens * p.nDims)
+            entry = Entry(p, capacity: tokens * p.nDims)
             entries[p] = entry
         }
         let current = UnsafeBufferPointer(start: positions, count: tokens)
         if entry.positions.elementsEqual(current) { return UnsafePointer(entry.table) }
         entry.positions = Array(current)
         let half = p.nDims / 2
-        let inverse = (0..<half).map { Double(p.freqScale) * pow(Double(p.freqBase), -Double(2 * $0) / Double(p.nDims)) }
+        let inverse = entry.inverse
         nonisolated(unsafe) let table = entry.table
         let fill: (Range<Int>) -> Void = { r in
             for t in r {

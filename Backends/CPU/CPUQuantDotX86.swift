@@ -371,8 +371,8 @@ enum X86Dot {
                 }
                 if T.n == 1 { sbAcc.lo.v0 += sbAcc.lo.v1 }
                 let d = SIMD8<Float>(repeating: QuantDot.f16(blk, 80)), dmin = SIMD8<Float>(repeating: -QuantDot.f16(blk, 82))
-                let mLo = SIMD8<Float>(QuantDot.bytes8((p0 >> 4) & 0x0F0F_0F0F_0F0F_0F0F))
-                let mHi = SIMD8<Float>(QuantDot.bytes8((p1 >> 4) & 0x0F0F_0F0F_0F0F_0F0F))
+                let mLo = SIMD8<Float>(widen((p0 >> 4) & 0x0F0F_0F0F_0F0F_0F0F))
+                let mHi = SIMD8<Float>(widen((p1 >> 4) & 0x0F0F_0F0F_0F0F_0F0F))
                 columns(T.self) { j in
                     let mj = mb + j &* act.metaStride
                     acc[j].addProduct(sbAcc[j], d)

@@ -47,14 +47,19 @@ final class MatMulKernel: @unchecked Sendable {
         out = output
         self.kernels = kernels.hasOwnKernel(weights.type) ? kernels : .portable
         let k = weights.shape[0]
-        layout = ActivationLayout.forWeights(weights.type, kernels: self.kernels)
+        // Interleaved groups of 8 columns only where a matrix has one (so mat-vecs share bytes256 codes).
+        let preferred = ActivationLayout.forWeights(weights.type, kernels: self.kernels)
+        layout = activations.shape[1] < 8 ? preferred?.perColumn : preferred
         sScale = ActivationLayout.sumScale(weights.type)
         columns = activations.shape.rows
         if let layout {
             let padded = layout.paddedLength(k)
             codeStride = (padded * layout.codeBytes + 63) / 64 * 64
             metaStride = (padded / layout.block * layout.metaBytes + 63) / 64 * 64
-            panel = max(4, (128 * 1024 / (codeStride + metaStride)) / 4 * 4)
+            let unit = layout.groupsOf8 ? 8 : 4
+            panel = max(unit, (128 * 1024 / (codeStride + metaStride)) / unit * unit)
+            // A bytes256Cols8 group fills exactly the places of its 8 columns.
+            precondition(!layout.groupsOf8 || (codeStride == padded && metaStride == padded / 2), "mul_mat: cols8 strides")
         } else {
             codeStride = 0
             metaStride = 0
@@ -96,18 +101,26 @@ final class MatMulKernel: @unchecked Sendable {
         if let layout, quantizes {
             // Quantize every activation column once.
             if columns == 1 || k * columns < 1 << 14 {
-                for j in 0..<columns {
-                    ActivationQuant.quantizeRow(x + j * k, k: k, layout: layout, sScale: sScale,
-                                                codes: codes + j * codeStride, meta: meta + j * metaStride)
-                }
+                for j in 0..<columns { quantizeColumn(j, x, layout) }
             } else {
                 pool.parallelFor(columns) { range in
-                    for j in range {
-                        ActivationQuant.quantizeRow(x + j * k, k: k, layout: layout, sScale: self.sScale,
-                                                    codes: self.codes + j * self.codeStride, meta: self.meta + j * self.metaStride)
-                    }
+                    for j in range { self.quantizeColumn(j, x, layout) }
                 }
             }
+        }
+    }
+
+    /// Column `j` (of all B2·B3 matrices' columns) in its place: within its matrix's whole groups of 8
+    /// interleaved (bytes256Cols8), else on its own.
+    private func quantizeColumn(_ j: Int, _ x: UnsafePointer<Float>, _ layout: ActivationLayout) {
+        let k = a.shape[0], n = b.shape[1], within = j % n
+        if layout.groupsOf8 && within < n / 8 * 8 {
+            let first = j - within % 8
+            ActivationQuant.quantizeInGroup(x + j * k, k: k, lane: within % 8,
+                                            codes: codes + first * codeStride, meta: meta + first * metaStride)
+        } else {
+            ActivationQuant.quantizeRow(x + j * k, k: k, layout: layout.perColumn, sScale: sScale,
+                                        codes: codes + j * codeStride, meta: meta + j * metaStride)
         }
     }
 
@@ -129,7 +142,7 @@ final class MatMulKernel: @unchecked Sendable {
                 let col0 = (i3 * b2 + i2) * n
                 let oMat = o + col0 * m
                 let job = RowJob(weights: aMat, rowBytes: rowBytes, k: k, rows: lo..<hi, columns: n, panel: panel,
-                                 out: oMat, outStride: m)
+                                 out: oMat, outStride: m, cols8: layout?.groupsOf8 ?? false)
                 switch a.type {
                 case .f32, .f16:
                     FloatMatMul.run(job, f16: a.type == .f16, x: x + col0 * k)
@@ -192,10 +205,22 @@ protocol RowKernel {
     /// which is a third of the time for SmolLM2's 576-value rows. Used for rows of ≤ 640 bytes.
     static func rowPair(_ row0: UnsafeRawPointer, _ row1: UnsafeRawPointer, blocks: Int, _ act: ActColumns, col: Int,
                         _ out: UnsafeMutablePointer<Float>)
+    /// Whether `rowCols8` exists: prefill then takes whole groups of 8 columns in the bytes256Cols8
+    /// layout (ActivationLayout.forWeights must ask for it).
+    static var cols8: Bool { get }
+    /// One row against the 8 columns of the bytes256Cols8 group at `col`: out[j · outStride], j < 8.
+    static func rowCols8(_ row: UnsafeRawPointer, blocks: Int, _ act: ActColumns, col: Int,
+                         _ out: UnsafeMutablePointer<Float>, outStride: Int)
 }
 
 extension RowKernel {
     static var wideTiles: Bool { false }
+    static var cols8: Bool { false }
+
+    static func rowCols8(_ row: UnsafeRawPointer, blocks: Int, _ act: ActColumns, col: Int,
+                         _ out: UnsafeMutablePointer<Float>, outStride: Int) {
+        preconditionFailure("mul_mat: no kernel for the bytes256Cols8 layout")
+    }
 
     @inline(__always)
     static func rowPair(_ row0: UnsafeRawPointer, _ row1: UnsafeRawPointer, blocks: Int, _ act: ActColumns, col: Int,
@@ -236,9 +261,12 @@ struct RowJob {
     var panel: Int
     var out: UnsafeMutablePointer<Float>
     var outStride: Int
+    /// Whether the activations' whole groups of 8 columns are interleaved (bytes256Cols8).
+    var cols8 = false
 
     @inline(never)
     func run<R: RowKernel>(_: R.Type, _ act: ActColumns) {
+        precondition(!cols8 || R.cols8, "mul_mat: bytes256Cols8 activations for a kernel without rowCols8")
         let blocks = k / R.blockSize
         if columns == 1 {
             R.rows(Tile1.self, weights + rows.lowerBound * rowBytes, rowBytes: rowBytes, count: rows.count, blocks: blocks,
@@ -251,6 +279,11 @@ struct RowJob {
             for r in rows {
                 let w = weights + r * rowBytes
                 var c = p0
+                // Panels start at multiples of 8 here, so c + 8 ≤ p1 ≤ N is a whole group.
+                while cols8 && c + 8 <= p1 {
+                    R.rowCols8(w, blocks: blocks, act, col: c, out + c * outStride + r, outStride: outStride)
+                    c += 8
+                }
                 while R.wideTiles && c + 8 <= p1 {
                     R.rows(Tile8.self, w, rowBytes: rowBytes, count: 1, blocks: blocks, act, col: c, out + c * outStride + r,
                            outStride: outStride)

@@ -44,13 +44,27 @@ enum ActivationLayout {
     /// A's values 0…15, B's 0…15, A's 16…31, B's 16…31 (the nibble order of the two blocks' `qs` read
     /// side by side). Metadata as pairs32, which an odd last block's zero partner also follows.
     case pairBytes64
+    /// The avx2 prefill kernels that take 8 columns in the lanes of one register (q4_K): a matrix's
+    /// columns 8g … 8g + 7 (every whole group of 8 of its N) are stored interleaved, in the space of
+    /// those 8 bytes256 columns. Run r (values 32r … 32r + 31) is 256 bytes of codes at 256r: step s
+    /// (values 4s … 4s + 3) is 32 bytes, 4 of each column in column order, so one broadcast of 4 weight
+    /// codes meets all 8 columns in one vpmaddubsw. Its metadata is 128 bytes at 128r: d_r of the 8
+    /// columns, then d_r·Σq over the run, over its values 0…15 and 16…31 (8 Floats each). A matrix's
+    /// last N mod 8 columns stay in bytes256 (`perColumn`), as every column does when N < 8.
+    case bytes256Cols8
+
+    /// The layout of a column outside whole groups of 8 (the layout itself, except for bytes256Cols8).
+    var perColumn: ActivationLayout { self == .bytes256Cols8 ? .bytes256 : self }
+
+    /// Whether whole groups of 8 columns are interleaved (bytes256Cols8).
+    var groupsOf8: Bool { self == .bytes256Cols8 }
 
     /// Values per metadata record.
     var block: Int {
         switch self {
         case .pairs32, .pairBytes64: return 64
         case .natural32: return 32
-        case .evenOdd256, .bytes256: return 256
+        case .evenOdd256, .bytes256, .bytes256Cols8: return 256
         }
     }
 
@@ -58,12 +72,12 @@ enum ActivationLayout {
         switch self {
         case .pairs32, .pairBytes64: return 64
         case .natural32: return 32
-        case .evenOdd256, .bytes256: return 128
+        case .evenOdd256, .bytes256, .bytes256Cols8: return 128
         }
     }
 
     /// Bytes per stored code: Int16 lanes for the portable kernels, Int8 for the avx2 layouts.
-    var codeBytes: Int { self == .bytes256 || self == .pairBytes64 ? 1 : 2 }
+    var codeBytes: Int { self == .bytes256 || self == .bytes256Cols8 || self == .pairBytes64 ? 1 : 2 }
 
     /// Activation row length the layout needs for `k` values (pairs32 rounds up to whole pairs).
     func paddedLength(_ k: Int) -> Int { (k + block - 1) / block * block }
@@ -87,6 +101,7 @@ enum ActivationLayout {
         }
         // The avx2 kernels read the same blocks as bytes: pairs side by side, everything else in natural order.
         guard kernels.hasOwnKernel(type), let portable else { return portable }
+        if type == .q4_K { return .bytes256Cols8 }
         return portable == .pairs32 ? .pairBytes64 : .bytes256
     }
 }
@@ -148,7 +163,7 @@ enum ActivationQuant {
         let xr = UnsafeRawPointer(x)
         // Codes are written in natural order first, then permuted in place by a separate
         // (non-inlined) pass: fused, LLVM pushes the lane permutation up into the float loads.
-        switch layout {
+        switch layout.perColumn {
         case .natural32:
             for b in 0..<(k / 32) {
                 let (i0, i1, i2, i3, d, _) = block32(xr + b * 128)
@@ -193,7 +208,7 @@ enum ActivationQuant {
                 storeKMeta(meta, r, d, i0 &+ i1, i2 &+ i3)
             }
             permuteEvenOdd(codes, runs: k / 32)
-        case .bytes256:
+        case .bytes256, .bytes256Cols8:
             let blocks = k / 32, padded = layout.paddedLength(k) / 32
             for b in 0..<blocks {
                 let (i0, i1, i2, i3, d, _) = block32(xr + b * 128)
@@ -220,6 +235,35 @@ enum ActivationQuant {
         md.storeBytes(of: d * (s0 + s1), toByteOffset: 32 + 4 * j, as: Float.self)
         md.storeBytes(of: d * s0, toByteOffset: 64 + 8 * j, as: Float.self)
         md.storeBytes(of: d * s1, toByteOffset: 68 + 8 * j, as: Float.self)
+    }
+
+    /// Quantizes column `lane` (0…7) of a bytes256Cols8 group whose codes start at `codes` and metadata
+    /// at `meta` (the group's first column's places): the same codes and scales as bytes256, interleaved.
+    static func quantizeInGroup(_ x: UnsafePointer<Float>, k: Int, lane: Int,
+                                codes: UnsafeMutableRawPointer, meta: UnsafeMutableRawPointer) {
+        let xr = UnsafeRawPointer(x)
+        let blocks = k / 32, padded = ActivationLayout.bytes256.paddedLength(k) / 32
+        for b in 0..<padded {
+            let c = codes + b * 256 + lane * 4, m = meta + b * 128 + lane * 4
+            guard b < blocks else {
+                for s in 0..<8 { c.storeBytes(of: 0, toByteOffset: 32 * s, as: UInt32.self) }
+                for f in 0..<4 { m.storeBytes(of: 0, toByteOffset: 32 * f, as: Float.self) }
+                continue
+            }
+            let (i0, i1, i2, i3, d, _) = block32(xr + b * 128)
+            // Values 8h … 8h + 7 are steps 2h and 2h + 1.
+            func steps(_ h: Int, _ v: SIMD8<Int32>) {
+                let w = unsafeBitCast(SIMD8<Int8>(truncatingIfNeeded: v), to: UInt64.self)
+                c.storeBytes(of: UInt32(truncatingIfNeeded: w), toByteOffset: 64 * h, as: UInt32.self)
+                c.storeBytes(of: UInt32(truncatingIfNeeded: w >> 32), toByteOffset: 64 * h + 32, as: UInt32.self)
+            }
+            steps(0, i0); steps(1, i1); steps(2, i2); steps(3, i3)
+            let s0 = Float((i0 &+ i1).wrappedSum()), s1 = Float((i2 &+ i3).wrappedSum())
+            m.storeBytes(of: d, as: Float.self)
+            m.storeBytes(of: d * (s0 + s1), toByteOffset: 32, as: Float.self)
+            m.storeBytes(of: d * s0, toByteOffset: 64, as: Float.self)
+            m.storeBytes(of: d * s1, toByteOffset: 96, as: Float.self)
+        }
     }
 
     @inline(__always) static func storeNatural(_ c: UnsafeMutableRawPointer, _ i0: SIMD8<Int32>, _ i1: SIMD8<Int32>,
@@ -263,9 +307,9 @@ enum ActivationQuant {
         var out = [Int16](repeating: 0, count: k), scales: [Float] = []
         let c = codes.assumingMemoryBound(to: Int16.self)
         for j in 0..<k {
-            switch layout {
+            switch layout.perColumn {
             case .natural32: out[j] = c[j]
-            case .bytes256: out[j] = Int16(codes.load(fromByteOffset: j, as: Int8.self))
+            case .bytes256, .bytes256Cols8: out[j] = Int16(codes.load(fromByteOffset: j, as: Int8.self))
             case .pairBytes64:
                 let b = j / 32, v = j % 32
                 out[j] = Int16(codes.load(fromByteOffset: (b / 2) * 64 + (v / 16) * 32 + (b % 2) * 16 + v % 16, as: Int8.self))
@@ -279,10 +323,10 @@ enum ActivationQuant {
             }
         }
         for b in 0..<(k / 32) {
-            switch layout {
+            switch layout.perColumn {
             case .natural32: scales.append(meta.load(fromByteOffset: b * 32, as: Float.self))
             case .pairs32, .pairBytes64: scales.append(meta.load(fromByteOffset: (b / 2) * 64 + (b % 2) * 16, as: Float.self))
-            case .evenOdd256, .bytes256: scales.append(meta.load(fromByteOffset: (b / 8) * 128 + (b % 8) * 4, as: Float.self))
+            case .evenOdd256, .bytes256, .bytes256Cols8: scales.append(meta.load(fromByteOffset: (b / 8) * 128 + (b % 8) * 4, as: Float.self))
             }
         }
         return (out, scales)

@@ -211,6 +211,9 @@ protocol RowKernel {
     /// One row against the 8 columns of the bytes256Cols8 group at `col`: out[j · outStride], j < 8.
     static func rowCols8(_ row: UnsafeRawPointer, blocks: Int, _ act: ActColumns, col: Int,
                          _ out: UnsafeMutablePointer<Float>, outStride: Int)
+    /// rowCols8 for the groups at `col` and `col + 8` at once.
+    static func rowCols16(_ row: UnsafeRawPointer, blocks: Int, _ act: ActColumns, col: Int,
+                          _ out: UnsafeMutablePointer<Float>, outStride: Int)
 }
 
 extension RowKernel {
@@ -219,6 +222,11 @@ extension RowKernel {
 
     static func rowCols8(_ row: UnsafeRawPointer, blocks: Int, _ act: ActColumns, col: Int,
                          _ out: UnsafeMutablePointer<Float>, outStride: Int) {
+        preconditionFailure("mul_mat: no kernel for the bytes256Cols8 layout")
+    }
+
+    static func rowCols16(_ row: UnsafeRawPointer, blocks: Int, _ act: ActColumns, col: Int,
+                          _ out: UnsafeMutablePointer<Float>, outStride: Int) {
         preconditionFailure("mul_mat: no kernel for the bytes256Cols8 layout")
     }
 
@@ -280,6 +288,10 @@ struct RowJob {
                 let w = weights + r * rowBytes
                 var c = p0
                 // Panels start at multiples of 8 here, so c + 8 ≤ p1 ≤ N is a whole group.
+                while cols8 && c + 16 <= p1 {
+                    R.rowCols16(w, blocks: blocks, act, col: c, out + c * outStride + r, outStride: outStride)
+                    c += 16
+                }
                 while cols8 && c + 8 <= p1 {
                     R.rowCols8(w, blocks: blocks, act, col: c, out + c * outStride + r, outStride: outStride)
                     c += 8

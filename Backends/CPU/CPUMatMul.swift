@@ -58,8 +58,9 @@ final class MatMulKernel: @unchecked Sendable {
             metaStride = (padded / layout.block * layout.metaBytes + 63) / 64 * 64
             let unit = layout.groupsOf8 ? 8 : 4
             panel = max(unit, (128 * 1024 / (codeStride + metaStride)) / unit * unit)
-            // A bytes256Cols8 group fills exactly the places of its 8 columns.
-            precondition(!layout.groupsOf8 || (codeStride == padded && metaStride == padded / 2), "mul_mat: cols8 strides")
+            // A group of 8 interleaved columns fits in the places of its 8 columns.
+            let runs = layout.groupRuns(k)
+            precondition(!layout.groupsOf8 || (256 * runs <= 8 * codeStride && 128 * runs <= 8 * metaStride), "mul_mat: cols8 strides")
         } else {
             codeStride = 0
             metaStride = 0
@@ -116,7 +117,7 @@ final class MatMulKernel: @unchecked Sendable {
         let k = a.shape[0], n = b.shape[1], within = j % n
         if layout.groupsOf8 && within < n / 8 * 8 {
             let first = j - within % 8
-            ActivationQuant.quantizeInGroup(x + j * k, k: k, lane: within % 8,
+            ActivationQuant.quantizeInGroup(x + j * k, k: k, lane: within % 8, layout: layout,
                                             codes: codes + first * codeStride, meta: meta + first * metaStride)
         } else {
             ActivationQuant.quantizeRow(x + j * k, k: k, layout: layout.perColumn, sScale: sScale,

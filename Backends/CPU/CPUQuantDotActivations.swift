@@ -52,17 +52,30 @@ enum ActivationLayout {
     /// columns, then d_r·Σq over the run, over its values 0…15 and 16…31 (8 Floats each). A matrix's
     /// last N mod 8 columns stay in bytes256 (`perColumn`), as every column does when N < 8.
     case bytes256Cols8
+    /// The avx2 prefill kernels of q4_0 and q4_1: whole groups of 8 columns as in bytes256Cols8 (a run
+    /// is a block; the kernels read a run's d_r and d_r·Σq), the other columns in pairBytes64. A group
+    /// fits in its 8 columns' pairBytes64 places, which hold at least as many bytes per value.
+    case pairBytes64Cols8
 
-    /// The layout of a column outside whole groups of 8 (the layout itself, except for bytes256Cols8).
-    var perColumn: ActivationLayout { self == .bytes256Cols8 ? .bytes256 : self }
+    /// The layout of a column outside whole groups of 8 (the layout itself, except for the Cols8 ones).
+    var perColumn: ActivationLayout {
+        switch self {
+        case .bytes256Cols8: return .bytes256
+        case .pairBytes64Cols8: return .pairBytes64
+        default: return self
+        }
+    }
 
-    /// Whether whole groups of 8 columns are interleaved (bytes256Cols8).
-    var groupsOf8: Bool { self == .bytes256Cols8 }
+    /// Whether whole groups of 8 columns are interleaved (bytes256Cols8, pairBytes64Cols8).
+    var groupsOf8: Bool { perColumn != self }
+
+    /// Runs of 32 a group of 8 columns stores for `k` values (zero runs pad to the per-column length).
+    func groupRuns(_ k: Int) -> Int { perColumn.paddedLength(k) / 32 }
 
     /// Values per metadata record.
     var block: Int {
         switch self {
-        case .pairs32, .pairBytes64: return 64
+        case .pairs32, .pairBytes64, .pairBytes64Cols8: return 64
         case .natural32: return 32
         case .evenOdd256, .bytes256, .bytes256Cols8: return 256
         }
@@ -70,14 +83,14 @@ enum ActivationLayout {
 
     var metaBytes: Int {
         switch self {
-        case .pairs32, .pairBytes64: return 64
+        case .pairs32, .pairBytes64, .pairBytes64Cols8: return 64
         case .natural32: return 32
         case .evenOdd256, .bytes256, .bytes256Cols8: return 128
         }
     }
 
     /// Bytes per stored code: Int16 lanes for the portable kernels, Int8 for the avx2 layouts.
-    var codeBytes: Int { self == .bytes256 || self == .bytes256Cols8 || self == .pairBytes64 ? 1 : 2 }
+    var codeBytes: Int { perColumn == .bytes256 || perColumn == .pairBytes64 ? 1 : 2 }
 
     /// Activation row length the layout needs for `k` values (pairs32 rounds up to whole pairs).
     func paddedLength(_ k: Int) -> Int { (k + block - 1) / block * block }
@@ -101,8 +114,11 @@ enum ActivationLayout {
         }
         // The avx2 kernels read the same blocks as bytes: pairs side by side, everything else in natural order.
         guard kernels.hasOwnKernel(type), let portable else { return portable }
-        if type == .q4_K { return .bytes256Cols8 }
-        return portable == .pairs32 ? .pairBytes64 : .bytes256
+        switch type {
+        case .q4_K: return .bytes256Cols8
+        case .q4_0, .q4_1: return .pairBytes64Cols8
+        default: return portable == .pairs32 ? .pairBytes64 : .bytes256
+        }
     }
 }
 
@@ -170,8 +186,8 @@ enum ActivationQuant {
                 storeNatural(codes + b * 64, i0, i1, i2, i3)
                 meta.storeBytes(of: SIMD8<Float>(repeating: d), toByteOffset: b * 32, as: SIMD8<Float>.self)
             }
-        case .pairs32, .pairBytes64:
-            let blocks = k / 32, bytes = layout == .pairBytes64
+        case .pairs32, .pairBytes64, .pairBytes64Cols8:
+            let blocks = k / 32, bytes = layout.perColumn == .pairBytes64
             for b in 0..<blocks {
                 let (i0, i1, i2, i3, d, sum) = block32(xr + b * 128)
                 if bytes {
@@ -237,12 +253,13 @@ enum ActivationQuant {
         md.storeBytes(of: d * s1, toByteOffset: 68 + 8 * j, as: Float.self)
     }
 
-    /// Quantizes column `lane` (0…7) of a bytes256Cols8 group whose codes start at `codes` and metadata
-    /// at `meta` (the group's first column's places): the same codes and scales as bytes256, interleaved.
-    static func quantizeInGroup(_ x: UnsafePointer<Float>, k: Int, lane: Int,
+    /// Quantizes column `lane` (0…7) of a group of `layout` (bytes256Cols8, pairBytes64Cols8) whose codes
+    /// start at `codes` and metadata at `meta` (the group's first column's places): the codes and scales
+    /// of bytes256, interleaved.
+    static func quantizeInGroup(_ x: UnsafePointer<Float>, k: Int, lane: Int, layout: ActivationLayout,
                                 codes: UnsafeMutableRawPointer, meta: UnsafeMutableRawPointer) {
         let xr = UnsafeRawPointer(x)
-        let blocks = k / 32, padded = ActivationLayout.bytes256.paddedLength(k) / 32
+        let blocks = k / 32, padded = layout.groupRuns(k)
         for b in 0..<padded {
             let c = codes + b * 256 + lane * 4, m = meta + b * 128 + lane * 4
             guard b < blocks else {
@@ -310,7 +327,7 @@ enum ActivationQuant {
             switch layout.perColumn {
             case .natural32: out[j] = c[j]
             case .bytes256, .bytes256Cols8: out[j] = Int16(codes.load(fromByteOffset: j, as: Int8.self))
-            case .pairBytes64:
+            case .pairBytes64, .pairBytes64Cols8:
                 let b = j / 32, v = j % 32
                 out[j] = Int16(codes.load(fromByteOffset: (b / 2) * 64 + (v / 16) * 32 + (b % 2) * 16 + v % 16, as: Int8.self))
             case .evenOdd256:
@@ -325,7 +342,7 @@ enum ActivationQuant {
         for b in 0..<(k / 32) {
             switch layout.perColumn {
             case .natural32: scales.append(meta.load(fromByteOffset: b * 32, as: Float.self))
-            case .pairs32, .pairBytes64: scales.append(meta.load(fromByteOffset: (b / 2) * 64 + (b % 2) * 16, as: Float.self))
+            case .pairs32, .pairBytes64, .pairBytes64Cols8: scales.append(meta.load(fromByteOffset: (b / 2) * 64 + (b % 2) * 16, as: Float.self))
             case .evenOdd256, .bytes256, .bytes256Cols8: scales.append(meta.load(fromByteOffset: (b / 8) * 128 + (b % 8) * 4, as: Float.self))
             }
         }

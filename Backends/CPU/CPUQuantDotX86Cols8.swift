@@ -14,27 +14,69 @@ import _Builtin_intrinsics.intel
 // sub-block scale gives each column's Int32 dot product in its own lane, and one FMA by the columns'
 // activation scales (a vector: one per column) takes it to Float: 8 vpmaddubsw to 1 vpmaddwd. ggml gets
 // the same ratio by interleaving weight rows at load (its q4_K 8×8 repack); interleaving the columns
-// at quantization instead leaves the weights as the file has them.
+// at quantization instead leaves the weights as the file has them (no second copy, no repacking pass).
+// Two groups (16 columns) share each spread weight register where a panel has them.
+// Kernels here: q4_K (layout bytes256Cols8), q4_0 and q4_1 (pairBytes64Cols8). Not q5/q6 (5–6-bit codes
+// leave room for only 2–4 steps in Int16) nor q8_0 (signed weights need a vpsignb per product).
+
+enum Cols8 {
+    /// vpshufb control: dword t of each 128-bit half into all four of its dwords.
+    @inline(__always) static func pickDword(_ t: Int) -> __m256i {
+        let b = UInt32(4 &* t)
+        return unsafeBitCast(X86Dot.Bytes(repeating: b | (b &+ 1) << 8 | (b &+ 2) << 16 | (b &+ 3) << 24), to: __m256i.self)
+    }
+
+    @inline(__always) static var spread: Quad<__m256i> { Quad(v0: pickDword(0), v1: pickDword(1), v2: pickDword(2), v3: pickDword(3)) }
+
+    @inline(__always) static var low4: __m256i { unsafeBitCast(X86Dot.Bytes(repeating: X86Dot.splat(0x0F)), to: __m256i.self) }
+
+    /// 16 bytes of 4-bit codes at `p` in both 128-bit halves, as their low nibbles and their high nibbles.
+    @inline(__always) static func nibbles(_ p: UnsafeRawPointer) -> (__m256i, __m256i) {
+        let b = _mm256_broadcastsi128_si256(p.loadUnaligned(as: __m128i.self))
+        return (_mm256_and_si256(b, low4), _mm256_and_si256(_mm256_srli_epi16(b, 4), low4))
+    }
+
+    /// Four steps (16 values) of one run: `x` holds the 16 weight codes in both halves; step t's four
+    /// codes go to all 8 lanes and meet the group's codes at `a` + 32t (and the second group's at `b`).
+    @inline(__always) static func steps4<T: TileWidth>(_: T.Type, _ sa: inout __m256i, _ sb: inout __m256i, _ x: __m256i,
+                                                      _ a: UnsafeRawPointer, _ b: UnsafeRawPointer, _ spread: Quad<__m256i>) {
+        for t in 0..<4 {
+            let w = _mm256_shuffle_epi8(x, spread[t])
+            sa = _mm256_add_epi16(sa, _mm256_maddubs_epi16(w, a.loadUnaligned(fromByteOffset: 32 &* t, as: __m256i.self)))
+            if T.n > 1 { sb = _mm256_add_epi16(sb, _mm256_maddubs_epi16(w, b.loadUnaligned(fromByteOffset: 32 &* t, as: __m256i.self))) }
+        }
+    }
+
+    /// Each column's Int32 sum of the Int16 lane pair it owns, times `scale`, as Float.
+    @inline(__always) static func scaled(_ s: __m256i, _ scale: Int32) -> SIMD8<Float> {
+        let t = _mm256_madd_epi16(s, unsafeBitCast(SIMD16<Int16>(repeating: Int16(truncatingIfNeeded: scale)), to: __m256i.self))
+        return SIMD8<Float>(unsafeBitCast(t, to: SIMD8<Int32>.self))
+    }
+
+    /// The results of T.n groups: out[j · stride] for j < 8 · T.n.
+    @inline(__always) static func store<T: TileWidth>(_: T.Type, _ a: SIMD8<Float>, _ b: SIMD8<Float>,
+                                                     _ out: UnsafeMutablePointer<Float>, _ stride: Int) {
+        for j in 0..<8 { out[j &* stride] = a[j] }
+        if T.n > 1 { for j in 0..<8 { out[(j &+ 8) &* stride] = b[j] } }
+    }
+}
 
 extension X86Dot.K4K5 {
     static var cols8: Bool { !Q.present }
 
-    /// One q4_K row against the 8 columns of the bytes256Cols8 group at `col`:
-    ///     Σ_k w·x = Σ_sb d·Σ_r sc_r·Σ_k q·(d_r·a) − dmin·Σ_r m_r·(d_r·Σa)
-    /// with the codes q of run r in lane order: run 2c in the low nibbles of qs[32c …], run 2c + 1 in
-    /// the high ones.
     static func rowCols8(_ row: UnsafeRawPointer, blocks: Int, _ act: ActColumns, col: Int,
                          _ out: UnsafeMutablePointer<Float>, outStride: Int) {
         groups(Tile1.self, row, blocks: blocks, act, col: col, out, outStride: outStride)
     }
 
-    /// rowCols8 for the two groups at `col` and `col + 8`: each spread of weight codes serves 16 columns.
     static func rowCols16(_ row: UnsafeRawPointer, blocks: Int, _ act: ActColumns, col: Int,
                           _ out: UnsafeMutablePointer<Float>, outStride: Int) {
         groups(Tile2.self, row, blocks: blocks, act, col: col, out, outStride: outStride)
     }
 
-    /// T.n (1 or 2) consecutive groups of 8 columns.
+    /// One q4_K row against T.n (1 or 2) bytes256Cols8 groups at `col`:
+    ///     Σ_k w·x = Σ_sb d·Σ_r sc_r·Σ_k q·(d_r·a) − dmin·Σ_r m_r·(d_r·Σa)
+    /// with run 2c in the low nibbles of qs[32c …] and run 2c + 1 in the high ones.
     @inline(never)
     static func groups<T: TileWidth>(_: T.Type, _ row: UnsafeRawPointer, blocks: Int, _ act: ActColumns, col: Int,
                                      _ out: UnsafeMutablePointer<Float>, outStride: Int) {
@@ -42,8 +84,7 @@ extension X86Dot.K4K5 {
         let two = T.n > 1
         let codes = act.codes + col &* act.codeStride, meta = act.meta + col &* act.metaStride
         let codesB = codes + 8 &* act.codeStride, metaB = meta + 8 &* act.metaStride
-        let mask = unsafeBitCast(X86Dot.Bytes(repeating: X86Dot.splat(0x0F)), to: __m256i.self)
-        let spread = Quad(v0: pickDword(0), v1: pickDword(1), v2: pickDword(2), v3: pickDword(3))
+        let spread = Cols8.spread
         var acc = SIMD8<Float>(), accB = SIMD8<Float>()
         for sb in 0..<blocks {
             let blk = row + sb &* 144
@@ -51,31 +92,20 @@ extension X86Dot.K4K5 {
             let d = SIMD8<Float>(repeating: QuantDot.f16(blk)), dmin = SIMD8<Float>(repeating: -QuantDot.f16(blk, 2))
             var sAcc = SIMD8<Float>(), mAcc = SIMD8<Float>(), sAccB = SIMD8<Float>(), mAccB = SIMD8<Float>()
             for ch in 0..<4 {
-                let q = blk + (16 &+ 32 &* ch)
                 let at = sb &* 2048 &+ 512 &* ch
                 var s0 = __m256i(), s1 = __m256i(), t0 = __m256i(), t1 = __m256i()
                 for half in 0..<2 {
-                    // 16 bytes of qs in both 128-bit halves: values 16h … 16h + 15 of run 2ch (low nibbles)
-                    // and of run 2ch + 1 (high); vpshufb then spreads 4 of them to all 8 lanes.
-                    let b = _mm256_broadcastsi128_si256(q.loadUnaligned(fromByteOffset: 16 &* half, as: __m128i.self))
-                    let lo = _mm256_and_si256(b, mask), hi = _mm256_and_si256(_mm256_srli_epi16(b, 4), mask)
-                    for t in 0..<4 {
-                        let o = at &+ 32 &* (4 &* half &+ t)
-                        let w0 = _mm256_shuffle_epi8(lo, spread[t]), w1 = _mm256_shuffle_epi8(hi, spread[t])
-                        s0 = _mm256_add_epi16(s0, _mm256_maddubs_epi16(w0, codes.loadUnaligned(fromByteOffset: o, as: __m256i.self)))
-                        s1 = _mm256_add_epi16(s1, _mm256_maddubs_epi16(w1, codes.loadUnaligned(fromByteOffset: o &+ 256, as: __m256i.self)))
-                        if two {
-                            t0 = _mm256_add_epi16(t0, _mm256_maddubs_epi16(w0, codesB.loadUnaligned(fromByteOffset: o, as: __m256i.self)))
-                            t1 = _mm256_add_epi16(t1, _mm256_maddubs_epi16(w1, codesB.loadUnaligned(fromByteOffset: o &+ 256, as: __m256i.self)))
-                        }
-                    }
+                    let (lo, hi) = Cols8.nibbles(blk + (16 &+ 32 &* ch &+ 16 &* half))
+                    let o = at &+ 128 &* half
+                    Cols8.steps4(T.self, &s0, &t0, lo, codes + o, codesB + o, spread)
+                    Cols8.steps4(T.self, &s1, &t1, hi, codes + (o &+ 256), codesB + (o &+ 256), spread)
                 }
                 let r0 = 2 &* ch, r1 = r0 &+ 1
                 let m0 = sb &* 1024 &+ 256 &* ch, m1 = m0 &+ 128
                 let sc0 = QuantDot.byte(sc, r0), sc1 = QuantDot.byte(sc, r1)
                 let mn0 = SIMD8<Float>(repeating: Float(QuantDot.byte(mn, r0))), mn1 = SIMD8<Float>(repeating: Float(QuantDot.byte(mn, r1)))
-                run(&sAcc, &mAcc, s0, s1, sc0, sc1, mn0, mn1, meta + m0, meta + m1)
-                if two { run(&sAccB, &mAccB, t0, t1, sc0, sc1, mn0, mn1, metaB + m0, metaB + m1) }
+                runs(&sAcc, &mAcc, s0, s1, sc0, sc1, mn0, mn1, meta + m0, meta + m1)
+                if two { runs(&sAccB, &mAccB, t0, t1, sc0, sc1, mn0, mn1, metaB + m0, metaB + m1) }
             }
             acc.addProduct(sAcc, d)
             acc.addProduct(mAcc, dmin)
@@ -84,30 +114,68 @@ extension X86Dot.K4K5 {
                 accB.addProduct(mAccB, dmin)
             }
         }
-        for j in 0..<8 { out[j &* outStride] = acc[j] }
-        if two { for j in 0..<8 { out[(j &+ 8) &* outStride] = accB[j] } }
+        Cols8.store(T.self, acc, accB, out, outStride)
     }
 
     /// A chunk's two runs into one group's accumulators: scale sums and minimum sums (metadata at m0, m1).
-    @inline(__always) static func run(_ sAcc: inout SIMD8<Float>, _ mAcc: inout SIMD8<Float>, _ s0: __m256i, _ s1: __m256i,
-                                      _ sc0: Int32, _ sc1: Int32, _ mn0: SIMD8<Float>, _ mn1: SIMD8<Float>,
-                                      _ m0: UnsafeRawPointer, _ m1: UnsafeRawPointer) {
-        sAcc.addProduct(scaled(s0, sc0), m0.loadUnaligned(as: SIMD8<Float>.self))
-        sAcc.addProduct(scaled(s1, sc1), m1.loadUnaligned(as: SIMD8<Float>.self))
+    @inline(__always) static func runs(_ sAcc: inout SIMD8<Float>, _ mAcc: inout SIMD8<Float>, _ s0: __m256i, _ s1: __m256i,
+                                       _ sc0: Int32, _ sc1: Int32, _ mn0: SIMD8<Float>, _ mn1: SIMD8<Float>,
+                                       _ m0: UnsafeRawPointer, _ m1: UnsafeRawPointer) {
+        sAcc.addProduct(Cols8.scaled(s0, sc0), m0.loadUnaligned(as: SIMD8<Float>.self))
+        sAcc.addProduct(Cols8.scaled(s1, sc1), m1.loadUnaligned(as: SIMD8<Float>.self))
         mAcc.addProduct(mn0, m0.loadUnaligned(fromByteOffset: 32, as: SIMD8<Float>.self))
         mAcc.addProduct(mn1, m1.loadUnaligned(fromByteOffset: 32, as: SIMD8<Float>.self))
     }
+}
 
-    /// vpshufb control: dword t of each 128-bit half into all four of its dwords.
-    @inline(__always) static func pickDword(_ t: Int) -> __m256i {
-        let b = UInt32(4 &* t)
-        return unsafeBitCast(X86Dot.Bytes(repeating: b | (b &+ 1) << 8 | (b &+ 2) << 16 | (b &+ 3) << 24), to: __m256i.self)
+extension X86Dot.Pair {
+    /// q4_0 and q4_1 (4-bit codes); q5's would overflow Int16 over a whole run.
+    static var cols8: Bool { F.blockBytes < 22 }
+
+    static func rowCols8(_ row: UnsafeRawPointer, blocks: Int, _ act: ActColumns, col: Int,
+                         _ out: UnsafeMutablePointer<Float>, outStride: Int) {
+        groups(Tile1.self, row, blocks: blocks, act, col: col, out, outStride: outStride)
     }
 
-    /// Each column's Int32 sum of the Int16 lane pair it owns, times the run's sub-block scale, as Float.
-    @inline(__always) static func scaled(_ s: __m256i, _ scale: Int32) -> SIMD8<Float> {
-        let t = _mm256_madd_epi16(s, unsafeBitCast(SIMD16<Int16>(repeating: Int16(truncatingIfNeeded: scale)), to: __m256i.self))
-        return SIMD8<Float>(unsafeBitCast(t, to: SIMD8<Int32>.self))
+    static func rowCols16(_ row: UnsafeRawPointer, blocks: Int, _ act: ActColumns, col: Int,
+                          _ out: UnsafeMutablePointer<Float>, outStride: Int) {
+        groups(Tile2.self, row, blocks: blocks, act, col: col, out, outStride: outStride)
+    }
+
+    /// One q4_0/q4_1 row against T.n pairBytes64Cols8 groups at `col`, a block of 32 a run:
+    ///     Σ_k w·x = Σ_b d_w·(Σ_k q·(d_b·a) + off·(d_b·Σa)) + m_w·(d_b·Σa)
+    /// (q4_0: off = −8, m_w = 0; q4_1: off = 0), values 0…15 in the low nibbles of qs, 16…31 in the high.
+    @inline(never)
+    static func groups<T: TileWidth>(_: T.Type, _ row: UnsafeRawPointer, blocks: Int, _ act: ActColumns, col: Int,
+                                     _ out: UnsafeMutablePointer<Float>, outStride: Int) {
+        precondition(cols8, "mul_mat: the pairBytes64Cols8 kernels are q4_0's and q4_1's")
+        let two = T.n > 1, hasMinimum = F.offset == 0
+        let codes = act.codes + col &* act.codeStride, meta = act.meta + col &* act.metaStride
+        let codesB = codes + 8 &* act.codeStride, metaB = meta + 8 &* act.metaStride
+        let spread = Cols8.spread, ones = unsafeBitCast(X86Dot.ones, to: __m256i.self)
+        let off = SIMD8<Float>(repeating: F.offset)
+        var acc = SIMD8<Float>(), accB = SIMD8<Float>()
+        @inline(__always) func add(_ acc: inout SIMD8<Float>, _ s: __m256i, _ m: UnsafeRawPointer, _ dw: SIMD8<Float>, _ mw: SIMD8<Float>) {
+            let dot = SIMD8<Float>(unsafeBitCast(_mm256_madd_epi16(s, ones), to: SIMD8<Int32>.self))
+            let sums = m.loadUnaligned(fromByteOffset: 32, as: SIMD8<Float>.self)
+            var v = dot * m.loadUnaligned(as: SIMD8<Float>.self)
+            if !hasMinimum { v.addProduct(off, sums) }
+            acc.addProduct(v, dw)
+            if hasMinimum { acc.addProduct(sums, mw) }
+        }
+        for b in 0..<blocks {
+            let blk = row + b &* F.blockBytes
+            let (lo, hi) = Cols8.nibbles(blk + (F.blockBytes &- 16))
+            let at = b &* 256
+            var s = __m256i(), t = __m256i()
+            Cols8.steps4(T.self, &s, &t, lo, codes + at, codesB + at, spread)
+            Cols8.steps4(T.self, &s, &t, hi, codes + (at &+ 128), codesB + (at &+ 128), spread)
+            let dw = SIMD8<Float>(repeating: QuantDot.f16(blk))
+            let mw = hasMinimum ? SIMD8<Float>(repeating: QuantDot.f16(blk, 2)) : SIMD8<Float>()
+            add(&acc, s, meta + b &* 128, dw, mw)
+            if two { add(&accB, t, metaB + b &* 128, dw, mw) }
+        }
+        Cols8.store(T.self, acc, accB, out, outStride)
     }
 }
 #endif

@@ -16,8 +16,10 @@ import _Builtin_intrinsics.intel
 // the same ratio by interleaving weight rows at load (its q4_K 8×8 repack); interleaving the columns
 // at quantization instead leaves the weights as the file has them (no second copy, no repacking pass).
 // Two groups (16 columns) share each spread weight register where a panel has them.
-// Kernels here: q4_K (layout bytes256Cols8), q4_0 and q4_1 (pairBytes64Cols8). Not q5/q6 (5–6-bit codes
-// leave room for only 2–4 steps in Int16) nor q8_0 (signed weights need a vpsignb per product).
+// Kernels here: q4_K (layout bytes256Cols8), q4_0 and q4_1 (pairBytes64Cols8), and q6_K, whose 6-bit
+// codes leave room for two steps in Int16 (2·2·63·127 < 2^15): one vpmaddwd by the 16-value sub-block's
+// scale per two vpmaddubsw, still half what a run per register takes. Not q5 (its 32-value formats
+// are already ahead of llama.cpp) nor q8_0 (signed weights need a vpsignb per product).
 
 enum Cols8 {
     /// vpshufb control: dword t of each 128-bit half into all four of its dwords.
@@ -44,6 +46,25 @@ enum Cols8 {
             let w = _mm256_shuffle_epi8(x, spread[t])
             sa = _mm256_add_epi16(sa, _mm256_maddubs_epi16(w, a.loadUnaligned(fromByteOffset: 32 &* t, as: __m256i.self)))
             if T.n > 1 { sb = _mm256_add_epi16(sb, _mm256_maddubs_epi16(w, b.loadUnaligned(fromByteOffset: 32 &* t, as: __m256i.self))) }
+        }
+    }
+
+    /// Four steps of 6-bit codes `x` (as steps4): Int16 sums of two steps at a time, each pair times the
+    /// sub-block scale `scale` (Int16 lanes) into Int32 lanes `ia` (and `ib` for the second group).
+    @inline(__always) static func steps4Scaled<T: TileWidth>(_: T.Type, _ ia: inout __m256i, _ ib: inout __m256i, _ x: __m256i,
+                                                            _ a: UnsafeRawPointer, _ b: UnsafeRawPointer,
+                                                            _ spread: Quad<__m256i>, _ scale: __m256i) {
+        for t in stride(from: 0, to: 4, by: 2) {
+            let w0 = _mm256_shuffle_epi8(x, spread[t]), w1 = _mm256_shuffle_epi8(x, spread[t &+ 1])
+            let o = 32 &* t
+            let pa = _mm256_add_epi16(_mm256_maddubs_epi16(w0, a.loadUnaligned(fromByteOffset: o, as: __m256i.self)),
+                                      _mm256_maddubs_epi16(w1, a.loadUnaligned(fromByteOffset: o &+ 32, as: __m256i.self)))
+            ia = _mm256_add_epi32(ia, _mm256_madd_epi16(pa, scale))
+            if T.n > 1 {
+                let pb = _mm256_add_epi16(_mm256_maddubs_epi16(w0, b.loadUnaligned(fromByteOffset: o, as: __m256i.self)),
+                                          _mm256_maddubs_epi16(w1, b.loadUnaligned(fromByteOffset: o &+ 32, as: __m256i.self)))
+                ib = _mm256_add_epi32(ib, _mm256_madd_epi16(pb, scale))
+            }
         }
     }
 
@@ -125,6 +146,82 @@ extension X86Dot.K4K5 {
         sAcc.addProduct(Cols8.scaled(s1, sc1), m1.loadUnaligned(as: SIMD8<Float>.self))
         mAcc.addProduct(mn0, m0.loadUnaligned(fromByteOffset: 32, as: SIMD8<Float>.self))
         mAcc.addProduct(mn1, m1.loadUnaligned(fromByteOffset: 32, as: SIMD8<Float>.self))
+    }
+}
+
+extension X86Dot.Q6_K {
+    static var cols8: Bool { true }
+
+    static func rowCols8(_ row: UnsafeRawPointer, blocks: Int, _ act: ActColumns, col: Int,
+                         _ out: UnsafeMutablePointer<Float>, outStride: Int) {
+        groups(Tile1.self, row, blocks: blocks, act, col: col, out, outStride: outStride)
+    }
+
+    static func rowCols16(_ row: UnsafeRawPointer, blocks: Int, _ act: ActColumns, col: Int,
+                          _ out: UnsafeMutablePointer<Float>, outStride: Int) {
+        groups(Tile2.self, row, blocks: blocks, act, col: col, out, outStride: outStride)
+    }
+
+    /// One q6_K row against T.n bytes256Cols8 groups at `col`:
+    ///     Σ_k w·x = Σ_sb d·Σ_r (Σ_u sc_2r+u·Σ_16 q·(d_r·a) − 32·Σ_u sc_2r+u·(d_r·Σ_16 a))
+    /// Run r = 4h + j of half h: low 4 bits from ql[64h + 32(j & 1) …] (low nibbles for j < 2, high
+    /// after), bits 4–5 from qh[32h …] bits 2j, 2j + 1; sub-block u is its values 16u … 16u + 15.
+    @inline(never)
+    static func groups<T: TileWidth>(_: T.Type, _ row: UnsafeRawPointer, blocks: Int, _ act: ActColumns, col: Int,
+                                     _ out: UnsafeMutablePointer<Float>, outStride: Int) {
+        let two = T.n > 1
+        let codes = act.codes + col &* act.codeStride, meta = act.meta + col &* act.metaStride
+        let codesB = codes + 8 &* act.codeStride, metaB = meta + 8 &* act.metaStride
+        let spread = Cols8.spread, low4 = Cols8.low4
+        let high2 = unsafeBitCast(X86Dot.Bytes(repeating: X86Dot.splat(0x30)), to: __m256i.self)
+        var acc = SIMD8<Float>(), accB = SIMD8<Float>()
+        @inline(__always) func add(_ sAcc: inout SIMD8<Float>, _ oAcc: inout SIMD8<Float>, _ i: __m256i, _ m: UnsafeRawPointer,
+                                   _ sc0: SIMD8<Float>, _ sc1: SIMD8<Float>) {
+            sAcc.addProduct(SIMD8<Float>(unsafeBitCast(i, to: SIMD8<Int32>.self)), m.loadUnaligned(as: SIMD8<Float>.self))
+            oAcc.addProduct(sc0, m.loadUnaligned(fromByteOffset: 64, as: SIMD8<Float>.self))
+            oAcc.addProduct(sc1, m.loadUnaligned(fromByteOffset: 96, as: SIMD8<Float>.self))
+        }
+        for sb in 0..<blocks {
+            let blk = row + sb &* 210
+            var sAcc = SIMD8<Float>(), oAcc = SIMD8<Float>(), sAccB = SIMD8<Float>(), oAccB = SIMD8<Float>()
+            for h in 0..<2 {
+                for j in 0..<4 {
+                    let r = 4 &* h &+ j
+                    let at = sb &* 2048 &+ 256 &* r
+                    var i = __m256i(), iB = __m256i()
+                    for u in 0..<2 {
+                        let lb = _mm256_broadcastsi128_si256(blk.loadUnaligned(fromByteOffset: 64 &* h &+ 32 &* (j & 1) &+ 16 &* u, as: __m128i.self))
+                        let hb = _mm256_broadcastsi128_si256(blk.loadUnaligned(fromByteOffset: 128 &+ 32 &* h &+ 16 &* u, as: __m128i.self))
+                        let lo = j < 2 ? _mm256_and_si256(lb, low4) : _mm256_and_si256(_mm256_srli_epi16(lb, 4), low4)
+                        let hiBits: __m256i
+                        switch j {
+                        case 0: hiBits = _mm256_slli_epi16(hb, 4)
+                        case 1: hiBits = _mm256_slli_epi16(hb, 2)
+                        case 2: hiBits = hb
+                        default: hiBits = _mm256_srli_epi16(hb, 2)
+                        }
+                        let x = _mm256_or_si256(lo, _mm256_and_si256(hiBits, high2))
+                        let scale = Int16(blk.load(fromByteOffset: 192 &+ 2 &* r &+ u, as: Int8.self))
+                        let o = at &+ 128 &* u
+                        Cols8.steps4Scaled(T.self, &i, &iB, x, codes + o, codesB + o, spread,
+                                           unsafeBitCast(SIMD16<Int16>(repeating: scale), to: __m256i.self))
+                    }
+                    let sc0 = SIMD8<Float>(repeating: Float(blk.load(fromByteOffset: 192 &+ 2 &* r, as: Int8.self)))
+                    let sc1 = SIMD8<Float>(repeating: Float(blk.load(fromByteOffset: 193 &+ 2 &* r, as: Int8.self)))
+                    let m = sb &* 1024 &+ 128 &* r
+                    add(&sAcc, &oAcc, i, meta + m, sc0, sc1)
+                    if two { add(&sAccB, &oAccB, iB, metaB + m, sc0, sc1) }
+                }
+            }
+            let d = SIMD8<Float>(repeating: QuantDot.f16(blk, 208)), minus32 = SIMD8<Float>(repeating: -32)
+            sAcc.addProduct(oAcc, minus32)
+            acc.addProduct(sAcc, d)
+            if two {
+                sAccB.addProduct(oAccB, minus32)
+                accB.addProduct(sAccB, d)
+            }
+        }
+        Cols8.store(T.self, acc, accB, out, outStride)
     }
 }
 

@@ -52,7 +52,7 @@ enum ActivationLayout {
     /// columns, then d_r·Σq over the run, over its values 0…15 and 16…31 (8 Floats each). A matrix's
     /// last N mod 8 columns stay in bytes256 (`perColumn`), as every column does when N < 8.
     case bytes256Cols8
-    /// The avx2 prefill kernels of q4_0 and q4_1: whole groups of 8 columns as in bytes256Cols8 (a run
+    /// The avx2 prefill kernels of q4_0, q4_1, q5_0 and q5_1: whole groups of 8 columns as in bytes256Cols8 (a run
     /// is a block; the kernels read a run's d_r and d_r·Σq), the other columns in pairBytes64. A group
     /// fits in its 8 columns' pairBytes64 places, which hold at least as many bytes per value.
     case pairBytes64Cols8
@@ -116,7 +116,7 @@ enum ActivationLayout {
         guard kernels.hasOwnKernel(type), let portable else { return portable }
         switch type {
         case .q4_K, .q6_K: return .bytes256Cols8
-        case .q4_0, .q4_1: return .pairBytes64Cols8
+        case .q4_0, .q4_1, .q5_0, .q5_1: return .pairBytes64Cols8
         default: return portable == .pairs32 ? .pairBytes64 : .bytes256
         }
     }

@@ -2,24 +2,23 @@ import EdgeHAL
 #if arch(x86_64)
 import _Builtin_intrinsics.intel
 
-// Prefill with 8 activation columns in the lanes of one register (the avx2 set; layout bytes256Cols8).
+// Prefill with 8 activation columns in the lanes of one register (the avx2 set; layouts bytes256Cols8
+// and pairBytes64Cols8).
 //
-// The row kernels of CPUQuantDotX86.swift put 32 values of one column in a register: each vpmaddubsw
-// (32 products) needs its own vpmaddwd (sub-block scale, widening to Int32), conversion and FMA (the
-// column's scale per 32). On Zen2 both multiplies issue on one pipe (FP0), so that shape tops out at
-// 16 products a cycle.
-// Here a register holds 4 consecutive values of each of 8 columns. Four weight codes are broadcast to
-// all lanes, one vpmaddubsw makes 32 products, and the Int16 lanes of a whole run of 32 values add up
-// in place (8 steps: |Σ| ≤ 8·2·15·127 = 30 480 < 2^15 for 4-bit codes). Then one vpmaddwd by the run's
-// sub-block scale gives each column's Int32 dot product in its own lane, and one FMA by the columns'
-// activation scales (a vector: one per column) takes it to Float: 8 vpmaddubsw to 1 vpmaddwd. ggml gets
-// the same ratio by interleaving weight rows at load (its q4_K 8×8 repack); interleaving the columns
-// at quantization instead leaves the weights as the file has them (no second copy, no repacking pass).
-// Two groups (16 columns) share each spread weight register where a panel has them.
-// Kernels here: q4_K (layout bytes256Cols8), q4_0 and q4_1 (pairBytes64Cols8), and q6_K, whose 6-bit
-// codes leave room for two steps in Int16 (2·2·63·127 < 2^15): one vpmaddwd by the 16-value sub-block's
-// scale per two vpmaddubsw, still half what a run per register takes. Not q5 (its 32-value formats
-// are already ahead of llama.cpp) nor q8_0 (signed weights need a vpsignb per product).
+// The row kernels of CPUQuantDotX86.swift put 32 values of one column in a register: every one or two
+// vpmaddubsw (32 products each) need a vpmaddwd (sub-block scale, widening to Int32), a conversion and
+// FMAs by the column's scales per 32, and each column loads its own scales.
+// Here a register holds 4 consecutive values of each of 8 columns. Four weight codes are spread to all
+// lanes (vbroadcasti128 of 16 codes, then one vpshufb a step), one vpmaddubsw makes 32 products, and the
+// Int16 lanes add up in place over as many steps as the codes allow: a whole run of 32 for 4-bit codes
+// (8·2·15·127 = 30 480 < 2^15), 4 steps for 5-bit (q5_0, q5_1), 2 for 6-bit (q6_K, by its 16-value
+// sub-block scale). Then one vpmaddwd gives each column's Int32 dot product in its own lane and one FMA by
+// the columns' scales (a vector) takes it to Float. Two groups (16 columns) share each spread register
+// where a panel has them. ggml gets the same effect by interleaving weight rows at load (its 8×8 repack);
+// interleaving the columns at quantization leaves the weights as the file has them: no second copy, no
+// repacking pass, no change to decode.
+// Measured (Zen2, 2 threads, pp128 on a 4-layer 1B-shaped model): q4_0 234 → 415–419 tokens/s, q4_K
+// 223 → 345–367, q6_K 200 → 314–319. Not q8_0: its signed weights would need a vpsignb per product.
 
 enum Cols8 {
     /// vpshufb control: dword t of each 128-bit half into all four of its dwords.
@@ -226,8 +225,7 @@ extension X86Dot.Q6_K {
 }
 
 extension X86Dot.Pair {
-    /// q4_0 and q4_1 (4-bit codes); q5's would overflow Int16 over a whole run.
-    static var cols8: Bool { F.blockBytes < 22 }
+    static var cols8: Bool { true }
 
     static func rowCols8(_ row: UnsafeRawPointer, blocks: Int, _ act: ActColumns, col: Int,
                          _ out: UnsafeMutablePointer<Float>, outStride: Int) {
@@ -239,21 +237,37 @@ extension X86Dot.Pair {
         groups(Tile2.self, row, blocks: blocks, act, col: col, out, outStride: outStride)
     }
 
-    /// One q4_0/q4_1 row against T.n pairBytes64Cols8 groups at `col`, a block of 32 a run:
+    /// The fifth bits of values 16h … 16h + 15 (bits of qh) as bytes 16 or 0, in both 128-bit halves.
+    @inline(__always) static func fifthBitsHalf(_ qh: UInt32, _ h: Int) -> __m256i {
+        // Bytes 2h and 2h + 1 of qh, each to the 8 bytes it covers; then each byte tests its own bit.
+        let b = UInt32(2 &* h) &* 0x0101_0101, spread = X86Dot.Bytes(b, b, b &+ 0x0101_0101, b &+ 0x0101_0101,
+                                                                       b, b, b &+ 0x0101_0101, b &+ 0x0101_0101)
+        let bytes = _mm256_shuffle_epi8(unsafeBitCast(X86Dot.Bytes(repeating: qh), to: __m256i.self), unsafeBitCast(spread, to: __m256i.self))
+        let bit = unsafeBitCast(SIMD4<UInt64>(repeating: 0x8040_2010_0804_0201), to: __m256i.self)
+        let set = _mm256_cmpeq_epi8(_mm256_and_si256(bytes, bit), bit)
+        return _mm256_and_si256(set, unsafeBitCast(X86Dot.Bytes(repeating: X86Dot.splat(0x10)), to: __m256i.self))
+    }
+
+    /// One row of a 32-value pair format against T.n pairBytes64Cols8 groups at `col`, a block a run:
     ///     Σ_k w·x = Σ_b d_w·(Σ_k q·(d_b·a) + off·(d_b·Σa)) + m_w·(d_b·Σa)
-    /// (q4_0: off = −8, m_w = 0; q4_1: off = 0), values 0…15 in the low nibbles of qs, 16…31 in the high.
+    /// (q4_0: off = −8, q5_0: −16, m_w = 0; q4_1, q5_1: off = 0). Values 0…15 are the low nibbles of qs,
+    /// 16…31 the high ones, q5's fifth bits from qh (bit i: value i). 4-bit codes add up in Int16 over
+    /// the whole block; 5-bit ones over 4 steps (4·2·31·127 < 2^15), so q5 takes two vpmaddwd a block.
     @inline(never)
     static func groups<T: TileWidth>(_: T.Type, _ row: UnsafeRawPointer, blocks: Int, _ act: ActColumns, col: Int,
                                      _ out: UnsafeMutablePointer<Float>, outStride: Int) {
-        precondition(cols8, "mul_mat: the pairBytes64Cols8 kernels are q4_0's and q4_1's")
-        let two = T.n > 1, hasMinimum = F.offset == 0
+        let two = T.n > 1, hasMinimum = F.offset == 0, fiveBit = F.blockBytes >= 22
         let codes = act.codes + col &* act.codeStride, meta = act.meta + col &* act.metaStride
         let codesB = codes + 8 &* act.codeStride, metaB = meta + 8 &* act.metaStride
         let spread = Cols8.spread, ones = unsafeBitCast(X86Dot.ones, to: __m256i.self)
         let off = SIMD8<Float>(repeating: F.offset)
         var acc = SIMD8<Float>(), accB = SIMD8<Float>()
-        @inline(__always) func add(_ acc: inout SIMD8<Float>, _ s: __m256i, _ m: UnsafeRawPointer, _ dw: SIMD8<Float>, _ mw: SIMD8<Float>) {
-            let dot = SIMD8<Float>(unsafeBitCast(_mm256_madd_epi16(s, ones), to: SIMD8<Int32>.self))
+        @inline(__always) func dot(_ lo: __m256i, _ hi: __m256i) -> SIMD8<Float> {
+            let i = fiveBit ? _mm256_add_epi32(_mm256_madd_epi16(lo, ones), _mm256_madd_epi16(hi, ones))
+                            : _mm256_madd_epi16(_mm256_add_epi16(lo, hi), ones)
+            return SIMD8<Float>(unsafeBitCast(i, to: SIMD8<Int32>.self))
+        }
+        @inline(__always) func add(_ acc: inout SIMD8<Float>, _ dot: SIMD8<Float>, _ m: UnsafeRawPointer, _ dw: SIMD8<Float>, _ mw: SIMD8<Float>) {
             let sums = m.loadUnaligned(fromByteOffset: 32, as: SIMD8<Float>.self)
             var v = dot * m.loadUnaligned(as: SIMD8<Float>.self)
             if !hasMinimum { v.addProduct(off, sums) }
@@ -262,15 +276,20 @@ extension X86Dot.Pair {
         }
         for b in 0..<blocks {
             let blk = row + b &* F.blockBytes
-            let (lo, hi) = Cols8.nibbles(blk + (F.blockBytes &- 16))
+            var (lo, hi) = Cols8.nibbles(blk + (F.blockBytes &- 16))
+            if fiveBit {
+                let qh = blk.loadUnaligned(fromByteOffset: F.blockBytes &- 20, as: UInt32.self)
+                lo = _mm256_or_si256(lo, fifthBitsHalf(qh, 0))
+                hi = _mm256_or_si256(hi, fifthBitsHalf(qh, 1))
+            }
             let at = b &* 256
-            var s = __m256i(), t = __m256i()
-            Cols8.steps4(T.self, &s, &t, lo, codes + at, codesB + at, spread)
-            Cols8.steps4(T.self, &s, &t, hi, codes + (at &+ 128), codesB + (at &+ 128), spread)
+            var s0 = __m256i(), s1 = __m256i(), t0 = __m256i(), t1 = __m256i()
+            Cols8.steps4(T.self, &s0, &t0, lo, codes + at, codesB + at, spread)
+            Cols8.steps4(T.self, &s1, &t1, hi, codes + (at &+ 128), codesB + (at &+ 128), spread)
             let dw = SIMD8<Float>(repeating: QuantDot.f16(blk))
             let mw = hasMinimum ? SIMD8<Float>(repeating: QuantDot.f16(blk, 2)) : SIMD8<Float>()
-            add(&acc, s, meta + b &* 128, dw, mw)
-            if two { add(&accB, t, metaB + b &* 128, dw, mw) }
+            add(&acc, dot(s0, s1), meta + b &* 128, dw, mw)
+            if two { add(&accB, dot(t0, t1), metaB + b &* 128, dw, mw) }
         }
         Cols8.store(T.self, acc, accB, out, outStride)
     }

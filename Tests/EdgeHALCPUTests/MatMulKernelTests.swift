@@ -126,7 +126,7 @@ import Testing
     /// (nor saturate: vpmaddubsw adds its pairs with saturation).
     @Test(arguments: types.filter(\.isQuantized), CPUKernelSet.built)
     func extremeCodesDoNotOverflow(_ type: DType, _ kernels: CPUKernelSet) {
-        let k = 512, m = 3, n = 2
+        let k = 512, m = 3
         let blocks = k * m / type.blockSize
         var w = [UInt8](repeating: 0xFF, count: blocks * type.blockBytes)
         // fp16 scale fields (d, and dmin / m where present); q6_K's int8 scales at their largest.
@@ -147,23 +147,26 @@ import Testing
             if type == .q8_0 { for j in 2..<34 { w[base + j] = 0x80 } }   // every code −128
             if type == .q6_K { for j in 192..<208 { w[base + j] = 0x7F } }
         }
-        let aDesc = TensorDesc(type, Shape(k, m)), bDesc = TensorDesc(.f32, Shape(k, n)), oDesc = TensorDesc(.f32, Shape(m, n))
-        // Column 0 all +1 (codes +127), column 1 alternating ±3 (codes ±127).
-        let x = (0..<k).map { _ in Float(1) } + (0..<k).map { $0 % 2 == 0 ? Float(3) : -3 }
-        var out = [Float](repeating: .nan, count: m * n), ref = out
-        let pool = WorkerPool(threads: 2)
-        let kernel = MatMulKernel(weights: aDesc, activations: bDesc, output: oDesc, threads: 2, kernels: kernels)
-        w.withUnsafeBytes { wp in
-            x.withUnsafeBytes { xp in
-                out.withUnsafeMutableBytes { kernel.run(a: wp.baseAddress!, b: xp.baseAddress!, out: $0.baseAddress!, pool: pool) }
-                ref.withUnsafeMutableBytes {
-                    ReferenceKernels.run(.mulMat, inputs: [(wp.baseAddress!, aDesc), (xp.baseAddress!, bDesc)],
-                                         output: $0.baseAddress!, outputDesc: oDesc)
+        // 2 columns for the per-column tiles, 24 for the interleaved groups (16 + 8) of the avx2 prefill.
+        for n in [2, 24] {
+            let aDesc = TensorDesc(type, Shape(k, m)), bDesc = TensorDesc(.f32, Shape(k, n)), oDesc = TensorDesc(.f32, Shape(m, n))
+            // Even columns all +1 (codes +127), odd ones alternating ±3 (codes ±127).
+            let x = (0..<n).flatMap { j in (0..<k).map { i in j % 2 == 0 ? Float(1) : (i % 2 == 0 ? Float(3) : -3) } }
+            var out = [Float](repeating: .nan, count: m * n), ref = out
+            let pool = WorkerPool(threads: 2)
+            let kernel = MatMulKernel(weights: aDesc, activations: bDesc, output: oDesc, threads: 2, kernels: kernels)
+            w.withUnsafeBytes { wp in
+                x.withUnsafeBytes { xp in
+                    out.withUnsafeMutableBytes { kernel.run(a: wp.baseAddress!, b: xp.baseAddress!, out: $0.baseAddress!, pool: pool) }
+                    ref.withUnsafeMutableBytes {
+                        ReferenceKernels.run(.mulMat, inputs: [(wp.baseAddress!, aDesc), (xp.baseAddress!, bDesc)],
+                                             output: $0.baseAddress!, outputDesc: oDesc)
+                    }
                 }
             }
+            let e = Self.nmse(out, ref)
+            #expect(e <= 1e-6, "\(type) (\(kernels)) n=\(n): NMSE \(e), out \(out), ref \(ref)")
         }
-        let e = Self.nmse(out, ref)
-        #expect(e <= 1e-6, "\(type) (\(kernels)): NMSE \(e), out \(out), ref \(ref)")
     }
 
     @Test func dotMatchesScalarSum() {

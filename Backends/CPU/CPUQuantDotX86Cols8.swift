@@ -10,15 +10,17 @@ import _Builtin_intrinsics.intel
 // FMAs by the column's scales per 32, and each column loads its own scales.
 // Here a register holds 4 consecutive values of each of 8 columns. Four weight codes are spread to all
 // lanes (vbroadcasti128 of 16 codes, then one vpshufb a step), one vpmaddubsw makes 32 products, and the
-// Int16 lanes add up in place over as many steps as the codes allow: a whole run of 32 for 4-bit codes
-// (8·2·15·127 = 30 480 < 2^15), 4 steps for 5-bit (q5_0, q5_1), 2 for 6-bit (q6_K, by its 16-value
-// sub-block scale). Then one vpmaddwd gives each column's Int32 dot product in its own lane and one FMA by
-// the columns' scales (a vector) takes it to Float. Two groups (16 columns) share each spread register
-// where a panel has them. ggml gets the same effect by interleaving weight rows at load (its 8×8 repack);
-// interleaving the columns at quantization leaves the weights as the file has them: no second copy, no
-// repacking pass, no change to decode.
-// Measured (Zen2, 2 threads, pp128 on a 4-layer 1B-shaped model): q4_0 234 → 415–419 tokens/s, q4_K
-// 223 → 345–367, q6_K 200 → 314–319. Not q8_0: its signed weights would need a vpsignb per product.
+// Int16 lanes add up in place over as many steps as the codes and scales allow: a whole run of 32 for
+// 4-bit codes under one scale (q4_0, q4_1, q4_K: 8·2·15·127 = 30 480 < 2^15), 4 steps for 5-bit codes
+// (q5_0, q5_1, q5_K) and for a 16-value sub-block (q2_K, q3_K), 2 for 6-bit ones (q6_K). Then one
+// vpmaddwd (by ones or the sub-block scale) gives each column's Int32 dot product in its own lane and
+// one FMA by the columns' scales (a vector) takes it to Float. Two groups (16 columns) share each spread
+// register where a panel has them. ggml gets the same effect by interleaving weight rows at load (its
+// 8×8 repack); interleaving the columns at quantization leaves the weights as the file has them: no
+// second copy, no repacking pass, no change to decode.
+// Measured (Zen2, 2 threads, pp128 on a 4-layer 1B-shaped model, before → after): q4_0 234 → 415–419
+// tokens/s, q4_K 223 → 345–367, q5_0 223 → 354–362, q6_K 200 → 314–319 (docs/cpu-kernels.md).
+// Not q8_0: its signed weights would need a vpsignb per product, and the pair sums no longer fit.
 
 enum Cols8 {
     /// vpshufb control: dword t of each 128-bit half into all four of its dwords.
@@ -67,10 +69,15 @@ enum Cols8 {
         }
     }
 
-    /// Each column's Int32 sum of the Int16 lane pair it owns, times `scale`, as Float.
-    @inline(__always) static func scaled(_ s: __m256i, _ scale: Int32) -> SIMD8<Float> {
-        let t = _mm256_madd_epi16(s, unsafeBitCast(SIMD16<Int16>(repeating: Int16(truncatingIfNeeded: scale)), to: __m256i.self))
-        return SIMD8<Float>(unsafeBitCast(t, to: SIMD8<Int32>.self))
+    /// A sub-block scale in every Int16 lane: vpmaddwd's second operand.
+    @inline(__always) static func scale16(_ scale: Int32) -> __m256i {
+        unsafeBitCast(SIMD16<Int16>(repeating: Int16(truncatingIfNeeded: scale)), to: __m256i.self)
+    }
+
+    /// i += vpmaddwd(s, scale); s = 0: Int16 step sums moved to Int32 before they could wrap.
+    @inline(__always) static func drain(_ i: inout __m256i, _ s: inout __m256i, _ scale: __m256i) {
+        i = _mm256_add_epi32(i, _mm256_madd_epi16(s, scale))
+        s = __m256i()
     }
 
     /// The results of T.n groups: out[j · stride] for j < 8 · T.n.
@@ -82,73 +89,6 @@ enum Cols8 {
 }
 
 extension X86Dot.K4K5 {
-    static var cols8: Bool { !Q.present }
-
-    static func rowCols8(_ row: UnsafeRawPointer, blocks: Int, _ act: ActColumns, col: Int,
-                         _ out: UnsafeMutablePointer<Float>, outStride: Int) {
-        groups(Tile1.self, row, blocks: blocks, act, col: col, out, outStride: outStride)
-    }
-
-    static func rowCols16(_ row: UnsafeRawPointer, blocks: Int, _ act: ActColumns, col: Int,
-                          _ out: UnsafeMutablePointer<Float>, outStride: Int) {
-        groups(Tile2.self, row, blocks: blocks, act, col: col, out, outStride: outStride)
-    }
-
-    /// One q4_K row against T.n (1 or 2) bytes256Cols8 groups at `col`:
-    ///     Σ_k w·x = Σ_sb d·Σ_r sc_r·Σ_k q·(d_r·a) − dmin·Σ_r m_r·(d_r·Σa)
-    /// with run 2c in the low nibbles of qs[32c …] and run 2c + 1 in the high ones.
-    @inline(never)
-    static func groups<T: TileWidth>(_: T.Type, _ row: UnsafeRawPointer, blocks: Int, _ act: ActColumns, col: Int,
-                                     _ out: UnsafeMutablePointer<Float>, outStride: Int) {
-        precondition(!Q.present, "mul_mat: the bytes256Cols8 kernel is q4_K's")
-        let two = T.n > 1
-        let codes = act.codes + col &* act.codeStride, meta = act.meta + col &* act.metaStride
-        let codesB = codes + 8 &* act.codeStride, metaB = meta + 8 &* act.metaStride
-        let spread = Cols8.spread
-        var acc = SIMD8<Float>(), accB = SIMD8<Float>()
-        for sb in 0..<blocks {
-            let blk = row + sb &* 144
-            let (sc, mn) = QuantDot.scalesMinsK4(blk + 4)
-            let d = SIMD8<Float>(repeating: QuantDot.f16(blk)), dmin = SIMD8<Float>(repeating: -QuantDot.f16(blk, 2))
-            var sAcc = SIMD8<Float>(), mAcc = SIMD8<Float>(), sAccB = SIMD8<Float>(), mAccB = SIMD8<Float>()
-            for ch in 0..<4 {
-                let at = sb &* 2048 &+ 512 &* ch
-                var s0 = __m256i(), s1 = __m256i(), t0 = __m256i(), t1 = __m256i()
-                for half in 0..<2 {
-                    let (lo, hi) = Cols8.nibbles(blk + (16 &+ 32 &* ch &+ 16 &* half))
-                    let o = at &+ 128 &* half
-                    Cols8.steps4(T.self, &s0, &t0, lo, codes + o, codesB + o, spread)
-                    Cols8.steps4(T.self, &s1, &t1, hi, codes + (o &+ 256), codesB + (o &+ 256), spread)
-                }
-                let r0 = 2 &* ch, r1 = r0 &+ 1
-                let m0 = sb &* 1024 &+ 256 &* ch, m1 = m0 &+ 128
-                let sc0 = QuantDot.byte(sc, r0), sc1 = QuantDot.byte(sc, r1)
-                let mn0 = SIMD8<Float>(repeating: Float(QuantDot.byte(mn, r0))), mn1 = SIMD8<Float>(repeating: Float(QuantDot.byte(mn, r1)))
-                runs(&sAcc, &mAcc, s0, s1, sc0, sc1, mn0, mn1, meta + m0, meta + m1)
-                if two { runs(&sAccB, &mAccB, t0, t1, sc0, sc1, mn0, mn1, metaB + m0, metaB + m1) }
-            }
-            acc.addProduct(sAcc, d)
-            acc.addProduct(mAcc, dmin)
-            if two {
-                accB.addProduct(sAccB, d)
-                accB.addProduct(mAccB, dmin)
-            }
-        }
-        Cols8.store(T.self, acc, accB, out, outStride)
-    }
-
-    /// A chunk's two runs into one group's accumulators: scale sums and minimum sums (metadata at m0, m1).
-    @inline(__always) static func runs(_ sAcc: inout SIMD8<Float>, _ mAcc: inout SIMD8<Float>, _ s0: __m256i, _ s1: __m256i,
-                                       _ sc0: Int32, _ sc1: Int32, _ mn0: SIMD8<Float>, _ mn1: SIMD8<Float>,
-                                       _ m0: UnsafeRawPointer, _ m1: UnsafeRawPointer) {
-        sAcc.addProduct(Cols8.scaled(s0, sc0), m0.loadUnaligned(as: SIMD8<Float>.self))
-        sAcc.addProduct(Cols8.scaled(s1, sc1), m1.loadUnaligned(as: SIMD8<Float>.self))
-        mAcc.addProduct(mn0, m0.loadUnaligned(fromByteOffset: 32, as: SIMD8<Float>.self))
-        mAcc.addProduct(mn1, m1.loadUnaligned(fromByteOffset: 32, as: SIMD8<Float>.self))
-    }
-}
-
-extension X86Dot.Q6_K {
     static var cols8: Bool { true }
 
     static func rowCols8(_ row: UnsafeRawPointer, blocks: Int, _ act: ActColumns, col: Int,
@@ -161,67 +101,273 @@ extension X86Dot.Q6_K {
         groups(Tile2.self, row, blocks: blocks, act, col: col, out, outStride: outStride)
     }
 
-    /// One q6_K row against T.n bytes256Cols8 groups at `col`:
-    ///     Σ_k w·x = Σ_sb d·Σ_r (Σ_u sc_2r+u·Σ_16 q·(d_r·a) − 32·Σ_u sc_2r+u·(d_r·Σ_16 a))
-    /// Run r = 4h + j of half h: low 4 bits from ql[64h + 32(j & 1) …] (low nibbles for j < 2, high
-    /// after), bits 4–5 from qh[32h …] bits 2j, 2j + 1; sub-block u is its values 16u … 16u + 15.
+    /// Bit r of each byte of `h` as 16 or 0 (q5_K: bit r of qh[l] is the fifth bit of value l of run r).
+    @inline(__always) static func fifthBit(_ h: __m256i, _ r: Int) -> __m256i {
+        let bit4 = unsafeBitCast(X86Dot.Bytes(repeating: X86Dot.splat(0x10)), to: __m256i.self)
+        let moved: __m256i
+        switch r {
+        case 0: moved = _mm256_slli_epi16(h, 4)
+        case 1: moved = _mm256_slli_epi16(h, 3)
+        case 2: moved = _mm256_slli_epi16(h, 2)
+        case 3: moved = _mm256_slli_epi16(h, 1)
+        case 4: moved = h
+        case 5: moved = _mm256_srli_epi16(h, 1)
+        case 6: moved = _mm256_srli_epi16(h, 2)
+        default: moved = _mm256_srli_epi16(h, 3)
+        }
+        return _mm256_and_si256(moved, bit4)
+    }
+
+    /// One q4_K or q5_K row against T.n (1 or 2) bytes256Cols8 groups at `col`:
+    ///     Σ_k w·x = Σ_sb d·Σ_r sc_r·Σ_k q·(d_r·a) − dmin·Σ_r m_r·(d_r·Σa)
+    /// with run 2c in the low nibbles of qs[32c …] and run 2c + 1 in the high ones, q5_K's fifth bits
+    /// from qh. 4-bit codes add up in Int16 over a run, 5-bit ones over 4 steps (one vpmaddwd each).
+    @inline(never)
+    static func groups<T: TileWidth>(_: T.Type, _ row: UnsafeRawPointer, blocks: Int, _ act: ActColumns, col: Int,
+                                     _ out: UnsafeMutablePointer<Float>, outStride: Int) {
+        let two = T.n > 1, five = Q.present
+        let blockBytes = five ? 176 : 144, qsOffset = five ? 48 : 16
+        let codes = act.codes + col &* act.codeStride, meta = act.meta + col &* act.metaStride
+        let codesB = codes + 8 &* act.codeStride, metaB = meta + 8 &* act.metaStride
+        let spread = Cols8.spread
+        var acc = SIMD8<Float>(), accB = SIMD8<Float>()
+        for sb in 0..<blocks {
+            let blk = row + sb &* blockBytes
+            let (sc, mn) = QuantDot.scalesMinsK4(blk + 4)
+            let d = SIMD8<Float>(repeating: QuantDot.f16(blk)), dmin = SIMD8<Float>(repeating: -QuantDot.f16(blk, 2))
+            var sAcc = SIMD8<Float>(), mAcc = SIMD8<Float>(), sAccB = SIMD8<Float>(), mAccB = SIMD8<Float>()
+            for ch in 0..<4 {
+                let at = sb &* 2048 &+ 512 &* ch
+                let r0 = 2 &* ch, r1 = r0 &+ 1
+                let sc0 = QuantDot.byte(sc, r0), sc1 = QuantDot.byte(sc, r1)
+                let scale0 = Cols8.scale16(sc0), scale1 = Cols8.scale16(sc1)
+                var s0 = __m256i(), s1 = __m256i(), t0 = __m256i(), t1 = __m256i()
+                var i0 = __m256i(), i1 = __m256i(), j0 = __m256i(), j1 = __m256i()
+                for half in 0..<2 {
+                    var (lo, hi) = Cols8.nibbles(blk + (qsOffset &+ 32 &* ch &+ 16 &* half))
+                    if five {
+                        let h = _mm256_broadcastsi128_si256(blk.loadUnaligned(fromByteOffset: 16 &+ 16 &* half, as: __m128i.self))
+                        lo = _mm256_or_si256(lo, fifthBit(h, r0))
+                        hi = _mm256_or_si256(hi, fifthBit(h, r1))
+                    }
+                    let o = at &+ 128 &* half
+                    Cols8.steps4(T.self, &s0, &t0, lo, codes + o, codesB + o, spread)
+                    Cols8.steps4(T.self, &s1, &t1, hi, codes + (o &+ 256), codesB + (o &+ 256), spread)
+                    if five {
+                        Cols8.drain(&i0, &s0, scale0)
+                        Cols8.drain(&i1, &s1, scale1)
+                        if two {
+                            Cols8.drain(&j0, &t0, scale0)
+                            Cols8.drain(&j1, &t1, scale1)
+                        }
+                    }
+                }
+                if !five {
+                    i0 = _mm256_madd_epi16(s0, scale0)
+                    i1 = _mm256_madd_epi16(s1, scale1)
+                    if two {
+                        j0 = _mm256_madd_epi16(t0, scale0)
+                        j1 = _mm256_madd_epi16(t1, scale1)
+                    }
+                }
+                let m0 = sb &* 1024 &+ 256 &* ch, m1 = m0 &+ 128
+                let mn0 = SIMD8<Float>(repeating: Float(QuantDot.byte(mn, r0))), mn1 = SIMD8<Float>(repeating: Float(QuantDot.byte(mn, r1)))
+                runs(&sAcc, &mAcc, i0, i1, mn0, mn1, meta + m0, meta + m1)
+                if two { runs(&sAccB, &mAccB, j0, j1, mn0, mn1, metaB + m0, metaB + m1) }
+            }
+            acc.addProduct(sAcc, d)
+            acc.addProduct(mAcc, dmin)
+            if two {
+                accB.addProduct(sAccB, d)
+                accB.addProduct(mAccB, dmin)
+            }
+        }
+        Cols8.store(T.self, acc, accB, out, outStride)
+    }
+
+    /// A chunk's two runs (Int32 dot products, scaled) into one group's accumulators: scale sums and
+    /// minimum sums (metadata at m0, m1).
+    @inline(__always) static func runs(_ sAcc: inout SIMD8<Float>, _ mAcc: inout SIMD8<Float>, _ i0: __m256i, _ i1: __m256i,
+                                       _ mn0: SIMD8<Float>, _ mn1: SIMD8<Float>,
+                                       _ m0: UnsafeRawPointer, _ m1: UnsafeRawPointer) {
+        sAcc.addProduct(SIMD8<Float>(unsafeBitCast(i0, to: SIMD8<Int32>.self)), m0.loadUnaligned(as: SIMD8<Float>.self))
+        sAcc.addProduct(SIMD8<Float>(unsafeBitCast(i1, to: SIMD8<Int32>.self)), m1.loadUnaligned(as: SIMD8<Float>.self))
+        mAcc.addProduct(mn0, m0.loadUnaligned(fromByteOffset: 32, as: SIMD8<Float>.self))
+        mAcc.addProduct(mn1, m1.loadUnaligned(fromByteOffset: 32, as: SIMD8<Float>.self))
+    }
+}
+
+/// The K-quants with a scale per 16 values (q2_K, q3_K, q6_K) against bytes256Cols8 groups: one frame,
+/// the formats give their codes and scales. Run r = 4h + k (h: which 128 values) has sub-blocks u = 0, 1.
+protocol Sub16Format {
+    static var blockBytes: Int { get }
+    /// 6-bit codes (q6_K): Int16 step sums of 2 steps (2·2·63·127 < 2^15); else of all 4 of a sub-block.
+    static var sixBit: Bool { get }
+    /// Per super-block: the 16 scales and 16 offset weights, whatever form the format keeps them in.
+    associatedtype Scales
+    static func scales(_ blk: UnsafeRawPointer) -> Scales
+    /// The 16 codes (0…63) of sub-block u of run 4h + k, in both 128-bit halves.
+    static func codes(_ blk: UnsafeRawPointer, _ h: Int, _ k: Int, _ u: Int) -> __m256i
+    /// The Int scale of sub-block 2r + u, and the weight of its activation sum in the offset term.
+    static func scale(_ s: Scales, _ i: Int) -> Int32
+    static func offset(_ s: Scales, _ i: Int) -> Float
+    /// Σ w·x = d·Σ_i scale_i·Σ q·(d_r·a) + dOffset·Σ_i offset_i·(d_r·Σ16 a).
+    static func d(_ blk: UnsafeRawPointer) -> Float
+    static func dOffset(_ blk: UnsafeRawPointer) -> Float
+}
+
+enum Sub16<F: Sub16Format> {
+    /// One row against T.n bytes256Cols8 groups at `col`.
     @inline(never)
     static func groups<T: TileWidth>(_: T.Type, _ row: UnsafeRawPointer, blocks: Int, _ act: ActColumns, col: Int,
                                      _ out: UnsafeMutablePointer<Float>, outStride: Int) {
         let two = T.n > 1
         let codes = act.codes + col &* act.codeStride, meta = act.meta + col &* act.metaStride
         let codesB = codes + 8 &* act.codeStride, metaB = meta + 8 &* act.metaStride
-        let spread = Cols8.spread, low4 = Cols8.low4
-        let high2 = unsafeBitCast(X86Dot.Bytes(repeating: X86Dot.splat(0x30)), to: __m256i.self)
+        let spread = Cols8.spread
         var acc = SIMD8<Float>(), accB = SIMD8<Float>()
         @inline(__always) func add(_ sAcc: inout SIMD8<Float>, _ oAcc: inout SIMD8<Float>, _ i: __m256i, _ m: UnsafeRawPointer,
-                                   _ sc0: SIMD8<Float>, _ sc1: SIMD8<Float>) {
+                                   _ o0: SIMD8<Float>, _ o1: SIMD8<Float>) {
             sAcc.addProduct(SIMD8<Float>(unsafeBitCast(i, to: SIMD8<Int32>.self)), m.loadUnaligned(as: SIMD8<Float>.self))
-            oAcc.addProduct(sc0, m.loadUnaligned(fromByteOffset: 64, as: SIMD8<Float>.self))
-            oAcc.addProduct(sc1, m.loadUnaligned(fromByteOffset: 96, as: SIMD8<Float>.self))
+            oAcc.addProduct(o0, m.loadUnaligned(fromByteOffset: 64, as: SIMD8<Float>.self))
+            oAcc.addProduct(o1, m.loadUnaligned(fromByteOffset: 96, as: SIMD8<Float>.self))
         }
         for sb in 0..<blocks {
-            let blk = row + sb &* 210
+            let blk = row + sb &* F.blockBytes
+            let sc = F.scales(blk)
             var sAcc = SIMD8<Float>(), oAcc = SIMD8<Float>(), sAccB = SIMD8<Float>(), oAccB = SIMD8<Float>()
             for h in 0..<2 {
-                for j in 0..<4 {
-                    let r = 4 &* h &+ j
+                for k in 0..<4 {
+                    let r = 4 &* h &+ k
                     let at = sb &* 2048 &+ 256 &* r
                     var i = __m256i(), iB = __m256i()
                     for u in 0..<2 {
-                        let lb = _mm256_broadcastsi128_si256(blk.loadUnaligned(fromByteOffset: 64 &* h &+ 32 &* (j & 1) &+ 16 &* u, as: __m128i.self))
-                        let hb = _mm256_broadcastsi128_si256(blk.loadUnaligned(fromByteOffset: 128 &+ 32 &* h &+ 16 &* u, as: __m128i.self))
-                        let lo = j < 2 ? _mm256_and_si256(lb, low4) : _mm256_and_si256(_mm256_srli_epi16(lb, 4), low4)
-                        let hiBits: __m256i
-                        switch j {
-                        case 0: hiBits = _mm256_slli_epi16(hb, 4)
-                        case 1: hiBits = _mm256_slli_epi16(hb, 2)
-                        case 2: hiBits = hb
-                        default: hiBits = _mm256_srli_epi16(hb, 2)
-                        }
-                        let x = _mm256_or_si256(lo, _mm256_and_si256(hiBits, high2))
-                        let scale = Int16(blk.load(fromByteOffset: 192 &+ 2 &* r &+ u, as: Int8.self))
+                        let x = F.codes(blk, h, k, u), scale = Cols8.scale16(F.scale(sc, 2 &* r &+ u))
                         let o = at &+ 128 &* u
-                        Cols8.steps4Scaled(T.self, &i, &iB, x, codes + o, codesB + o, spread,
-                                           unsafeBitCast(SIMD16<Int16>(repeating: scale), to: __m256i.self))
+                        if F.sixBit {
+                            Cols8.steps4Scaled(T.self, &i, &iB, x, codes + o, codesB + o, spread, scale)
+                        } else {
+                            var s = __m256i(), t = __m256i()
+                            Cols8.steps4(T.self, &s, &t, x, codes + o, codesB + o, spread)
+                            Cols8.drain(&i, &s, scale)
+                            if two { Cols8.drain(&iB, &t, scale) }
+                        }
                     }
-                    let sc0 = SIMD8<Float>(repeating: Float(blk.load(fromByteOffset: 192 &+ 2 &* r, as: Int8.self)))
-                    let sc1 = SIMD8<Float>(repeating: Float(blk.load(fromByteOffset: 193 &+ 2 &* r, as: Int8.self)))
+                    let o0 = SIMD8<Float>(repeating: F.offset(sc, 2 &* r)), o1 = SIMD8<Float>(repeating: F.offset(sc, 2 &* r &+ 1))
                     let m = sb &* 1024 &+ 128 &* r
-                    add(&sAcc, &oAcc, i, meta + m, sc0, sc1)
-                    if two { add(&sAccB, &oAccB, iB, metaB + m, sc0, sc1) }
+                    add(&sAcc, &oAcc, i, meta + m, o0, o1)
+                    if two { add(&sAccB, &oAccB, iB, metaB + m, o0, o1) }
                 }
             }
-            let d = SIMD8<Float>(repeating: QuantDot.f16(blk, 208)), minus32 = SIMD8<Float>(repeating: -32)
-            sAcc.addProduct(oAcc, minus32)
+            let d = SIMD8<Float>(repeating: F.d(blk)), dOffset = SIMD8<Float>(repeating: F.dOffset(blk))
             acc.addProduct(sAcc, d)
+            acc.addProduct(oAcc, dOffset)
             if two {
-                sAccB.addProduct(oAccB, minus32)
                 accB.addProduct(sAccB, d)
+                accB.addProduct(oAccB, dOffset)
             }
         }
         Cols8.store(T.self, acc, accB, out, outStride)
     }
+}
+
+extension RowKernel where Self: Sub16Format {
+    static var cols8: Bool { true }
+
+    static func rowCols8(_ row: UnsafeRawPointer, blocks: Int, _ act: ActColumns, col: Int,
+                         _ out: UnsafeMutablePointer<Float>, outStride: Int) {
+        Sub16<Self>.groups(Tile1.self, row, blocks: blocks, act, col: col, out, outStride: outStride)
+    }
+
+    static func rowCols16(_ row: UnsafeRawPointer, blocks: Int, _ act: ActColumns, col: Int,
+                          _ out: UnsafeMutablePointer<Float>, outStride: Int) {
+        Sub16<Self>.groups(Tile2.self, row, blocks: blocks, act, col: col, out, outStride: outStride)
+    }
+}
+
+/// q6_K: low 4 bits from ql[64h + 32(k & 1) …] (low nibbles for k < 2, high after), bits 4–5 from
+/// qh[32h …] bits 2k, 2k + 1; signed scales; the −32 through the 16-value sums.
+extension X86Dot.Q6_K: Sub16Format {
+    static var blockBytes: Int { 210 }
+    static var sixBit: Bool { true }
+    @inline(__always) static func scales(_ blk: UnsafeRawPointer) -> UnsafeRawPointer { blk + 192 }
+    @inline(__always) static func codes(_ blk: UnsafeRawPointer, _ h: Int, _ k: Int, _ u: Int) -> __m256i {
+        let lb = _mm256_broadcastsi128_si256(blk.loadUnaligned(fromByteOffset: 64 &* h &+ 32 &* (k & 1) &+ 16 &* u, as: __m128i.self))
+        let hb = _mm256_broadcastsi128_si256(blk.loadUnaligned(fromByteOffset: 128 &+ 32 &* h &+ 16 &* u, as: __m128i.self))
+        let low4 = Cols8.low4, high2 = unsafeBitCast(X86Dot.Bytes(repeating: X86Dot.splat(0x30)), to: __m256i.self)
+        let lo = k < 2 ? _mm256_and_si256(lb, low4) : _mm256_and_si256(_mm256_srli_epi16(lb, 4), low4)
+        let hiBits: __m256i
+        switch k {
+        case 0: hiBits = _mm256_slli_epi16(hb, 4)
+        case 1: hiBits = _mm256_slli_epi16(hb, 2)
+        case 2: hiBits = hb
+        default: hiBits = _mm256_srli_epi16(hb, 2)
+        }
+        return _mm256_or_si256(lo, _mm256_and_si256(hiBits, high2))
+    }
+    @inline(__always) static func scale(_ s: UnsafeRawPointer, _ i: Int) -> Int32 { Int32(s.load(fromByteOffset: i, as: Int8.self)) }
+    @inline(__always) static func offset(_ s: UnsafeRawPointer, _ i: Int) -> Float { Float(s.load(fromByteOffset: i, as: Int8.self)) }
+    @inline(__always) static func d(_ blk: UnsafeRawPointer) -> Float { QuantDot.f16(blk, 208) }
+    @inline(__always) static func dOffset(_ blk: UnsafeRawPointer) -> Float { -32 * QuantDot.f16(blk, 208) }
+}
+
+/// q3_K: bits 2k, 2k + 1 of qs[32h …] and bit r of hmask as bit 2; signed 6-bit scales; the −4 through
+/// the 16-value sums.
+extension X86Dot.Q3_K: Sub16Format {
+    static var blockBytes: Int { 110 }
+    static var sixBit: Bool { false }
+    @inline(__always) static func scales(_ blk: UnsafeRawPointer) -> (SIMD8<Int32>, SIMD8<Int32>) { QuantDot.scalesQ3K(blk) }
+    @inline(__always) static func codes(_ blk: UnsafeRawPointer, _ h: Int, _ k: Int, _ u: Int) -> __m256i {
+        let q = _mm256_broadcastsi128_si256(blk.loadUnaligned(fromByteOffset: 32 &+ 32 &* h &+ 16 &* u, as: __m128i.self))
+        let hm = _mm256_broadcastsi128_si256(blk.loadUnaligned(fromByteOffset: 16 &* u, as: __m128i.self))
+        let low2 = unsafeBitCast(X86Dot.Bytes(repeating: X86Dot.splat(0x03)), to: __m256i.self)
+        let bit2 = unsafeBitCast(X86Dot.Bytes(repeating: X86Dot.splat(0x04)), to: __m256i.self)
+        let lo: __m256i
+        switch k {
+        case 0: lo = q
+        case 1: lo = _mm256_srli_epi16(q, 2)
+        case 2: lo = _mm256_srli_epi16(q, 4)
+        default: lo = _mm256_srli_epi16(q, 6)
+        }
+        let r = 4 &* h &+ k, high: __m256i
+        switch r {
+        case 0: high = _mm256_slli_epi16(hm, 2)
+        case 1: high = _mm256_slli_epi16(hm, 1)
+        case 2: high = hm
+        case 3: high = _mm256_srli_epi16(hm, 1)
+        case 4: high = _mm256_srli_epi16(hm, 2)
+        case 5: high = _mm256_srli_epi16(hm, 3)
+        case 6: high = _mm256_srli_epi16(hm, 4)
+        default: high = _mm256_srli_epi16(hm, 5)
+        }
+        return _mm256_or_si256(_mm256_and_si256(lo, low2), _mm256_and_si256(high, bit2))
+    }
+    @inline(__always) static func scale(_ s: (SIMD8<Int32>, SIMD8<Int32>), _ i: Int) -> Int32 { i < 8 ? s.0[i] : s.1[i &- 8] }
+    @inline(__always) static func offset(_ s: (SIMD8<Int32>, SIMD8<Int32>), _ i: Int) -> Float { Float(scale(s, i)) }
+    @inline(__always) static func d(_ blk: UnsafeRawPointer) -> Float { QuantDot.f16(blk, 108) }
+    @inline(__always) static func dOffset(_ blk: UnsafeRawPointer) -> Float { -4 * QuantDot.f16(blk, 108) }
+}
+
+/// q2_K: bits 2k, 2k + 1 of qs[32h …]; scales[i]: a 4-bit scale (low nibble) and a 4-bit minimum (high),
+/// the minimums through the 16-value sums times −dmin.
+extension X86Dot.Q2_K: Sub16Format {
+    static var blockBytes: Int { 84 }
+    static var sixBit: Bool { false }
+    @inline(__always) static func scales(_ blk: UnsafeRawPointer) -> UnsafeRawPointer { blk }
+    @inline(__always) static func codes(_ blk: UnsafeRawPointer, _ h: Int, _ k: Int, _ u: Int) -> __m256i {
+        let q = _mm256_broadcastsi128_si256(blk.loadUnaligned(fromByteOffset: 16 &+ 32 &* h &+ 16 &* u, as: __m128i.self))
+        let low2 = unsafeBitCast(X86Dot.Bytes(repeating: X86Dot.splat(0x03)), to: __m256i.self)
+        switch k {
+        case 0: return _mm256_and_si256(q, low2)
+        case 1: return _mm256_and_si256(_mm256_srli_epi16(q, 2), low2)
+        case 2: return _mm256_and_si256(_mm256_srli_epi16(q, 4), low2)
+        default: return _mm256_and_si256(_mm256_srli_epi16(q, 6), low2)
+        }
+    }
+    @inline(__always) static func scale(_ s: UnsafeRawPointer, _ i: Int) -> Int32 { Int32(s.load(fromByteOffset: i, as: UInt8.self) & 0x0F) }
+    @inline(__always) static func offset(_ s: UnsafeRawPointer, _ i: Int) -> Float { Float(s.load(fromByteOffset: i, as: UInt8.self) >> 4) }
+    @inline(__always) static func d(_ blk: UnsafeRawPointer) -> Float { QuantDot.f16(blk, 80) }
+    @inline(__always) static func dOffset(_ blk: UnsafeRawPointer) -> Float { -QuantDot.f16(blk, 82) }
 }
 
 extension X86Dot.Pair {

@@ -13,8 +13,10 @@ import EdgeHAL
 ///
 /// Work split: each worker takes a contiguous range of weight rows (multiples of 16) of every
 /// (i2, i3) matrix. Mat-vec (N = 1) streams those rows, two at a time when rows are short; with
-/// N > 1 each weight row is decoded once per tile of up to 4 columns, the columns taken in panels
-/// whose quantized activations stay in L2.
+/// N > 1 each weight row is decoded once per tile of up to 4 columns (8 for the portable pair
+/// kernels), the columns taken in panels whose quantized activations stay in L2. The avx2 set takes a
+/// matrix's whole groups of 8 columns interleaved instead, 16 at a time where a panel has them
+/// (CPUQuantDotX86Cols8.swift); the last N mod 8 columns go through the tiles.
 final class MatMulKernel: @unchecked Sendable {
     let a: TensorDesc, b: TensorDesc, out: TensorDesc
     let layout: ActivationLayout?
@@ -198,7 +200,8 @@ final class MatMulKernel: @unchecked Sendable {
 /// A kernel for one quantized weight format: one row against a tile of T.n activation columns.
 protocol RowKernel {
     static var blockSize: Int { get }
-    /// Whether prefill uses Tile8 (8 columns per decoded row) before Tile4.
+    /// Whether prefill uses Tile8 (8 columns per decoded row) before Tile4 (the portable pair kernels;
+    /// avx2 kernels take whole groups of 8 through rowCols8 instead).
     static var wideTiles: Bool { get }
     static func row<T: TileWidth>(_ t: T.Type, _ row: UnsafeRawPointer, blocks: Int, _ act: ActColumns, col: Int,
                                   _ out: UnsafeMutablePointer<Float>, outStride: Int)
@@ -206,10 +209,10 @@ protocol RowKernel {
     /// which is a third of the time for SmolLM2's 576-value rows. Used for rows of ≤ 640 bytes.
     static func rowPair(_ row0: UnsafeRawPointer, _ row1: UnsafeRawPointer, blocks: Int, _ act: ActColumns, col: Int,
                         _ out: UnsafeMutablePointer<Float>)
-    /// Whether `rowCols8` exists: prefill then takes whole groups of 8 columns in the bytes256Cols8
-    /// layout (ActivationLayout.forWeights must ask for it).
+    /// Whether `rowCols8` exists: prefill then takes whole groups of 8 columns interleaved
+    /// (ActivationLayout.groupsOf8; ActivationLayout.forWeights must ask for it).
     static var cols8: Bool { get }
-    /// One row against the 8 columns of the bytes256Cols8 group at `col`: out[j · outStride], j < 8.
+    /// One row against the 8 columns of the interleaved group at `col`: out[j · outStride], j < 8.
     static func rowCols8(_ row: UnsafeRawPointer, blocks: Int, _ act: ActColumns, col: Int,
                          _ out: UnsafeMutablePointer<Float>, outStride: Int)
     /// rowCols8 for the groups at `col` and `col + 8` at once.
@@ -270,7 +273,7 @@ struct RowJob {
     var panel: Int
     var out: UnsafeMutablePointer<Float>
     var outStride: Int
-    /// Whether the activations' whole groups of 8 columns are interleaved (bytes256Cols8).
+    /// Whether the activations' whole groups of 8 columns are interleaved (bytes256Cols8, pairBytes64Cols8).
     var cols8 = false
 
     @inline(never)

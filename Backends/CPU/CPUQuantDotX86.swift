@@ -89,8 +89,6 @@ enum X86Dot {
     /// as the portable pairs32 kernels do — one conversion and two FMAs for 64 values.
     enum Pair<F: PairFormat>: RowKernel {
         static var blockSize: Int { 32 }
-        /// Eight columns per decoded pair.
-        static var wideTiles: Bool { true }
 
         /// Blocks `a` and `b` (b may equal a for an odd last block; its activations are zero): the two
         /// code vectors, [d_A ×4, d_B ×4] and (q4_1, q5_1) [m_A ×4, m_B ×4].
@@ -214,7 +212,8 @@ enum X86Dot {
 
     // MARK: K-quants
 
-    /// Eight per-column vectors for Tile8 (Quad holds four), addressed by an index that unrolls to a constant.
+    /// Per-column vectors of a tile, addressed by an index that unrolls to a constant. Room for eight; the
+    /// avx2 row kernels take at most four columns now (whole groups of 8 go to CPUQuantDotX86Cols8.swift).
     struct Oct {
         var lo = Quad<SIMD8<Float>>(), hi = Quad<SIMD8<Float>>()
         @inline(__always) subscript(_ i: Int) -> SIMD8<Float> {
@@ -264,7 +263,6 @@ enum X86Dot {
     /// q4_K and q5_K (layouts in CPUQuantDotK.swift): eight runs of 32 with 6-bit scales and minimums.
     enum K4K5<Q: QuantDot.FifthBit>: RowKernel {
         static var blockSize: Int { 256 }
-        static var wideTiles: Bool { true }
         @inline(__always)
         static func row<T: TileWidth>(_: T.Type, _ row: UnsafeRawPointer, blocks: Int, _ act: ActColumns, col: Int,
                                       _ out: UnsafeMutablePointer<Float>, outStride: Int) {
@@ -321,7 +319,6 @@ enum X86Dot {
     /// 16-value activation sums, as q6_K's −32 does.
     enum Q3_K: RowKernel {
         static var blockSize: Int { 256 }
-        static var wideTiles: Bool { true }
         @inline(__always)
         static func row<T: TileWidth>(_: T.Type, _ row: UnsafeRawPointer, blocks: Int, _ act: ActColumns, col: Int,
                                       _ out: UnsafeMutablePointer<Float>, outStride: Int) {
@@ -352,7 +349,6 @@ enum X86Dot {
     /// scale (low nibble) and a 4-bit minimum (high nibble); the minimums enter through the 16-value sums.
     enum Q2_K: RowKernel {
         static var blockSize: Int { 256 }
-        static var wideTiles: Bool { true }
         @inline(__always)
         static func row<T: TileWidth>(_: T.Type, _ row: UnsafeRawPointer, blocks: Int, _ act: ActColumns, col: Int,
                                       _ out: UnsafeMutablePointer<Float>, outStride: Int) {
@@ -386,7 +382,6 @@ enum X86Dot {
     /// scale per 16 values; the −32 enters through the 16-value activation sums.
     enum Q6_K: RowKernel {
         static var blockSize: Int { 256 }
-        static var wideTiles: Bool { true }
         @inline(__always)
         static func row<T: TileWidth>(_: T.Type, _ row: UnsafeRawPointer, blocks: Int, _ act: ActColumns, col: Int,
                                       _ out: UnsafeMutablePointer<Float>, outStride: Int) {

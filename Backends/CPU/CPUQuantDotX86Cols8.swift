@@ -80,6 +80,19 @@ enum Cols8 {
         s = __m256i()
     }
 
+    /// A super-block's scaled sums `s` and offset (or minimum) sums `o` into the row's accumulators:
+    /// acc += s·d + o·e, for each of the T.n groups.
+    @inline(__always) static func fold<T: TileWidth>(_: T.Type, _ acc: inout SIMD8<Float>, _ accB: inout SIMD8<Float>,
+                                                    _ s: SIMD8<Float>, _ o: SIMD8<Float>, _ sB: SIMD8<Float>, _ oB: SIMD8<Float>,
+                                                    _ d: SIMD8<Float>, _ e: SIMD8<Float>) {
+        acc.addProduct(s, d)
+        acc.addProduct(o, e)
+        if T.n > 1 {
+            accB.addProduct(sB, d)
+            accB.addProduct(oB, e)
+        }
+    }
+
     /// The results of T.n groups: out[j · stride] for j < 8 · T.n.
     @inline(__always) static func store<T: TileWidth>(_: T.Type, _ a: SIMD8<Float>, _ b: SIMD8<Float>,
                                                      _ out: UnsafeMutablePointer<Float>, _ stride: Int) {
@@ -88,7 +101,13 @@ enum Cols8 {
     }
 }
 
-extension X86Dot.K4K5 {
+/// A row kernel with an interleaved-column prefill: `groups` takes T.n (1 or 2) groups of 8 at `col`.
+protocol Cols8Kernel {
+    static func groups<T: TileWidth>(_: T.Type, _ row: UnsafeRawPointer, blocks: Int, _ act: ActColumns, col: Int,
+                                     _ out: UnsafeMutablePointer<Float>, outStride: Int)
+}
+
+extension RowKernel where Self: Cols8Kernel {
     static var cols8: Bool { true }
 
     static func rowCols8(_ row: UnsafeRawPointer, blocks: Int, _ act: ActColumns, col: Int,
@@ -100,7 +119,9 @@ extension X86Dot.K4K5 {
                           _ out: UnsafeMutablePointer<Float>, outStride: Int) {
         groups(Tile2.self, row, blocks: blocks, act, col: col, out, outStride: outStride)
     }
+}
 
+extension X86Dot.K4K5: Cols8Kernel {
     /// Bit r of each byte of `h` as 16 or 0 (q5_K: bit r of qh[l] is the fifth bit of value l of run r).
     @inline(__always) static func fifthBit(_ h: __m256i, _ r: Int) -> __m256i {
         let bit4 = unsafeBitCast(X86Dot.Bytes(repeating: X86Dot.splat(0x10)), to: __m256i.self)
@@ -175,12 +196,7 @@ extension X86Dot.K4K5 {
                 runs(&sAcc, &mAcc, i0, i1, mn0, mn1, meta + m0, meta + m1)
                 if two { runs(&sAccB, &mAccB, j0, j1, mn0, mn1, metaB + m0, metaB + m1) }
             }
-            acc.addProduct(sAcc, d)
-            acc.addProduct(mAcc, dmin)
-            if two {
-                accB.addProduct(sAccB, d)
-                accB.addProduct(mAccB, dmin)
-            }
+            Cols8.fold(T.self, &acc, &accB, sAcc, mAcc, sAccB, mAccB, d, dmin)
         }
         Cols8.store(T.self, acc, accB, out, outStride)
     }
@@ -199,7 +215,7 @@ extension X86Dot.K4K5 {
 
 /// The K-quants with a scale per 16 values (q2_K, q3_K, q6_K) against bytes256Cols8 groups: one frame,
 /// the formats give their codes and scales. Run r = 4h + k (h: which 128 values) has sub-blocks u = 0, 1.
-protocol Sub16Format {
+protocol Sub16Format: Cols8Kernel {
     static var blockBytes: Int { get }
     /// 6-bit codes (q6_K): Int16 step sums of 2 steps (2·2·63·127 < 2^15); else of all 4 of a sub-block.
     static var sixBit: Bool { get }
@@ -260,28 +276,16 @@ enum Sub16<F: Sub16Format> {
                 }
             }
             let d = SIMD8<Float>(repeating: F.d(blk)), dOffset = SIMD8<Float>(repeating: F.dOffset(blk))
-            acc.addProduct(sAcc, d)
-            acc.addProduct(oAcc, dOffset)
-            if two {
-                accB.addProduct(sAccB, d)
-                accB.addProduct(oAccB, dOffset)
-            }
+            Cols8.fold(T.self, &acc, &accB, sAcc, oAcc, sAccB, oAccB, d, dOffset)
         }
         Cols8.store(T.self, acc, accB, out, outStride)
     }
 }
 
-extension RowKernel where Self: Sub16Format {
-    static var cols8: Bool { true }
-
-    static func rowCols8(_ row: UnsafeRawPointer, blocks: Int, _ act: ActColumns, col: Int,
-                         _ out: UnsafeMutablePointer<Float>, outStride: Int) {
-        Sub16<Self>.groups(Tile1.self, row, blocks: blocks, act, col: col, out, outStride: outStride)
-    }
-
-    static func rowCols16(_ row: UnsafeRawPointer, blocks: Int, _ act: ActColumns, col: Int,
-                          _ out: UnsafeMutablePointer<Float>, outStride: Int) {
-        Sub16<Self>.groups(Tile2.self, row, blocks: blocks, act, col: col, out, outStride: outStride)
+extension Sub16Format {
+    static func groups<T: TileWidth>(_: T.Type, _ row: UnsafeRawPointer, blocks: Int, _ act: ActColumns, col: Int,
+                                     _ out: UnsafeMutablePointer<Float>, outStride: Int) {
+        Sub16<Self>.groups(T.self, row, blocks: blocks, act, col: col, out, outStride: outStride)
     }
 }
 
@@ -370,19 +374,7 @@ extension X86Dot.Q2_K: Sub16Format {
     @inline(__always) static func dOffset(_ blk: UnsafeRawPointer) -> Float { -QuantDot.f16(blk, 82) }
 }
 
-extension X86Dot.Pair {
-    static var cols8: Bool { true }
-
-    static func rowCols8(_ row: UnsafeRawPointer, blocks: Int, _ act: ActColumns, col: Int,
-                         _ out: UnsafeMutablePointer<Float>, outStride: Int) {
-        groups(Tile1.self, row, blocks: blocks, act, col: col, out, outStride: outStride)
-    }
-
-    static func rowCols16(_ row: UnsafeRawPointer, blocks: Int, _ act: ActColumns, col: Int,
-                          _ out: UnsafeMutablePointer<Float>, outStride: Int) {
-        groups(Tile2.self, row, blocks: blocks, act, col: col, out, outStride: outStride)
-    }
-
+extension X86Dot.Pair: Cols8Kernel {
     /// The fifth bits of values 16h … 16h + 15 (bits of qh) as bytes 16 or 0, in both 128-bit halves.
     @inline(__always) static func fifthBitsHalf(_ qh: UInt32, _ h: Int) -> __m256i {
         // Bytes 2h and 2h + 1 of qh, each to the 8 bytes it covers; then each byte tests its own bit.

@@ -29,7 +29,8 @@ extension CaseTable {
     // MARK: block scales
 
     /// Every weight type with f16 scales, in mat-vec, small-N and prefill tiles (n = 1, 5, 37), with
-    /// scales that are subnormal (and ±0, and the smallest normals), and at the top of f16's range.
+    /// scales that are subnormal (and ±0, and the smallest normals), and at the top of f16's range; and
+    /// with every code at its extreme against ±127 activation codes (n = 1, 2, 24).
     /// The grouped case with subnormal scales is in `groups`. get_rows (embedding lookups) dequantizes
     /// the same blocks, exactly.
     static var scaleEdges: [ConformanceCase] {
@@ -37,6 +38,8 @@ extension CaseTable {
             let k = max(type.blockSize, 32) * 8
             return [1, 5, 37].map { mulMatCase(type, MulMatShape(k, 33, $0), scales: .subnormal) }
                 + [1, 17].map { mulMatCase(type, MulMatShape(k, 33, $0), scales: .maximal) }
+                // Extreme codes against ±127 activations: mat-vec, small tiles and whole groups of 8 and 16.
+                + [1, 2, 24].map { mulMatCase(type, MulMatShape(k, 33, $0), activations: .extreme, scales: .extremeCodes) }
                 + [TestData.BlockScales.subnormal, .maximal].map { getRowsCase(type, k: type.blockSize == 256 ? 512 : 96, scales: $0) }
         }
     }

@@ -29,6 +29,9 @@ public enum CaseTable {
         /// the last) ×300 in every column, the rest normal. The last channel sits at the end of the
         /// last block, where a quantizer's amax scan most easily stops short.
         case channelOutliers = "channel-outliers"
+        /// Codes at ±127 with one sign per 32 values (random): even columns ±1, odd columns alternating
+        /// ±3, −(±3). With extreme-code weights every partial sum inside a block is at its largest.
+        case extreme
     }
 
     /// Shapes every weight type runs, chosen around the kernels' boundaries (CPU figures in brackets,
@@ -104,6 +107,9 @@ public enum CaseTable {
             case .tiny: x = rng.normal(count: xShape.count, scale: 1e-4)
             case .huge: x = rng.normal(count: xShape.count, scale: 1e3)
             case .outliers: x = TestData.withOutliers(rng.normal(count: xShape.count), every: 32, factor: 100, rng: &rng)
+            case .extreme:
+                let signs = (0..<(xShape.count + 31) / 32).map { _ in Float(rng.int(below: 2) == 0 ? 1 : -1) }
+                x = (0..<xShape.count).map { i in signs[i / 32] * ((i / s.k) % 2 == 0 ? 1 : (i % 2 == 0 ? 3 : -3)) }
             case .channelOutliers:
                 x = rng.normal(count: xShape.count)
                 for column in 0..<(xShape.count / s.k) {

@@ -18,6 +18,13 @@ extension TestData {
         /// Scales with exponent field 30 (32768…65504, 65504 itself in every row) and some ±0: the
         /// top of the range, where a conversion that mistakes exponent 30 for inf/NaN goes wrong.
         case maximal
+        /// Not the scales but the codes at their extreme: every quant bit set (q8_0: every code −128;
+        /// K-quant sub-block scales and minimums at their largest, q6_K's int8 scales 127), f16 scales
+        /// random in 0.005…0.015 (identical blocks would make float rounding systematic, which the gain
+        /// check reads as a scale error). Against activations of ±127 codes of one sign per 32 values
+        /// (``CaseTable/Activations/extreme``) every partial sum a kernel keeps inside a block is as
+        /// large as it gets: a narrow accumulator that wraps or saturates shows.
+        case extremeCodes = "extreme-codes"
     }
 
     /// f16 bit patterns for `count` scales of class `scales` (deterministic in `rng`).
@@ -25,7 +32,7 @@ extension TestData {
         (0..<count).map { i -> UInt16 in
             let sign: UInt16 = rng.int(below: 2) == 0 ? 0 : 0x8000
             switch scales {
-            case .natural: preconditionFailure("natural scales come from the quantizer")
+            case .natural, .extremeCodes: preconditionFailure("natural scales come from the quantizer")
             case .subnormal:
                 switch i % 8 {
                 case 0: return 0x0001                                     // the smallest subnormal, 2^-24
@@ -49,6 +56,7 @@ extension TestData {
     /// Positive scales for q4_0 are as valid as the quantizer's negative ones. For f16 weights each
     /// value is its own scale. Types without f16 scales (f32) are returned unchanged.
     public static func weights(_ type: DType, k: Int, rows: Int, rng: inout SeededRandom, scales: BlockScales) -> [UInt8] {
+        if scales == .extremeCodes { return extremeCodeWeights(type, k: k, rows: rows, rng: &rng) }
         var out = weights(type, k: k, rows: rows, rng: &rng)
         let offsets = type.f16ScaleOffsets
         guard scales != .natural, !offsets.isEmpty else { return out }
@@ -60,6 +68,30 @@ extension TestData {
                 out[b * type.blockBytes + off] = UInt8(h & 0xFF)
                 out[b * type.blockBytes + off + 1] = UInt8(h >> 8)
             }
+        }
+        return out
+    }
+
+    /// Blocks of `type` with every code at its extreme (BlockScales.extremeCodes); f32 and f16 weights
+    /// are random in 0.5…1.5.
+    static func extremeCodeWeights(_ type: DType, k: Int, rows: Int, rng: inout SeededRandom) -> [UInt8] {
+        let count = k * rows
+        switch type {
+        case .f32: return (0..<count).map { _ in Float(0.5 + rng.unit()) }.withUnsafeBytes { Array($0) }
+        case .f16: return (0..<count).map { _ in Float16(0.5 + rng.unit()) }.withUnsafeBytes { Array($0) }
+        default: break
+        }
+        let blocks = count / type.blockSize
+        var out = [UInt8](repeating: 0xFF, count: blocks * type.blockBytes)
+        for b in 0..<blocks {
+            let base = b * type.blockBytes
+            for off in type.f16ScaleOffsets {
+                let bits = Float16(0.01 * (0.5 + rng.unit())).bitPattern
+                out[base + off] = UInt8(bits & 0xFF)
+                out[base + off + 1] = UInt8(bits >> 8)
+            }
+            if type == .q8_0 { for j in 2..<34 { out[base + j] = 0x80 } }
+            if type == .q6_K { for j in 192..<208 { out[base + j] = 0x7F } }
         }
         return out
     }

@@ -252,11 +252,14 @@ import Testing
         }
     }
 
-    /// bytes256Cols8: column `lane` of a group holds, interleaved, exactly the codes and metadata bytes256
-    /// gives that column alone (codes 4 at a time, 32 bytes a step; d, Σ32, Σ16 lo and hi per run).
-    @Test func cols8GroupInterleavesBytes256Columns() {
+    /// The interleaved layouts: column `lane` of a group holds, interleaved, exactly the codes and metadata
+    /// bytes256 gives that column alone (codes 4 at a time, 32 bytes a step; d, Σ32, Σ16 lo and hi per run),
+    /// for as many runs as the layout's columns have (bytes256Cols8 pads to 256 values, pairBytes64Cols8 to 64).
+    @Test(arguments: [ActivationLayout.bytes256Cols8, .pairBytes64Cols8])
+    func cols8GroupInterleavesBytes256Columns(_ layout: ActivationLayout) {
         let rows = Self.activationRows()
         let k = rows[0].count - 32, padded = ActivationLayout.bytes256.paddedLength(k)   // a padded last super-block too
+        let runs = layout.groupRuns(k)
         let codes = UnsafeMutableRawPointer.allocate(byteCount: 8 * padded, alignment: 64)
         let meta = UnsafeMutableRawPointer.allocate(byteCount: 8 * padded / 2, alignment: 64)
         let one = UnsafeMutableRawPointer.allocate(byteCount: padded, alignment: 64)
@@ -266,17 +269,17 @@ import Testing
         meta.initializeMemory(as: UInt8.self, repeating: 0xAA, count: 8 * padded / 2)
         for lane in 0..<8 {
             let x = Array(rows[lane % rows.count][0..<k].map { $0 * Float(lane + 1) })
-            x.withUnsafeBufferPointer { ActivationQuant.quantizeInGroup($0.baseAddress!, k: k, lane: lane, layout: .bytes256Cols8, codes: codes, meta: meta) }
+            x.withUnsafeBufferPointer { ActivationQuant.quantizeInGroup($0.baseAddress!, k: k, lane: lane, layout: layout, codes: codes, meta: meta) }
         }
         for lane in 0..<8 {
             let x = Array(rows[lane % rows.count][0..<k].map { $0 * Float(lane + 1) })
             x.withUnsafeBufferPointer { ActivationQuant.quantizeRow($0.baseAddress!, k: k, layout: .bytes256, codes: one, meta: oneMeta) }
-            for v in 0..<padded {
+            for v in 0..<(32 * runs) {
                 let r = v / 32, step = (v % 32) / 4
                 #expect(codes.load(fromByteOffset: 256 * r + 32 * step + 4 * lane + v % 4, as: Int8.self)
                         == one.load(fromByteOffset: v, as: Int8.self), "lane \(lane) value \(v)")
             }
-            for r in 0..<(padded / 32) {
+            for r in 0..<runs {
                 let m = oneMeta + (r / 8) * 128, j = r % 8, g = meta + 128 * r + 4 * lane
                 #expect(g.load(as: Float.self) == m.load(fromByteOffset: 4 * j, as: Float.self), "lane \(lane) run \(r) d")
                 #expect(g.load(fromByteOffset: 32, as: Float.self) == m.load(fromByteOffset: 32 + 4 * j, as: Float.self))

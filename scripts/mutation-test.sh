@@ -68,6 +68,10 @@ for root, dirs, files in os.walk(work):
             os.remove(os.path.join(root, f))
 PY
 
+# Mutants come from the copy's list from here on: editing the repository's list or sources while a run
+# goes on changes nothing in it (an edited list used to stop a run halfway with "find occurs 0 times").
+list="$work/Tests/Mutations/$backend.json"
+
 # --- Helpers (python3 does the JSON). ------------------------------------------------------------
 # Mutant ids to run, one per line, honouring MUTANTS; also checks the list's fields.
 mutant_ids() {

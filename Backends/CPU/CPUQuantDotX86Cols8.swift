@@ -18,9 +18,10 @@ import _Builtin_intrinsics.intel
 // register where a panel has them. ggml gets the same effect by interleaving weight rows at load (its
 // 8×8 repack); interleaving the columns at quantization leaves the weights as the file has them: no
 // second copy, no repacking pass, no change to decode.
-// Measured (Zen2, 2 threads, pp128 on a 4-layer 1B-shaped model, before → after): q4_0 234 → 415–419
-// tokens/s, q4_K 223 → 345–367, q5_0 223 → 354–362, q6_K 200 → 314–319 (docs/cpu-kernels.md).
-// Not q8_0: its signed weights would need a vpsignb per product, and the pair sums no longer fit.
+// Measured (Zen2, 2 threads, pp128 on a 4-layer 1B-shaped model, quiet, before → after): q4_0 235 → 407
+// tokens/s, q4_K 231 → 419, q5_0 211 → 336, q6_K 193 → 317; SmolLM2 445 → 689, Gemma 3 398 → 581
+// (docs/cpu-kernels.md). Not q8_0: its signed weights would need a vpsignb per product, and not even
+// two of its steps fit in Int16 (2·2·128·127 > 2^15).
 
 enum Cols8 {
     /// vpshufb control: dword t of each 128-bit half into all four of its dwords.

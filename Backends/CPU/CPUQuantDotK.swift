@@ -246,6 +246,20 @@ extension QuantDot {
 
     // MARK: q2_K — { uint8 scales[16]; uint8 qs[64]; fp16 d; fp16 dmin }, 84 bytes.
 
+    /// A q2_K super-block into the tile (both kernel sets): acc[j] += d·sbAcc[j] − dmin·(m_lo·Σ16 over
+    /// sub-blocks 0…7 + m_hi·Σ16 over 8…15), the 4-bit minimums `mLo`, `mHi` as Float lanes; `mb` is
+    /// column 0's KMeta.
+    @inline(__always) static func foldQ2K<T: TileWidth>(_: T.Type, _ acc: inout Quad<SIMD8<Float>>, _ sbAcc: Quad<SIMD8<Float>>,
+                                                       _ blk: UnsafeRawPointer, _ mLo: SIMD8<Float>, _ mHi: SIMD8<Float>,
+                                                       _ mb: UnsafeRawPointer, _ act: ActColumns) {
+        let d = SIMD8<Float>(repeating: f16(blk, 80)), dmin = SIMD8<Float>(repeating: -f16(blk, 82))
+        columns(T.self) { j in
+            let mj = mb + j &* act.metaStride
+            acc[j].addProduct(sbAcc[j], d)
+            acc[j].addProduct(mLo * KMeta.sums16(mj, 0) + mHi * KMeta.sums16(mj, 1), dmin)
+        }
+    }
+
     enum Q2_K: RowKernel {
         static var blockSize: Int { 256 }
         @inline(__always)
@@ -268,14 +282,8 @@ extension QuantDot {
                         kRuns(T.self, &sbAcc, e, o, split(s[2 &* k], s[2 &* k &+ 1]), cb, mb, act, 4 &* h &+ k)
                     }
                 }
-                let d = SIMD8<Float>(repeating: f16(blk, 80)), dmin = SIMD8<Float>(repeating: -f16(blk, 82))
-                let mLo = SIMD8<Float>(bytes8((p0 >> 4) & 0x0F0F_0F0F_0F0F_0F0F))
-                let mHi = SIMD8<Float>(bytes8((p1 >> 4) & 0x0F0F_0F0F_0F0F_0F0F))
-                columns(T.self) { j in
-                    let mj = mb + j &* act.metaStride
-                    acc[j].addProduct(sbAcc[j], d)
-                    acc[j].addProduct(mLo * KMeta.sums16(mj, 0) + mHi * KMeta.sums16(mj, 1), dmin)
-                }
+                foldQ2K(T.self, &acc, sbAcc, blk, SIMD8<Float>(bytes8((p0 >> 4) & 0x0F0F_0F0F_0F0F_0F0F)),
+                        SIMD8<Float>(bytes8((p1 >> 4) & 0x0F0F_0F0F_0F0F_0F0F)), mb, act)
             }
             columns(T.self) { j in out[j &* outStride] = acc[j].sum() }
         }

@@ -119,9 +119,9 @@ enum X86Dot {
         @inline(__always)
         static func row<T: TileWidth>(_: T.Type, _ row: UnsafeRawPointer, blocks: Int, _ act: ActColumns, col: Int,
                                       _ out: UnsafeMutablePointer<Float>, outStride: Int) {
-            // Tiles put q4_1/q5_1's minimum term into the same accumulator (eight columns' second
-            // accumulators would not fit the registers); mat-vec keeps it apart (`off`), so both chains are short.
-            var acc = Oct(), off = Quad<SIMD8<Float>>()
+            // Tiles (up to 4 columns: whole groups of 8 go to the interleaved kernels) put q4_1/q5_1's
+            // minimum term into the same accumulator; mat-vec keeps it apart (`off`), so both chains are short.
+            var acc = Quad<SIMD8<Float>>(), off = Quad<SIMD8<Float>>()
             let c0 = act.codes + col &* act.codeStride, m0 = act.meta + col &* act.metaStride
             let cs = act.codeStride, ms = act.metaStride
             let pairBytes = 2 &* F.blockBytes
@@ -152,7 +152,7 @@ enum X86Dot {
                     step(p &+ 1, a + pairBytes, a + (pairBytes &+ F.blockBytes), 1)
                     p &+= 2
                 }
-                acc.lo.v0 += acc.lo.v1
+                acc.v0 += acc.v1
                 off.v0 += off.v1
             }
             while p < pairs {
@@ -164,7 +164,7 @@ enum X86Dot {
                 let a = row + p &* pairBytes
                 step(p, a, a, 0)
             }
-            if T.n == 1 { acc.lo.v0 += off.v0 }
+            if T.n == 1 { acc.v0 += off.v0 }
             columns(T.self) { j in out[j &* outStride] = acc[j].sum() }
         }
     }
@@ -212,19 +212,9 @@ enum X86Dot {
 
     // MARK: K-quants
 
-    /// Per-column vectors of a tile, addressed by an index that unrolls to a constant. Room for eight; the
-    /// avx2 row kernels take at most four columns now (whole groups of 8 go to CPUQuantDotX86Cols8.swift).
-    struct Oct {
-        var lo = Quad<SIMD8<Float>>(), hi = Quad<SIMD8<Float>>()
-        @inline(__always) subscript(_ i: Int) -> SIMD8<Float> {
-            get { i < 4 ? lo[i] : hi[i &- 4] }
-            set { if i < 4 { lo[i] = newValue } else { hi[i &- 4] = newValue } }
-        }
-    }
-
     /// sbAcc[slot(j, r)] += dot(w, run r of column j) · d_r for every column of the tile. Mat-vec puts
     /// odd runs in a second accumulator (shorter FMA chain).
-    @inline(__always) static func kRuns<T: TileWidth>(_: T.Type, _ sbAcc: inout Oct, _ w: Bytes,
+    @inline(__always) static func kRuns<T: TileWidth>(_: T.Type, _ sbAcc: inout Quad<SIMD8<Float>>, _ w: Bytes,
                                                       _ s: SIMD16<Int16>, _ cb: UnsafeRawPointer, _ mb: UnsafeRawPointer,
                                                       _ act: ActColumns, _ r: Int) {
         columns(T.self) { j in
@@ -238,8 +228,8 @@ enum X86Dot {
     /// codes at cb, metadata at mb) into the tile's accumulators; then each column's sum goes out.
     @inline(__always) static func superBlocks<T: TileWidth>(_: T.Type, _ row: UnsafeRawPointer, blocks: Int, blockBytes: Int,
                                                            _ act: ActColumns, col: Int, _ out: UnsafeMutablePointer<Float>, outStride: Int,
-                                                           _ block: (UnsafeRawPointer, UnsafeRawPointer, UnsafeRawPointer, inout Oct) -> Void) {
-        var acc = Oct()
+                                                           _ block: (UnsafeRawPointer, UnsafeRawPointer, UnsafeRawPointer, inout Quad<SIMD8<Float>>) -> Void) {
+        var acc = Quad<SIMD8<Float>>()
         let c0 = act.codes + col &* act.codeStride, m0 = act.meta + col &* act.metaStride
         for sb in 0..<blocks {
             block(row + sb &* blockBytes, c0 + sb &* 256, m0 + sb &* KMeta.bytes, &acc)
@@ -249,7 +239,7 @@ enum X86Dot {
 
     /// acc[j] += d·(sbAcc[j] + o_lo·Σ16(0…7) + o_hi·Σ16(8…15)): a run offset per 16 values (q3_K −4, q6_K
     /// −32, times the sub-block scales) through the 16-value activation sums.
-    @inline(__always) static func fold16<T: TileWidth>(_: T.Type, _ acc: inout Oct, _ sbAcc: Oct, _ oLo: SIMD8<Float>, _ oHi: SIMD8<Float>,
+    @inline(__always) static func fold16<T: TileWidth>(_: T.Type, _ acc: inout Quad<SIMD8<Float>>, _ sbAcc: Quad<SIMD8<Float>>, _ oLo: SIMD8<Float>, _ oHi: SIMD8<Float>,
                                                       _ d: SIMD8<Float>, _ mb: UnsafeRawPointer, _ act: ActColumns) {
         columns(T.self) { j in
             let mj = mb + j &* act.metaStride
@@ -272,7 +262,7 @@ enum X86Dot {
                 let (sc, mn) = QuantDot.scalesMinsK4(blk + 4)
                 // q5_K: bit r of qh[l] is the fifth bit of run r; `h` is qh shifted right by 2c.
                 var h = fifthBit ? blk.loadUnaligned(fromByteOffset: 16, as: Bytes.self) : Bytes()
-                var sbAcc = Oct()
+                var sbAcc = Quad<SIMD8<Float>>()
                 let low4 = Bytes(repeating: splat(0x0F)), bit4 = Bytes(repeating: splat(0x10))
                 for c in 0..<4 {
                     let q = blk.loadUnaligned(fromByteOffset: qsOffset &+ 32 &* c, as: Bytes.self)
@@ -286,7 +276,7 @@ enum X86Dot {
                     kRuns(T.self, &sbAcc, w0, SIMD16<Int16>(repeating: Int16(QuantDot.byte(sc, r0))), cb, mb, act, r0)
                     kRuns(T.self, &sbAcc, w1, SIMD16<Int16>(repeating: Int16(QuantDot.byte(sc, r1))), cb, mb, act, r1)
                 }
-                if T.n == 1 { sbAcc.lo.v0 += sbAcc.lo.v1 }
+                if T.n == 1 { sbAcc.v0 += sbAcc.v1 }
                 let d = SIMD8<Float>(repeating: QuantDot.f16(blk)), dmin = SIMD8<Float>(repeating: -QuantDot.f16(blk, 2))
                 let mins = SIMD8<Float>(QuantDot.bytes8(mn))
                 columns(T.self) { j in
@@ -327,7 +317,7 @@ enum X86Dot {
                 let (sLo, sHi) = QuantDot.scalesQ3K(blk)
                 // Run r = 4h + k: bits 2k, 2k + 1 of qs[32h + l] and bit r of hmask[l], l = 0…31.
                 let hm = blk.loadUnaligned(as: Bytes.self)
-                var sbAcc = Oct()
+                var sbAcc = Quad<SIMD8<Float>>()
                 for h in 0..<2 {
                     let q = blk.loadUnaligned(fromByteOffset: 32 &+ 32 &* h, as: Bytes.self)
                     let s = paired(h == 0 ? sLo : sHi)
@@ -337,7 +327,7 @@ enum X86Dot {
                         kRuns(T.self, &sbAcc, w, halves(s, Int32(2 &* k)), cb, mb, act, r)
                     }
                 }
-                if T.n == 1 { sbAcc.lo.v0 += sbAcc.lo.v1 }
+                if T.n == 1 { sbAcc.v0 += sbAcc.v1 }
                 let d = SIMD8<Float>(repeating: QuantDot.f16(blk, 108))
                 let oLo = SIMD8<Float>(sLo) * -4, oHi = SIMD8<Float>(sHi) * -4
                 fold16(T.self, &acc, sbAcc, oLo, oHi, d, mb, act)
@@ -355,7 +345,7 @@ enum X86Dot {
             let low2 = Bytes(repeating: splat(0x03))
             superBlocks(T.self, row, blocks: blocks, blockBytes: 84, act, col: col, out, outStride: outStride) { blk, cb, mb, acc in
                 let p0 = blk.loadUnaligned(as: UInt64.self), p1 = blk.loadUnaligned(fromByteOffset: 8, as: UInt64.self)
-                var sbAcc = Oct()
+                var sbAcc = Quad<SIMD8<Float>>()
                 for h in 0..<2 {
                     // Run r = 4h + k: bits 2k, 2k + 1 of qs[32h + l]; scales[2r], scales[2r + 1].
                     let q = blk.loadUnaligned(fromByteOffset: 16 &+ 32 &* h, as: Bytes.self)
@@ -365,15 +355,9 @@ enum X86Dot {
                         kRuns(T.self, &sbAcc, w, halves(s, Int32(2 &* k)), cb, mb, act, 4 &* h &+ k)
                     }
                 }
-                if T.n == 1 { sbAcc.lo.v0 += sbAcc.lo.v1 }
-                let d = SIMD8<Float>(repeating: QuantDot.f16(blk, 80)), dmin = SIMD8<Float>(repeating: -QuantDot.f16(blk, 82))
-                let mLo = SIMD8<Float>(widen((p0 >> 4) & 0x0F0F_0F0F_0F0F_0F0F))
-                let mHi = SIMD8<Float>(widen((p1 >> 4) & 0x0F0F_0F0F_0F0F_0F0F))
-                columns(T.self) { j in
-                    let mj = mb + j &* act.metaStride
-                    acc[j].addProduct(sbAcc[j], d)
-                    acc[j].addProduct(mLo * KMeta.sums16(mj, 0) + mHi * KMeta.sums16(mj, 1), dmin)
-                }
+                if T.n == 1 { sbAcc.v0 += sbAcc.v1 }
+                QuantDot.foldQ2K(T.self, &acc, sbAcc, blk, SIMD8<Float>(widen((p0 >> 4) & 0x0F0F_0F0F_0F0F_0F0F)),
+                                 SIMD8<Float>(widen((p1 >> 4) & 0x0F0F_0F0F_0F0F_0F0F)), mb, act)
             }
         }
     }
@@ -388,7 +372,7 @@ enum X86Dot {
             superBlocks(T.self, row, blocks: blocks, blockBytes: 210, act, col: col, out, outStride: outStride) { blk, cb, mb, acc in
                 let sc = blk.loadUnaligned(fromByteOffset: 192, as: SIMD16<Int8>.self)
                 let scLo = SIMD8<Int32>(truncatingIfNeeded: sc.lowHalf), scHi = SIMD8<Int32>(truncatingIfNeeded: sc.highHalf)
-                var sbAcc = Oct()
+                var sbAcc = Quad<SIMD8<Float>>()
                 for h in 0..<2 {
                     let s = paired(h == 0 ? scLo : scHi)
                     @inline(__always) func scales(_ r: Int) -> SIMD16<Int16> { halves(s, Int32(2 &* (r & 3))) }
@@ -403,7 +387,7 @@ enum X86Dot {
                     kRuns(T.self, &sbAcc, ((l0 &>> 4) & low4) | (qh & high2), scales(r &+ 2), cb, mb, act, r &+ 2)
                     kRuns(T.self, &sbAcc, ((l1 &>> 4) & low4) | ((qh &>> 2) & high2), scales(r &+ 3), cb, mb, act, r &+ 3)
                 }
-                if T.n == 1 { sbAcc.lo.v0 += sbAcc.lo.v1 }
+                if T.n == 1 { sbAcc.v0 += sbAcc.v1 }
                 let d = SIMD8<Float>(repeating: QuantDot.f16(blk, 208))
                 let sLo = SIMD8<Float>(scLo) * -32
                 let sHi = SIMD8<Float>(scHi) * -32

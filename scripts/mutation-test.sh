@@ -11,7 +11,9 @@
 # `conformance --backend BACKEND --json [arguments…]` and see which cases fail.
 #
 # A mutant may name "kernels" (cpu: a CPUKernelSet, e.g. "portable"): its run sets EDGEHAL_CPU_KERNELS to it,
-# so a seeded bug in the portable kernels is run by them where the build's default set is another.
+# so a seeded bug in the portable kernels is run by them where the build's default set is another. A mutant
+# whose set this build lacks (avx512vnni on a CPU without AVX-512 VNNI) is skipped and listed as such: it
+# must be run on a machine that has the set.
 # Environment: MUTANTS=id1,id2 runs only those mutants; MUTATION_TIMEOUT (seconds, default 300) bounds
 # each conformance run; EDGEHAL_THREADS and the like pass through to the conformance tool.
 # Exits 0 only if every mutant compiled and was caught with its expected op among the failing ones.
@@ -155,11 +157,24 @@ echo "mutation-test: unmutated table passes"
 mapfile -t ids < <(mutant_ids)
 records="$state/records.jsonl"
 : >"$records"
+declare -A set_built=()   # CPU kernel set -> 1 if this build has it (asked of the unmutated tool once)
 i=0
 for id in "${ids[@]}"; do
   i=$((i + 1))
   file=$(field "$id" file)
   kernels=$(field "$id" kernels)
+  if [[ -n $kernels && -z ${set_built[$kernels]:-} ]]; then
+    set_built[$kernels]=0
+    (cd "$work" && EDGEHAL_CPU_KERNELS=$kernels .build/release/conformance --backend cpu --op add >/dev/null 2>&1) &&
+      set_built[$kernels]=1
+  fi
+  if [[ -n $kernels && ${set_built[$kernels]} == 0 ]]; then
+    python3 -c 'import json,sys; print(json.dumps({"id": sys.argv[1], "file": sys.argv[2], "op": sys.argv[3], "why": sys.argv[4],
+      "result": "skipped", "kernels": sys.argv[5], "failing_ops": [], "failed_cases": [], "expected_op_failed": False}))' \
+      "$id" "$file" "$(field "$id" op)" "$(field "$id" why)" "$kernels" >>"$records"
+    echo "[$i/${#ids[@]}] $id: skipped (this build has no $kernels kernel set)"
+    continue
+  fi
   start=$SECONDS
   current=$file
   apply_mutant "$id"
@@ -210,11 +225,15 @@ print(f"{'id':<{w}}  {'result':<16}  {'expected op':<26}  failing ops")
 for r in recs:
     exp = r["op"] + ("" if r["expected_op_failed"] or r["result"] != "caught" else " (not failing)")
     print(f"{r['id']:<{w}}  {r['result']:<16}  {exp:<26}  {cut(', '.join(r['failing_ops']) or '-', 60)}")
+skipped = [r for r in recs if r["result"] == "skipped"]
+recs = [r for r in recs if r["result"] != "skipped"]
 n = len(recs)
 caught = sum(r["result"] in ("caught", "crash-or-timeout") for r in recs)
 survived = [r for r in recs if r["result"] == "SURVIVED"]
 broken = [r for r in recs if r["result"] == "did not compile"]
 print(f"\nmutation score: {caught}/{n} caught ({len(survived)} survived, {len(broken)} not compiling)")
+if skipped:
+    print(f"skipped, their kernel set not in this build (run them where it is): {', '.join(r['id'] for r in skipped)}")
 for label, group in (("survivors", survived), ("did not compile", broken),
                      ("caught, but not by the expected op", [r for r in recs if r["result"] == "caught" and not r["expected_op_failed"]]),
                      ("crash or timeout", [r for r in recs if r["result"] == "crash-or-timeout"])):
@@ -223,7 +242,7 @@ for label, group in (("survivors", survived), ("did not compile", broken),
         for r in group: print(f"  {r['id']} ({r['op']}): {r['why']}")
 ok = all(r["result"] == "caught" and r["expected_op_failed"] for r in recs)
 json.dump({"backend": backend, "total": n, "caught": caught, "survived": len(survived), "did_not_compile": len(broken),
-           "passed": ok, "mutants": recs}, open(out, "w"), indent=2)
+           "skipped": [r["id"] for r in skipped], "passed": ok, "mutants": recs}, open(out, "w"), indent=2)
 print(f"results: {out}")
 sys.exit(0 if ok else 1)
 PY

@@ -153,8 +153,8 @@ final class MatMulKernel: @unchecked Sendable {
                     let act = ActColumns(codes: codes + col0 * codeStride, codeStride: codeStride,
                                          meta: meta + col0 * metaStride, metaStride: metaStride,
                                          weightEnd: aMat + (hi * rowBytes - 1))
-                    if kernels == .avx2 {
-                        runAVX2(job, act)
+                    if kernels != .portable {
+                        runX86(job, act)
                         continue
                     }
                     switch a.type {

@@ -44,7 +44,8 @@ enum ActivationLayout {
     /// A's values 0…15, B's 0…15, A's 16…31, B's 16…31 (the nibble order of the two blocks' `qs` read
     /// side by side). Metadata as pairs32, which an odd last block's zero partner also follows.
     case pairBytes64
-    /// The avx2 prefill kernels that take 8 columns in the lanes of one register (the K-quants): a matrix's
+    /// The x86 prefill kernels that take 8 columns in the lanes of one register (the K-quants; q8_0 in the
+    /// avx512vnni set only, CPUQuantDotX86Cols8.swift): a matrix's
     /// columns 8g … 8g + 7 (every whole group of 8 of its N) are stored interleaved, in the space of
     /// those 8 bytes256 columns. Run r (values 32r … 32r + 31) is 256 bytes of codes at 256r: step s
     /// (values 4s … 4s + 3) is 32 bytes, 4 of each column in column order, so one broadcast of 4 weight
@@ -117,6 +118,8 @@ enum ActivationLayout {
         switch type {
         case .q2_K, .q3_K, .q4_K, .q5_K, .q6_K: return .bytes256Cols8
         case .q4_0, .q4_1, .q5_0, .q5_1: return .pairBytes64Cols8
+        // Interleaved q8_0 needs exact Int32 step sums (X86Dot.Q8_0.cols8): vpdpbusd, not vpmaddubsw.
+        case .q8_0: return kernels == .avx512vnni ? .bytes256Cols8 : .bytes256
         default: return portable == .pairs32 ? .pairBytes64 : .bytes256
         }
     }

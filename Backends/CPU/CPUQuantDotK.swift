@@ -145,7 +145,7 @@ extension QuantDot {
                     kRuns(T.self, &sbAcc, i16(e0), i16(o0), SIMD8<Int32>(repeating: byte(sc, r0)), cb, mb, act, r0)
                     kRuns(T.self, &sbAcc, i16(e1), i16(o1), SIMD8<Int32>(repeating: byte(sc, r1)), cb, mb, act, r1)
                 }
-                let d = SIMD8<Float>(repeating: f16(blk)), dmin = SIMD8<Float>(repeating: -f16(blk, 2))
+                let d = f16Splat(blk), dmin = -f16Splat(blk + 2)
                 let mins = SIMD8<Float>(bytes8(mn))
                 columns(T.self) { j in
                     acc[j].addProduct(sbAcc[j], d)
@@ -186,7 +186,7 @@ extension QuantDot {
                     kRuns(T.self, &sbAcc, signed6(((l1 &>> 4) & 0x000F) | ((qh &>> 2) & 0x0030)), signed6((l1 &>> 12) | ((qh &>> 10) & 0x0030)),
                           split(s[6], s[7]), cb, mb, act, r &+ 3)
                 }
-                let d = SIMD8<Float>(repeating: f16(blk, 208))
+                let d = f16Splat(blk + 208)
                 columns(T.self) { j in acc[j].addProduct(sbAcc[j], d) }
             }
             columns(T.self) { j in out[j &* outStride] = acc[j].sum() }
@@ -237,7 +237,7 @@ extension QuantDot {
                         kRuns(T.self, &sbAcc, e, o, split(s[2 &* k], s[2 &* k &+ 1]), cb, mb, act, 4 &* h &+ k)
                     }
                 }
-                let d = SIMD8<Float>(repeating: f16(blk, 108))
+                let d = f16Splat(blk + 108)
                 columns(T.self) { j in acc[j].addProduct(sbAcc[j], d) }
             }
             columns(T.self) { j in out[j &* outStride] = acc[j].sum() }
@@ -252,7 +252,7 @@ extension QuantDot {
     @inline(__always) static func foldQ2K<T: TileWidth>(_: T.Type, _ acc: inout Quad<SIMD8<Float>>, _ sbAcc: Quad<SIMD8<Float>>,
                                                        _ blk: UnsafeRawPointer, _ mLo: SIMD8<Float>, _ mHi: SIMD8<Float>,
                                                        _ mb: UnsafeRawPointer, _ act: ActColumns) {
-        let d = SIMD8<Float>(repeating: f16(blk, 80)), dmin = SIMD8<Float>(repeating: -f16(blk, 82))
+        let d = f16Splat(blk + 80), dmin = -f16Splat(blk + 82)
         columns(T.self) { j in
             let mj = mb + j &* act.metaStride
             acc[j].addProduct(sbAcc[j], d)

@@ -17,31 +17,40 @@ import _Builtin_intrinsics.intel
 //     Σ x_w·x_a = d_w·(d_a·Σ q_w·q_a + off·d_a·Σq_a)  or  d_w·d_a·Σ q_w·q_a + m_w·d_a·Σq_a.
 // q8_0's signed weights go through vpsignb (|w| × a·sign(w)), as ggml does.
 //
+// Every kernel is generic over the byte dot-product instruction (ByteDot, CPUQuantDotX86Bytes.swift):
+// the avx2 set runs them with the pair above, the avx512vnni set with vpdpbusd (one instruction for
+// both, exact Int32 sums; the scales then multiply by vpmulld).
 // Compiled only where the build targets AVX2 (EDGEHAL_BUILD_X86_AVX2, from the toolset's CPU); the
 // portable kernels stay the reference for every other target and for EDGEHAL_CPU_KERNELS=portable.
 
 extension MatMulKernel {
-    /// Runs `job` with the avx2 kernel of the weight type (MatMulKernel only picks .avx2 for types it has).
-    func runAVX2(_ job: RowJob, _ act: ActColumns) {
+    /// Runs `job` with the x86 kernel of the weight type for the avx2 or avx512vnni set (MatMulKernel
+    /// only picks them for types they have, in builds whose target has them).
+    func runX86(_ job: RowJob, _ act: ActColumns) {
         #if arch(x86_64)
-        if X86Dot.built {
-            switch a.type {
-            case .q4_0: return job.run(X86Dot.Pair<Q4_0Format>.self, act)
-            case .q4_1: return job.run(X86Dot.Pair<Q4_1Format>.self, act)
-            case .q5_0: return job.run(X86Dot.Pair<Q5_0Format>.self, act)
-            case .q5_1: return job.run(X86Dot.Pair<Q5_1Format>.self, act)
-            case .q8_0: return job.run(X86Dot.Q8_0.self, act)
-            case .q4_K: return job.run(X86Dot.K4K5<QuantDot.Without>.self, act)
-            case .q5_K: return job.run(X86Dot.K4K5<QuantDot.With>.self, act)
-            case .q6_K: return job.run(X86Dot.Q6_K.self, act)
-            case .q3_K: return job.run(X86Dot.Q3_K.self, act)
-            case .q2_K: return job.run(X86Dot.Q2_K.self, act)
-            default: break
-            }
-        }
+        if kernels == .avx512vnni && CPUKernelSet.buildHasAVX512VNNI { return runX86(X86Bytes.VNNI.self, job, act) }
+        if kernels == .avx2 && X86Dot.built { return runX86(X86Bytes.Madd.self, job, act) }
         #endif
-        preconditionFailure("mul_mat: the avx2 kernel set has no kernel for \(a.type) in this build")
+        preconditionFailure("mul_mat: the \(kernels) kernel set is not in this build")
     }
+
+    #if arch(x86_64)
+    private func runX86<D: ByteDot>(_: D.Type, _ job: RowJob, _ act: ActColumns) {
+        switch a.type {
+        case .q4_0: job.run(X86Dot.Pair<Q4_0Format, D>.self, act)
+        case .q4_1: job.run(X86Dot.Pair<Q4_1Format, D>.self, act)
+        case .q5_0: job.run(X86Dot.Pair<Q5_0Format, D>.self, act)
+        case .q5_1: job.run(X86Dot.Pair<Q5_1Format, D>.self, act)
+        case .q8_0: job.run(X86Dot.Q8_0<D>.self, act)
+        case .q4_K: job.run(X86Dot.K4K5<QuantDot.Without, D>.self, act)
+        case .q5_K: job.run(X86Dot.K4K5<QuantDot.With, D>.self, act)
+        case .q6_K: job.run(X86Dot.Q6_K<D>.self, act)
+        case .q3_K: job.run(X86Dot.Q3_K<D>.self, act)
+        case .q2_K: job.run(X86Dot.Q2_K<D>.self, act)
+        default: preconditionFailure("mul_mat: the \(kernels) kernel set has no kernel for \(a.type)")
+        }
+    }
+    #endif
 }
 
 #if arch(x86_64)
@@ -56,13 +65,11 @@ enum X86Dot {
     /// `b` in every byte of a 32-bit lane.
     @inline(__always) static func splat(_ b: UInt32) -> UInt32 { b &* 0x0101_0101 }
 
-    /// The run's scaled integer dot product as Float lanes (their sum is the value).
-    @inline(__always) static func dot(_ w: Bytes, _ a: UnsafeRawPointer, _ s: SIMD16<Int16>) -> SIMD8<Float> {
-        let p = _mm256_maddubs_epi16(unsafeBitCast(w, to: __m256i.self), a.loadUnaligned(as: __m256i.self))
-        return SIMD8<Float>(unsafeBitCast(_mm256_madd_epi16(p, unsafeBitCast(s, to: __m256i.self)), to: SIMD8<Int32>.self))
+    /// The run's scaled integer dot product as Float lanes (their sum is the value); `k`: D's scale operand.
+    @inline(__always) static func dot<D: ByteDot>(_: D.Type, _ w: Bytes, _ a: UnsafeRawPointer, _ k: __m256i) -> SIMD8<Float> {
+        let i = D.dot(unsafeBitCast(w, to: __m256i.self), a.loadUnaligned(as: __m256i.self), k)
+        return SIMD8<Float>(unsafeBitCast(i, to: SIMD8<Int32>.self))
     }
-
-    @inline(__always) static var ones: SIMD16<Int16> { SIMD16<Int16>(repeating: 1) }
 
     /// Activation block scale d_b of block `b` (bytes256 metadata of the column at `m`; q8_0).
     @inline(__always) static func scale(_ m: UnsafeRawPointer, _ b: Int) -> Float {
@@ -87,7 +94,7 @@ enum X86Dot {
     /// side by side, [A 16…31, B 16…31] the high nibbles; both products are added in Int16 (≤ 4·31·127)
     /// and once more in pairs to Int32, so lanes 0…3 hold A's sum and 4…7 B's, scaled by [d ×4, d ×4]
     /// as the portable pairs32 kernels do — one conversion and two FMAs for 64 values.
-    enum Pair<F: PairFormat>: RowKernel {
+    enum Pair<F: PairFormat, D: ByteDot>: RowKernel {
         static var blockSize: Int { 32 }
 
         /// Blocks `a` and `b` (b may equal a for an odd last block; its activations are zero): the two
@@ -110,10 +117,9 @@ enum X86Dot {
 
         /// Σ per block of a pair against the column's codes at `c`: lanes 0…3 block A, 4…7 block B.
         @inline(__always) static func pairDot(_ lo: Bytes, _ hi: Bytes, _ c: UnsafeRawPointer) -> SIMD8<Float> {
-            let p = _mm256_add_epi16(_mm256_maddubs_epi16(unsafeBitCast(lo, to: __m256i.self), c.loadUnaligned(as: __m256i.self)),
-                                     _mm256_maddubs_epi16(unsafeBitCast(hi, to: __m256i.self),
-                                                          c.loadUnaligned(fromByteOffset: 32, as: __m256i.self)))
-            return SIMD8<Float>(unsafeBitCast(_mm256_madd_epi16(p, unsafeBitCast(ones, to: __m256i.self)), to: SIMD8<Int32>.self))
+            let p = D.step(D.step(__m256i(), unsafeBitCast(lo, to: __m256i.self), c.loadUnaligned(as: __m256i.self)),
+                           unsafeBitCast(hi, to: __m256i.self), c.loadUnaligned(fromByteOffset: 32, as: __m256i.self))
+            return SIMD8<Float>(unsafeBitCast(D.widen(p), to: SIMD8<Int32>.self))
         }
 
         @inline(__always)
@@ -171,7 +177,7 @@ enum X86Dot {
 
     // MARK: q8_0 — { fp16 d; int8 qs[32] }
 
-    enum Q8_0: RowKernel {
+    enum Q8_0<D: ByteDot>: RowKernel {
         static var blockSize: Int { 32 }
 
         @inline(__always)
@@ -184,13 +190,13 @@ enum X86Dot {
                 let blk = row + b &* 34
                 let q = blk.loadUnaligned(fromByteOffset: 2, as: __m256i.self)
                 let magnitude = _mm256_sign_epi8(q, q)
-                let dw = QuantDot.f16(blk)
+                let dw = QuantDot.f16Splat(blk)
                 columns(T.self) { j in
                     let c = c0 + (j &* cs &+ b &* 32), m = m0 + j &* ms
                     let signed = _mm256_sign_epi8(c.loadUnaligned(as: __m256i.self), q)
-                    let p = _mm256_madd_epi16(_mm256_maddubs_epi16(magnitude, signed), unsafeBitCast(ones, to: __m256i.self))
+                    let p = D.dot(magnitude, signed)
                     acc[j &+ slot].addProduct(SIMD8<Float>(unsafeBitCast(p, to: SIMD8<Int32>.self)),
-                                              SIMD8<Float>(repeating: dw * scale(m, b)))
+                                              SIMD8<Float>(repeating: scale(m, b)) * dw)
                 }
             }
             var b = 0
@@ -214,12 +220,12 @@ enum X86Dot {
 
     /// sbAcc[slot(j, r)] += dot(w, run r of column j) · d_r for every column of the tile. Mat-vec puts
     /// odd runs in a second accumulator (shorter FMA chain).
-    @inline(__always) static func kRuns<T: TileWidth>(_: T.Type, _ sbAcc: inout Quad<SIMD8<Float>>, _ w: Bytes,
-                                                      _ s: SIMD16<Int16>, _ cb: UnsafeRawPointer, _ mb: UnsafeRawPointer,
-                                                      _ act: ActColumns, _ r: Int) {
+    @inline(__always) static func kRuns<T: TileWidth, D: ByteDot>(_: T.Type, _: D.Type, _ sbAcc: inout Quad<SIMD8<Float>>, _ w: Bytes,
+                                                                  _ k: __m256i, _ cb: UnsafeRawPointer, _ mb: UnsafeRawPointer,
+                                                                  _ act: ActColumns, _ r: Int) {
         columns(T.self) { j in
             let slot = T.n == 1 ? (r & 1) : j
-            sbAcc[slot].addProduct(dot(w, cb + (j &* act.codeStride &+ r &* 32), s),
+            sbAcc[slot].addProduct(dot(D.self, w, cb + (j &* act.codeStride &+ r &* 32), k),
                                    SIMD8<Float>(repeating: mb.load(fromByteOffset: j &* act.metaStride &+ r &* 4, as: Float.self)))
         }
     }
@@ -251,7 +257,7 @@ enum X86Dot {
     }
 
     /// q4_K and q5_K (layouts in CPUQuantDotK.swift): eight runs of 32 with 6-bit scales and minimums.
-    enum K4K5<Q: QuantDot.FifthBit>: RowKernel {
+    enum K4K5<Q: QuantDot.FifthBit, D: ByteDot>: RowKernel {
         static var blockSize: Int { 256 }
         @inline(__always)
         static func row<T: TileWidth>(_: T.Type, _ row: UnsafeRawPointer, blocks: Int, _ act: ActColumns, col: Int,
@@ -273,11 +279,11 @@ enum X86Dot {
                         h &>>= 2
                     }
                     let r0 = 2 &* c, r1 = 2 &* c &+ 1
-                    kRuns(T.self, &sbAcc, w0, SIMD16<Int16>(repeating: Int16(QuantDot.byte(sc, r0))), cb, mb, act, r0)
-                    kRuns(T.self, &sbAcc, w1, SIMD16<Int16>(repeating: Int16(QuantDot.byte(sc, r1))), cb, mb, act, r1)
+                    kRuns(T.self, D.self, &sbAcc, w0, D.scale(Int32(QuantDot.byte(sc, r0))), cb, mb, act, r0)
+                    kRuns(T.self, D.self, &sbAcc, w1, D.scale(Int32(QuantDot.byte(sc, r1))), cb, mb, act, r1)
                 }
                 if T.n == 1 { sbAcc.v0 += sbAcc.v1 }
-                let d = SIMD8<Float>(repeating: QuantDot.f16(blk)), dmin = SIMD8<Float>(repeating: -QuantDot.f16(blk, 2))
+                let d = QuantDot.f16Splat(blk), dmin = -QuantDot.f16Splat(blk + 2)
                 let mins = SIMD8<Float>(QuantDot.bytes8(mn))
                 columns(T.self) { j in
                     acc[j].addProduct(sbAcc[j], d)
@@ -292,22 +298,10 @@ enum X86Dot {
         unsafeBitCast(_mm256_cvtepu8_epi32(_mm_cvtsi64_si128(Int64(bitPattern: x))), to: SIMD8<Int32>.self)
     }
 
-    /// Eight small scales with each one in both 16-bit halves of its lane, for ``halves(_:_:)``.
-    @inline(__always) static func paired(_ s: SIMD8<Int32>) -> SIMD8<Int32> { (s & 0xFFFF) | (s &<< 16) }
-
-    /// [s_i ×8, s_i+1 ×8] from paired scales, the scales of a run's two 16-value sub-blocks as vpmaddwd's
-    /// second operand: one vpermd. Building it from two extracted lanes took about six instructions a
-    /// run, which left q3_K's mat-vec no faster than the portable kernel (measured).
-    @inline(__always) static func halves(_ paired: SIMD8<Int32>, _ i: Int32) -> SIMD16<Int16> {
-        let index = SIMD8<Int32>(i, i, i, i, i &+ 1, i &+ 1, i &+ 1, i &+ 1)
-        return unsafeBitCast(_mm256_permutevar8x32_epi32(unsafeBitCast(paired, to: __m256i.self), unsafeBitCast(index, to: __m256i.self)),
-                             to: SIMD16<Int16>.self)
-    }
-
     /// q3_K — { uint8 hmask[32]; uint8 qs[64]; uint8 scales[12]; fp16 d }: codes 0…7 (q + 4) from two
     /// bits of qs and one of hmask, a signed 6-bit scale per 16 values; the −4 enters through the
     /// 16-value activation sums, as q6_K's −32 does.
-    enum Q3_K: RowKernel {
+    enum Q3_K<D: ByteDot>: RowKernel {
         static var blockSize: Int { 256 }
         @inline(__always)
         static func row<T: TileWidth>(_: T.Type, _ row: UnsafeRawPointer, blocks: Int, _ act: ActColumns, col: Int,
@@ -320,15 +314,15 @@ enum X86Dot {
                 var sbAcc = Quad<SIMD8<Float>>()
                 for h in 0..<2 {
                     let q = blk.loadUnaligned(fromByteOffset: 32 &+ 32 &* h, as: Bytes.self)
-                    let s = paired(h == 0 ? sLo : sHi)
+                    let s = D.prepare(h == 0 ? sLo : sHi)
                     for k in 0..<4 {
                         let r = 4 &* h &+ k
                         let w = ((q &>> UInt32(2 &* k)) & low2) | (((hm &>> UInt32(r)) & bit0) &<< 2)
-                        kRuns(T.self, &sbAcc, w, halves(s, Int32(2 &* k)), cb, mb, act, r)
+                        kRuns(T.self, D.self, &sbAcc, w, D.halves(s, Int32(2 &* k)), cb, mb, act, r)
                     }
                 }
                 if T.n == 1 { sbAcc.v0 += sbAcc.v1 }
-                let d = SIMD8<Float>(repeating: QuantDot.f16(blk, 108))
+                let d = QuantDot.f16Splat(blk + 108)
                 let oLo = SIMD8<Float>(sLo) * -4, oHi = SIMD8<Float>(sHi) * -4
                 fold16(T.self, &acc, sbAcc, oLo, oHi, d, mb, act)
             }
@@ -337,7 +331,7 @@ enum X86Dot {
 
     /// q2_K — { uint8 scales[16]; uint8 qs[64]; fp16 d; fp16 dmin }: codes 0…3, per 16 values a 4-bit
     /// scale (low nibble) and a 4-bit minimum (high nibble); the minimums enter through the 16-value sums.
-    enum Q2_K: RowKernel {
+    enum Q2_K<D: ByteDot>: RowKernel {
         static var blockSize: Int { 256 }
         @inline(__always)
         static func row<T: TileWidth>(_: T.Type, _ row: UnsafeRawPointer, blocks: Int, _ act: ActColumns, col: Int,
@@ -349,10 +343,10 @@ enum X86Dot {
                 for h in 0..<2 {
                     // Run r = 4h + k: bits 2k, 2k + 1 of qs[32h + l]; scales[2r], scales[2r + 1].
                     let q = blk.loadUnaligned(fromByteOffset: 16 &+ 32 &* h, as: Bytes.self)
-                    let s = paired(widen((h == 0 ? p0 : p1) & 0x0F0F_0F0F_0F0F_0F0F))
+                    let s = D.prepare(widen((h == 0 ? p0 : p1) & 0x0F0F_0F0F_0F0F_0F0F))
                     for k in 0..<4 {
                         let w = (q &>> UInt32(2 &* k)) & low2
-                        kRuns(T.self, &sbAcc, w, halves(s, Int32(2 &* k)), cb, mb, act, 4 &* h &+ k)
+                        kRuns(T.self, D.self, &sbAcc, w, D.halves(s, Int32(2 &* k)), cb, mb, act, 4 &* h &+ k)
                     }
                 }
                 if T.n == 1 { sbAcc.v0 += sbAcc.v1 }
@@ -364,7 +358,7 @@ enum X86Dot {
 
     /// q6_K — { uint8 ql[128]; uint8 qh[64]; int8 scales[16]; fp16 d }: codes 0…63 (q + 32), a signed
     /// scale per 16 values; the −32 enters through the 16-value activation sums.
-    enum Q6_K: RowKernel {
+    enum Q6_K<D: ByteDot>: RowKernel {
         static var blockSize: Int { 256 }
         @inline(__always)
         static func row<T: TileWidth>(_: T.Type, _ row: UnsafeRawPointer, blocks: Int, _ act: ActColumns, col: Int,
@@ -374,21 +368,21 @@ enum X86Dot {
                 let scLo = SIMD8<Int32>(truncatingIfNeeded: sc.lowHalf), scHi = SIMD8<Int32>(truncatingIfNeeded: sc.highHalf)
                 var sbAcc = Quad<SIMD8<Float>>()
                 for h in 0..<2 {
-                    let s = paired(h == 0 ? scLo : scHi)
-                    @inline(__always) func scales(_ r: Int) -> SIMD16<Int16> { halves(s, Int32(2 &* (r & 3))) }
+                    let s = D.prepare(h == 0 ? scLo : scHi)
+                    @inline(__always) func scales(_ r: Int) -> __m256i { D.halves(s, Int32(2 &* (r & 3))) }
                     let l0 = blk.loadUnaligned(fromByteOffset: 64 &* h, as: Bytes.self)
                     let l1 = blk.loadUnaligned(fromByteOffset: 64 &* h &+ 32, as: Bytes.self)
                     let qh = blk.loadUnaligned(fromByteOffset: 128 &+ 32 &* h, as: Bytes.self)
                     let r = 4 &* h
                     let low4 = Bytes(repeating: splat(0x0F)), high2 = Bytes(repeating: splat(0x30))
                     // Runs 4h … 4h + 3: low nibbles of l0, l1, then high nibbles; qh bits 2k, 2k + 1.
-                    kRuns(T.self, &sbAcc, (l0 & low4) | ((qh &<< 4) & high2), scales(r), cb, mb, act, r)
-                    kRuns(T.self, &sbAcc, (l1 & low4) | ((qh &<< 2) & high2), scales(r &+ 1), cb, mb, act, r &+ 1)
-                    kRuns(T.self, &sbAcc, ((l0 &>> 4) & low4) | (qh & high2), scales(r &+ 2), cb, mb, act, r &+ 2)
-                    kRuns(T.self, &sbAcc, ((l1 &>> 4) & low4) | ((qh &>> 2) & high2), scales(r &+ 3), cb, mb, act, r &+ 3)
+                    kRuns(T.self, D.self, &sbAcc, (l0 & low4) | ((qh &<< 4) & high2), scales(r), cb, mb, act, r)
+                    kRuns(T.self, D.self, &sbAcc, (l1 & low4) | ((qh &<< 2) & high2), scales(r &+ 1), cb, mb, act, r &+ 1)
+                    kRuns(T.self, D.self, &sbAcc, ((l0 &>> 4) & low4) | (qh & high2), scales(r &+ 2), cb, mb, act, r &+ 2)
+                    kRuns(T.self, D.self, &sbAcc, ((l1 &>> 4) & low4) | ((qh &>> 2) & high2), scales(r &+ 3), cb, mb, act, r &+ 3)
                 }
                 if T.n == 1 { sbAcc.v0 += sbAcc.v1 }
-                let d = SIMD8<Float>(repeating: QuantDot.f16(blk, 208))
+                let d = QuantDot.f16Splat(blk + 208)
                 let sLo = SIMD8<Float>(scLo) * -32
                 let sHi = SIMD8<Float>(scHi) * -32
                 fold16(T.self, &acc, sbAcc, sLo, sHi, d, mb, act)

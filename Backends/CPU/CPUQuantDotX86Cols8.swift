@@ -42,17 +42,18 @@ enum Cols8 {
 
     /// Four steps (16 values) of one run: `x` holds the 16 weight codes in both halves; step t's four
     /// codes go to all 8 lanes and meet the group's codes at `a` + 32t (and the second group's at `b`).
-    @inline(__always) static func steps4<T: TileWidth>(_: T.Type, _ sa: inout __m256i, _ sb: inout __m256i, _ x: __m256i,
-                                                      _ a: UnsafeRawPointer, _ b: UnsafeRawPointer, _ spread: Quad<__m256i>) {
+    @inline(__always) static func steps4<T: TileWidth, D: ByteDot>(_: T.Type, _: D.Type, _ sa: inout __m256i, _ sb: inout __m256i, _ x: __m256i,
+                                                                  _ a: UnsafeRawPointer, _ b: UnsafeRawPointer, _ spread: Quad<__m256i>) {
         for t in 0..<4 {
             let w = _mm256_shuffle_epi8(x, spread[t])
-            sa = _mm256_add_epi16(sa, _mm256_maddubs_epi16(w, a.loadUnaligned(fromByteOffset: 32 &* t, as: __m256i.self)))
-            if T.n > 1 { sb = _mm256_add_epi16(sb, _mm256_maddubs_epi16(w, b.loadUnaligned(fromByteOffset: 32 &* t, as: __m256i.self))) }
+            sa = D.step(sa, w, a.loadUnaligned(fromByteOffset: 32 &* t, as: __m256i.self))
+            if T.n > 1 { sb = D.step(sb, w, b.loadUnaligned(fromByteOffset: 32 &* t, as: __m256i.self)) }
         }
     }
 
-    /// Four steps of 6-bit codes `x` (as steps4): Int16 sums of two steps at a time, each pair times the
-    /// sub-block scale `scale` (Int16 lanes) into Int32 lanes `ia` (and `ib` for the second group).
+    /// Four steps of 6-bit codes `x` (as steps4) for vpmaddubsw: Int16 sums of two steps at a time, each
+    /// pair times the sub-block scale `scale` (Int16 lanes) into Int32 lanes `ia` (and `ib` for the
+    /// second group). vpdpbusd needs no such care: its sums are Int32 from the start.
     @inline(__always) static func steps4Scaled<T: TileWidth>(_: T.Type, _ ia: inout __m256i, _ ib: inout __m256i, _ x: __m256i,
                                                             _ a: UnsafeRawPointer, _ b: UnsafeRawPointer,
                                                             _ spread: Quad<__m256i>, _ scale: __m256i) {
@@ -70,14 +71,9 @@ enum Cols8 {
         }
     }
 
-    /// A sub-block scale in every Int16 lane: vpmaddwd's second operand.
-    @inline(__always) static func scale16(_ scale: Int32) -> __m256i {
-        unsafeBitCast(SIMD16<Int16>(repeating: Int16(truncatingIfNeeded: scale)), to: __m256i.self)
-    }
-
-    /// i += vpmaddwd(s, scale); s = 0: Int16 step sums moved to Int32 before they could wrap.
-    @inline(__always) static func drain(_ i: inout __m256i, _ s: inout __m256i, _ scale: __m256i) {
-        i = _mm256_add_epi32(i, _mm256_madd_epi16(s, scale))
+    /// i += s · scale as Int32 lanes; s = 0 (vpmaddubsw: Int16 step sums moved on before they could wrap).
+    @inline(__always) static func drain<D: ByteDot>(_: D.Type, _ i: inout __m256i, _ s: inout __m256i, _ scale: __m256i) {
+        i = _mm256_add_epi32(i, D.widen(s, scale))
         s = __m256i()
     }
 
@@ -156,13 +152,13 @@ extension X86Dot.K4K5: Cols8Kernel {
         for sb in 0..<blocks {
             let blk = row + sb &* blockBytes
             let (sc, mn) = QuantDot.scalesMinsK4(blk + 4)
-            let d = SIMD8<Float>(repeating: QuantDot.f16(blk)), dmin = SIMD8<Float>(repeating: -QuantDot.f16(blk, 2))
+            let d = QuantDot.f16Splat(blk), dmin = -QuantDot.f16Splat(blk + 2)
             var sAcc = SIMD8<Float>(), mAcc = SIMD8<Float>(), sAccB = SIMD8<Float>(), mAccB = SIMD8<Float>()
             for ch in 0..<4 {
                 let at = sb &* 2048 &+ 512 &* ch
                 let r0 = 2 &* ch, r1 = r0 &+ 1
                 let sc0 = QuantDot.byte(sc, r0), sc1 = QuantDot.byte(sc, r1)
-                let scale0 = Cols8.scale16(sc0), scale1 = Cols8.scale16(sc1)
+                let scale0 = D.scale(sc0), scale1 = D.scale(sc1)
                 var s0 = __m256i(), s1 = __m256i(), t0 = __m256i(), t1 = __m256i()
                 var i0 = __m256i(), i1 = __m256i(), j0 = __m256i(), j1 = __m256i()
                 for half in 0..<2 {
@@ -173,23 +169,23 @@ extension X86Dot.K4K5: Cols8Kernel {
                         hi = _mm256_or_si256(hi, fifthBit(h, r1))
                     }
                     let o = at &+ 128 &* half
-                    Cols8.steps4(T.self, &s0, &t0, lo, codes + o, codesB + o, spread)
-                    Cols8.steps4(T.self, &s1, &t1, hi, codes + (o &+ 256), codesB + (o &+ 256), spread)
-                    if five {
-                        Cols8.drain(&i0, &s0, scale0)
-                        Cols8.drain(&i1, &s1, scale1)
+                    Cols8.steps4(T.self, D.self, &s0, &t0, lo, codes + o, codesB + o, spread)
+                    Cols8.steps4(T.self, D.self, &s1, &t1, hi, codes + (o &+ 256), codesB + (o &+ 256), spread)
+                    if five && !D.exact {
+                        Cols8.drain(D.self, &i0, &s0, scale0)
+                        Cols8.drain(D.self, &i1, &s1, scale1)
                         if two {
-                            Cols8.drain(&j0, &t0, scale0)
-                            Cols8.drain(&j1, &t1, scale1)
+                            Cols8.drain(D.self, &j0, &t0, scale0)
+                            Cols8.drain(D.self, &j1, &t1, scale1)
                         }
                     }
                 }
-                if !five {
-                    i0 = _mm256_madd_epi16(s0, scale0)
-                    i1 = _mm256_madd_epi16(s1, scale1)
+                if !five || D.exact {
+                    i0 = D.widen(s0, scale0)
+                    i1 = D.widen(s1, scale1)
                     if two {
-                        j0 = _mm256_madd_epi16(t0, scale0)
-                        j1 = _mm256_madd_epi16(t1, scale1)
+                        j0 = D.widen(t0, scale0)
+                        j1 = D.widen(t1, scale1)
                     }
                 }
                 let m0 = sb &* 1024 &+ 256 &* ch, m1 = m0 &+ 128
@@ -217,6 +213,8 @@ extension X86Dot.K4K5: Cols8Kernel {
 /// The K-quants with a scale per 16 values (q2_K, q3_K, q6_K) against bytes256Cols8 groups: one frame,
 /// the formats give their codes and scales. Run r = 4h + k (h: which 128 values) has sub-blocks u = 0, 1.
 protocol Sub16Format: Cols8Kernel {
+    /// The byte dot-product instruction of the kernel set.
+    associatedtype Dot: ByteDot
     static var blockBytes: Int { get }
     /// 6-bit codes (q6_K): Int16 step sums of 2 steps (2·2·63·127 < 2^15); else of all 4 of a sub-block.
     static var sixBit: Bool { get }
@@ -229,11 +227,13 @@ protocol Sub16Format: Cols8Kernel {
     static func scale(_ s: Scales, _ i: Int) -> Int32
     static func offset(_ s: Scales, _ i: Int) -> Float
     /// Σ w·x = d·Σ_i scale_i·Σ q·(d_r·a) + dOffset·Σ_i offset_i·(d_r·Σ16 a).
-    static func d(_ blk: UnsafeRawPointer) -> Float
-    static func dOffset(_ blk: UnsafeRawPointer) -> Float
+    static func d(_ blk: UnsafeRawPointer) -> SIMD8<Float>
+    static func dOffset(_ blk: UnsafeRawPointer) -> SIMD8<Float>
 }
 
 enum Sub16<F: Sub16Format> {
+    typealias D = F.Dot
+
     /// One row against T.n bytes256Cols8 groups at `col`.
     @inline(never)
     static func groups<T: TileWidth>(_: T.Type, _ row: UnsafeRawPointer, blocks: Int, _ act: ActColumns, col: Int,
@@ -259,15 +259,15 @@ enum Sub16<F: Sub16Format> {
                     let at = sb &* 2048 &+ 256 &* r
                     var i = __m256i(), iB = __m256i()
                     for u in 0..<2 {
-                        let x = F.codes(blk, h, k, u), scale = Cols8.scale16(F.scale(sc, 2 &* r &+ u))
+                        let x = F.codes(blk, h, k, u), scale = D.scale(F.scale(sc, 2 &* r &+ u))
                         let o = at &+ 128 &* u
-                        if F.sixBit {
+                        if F.sixBit && !D.exact {
                             Cols8.steps4Scaled(T.self, &i, &iB, x, codes + o, codesB + o, spread, scale)
                         } else {
                             var s = __m256i(), t = __m256i()
-                            Cols8.steps4(T.self, &s, &t, x, codes + o, codesB + o, spread)
-                            Cols8.drain(&i, &s, scale)
-                            if two { Cols8.drain(&iB, &t, scale) }
+                            Cols8.steps4(T.self, D.self, &s, &t, x, codes + o, codesB + o, spread)
+                            Cols8.drain(D.self, &i, &s, scale)
+                            if two { Cols8.drain(D.self, &iB, &t, scale) }
                         }
                     }
                     let o0 = SIMD8<Float>(repeating: F.offset(sc, 2 &* r)), o1 = SIMD8<Float>(repeating: F.offset(sc, 2 &* r &+ 1))
@@ -276,7 +276,7 @@ enum Sub16<F: Sub16Format> {
                     if two { add(&sAccB, &oAccB, iB, metaB + m, o0, o1) }
                 }
             }
-            let d = SIMD8<Float>(repeating: F.d(blk)), dOffset = SIMD8<Float>(repeating: F.dOffset(blk))
+            let d = F.d(blk), dOffset = F.dOffset(blk)
             Cols8.fold(T.self, &acc, &accB, sAcc, oAcc, sAccB, oAccB, d, dOffset)
         }
         Cols8.store(T.self, acc, accB, out, outStride)
@@ -293,6 +293,7 @@ extension Sub16Format {
 /// q6_K: low 4 bits from ql[64h + 32(k & 1) …] (low nibbles for k < 2, high after), bits 4–5 from
 /// qh[32h …] bits 2k, 2k + 1; signed scales; the −32 through the 16-value sums.
 extension X86Dot.Q6_K: Sub16Format {
+    typealias Dot = D
     static var blockBytes: Int { 210 }
     static var sixBit: Bool { true }
     @inline(__always) static func scales(_ blk: UnsafeRawPointer) -> UnsafeRawPointer { blk + 192 }
@@ -312,13 +313,14 @@ extension X86Dot.Q6_K: Sub16Format {
     }
     @inline(__always) static func scale(_ s: UnsafeRawPointer, _ i: Int) -> Int32 { Int32(s.load(fromByteOffset: i, as: Int8.self)) }
     @inline(__always) static func offset(_ s: UnsafeRawPointer, _ i: Int) -> Float { Float(s.load(fromByteOffset: i, as: Int8.self)) }
-    @inline(__always) static func d(_ blk: UnsafeRawPointer) -> Float { QuantDot.f16(blk, 208) }
-    @inline(__always) static func dOffset(_ blk: UnsafeRawPointer) -> Float { -32 * QuantDot.f16(blk, 208) }
+    @inline(__always) static func d(_ blk: UnsafeRawPointer) -> SIMD8<Float> { QuantDot.f16Splat(blk + 208) }
+    @inline(__always) static func dOffset(_ blk: UnsafeRawPointer) -> SIMD8<Float> { -32 * QuantDot.f16Splat(blk + 208) }
 }
 
 /// q3_K: bits 2k, 2k + 1 of qs[32h …] and bit r of hmask as bit 2; signed 6-bit scales; the −4 through
 /// the 16-value sums.
 extension X86Dot.Q3_K: Sub16Format {
+    typealias Dot = D
     static var blockBytes: Int { 110 }
     static var sixBit: Bool { false }
     @inline(__always) static func scales(_ blk: UnsafeRawPointer) -> (SIMD8<Int32>, SIMD8<Int32>) { QuantDot.scalesQ3K(blk) }
@@ -349,13 +351,14 @@ extension X86Dot.Q3_K: Sub16Format {
     }
     @inline(__always) static func scale(_ s: (SIMD8<Int32>, SIMD8<Int32>), _ i: Int) -> Int32 { i < 8 ? s.0[i] : s.1[i &- 8] }
     @inline(__always) static func offset(_ s: (SIMD8<Int32>, SIMD8<Int32>), _ i: Int) -> Float { Float(scale(s, i)) }
-    @inline(__always) static func d(_ blk: UnsafeRawPointer) -> Float { QuantDot.f16(blk, 108) }
-    @inline(__always) static func dOffset(_ blk: UnsafeRawPointer) -> Float { -4 * QuantDot.f16(blk, 108) }
+    @inline(__always) static func d(_ blk: UnsafeRawPointer) -> SIMD8<Float> { QuantDot.f16Splat(blk + 108) }
+    @inline(__always) static func dOffset(_ blk: UnsafeRawPointer) -> SIMD8<Float> { -4 * QuantDot.f16Splat(blk + 108) }
 }
 
 /// q2_K: bits 2k, 2k + 1 of qs[32h …]; scales[i]: a 4-bit scale (low nibble) and a 4-bit minimum (high),
 /// the minimums through the 16-value sums times −dmin.
 extension X86Dot.Q2_K: Sub16Format {
+    typealias Dot = D
     static var blockBytes: Int { 84 }
     static var sixBit: Bool { false }
     @inline(__always) static func scales(_ blk: UnsafeRawPointer) -> UnsafeRawPointer { blk }
@@ -371,8 +374,8 @@ extension X86Dot.Q2_K: Sub16Format {
     }
     @inline(__always) static func scale(_ s: UnsafeRawPointer, _ i: Int) -> Int32 { Int32(s.load(fromByteOffset: i, as: UInt8.self) & 0x0F) }
     @inline(__always) static func offset(_ s: UnsafeRawPointer, _ i: Int) -> Float { Float(s.load(fromByteOffset: i, as: UInt8.self) >> 4) }
-    @inline(__always) static func d(_ blk: UnsafeRawPointer) -> Float { QuantDot.f16(blk, 80) }
-    @inline(__always) static func dOffset(_ blk: UnsafeRawPointer) -> Float { -QuantDot.f16(blk, 82) }
+    @inline(__always) static func d(_ blk: UnsafeRawPointer) -> SIMD8<Float> { QuantDot.f16Splat(blk + 80) }
+    @inline(__always) static func dOffset(_ blk: UnsafeRawPointer) -> SIMD8<Float> { -QuantDot.f16Splat(blk + 82) }
 }
 
 extension X86Dot.Pair: Cols8Kernel {
@@ -398,12 +401,11 @@ extension X86Dot.Pair: Cols8Kernel {
         let two = T.n > 1, hasMinimum = F.offset == 0, fiveBit = F.blockBytes >= 22
         let codes = act.codes + col &* act.codeStride, meta = act.meta + col &* act.metaStride
         let codesB = codes + 8 &* act.codeStride, metaB = meta + 8 &* act.metaStride
-        let spread = Cols8.spread, ones = unsafeBitCast(X86Dot.ones, to: __m256i.self)
+        let spread = Cols8.spread
         let off = SIMD8<Float>(repeating: F.offset)
         var acc = SIMD8<Float>(), accB = SIMD8<Float>()
         @inline(__always) func dot(_ lo: __m256i, _ hi: __m256i) -> SIMD8<Float> {
-            let i = fiveBit ? _mm256_add_epi32(_mm256_madd_epi16(lo, ones), _mm256_madd_epi16(hi, ones))
-                            : _mm256_madd_epi16(_mm256_add_epi16(lo, hi), ones)
+            let i = fiveBit || D.exact ? _mm256_add_epi32(D.widen(lo), D.widen(hi)) : D.widen(_mm256_add_epi16(lo, hi))
             return SIMD8<Float>(unsafeBitCast(i, to: SIMD8<Int32>.self))
         }
         @inline(__always) func add(_ acc: inout SIMD8<Float>, _ dot: SIMD8<Float>, _ m: UnsafeRawPointer, _ dw: SIMD8<Float>, _ mw: SIMD8<Float>) {
@@ -423,12 +425,53 @@ extension X86Dot.Pair: Cols8Kernel {
             }
             let at = b &* 256
             var s0 = __m256i(), s1 = __m256i(), t0 = __m256i(), t1 = __m256i()
-            Cols8.steps4(T.self, &s0, &t0, lo, codes + at, codesB + at, spread)
-            Cols8.steps4(T.self, &s1, &t1, hi, codes + (at &+ 128), codesB + (at &+ 128), spread)
-            let dw = SIMD8<Float>(repeating: QuantDot.f16(blk))
-            let mw = hasMinimum ? SIMD8<Float>(repeating: QuantDot.f16(blk, 2)) : SIMD8<Float>()
+            Cols8.steps4(T.self, D.self, &s0, &t0, lo, codes + at, codesB + at, spread)
+            Cols8.steps4(T.self, D.self, &s1, &t1, hi, codes + (at &+ 128), codesB + (at &+ 128), spread)
+            let dw = QuantDot.f16Splat(blk)
+            let mw = hasMinimum ? QuantDot.f16Splat(blk + 2) : SIMD8<Float>()
             add(&acc, dot(s0, s1), meta + b &* 128, dw, mw)
             if two { add(&accB, dot(t0, t1), metaB + b &* 128, dw, mw) }
+        }
+        Cols8.store(T.self, acc, accB, out, outStride)
+    }
+}
+
+extension X86Dot.Q8_0: Cols8Kernel {
+    /// Only with vpdpbusd: q8_0's signed codes become unsigned by a flip of their top bit (w + 128), and
+    /// a run of 8 steps of such codes adds up to 8·4·255·127 — far past Int16, exact in Int32.
+    static var cols8: Bool { D.exact }
+
+    /// One q8_0 row against T.n bytes256Cols8 groups at `col` (avx512vnni only), a block a run:
+    ///     Σ_k w·x = Σ_b d_w·(Σ_k (w + 128)·(d_b·a) − 128·(d_b·Σa))
+    /// The +128 leaves through the run's activation sums, as q4_0's −8 does in the pair kernels.
+    @inline(never)
+    static func groups<T: TileWidth>(_: T.Type, _ row: UnsafeRawPointer, blocks: Int, _ act: ActColumns, col: Int,
+                                     _ out: UnsafeMutablePointer<Float>, outStride: Int) {
+        precondition(D.exact, "mul_mat: q8_0 interleaved columns need exact Int32 step sums (vpdpbusd)")
+        let two = T.n > 1
+        let codes = act.codes + col &* act.codeStride, meta = act.meta + col &* act.metaStride
+        let codesB = codes + 8 &* act.codeStride, metaB = meta + 8 &* act.metaStride
+        let spread = Cols8.spread, flip = unsafeBitCast(X86Dot.Bytes(repeating: X86Dot.splat(0x80)), to: __m256i.self)
+        let off = SIMD8<Float>(repeating: -128)
+        var acc = SIMD8<Float>(), accB = SIMD8<Float>()
+        @inline(__always) func add(_ acc: inout SIMD8<Float>, _ s0: __m256i, _ s1: __m256i, _ m: UnsafeRawPointer, _ dw: SIMD8<Float>) {
+            let dot = SIMD8<Float>(unsafeBitCast(_mm256_add_epi32(s0, s1), to: SIMD8<Int32>.self))
+            var v = dot * m.loadUnaligned(as: SIMD8<Float>.self)
+            v.addProduct(off, m.loadUnaligned(fromByteOffset: 32, as: SIMD8<Float>.self))
+            acc.addProduct(v, dw)
+        }
+        for b in 0..<blocks {
+            let blk = row + b &* 34
+            // Values 0…15 in both halves for steps 0…3, 16…31 for steps 4…7.
+            let lo = _mm256_xor_si256(_mm256_broadcastsi128_si256(blk.loadUnaligned(fromByteOffset: 2, as: __m128i.self)), flip)
+            let hi = _mm256_xor_si256(_mm256_broadcastsi128_si256(blk.loadUnaligned(fromByteOffset: 18, as: __m128i.self)), flip)
+            let at = b &* 256
+            var s0 = __m256i(), s1 = __m256i(), t0 = __m256i(), t1 = __m256i()
+            Cols8.steps4(T.self, D.self, &s0, &t0, lo, codes + at, codesB + at, spread)
+            Cols8.steps4(T.self, D.self, &s1, &t1, hi, codes + (at &+ 128), codesB + (at &+ 128), spread)
+            let dw = QuantDot.f16Splat(blk)
+            add(&acc, s0, s1, meta + b &* 128, dw)
+            if two { add(&accB, t0, t1, metaB + b &* 128, dw) }
         }
         Cols8.store(T.self, acc, accB, out, outStride)
     }

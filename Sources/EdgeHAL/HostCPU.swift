@@ -14,9 +14,10 @@ public enum HostCPU {
         cpuinfoField("model name") ?? cpuinfoField("Hardware") ?? "unknown CPU"
     }
 
-    /// Vector-relevant features the CPU reports (x86 flags or ARM features).
+    /// Vector-relevant features the CPU reports (x86 flags or ARM features), by /proc/cpuinfo's names
+    /// (`avx512_vnni`, `avx_vnni`: with underscores, unlike the compilers').
     public static var simdFeatures: [String] {
-        let wanted = ["sse4_2", "avx", "avx2", "fma", "f16c", "avx512f", "avx512bw", "avx512vnni", "avx_vnni",
+        let wanted = ["sse4_2", "avx", "avx2", "fma", "f16c", "avx512f", "avx512bw", "avx512_vnni", "avx_vnni",
                       "asimd", "asimddp", "fphp", "sve", "i8mm"]
         let flags = Set((cpuinfoField("flags") ?? cpuinfoField("Features") ?? "").split(separator: " ").map(String.init))
         return wanted.filter(flags.contains)

@@ -15,6 +15,8 @@ struct CPUFeatureCheckTests {
     @Test func checkAndKernelsSeeTheSameTarget() {
         #if arch(x86_64)
         #expect(CPUKernelSet.built.contains(.avx2) == CPUFeatureCheck.build.contains("avx2"))
+        let vnni = ["avx2", "avx512vnni", "avx512vl", "avx512bw"].allSatisfy(CPUFeatureCheck.build.contains)
+        #expect(CPUKernelSet.built.contains(.avx512vnni) == vnni)
         #endif
         #expect(CPUKernelSet.built.first == .portable)
     }
@@ -22,7 +24,7 @@ struct CPUFeatureCheckTests {
     @Test func hostFeaturesMatchProcCpuinfo() {
         #if arch(x86_64)
         let flags = HostCPU.simdFeatures
-        for (cpuinfo, ours) in [("avx2", "avx2"), ("fma", "fma"), ("f16c", "f16c"), ("avx512f", "avx512f"), ("avx512vnni", "avx512vnni"),
+        for (cpuinfo, ours) in [("avx2", "avx2"), ("fma", "fma"), ("f16c", "f16c"), ("avx512f", "avx512f"), ("avx512_vnni", "avx512vnni"),
                                 ("avx_vnni", "avxvnni")] {
             #expect(flags.contains(cpuinfo) == CPUFeatureCheck.host.contains(ours), "\(cpuinfo)")
         }

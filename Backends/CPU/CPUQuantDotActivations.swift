@@ -378,13 +378,6 @@ enum QuantDot {
         p.loadUnaligned(fromByteOffset: offset, as: SIMD16<Int16>.self)
     }
 
-    /// An fp16 value widened to Float. The dummy upper half (1.0) makes the compiler move a whole
-    /// 32-bit word in (vmovd) instead of merging 16 bits into a stale register (vpinsrw; see f16Halves).
-    @inline(__always) static func f16(_ p: UnsafeRawPointer, _ offset: Int = 0) -> Float {
-        let word = UInt32(p.loadUnaligned(fromByteOffset: offset, as: UInt16.self)) | 0x3C00_0000
-        return SIMD4<Float>(unsafeBitCast(SIMD4<UInt32>(word, 0, 0, 0), to: SIMD8<Float16>.self).lowHalf)[0]
-    }
-
     /// [a ×4, b ×4] for the fp16 values at `a` and `b`. Built in general-purpose registers and moved
     /// over whole (vmovq/vpinsrq): a vpinsrw straight from memory would merge into a stale register
     /// and chain each iteration to the previous one's accumulator.
@@ -394,7 +387,9 @@ enum QuantDot {
         return SIMD8<Float>(unsafeBitCast(SIMD2<UInt64>(x, y), to: SIMD8<Float16>.self))
     }
 
-    /// [a ×8] for the fp16 value at `a`.
+    /// [a ×8] for the fp16 value at `a`. The kernels take every fp16 scale this way: a scalar conversion
+    /// (SIMD4(word, 0, 0, 0), lane 0) was compiled to a vpinsrw into whichever register was free, which in
+    /// the avx512vnni q8_0 mat-vec was the other FMA accumulator (q8_0 decode at 0.7×, measured).
     @inline(__always) static func f16Splat(_ a: UnsafeRawPointer) -> SIMD8<Float> {
         let x = UInt64(a.loadUnaligned(as: UInt16.self)) &* 0x0001_0001_0001_0001
         return SIMD8<Float>(unsafeBitCast(SIMD2<UInt64>(x, x), to: SIMD8<Float16>.self))

@@ -27,8 +27,6 @@ protocol ByteDot {
     static func scale(_ k: Int32) -> __m256i
     /// Eight small sub-block scales (Int32 lanes) in the form ``halves(_:_:)`` reads.
     static func prepare(_ k: SIMD8<Int32>) -> SIMD8<Int32>
-    /// The scale operand of a natural-order run over sub-blocks i (its first 16 values) and i + 1.
-    static func halves(_ prepared: SIMD8<Int32>, _ i: Int32) -> __m256i
 }
 
 extension ByteDot {
@@ -36,6 +34,15 @@ extension ByteDot {
     @inline(__always) static func dot(_ w: __m256i, _ a: __m256i, _ k: __m256i) -> __m256i { widen(step(__m256i(), w, a), k) }
     /// Σ w·a of one run as Int32 lanes.
     @inline(__always) static func dot(_ w: __m256i, _ a: __m256i) -> __m256i { widen(step(__m256i(), w, a)) }
+
+    /// The scale operand of a natural-order run over sub-blocks i (its first 16 values) and i + 1, from
+    /// ``prepare(_:)``d scales: [k_i ×4 lanes, k_i+1 ×4 lanes], one vpermd (prepare makes that the right
+    /// form for either instruction). Building it from two extracted lanes took about six instructions a
+    /// run, which left q3_K's mat-vec no faster than the portable kernel (measured).
+    @inline(__always) static func halves(_ prepared: SIMD8<Int32>, _ i: Int32) -> __m256i {
+        let index = SIMD8<Int32>(i, i, i, i, i &+ 1, i &+ 1, i &+ 1, i &+ 1)
+        return _mm256_permutevar8x32_epi32(unsafeBitCast(prepared, to: __m256i.self), unsafeBitCast(index, to: __m256i.self))
+    }
 }
 
 enum X86Bytes {
@@ -52,7 +59,6 @@ enum X86Bytes {
         }
         /// Each scale in both 16-bit halves of its lane.
         @inline(__always) static func prepare(_ k: SIMD8<Int32>) -> SIMD8<Int32> { (k & 0xFFFF) | (k &<< 16) }
-        @inline(__always) static func halves(_ prepared: SIMD8<Int32>, _ i: Int32) -> __m256i { X86Bytes.halves(prepared, i) }
     }
 
     /// vpdpbusd into Int32 lanes; scales by vpmulld: AVX-512 VNNI with VL.
@@ -65,14 +71,6 @@ enum X86Bytes {
         @inline(__always) static func widen(_ s: __m256i) -> __m256i { s }
         @inline(__always) static func scale(_ k: Int32) -> __m256i { unsafeBitCast(SIMD8<Int32>(repeating: k), to: __m256i.self) }
         @inline(__always) static func prepare(_ k: SIMD8<Int32>) -> SIMD8<Int32> { k }
-        @inline(__always) static func halves(_ prepared: SIMD8<Int32>, _ i: Int32) -> __m256i { X86Bytes.halves(prepared, i) }
-    }
-
-    /// [k_i ×4 lanes, k_i+1 ×4 lanes]: one vpermd. Building it from two extracted lanes took about six
-    /// instructions a run, which left q3_K's mat-vec no faster than the portable kernel (measured).
-    @inline(__always) static func halves(_ k: SIMD8<Int32>, _ i: Int32) -> __m256i {
-        let index = SIMD8<Int32>(i, i, i, i, i &+ 1, i &+ 1, i &+ 1, i &+ 1)
-        return _mm256_permutevar8x32_epi32(unsafeBitCast(k, to: __m256i.self), unsafeBitCast(index, to: __m256i.self))
     }
 }
 #endif

@@ -20,8 +20,9 @@ import _Builtin_intrinsics.intel
 // second copy, no repacking pass, no change to decode.
 // Measured (Zen2, 2 threads, pp128 on a 4-layer 1B-shaped model, quiet, before → after): q4_0 235 → 407
 // tokens/s, q4_K 231 → 419, q5_0 211 → 336, q6_K 193 → 317; SmolLM2 445 → 689, Gemma 3 398 → 581
-// (docs/cpu-kernels.md). Not q8_0: its signed weights would need a vpsignb per product, and not even
-// two of its steps fit in Int16 (2·2·128·127 > 2^15).
+// (docs/cpu-kernels.md). q8_0 only in the avx512vnni set (its kernel at the end): with vpmaddubsw its
+// signed weights would need a vpsignb per product, and not even two of its steps fit in Int16
+// (2·2·128·127 > 2^15).
 
 enum Cols8 {
     /// vpshufb control: dword t of each 128-bit half into all four of its dwords.
@@ -88,6 +89,19 @@ enum Cols8 {
             accB.addProduct(sB, d)
             accB.addProduct(oB, e)
         }
+    }
+
+    /// One 32-value block's Int32 dot products (a group's 8 columns, Float) into its accumulator; d_r and
+    /// d_r·Σa are the run's metadata at `m` (pairBytes64Cols8, bytes256Cols8):
+    ///     acc += dw·(dot·d_r + off·(d_r·Σa))      (a code offset: q4_0 −8, q5_0 −16, q8_0's flip −128)
+    ///     acc += dw·dot·d_r + mw·(d_r·Σa)         (hasMinimum: q4_1, q5_1)
+    @inline(__always) static func addBlock(_ acc: inout SIMD8<Float>, _ dot: SIMD8<Float>, _ m: UnsafeRawPointer, _ dw: SIMD8<Float>,
+                                           hasMinimum: Bool, _ off: SIMD8<Float>, _ mw: SIMD8<Float>) {
+        let sums = m.loadUnaligned(fromByteOffset: 32, as: SIMD8<Float>.self)
+        var v = dot * m.loadUnaligned(as: SIMD8<Float>.self)
+        if !hasMinimum { v.addProduct(off, sums) }
+        acc.addProduct(v, dw)
+        if hasMinimum { acc.addProduct(sums, mw) }
     }
 
     /// The results of T.n groups: out[j · stride] for j < 8 · T.n.
@@ -408,13 +422,6 @@ extension X86Dot.Pair: Cols8Kernel {
             let i = fiveBit || D.exact ? _mm256_add_epi32(D.widen(lo), D.widen(hi)) : D.widen(_mm256_add_epi16(lo, hi))
             return SIMD8<Float>(unsafeBitCast(i, to: SIMD8<Int32>.self))
         }
-        @inline(__always) func add(_ acc: inout SIMD8<Float>, _ dot: SIMD8<Float>, _ m: UnsafeRawPointer, _ dw: SIMD8<Float>, _ mw: SIMD8<Float>) {
-            let sums = m.loadUnaligned(fromByteOffset: 32, as: SIMD8<Float>.self)
-            var v = dot * m.loadUnaligned(as: SIMD8<Float>.self)
-            if !hasMinimum { v.addProduct(off, sums) }
-            acc.addProduct(v, dw)
-            if hasMinimum { acc.addProduct(sums, mw) }
-        }
         for b in 0..<blocks {
             let blk = row + b &* F.blockBytes
             var (lo, hi) = Cols8.nibbles(blk + (F.blockBytes &- 16))
@@ -429,8 +436,8 @@ extension X86Dot.Pair: Cols8Kernel {
             Cols8.steps4(T.self, D.self, &s1, &t1, hi, codes + (at &+ 128), codesB + (at &+ 128), spread)
             let dw = QuantDot.f16Splat(blk)
             let mw = hasMinimum ? QuantDot.f16Splat(blk + 2) : SIMD8<Float>()
-            add(&acc, dot(s0, s1), meta + b &* 128, dw, mw)
-            if two { add(&accB, dot(t0, t1), metaB + b &* 128, dw, mw) }
+            Cols8.addBlock(&acc, dot(s0, s1), meta + b &* 128, dw, hasMinimum: hasMinimum, off, mw)
+            if two { Cols8.addBlock(&accB, dot(t0, t1), metaB + b &* 128, dw, hasMinimum: hasMinimum, off, mw) }
         }
         Cols8.store(T.self, acc, accB, out, outStride)
     }
@@ -454,11 +461,8 @@ extension X86Dot.Q8_0: Cols8Kernel {
         let spread = Cols8.spread, flip = unsafeBitCast(X86Dot.Bytes(repeating: X86Dot.splat(0x80)), to: __m256i.self)
         let off = SIMD8<Float>(repeating: -128)
         var acc = SIMD8<Float>(), accB = SIMD8<Float>()
-        @inline(__always) func add(_ acc: inout SIMD8<Float>, _ s0: __m256i, _ s1: __m256i, _ m: UnsafeRawPointer, _ dw: SIMD8<Float>) {
-            let dot = SIMD8<Float>(unsafeBitCast(_mm256_add_epi32(s0, s1), to: SIMD8<Int32>.self))
-            var v = dot * m.loadUnaligned(as: SIMD8<Float>.self)
-            v.addProduct(off, m.loadUnaligned(fromByteOffset: 32, as: SIMD8<Float>.self))
-            acc.addProduct(v, dw)
+        @inline(__always) func dot(_ lo: __m256i, _ hi: __m256i) -> SIMD8<Float> {
+            SIMD8<Float>(unsafeBitCast(_mm256_add_epi32(lo, hi), to: SIMD8<Int32>.self))
         }
         for b in 0..<blocks {
             let blk = row + b &* 34
@@ -470,8 +474,8 @@ extension X86Dot.Q8_0: Cols8Kernel {
             Cols8.steps4(T.self, D.self, &s0, &t0, lo, codes + at, codesB + at, spread)
             Cols8.steps4(T.self, D.self, &s1, &t1, hi, codes + (at &+ 128), codesB + (at &+ 128), spread)
             let dw = QuantDot.f16Splat(blk)
-            add(&acc, s0, s1, meta + b &* 128, dw)
-            if two { add(&accB, t0, t1, metaB + b &* 128, dw) }
+            Cols8.addBlock(&acc, dot(s0, s1), meta + b &* 128, dw, hasMinimum: false, off, SIMD8<Float>())
+            if two { Cols8.addBlock(&accB, dot(t0, t1), metaB + b &* 128, dw, hasMinimum: false, off, SIMD8<Float>()) }
         }
         Cols8.store(T.self, acc, accB, out, outStride)
     }

@@ -26,11 +26,12 @@ public enum VulkanMatMulKernels {
     }
 
     /// The GPU family's mat-vec (Kernels/vulkan/mul_mat_vec.comp): LANES invocations a row, each taking
-    /// every LANES-th 32-value chunk, about two chunks a lane (8 to 64 lanes), 128 invocations a group;
-    /// all N ≤ 8 columns in one pass, so each weight chunk is dequantized once.
+    /// every LANES-th 8-value part (4 to a 32-value block), at least two parts a lane: 32 lanes (one NVIDIA
+    /// subgroup, reduced by subgroupAdd) from K = 512, 8 or 16 below; 128 invocations a group; all N ≤ 8
+    /// columns in one pass, so each weight part is dequantized once.
     static func matVec(_ a: TensorDesc, _ b: TensorDesc, words: [UInt32], batches: UInt32, tuning: MatVecTuning) -> VulkanDispatch {
         let (k, m, n) = (a.shape[0], a.shape[1], b.shape[1])
-        let lanes = tuning.lanes ?? KernelFamily.matVecLanes(k: k)
+        let lanes = tuning.lanes ?? min(32, KernelFamily.matVecLanes(k: 4 * k))
         let wg = max(lanes, tuning.workgroup ?? 128), rows = tuning.rows ?? 1
         let rowGroups = (m + rows * wg / lanes - 1) / (rows * wg / lanes)
         let x = max(1, min(rowGroups, 65535))   // no rows: y = 0, nothing is dispatched

@@ -7,7 +7,8 @@ import Synchronization
 /// Descriptor-set and pipeline layouts per kernel family, and pipelines per (kernel, specialization
 /// constants), made through a VkPipelineCache saved under EdgeHAL's cache folder. A family's layout
 /// holds exactly the bindings its source declares (Kernels/vulkan/README.md: inputs as R32_UINT texel
-/// buffers at 0–3 and as RGBA32UI at 4–7, the output storage buffer at 8) and 128 bytes of push
+/// buffers at 0–3 and as RGBA32UI at 4–7, the output storage buffer at 8, inputs as storage buffers at
+/// 9–12 for the GPU family's kernels that load words directly) and 128 bytes of push
 /// constants: lavapipe does work for every descriptor it binds, so no kernel carries unused ones.
 final class VulkanPipelines: @unchecked Sendable {
     let context: VulkanContext
@@ -28,6 +29,10 @@ final class VulkanPipelines: @unchecked Sendable {
     private var pipelines: [Key: VkPipeline] = [:]
     static let inputBindings = 4
     static let outputBinding = 8
+    /// Input i as a storage buffer is binding storageInputBinding + i.
+    static let storageInputBinding = 9
+    /// Whether binding i is a storage buffer (the output, or an input read as words); else a texel buffer.
+    static func isStorage(_ binding: Int) -> Bool { binding >= outputBinding }
     static let pushBytes = 128
 
     init(context: VulkanContext) throws {
@@ -121,7 +126,7 @@ final class VulkanPipelines: @unchecked Sendable {
         var bindings = (0..<32).filter { mask & (1 << UInt32($0)) != 0 }.map { i -> VkDescriptorSetLayoutBinding in
             var b = VkDescriptorSetLayoutBinding()
             b.binding = UInt32(i)
-            b.descriptorType = i == Self.outputBinding ? VK_DESCRIPTOR_TYPE_STORAGE_BUFFER : VK_DESCRIPTOR_TYPE_UNIFORM_TEXEL_BUFFER
+            b.descriptorType = Self.isStorage(i) ? VK_DESCRIPTOR_TYPE_STORAGE_BUFFER : VK_DESCRIPTOR_TYPE_UNIFORM_TEXEL_BUFFER
             b.descriptorCount = 1
             b.stageFlags = VK_SHADER_STAGE_COMPUTE_BIT.rawValue
             return b

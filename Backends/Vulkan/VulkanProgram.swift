@@ -28,8 +28,9 @@ final class VulkanProgram: Program, @unchecked Sendable {
 
         let families = try plans.map { try device.pipelines.kernel($0.kernel) }
         let texels = families.reduce(0) { $0 + ($1.bindings & 0xFF).nonzeroBitCount }
+        let storage = families.reduce(0) { $0 + ($1.bindings & ~0xFF).nonzeroBitCount }
         var sizes = [VkDescriptorPoolSize(type: VK_DESCRIPTOR_TYPE_UNIFORM_TEXEL_BUFFER, descriptorCount: UInt32(max(1, texels))),
-                     VkDescriptorPoolSize(type: VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, descriptorCount: UInt32(count))]
+                     VkDescriptorPoolSize(type: VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, descriptorCount: UInt32(max(1, storage)))]
         var poolInfo = VkDescriptorPoolCreateInfo()
         poolInfo.sType = VK_STRUCTURE_TYPE_DESCRIPTOR_POOL_CREATE_INFO
         poolInfo.maxSets = UInt32(count)
@@ -82,8 +83,8 @@ final class VulkanProgram: Program, @unchecked Sendable {
         vk.destroyDescriptorPool(dev, descriptorPool, nil)
     }
 
-    /// Binds the node's tensors (inputs as texel views at 16-aligned bases, the output as a storage
-    /// range) and records its dispatch.
+    /// Binds the node's tensors (inputs as texel views at 16-aligned bases or as storage ranges, the
+    /// output as a storage range) and records its dispatch.
     private func record(_ node: PartitionNode, _ plan: VulkanDispatch) throws {
         let context = device.context, vk = context.vk, dev = context.device
         let (pipeline, kernel) = try device.pipelines.pipeline(plan.kernel, constants: plan.constants)
@@ -101,34 +102,52 @@ final class VulkanProgram: Program, @unchecked Sendable {
 
         // Absent optional inputs (no mask, no norm weight) are bound to input 0: kernels test a flag
         // before reading them, but every statically used descriptor must be valid.
+        let storageAlignment = max(16, Int(context.limits.minStorageBufferOffsetAlignment))
         var views = [VkBufferView?](repeating: nil, count: 2 * VulkanPipelines.inputBindings)
+        var ranges = [Int: VkDescriptorBufferInfo]()
+        func storageRange(_ buffer: VulkanBuffer, _ offset: Int) -> (VkDescriptorBufferInfo, Int) {
+            let base = offset / storageAlignment * storageAlignment
+            let range = min(buffer.allocatedBytes - base, Int(context.limits.maxStorageBufferRange))
+            return (VkDescriptorBufferInfo(buffer: buffer.buffer, offset: VkDeviceSize(base), range: VkDeviceSize(range)), base)
+        }
         var inputOffsets: [UInt32] = []
         for i in 0..<VulkanPipelines.inputBindings {
             let slice = node.inputs[i < node.inputs.count ? i : 0]
             let buffer = try device.vulkanBuffer(slice)
+            let storageBinding = VulkanPipelines.storageInputBinding + i
+            if kernel.has(storageBinding) {
+                // One base per input: a kernel reads an input either as words or as texels, never both.
+                guard !kernel.has(i) && !kernel.has(4 + i) else {
+                    throw VulkanError("\(plan.kernel) declares input \(i) both as texels and as a storage buffer")
+                }
+                let (info, base) = storageRange(buffer, slice.offset)
+                ranges[storageBinding] = info
+                inputOffsets.append(UInt32(slice.offset - base))
+                continue
+            }
             let base = slice.offset & ~15
             inputOffsets.append(UInt32(slice.offset - base))
             if kernel.has(i) { views[i] = try buffer.view(base: base, format: VK_FORMAT_R32_UINT, texelBytes: 4) }
             if kernel.has(4 + i) { views[4 + i] = try buffer.view(base: base, format: VK_FORMAT_R32G32B32A32_UINT, texelBytes: 16) }
         }
-        let output = try device.vulkanBuffer(node.output)
-        let alignment = max(16, Int(context.limits.minStorageBufferOffsetAlignment))
-        let outBase = node.output.offset / alignment * alignment
+        let (outInfo, outBase) = storageRange(try device.vulkanBuffer(node.output), node.output.offset)
+        ranges[VulkanPipelines.outputBinding] = outInfo
         let elementBytes = node.output.desc.type == .f16 ? 2 : 4
-        var outInfo = VkDescriptorBufferInfo(buffer: output.buffer, offset: VkDeviceSize(outBase),
-                                             range: VkDeviceSize(min(output.allocatedBytes - outBase, Int(context.limits.maxStorageBufferRange))))
-        let declared = (0...VulkanPipelines.outputBinding).filter { kernel.has($0) }
-        withUnsafePointer(to: &outInfo) { out in
+        let declared = (0..<32).filter { kernel.has($0) }
+        let infos = declared.compactMap { ranges[$0] }
+        infos.withUnsafeBufferPointer { r in
             views.withUnsafeBufferPointer { v in
+                var next = 0
                 var writes = declared.map { i -> VkWriteDescriptorSet in
                     var w = VkWriteDescriptorSet()
                     w.sType = VK_STRUCTURE_TYPE_WRITE_DESCRIPTOR_SET
                     w.dstSet = set
                     w.dstBinding = UInt32(i)
                     w.descriptorCount = 1
-                    if i == VulkanPipelines.outputBinding {
+                    if VulkanPipelines.isStorage(i) {
                         w.descriptorType = VK_DESCRIPTOR_TYPE_STORAGE_BUFFER
-                        w.pBufferInfo = out
+                        w.pBufferInfo = r.baseAddress! + next
+                        next += 1
                     } else {
                         w.descriptorType = VK_DESCRIPTOR_TYPE_UNIFORM_TEXEL_BUFFER
                         w.pTexelBufferView = v.baseAddress! + i

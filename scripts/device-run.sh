@@ -141,7 +141,7 @@ if want profile; then
 fi
 
 if want tune; then
-  for t in ${TUNINGS:-default rows=2 rows=4 rows=8 lanes=16,rows=4}; do
+  for t in ${TUNINGS:-default rows=2 rows=4 lanes=16 lanes=64 wg=256}; do
     setting=$t; [[ $t == default ]] && setting=
     step "tune: EDGEHAL_VULKAN_MATVEC=$setting, decode on $(basename "${models[-1]}")"
     EDGEHAL_VULKAN_MATVEC=$setting EDGEHAL_VULKAN_PROFILE=shapes timeout 120 "$B/edgehal" bench --model "${models[-1]}" --backend vulkan \

@@ -101,7 +101,7 @@ public final class CPUDevice: Device {
     /// Every well-formed signature of every op: the CPU backend has no gaps.
     public func supports(_ signature: OpSignature) -> Bool {
         guard signature.isWellFormed else { return false }
-        if case .mulMat = signature.op { return MatMulKernel.supports(signature.inputs[0].type) }
+        if signature.op == .mulMat || signature.op == .mulMatAdd { return MatMulKernel.supports(signature.inputs[0].type) }
         return true
     }
 

@@ -27,6 +27,16 @@ enum CPUKernels {
         case .mulMat:
             let kernel = MatMulKernel(weights: d[0], activations: d[1], output: outputDesc, threads: pool.threads, kernels: kernels)
             return { kernel.run(a: x[0], b: x[1], out: y, pool: pool) }
+        case .mulMatAdd:
+            // The product, then the residual added over it in place: no saving on the CPU, but a graph the
+            // fusion pass gave one op (for a GPU stage) runs here too, and the CPU keeps no gaps.
+            let kernel = MatMulKernel(weights: d[0], activations: d[1], output: outputDesc, threads: pool.threads, kernels: kernels)
+            nonisolated(unsafe) let r = f32(2)
+            let shape = outputDesc.shape
+            return {
+                kernel.run(a: x[0], b: x[1], out: y, pool: pool)
+                Elementwise.binary(out, shape, r, shape, out, add: true, pool: pool)
+            }
         case .getRows:
             return { getRows(x[0], d[0], x[1].assumingMemoryBound(to: Int32.self), d[1].shape[0], out) }
         case .add, .mul:

@@ -60,7 +60,7 @@ public final class OpenCLDevice: Device, @unchecked Sendable {
     }
 
     public func supports(_ signature: OpSignature) -> Bool {
-        signature.isWellFormed && OpenCLKernels.supports(signature)
+        signature.isWellFormed && OpenCLKernels.supports(signature, family: family)
             && (signature.inputs + [signature.output]).allSatisfy { $0.byteCount < Int(UInt32.max) }
     }
 

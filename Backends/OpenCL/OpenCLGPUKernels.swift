@@ -17,23 +17,26 @@ enum OpenCLGPUKernels {
             return g
         }
         switch node.op {
-        case .mulMat:
+        case .mulMat, .mulMatAdd:
             let (a, b) = (ins[0], ins[1])
             let (k, m, n) = (a.shape[0], a.shape[1], b.shape[1])
             guard n <= 8 else { return nil }
-            // LANES about two 32-value chunks a lane, 8 to 64 (as Vulkan's mul_mat_vec), 128 items a group.
+            // LANES as Vulkan's mul_mat_vec (at least two 8-value parts a lane, 8 to 32), 128 items a group.
             let wg = group(128), lanes = min(KernelFamily.matVecLanes(k: k), wg)
             let rowGroups = (m + wg / lanes - 1) / (wg / lanes)
-            let scalars = [k, m, n, b.shape[2], b.shape[3], b.shape[2] / a.shape[2], b.shape[3] / a.shape[3], a.shape[2], a.rowBytes].map(u)
-            return OpenCLDispatch(files: ["dequant", "mul_mat_vec"],
+            // The last scalar: 1 for mul_mat_add, whose r (input 2, bound as input 0 for a plain mul_mat) is added.
+            let scalars = [k, m, n, b.shape[2], b.shape[3], b.shape[2] / a.shape[2], b.shape[3] / a.shape[3], a.shape[2], a.rowBytes,
+                           ins.count > 2 ? 1 : 0].map(u)
+            return OpenCLDispatch(files: ["parts", "mul_mat_vec"],
                                   options: "\(OpenCLComputeKernels.typeOption(a.type)) -DCOLS=\(max(1, n)) -DLANES=\(lanes) -DWG=\(wg)",
                                   kernel: "mul_mat_vec", scalars: scalars,
-                                  global: [rowGroups * wg, b.shape[2] * b.shape[3]], local: [wg, 1])
+                                  global: [rowGroups * wg, b.shape[2] * b.shape[3]], local: [wg, 1], inputs: 3)
         case .attention(let scale):
             let (q, k) = (ins[0].shape, ins[1].shape)
             let wg = group(128)
             guard wg >= 64 else { return nil }   // ceil(D/4) ≤ 64 lanes a stream
-            return OpenCLDispatch(files: ["wg_reduce", "attention_wg"], options: "-DWG=\(wg)" + (ins[1].type == .f16 ? " -DKV_F16=1" : ""),
+            return OpenCLDispatch(files: ["wg_reduce", "attention_wg"],
+                                  options: "-DWG=\(wg) -DD4=\((q[0] + 3) / 4)" + (ins[1].type == .f16 ? " -DKV_F16=1" : ""),
                                   kernel: "attention_wg",
                                   scalars: [u(q[0]), u(q[1]), u(q[2]), u(k[1]), u(k[2]), u(ins.count > 3 ? 1 : 0), .f(scale)],
                                   global: [q[1] * q[2] * wg], local: [wg])

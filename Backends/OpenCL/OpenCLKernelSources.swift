@@ -194,7 +194,8 @@ __kernel void attention(__global const uchar *q_buf, uint q_off,
         "attention_wg": #"""
 // attention (GPU family): out = softmax(scale·(q·kᵀ) + mask)·v, the contract of attention.cl (same
 // arguments, masks and results; a row with every key masked gives zeros) shaped for GPUs.
-// Built from wg_reduce.cl + this file. Options: -DWG=w (the local size, a power of two ≥ 64); -DKV_F16=1 for f16 K/V.
+// Built from wg_reduce.cl + this file. Options: -DWG=w (the local size, a power of two ≥ 64); -DD4=ceil(D/4), so
+// the q·k loop unrolls and a lane issues its loads of a k row back to back; -DKV_F16=1 for f16 K/V.
 // NDRange: global = (H·T·WG), local = (WG): one work-group a query row.
 //
 // Keys go WG at a time (a tile): lane i scores key tile·WG + i (q from local memory, k read 4 values a
@@ -239,7 +240,7 @@ void attention_wg(__global const uchar *q_buf, uint q_off,
     __local float4 sums[WG];      // the value streams' partial outputs
     const uint lane = get_local_id(0), r = get_group_id(0);
     const uint h = r / T, t = r % T, g = h / (H / Hkv);
-    const uint D4 = (D + 3u) / 4u, streams = WG / D4, stream = lane / D4, c = lane % D4;
+    const uint streams = WG / D4, stream = lane / D4, c = lane % D4;
     const __global float *qr = (const __global float *)(q_buf + q_off) + (h * T + t) * D;
     const __global KV_T *k0 = (const __global KV_T *)(k_buf + k_off) + g * KV * D;
     const __global KV_T *v0 = (const __global KV_T *)(v_buf + v_off) + g * KV * D;
@@ -264,6 +265,7 @@ void attention_wg(__global const uchar *q_buf, uint q_off,
             if (bias != -INFINITY) {
                 const __global KV_T *kr = k0 + j * D;
                 float4 dot4 = (float4)(0.0f);
+#pragma unroll
                 for (uint d = 0; d < D4; d++) dot4 = fma(qs[d], four(kr, d, D), dot4);
                 s = fma(scale, (dot4.x + dot4.y) + (dot4.z + dot4.w), bias);
             }
@@ -912,29 +914,27 @@ __kernel void mul_mat(__global const uchar *a, uint a_off, __global const uchar 
         "mul_mat_vec": #"""
 // mul_mat_vec (GPU family, N ≤ 8): the contract of mul_mat.cl (same arguments, results to f32 rounding)
 // shaped for GPUs instead of PoCL: out[m, n, i2, i3] = Σ_k a[k, m, i2 / r2, i3 / r3] · b[k, n, i2, i3].
-// Built from dequant.cl + this file with -DTYPE_*=1, -DCOLS=c (N ≤ c ≤ 8), -DLANES=l (a power of two) and
-// -DWG=w (the local size, a multiple of LANES).
+// Built from parts.cl + this file with -DTYPE_*=1, -DCOLS=c (N ≤ c ≤ 8), -DLANES=l (a power of two) and
+// -DWG=w (the local size, a multiple of LANES). residual = 1 for mul_mat_add: r (f32, the output's shape) is
+// added to each sum as it is written — the layer's residual add without a kernel of its own.
 //
-// A row is LANES consecutive work-items splitting K: lane l takes 32-value chunks l, l + LANES, … so the
-// lanes of a row read consecutive blocks (one coalesced span per step, where mul_mat.cl's one item a row
-// gives every item of a warp its own row), each chunk dequantized once for all COLS columns; the lanes'
-// partial sums meet in local memory (a tree, LANES → 1). A work-group holds WG / LANES rows. mul_mat.cl on
-// an H200: 150 µs a 2048×8192 Q4_0 mat-vec, 25 µs a 576×1536 Q4_1 one.
+// A row is LANES consecutive work-items splitting K in parts of 8 values (parts.cl): lane l takes parts
+// l, l + LANES, … so the 4 items of a 32-value block read neighbouring code words and a warp's loads cover
+// one contiguous span (where mul_mat.cl's one item a row gives every item of a warp its own row); each part
+// is dequantized once for all COLS columns, activations read as two float4; the lanes' partial sums meet
+// in local memory (a tree, LANES → 1). A work-group holds WG / LANES rows. mul_mat.cl on an H200: 150 µs a
+// 2048×8192 Q4_0 mat-vec, 25 µs a 576×1536 Q4_1 one; this kernel has not yet run on a GPU.
 // NDRange: global = (ceil(M / (WG / LANES)) · WG, B2·B3), local = (WG, 1).
-// Host choice (OpenCLComputeKernels): LANES about two chunks a lane (8 to 64), WG 128.
+// Host choice (OpenCLGPUKernels): LANES = KernelFamily.matVecLanes (32 from K = 512), WG 128.
 
 #pragma OPENCL FP_CONTRACT ON
 
-inline float hsum8(float8 v) {
-    const float4 s = v.lo + v.hi;
-    const float2 t = s.lo + s.hi;
-    return t.x + t.y;
-}
+inline float hsum4(float4 v) { return (v.x + v.y) + (v.z + v.w); }
 
 __kernel __attribute__((reqd_work_group_size(WG, 1, 1)))
 void mul_mat_vec(__global const uchar *a, uint a_off, __global const uchar *b, uint b_off,
-                 __global uchar *out, uint out_off,
-                 uint K, uint M, uint N, uint B2, uint B3, uint r2, uint r3, uint A2, uint a_row_bytes) {
+                 __global const uchar *r, uint r_off, __global uchar *out, uint out_off,
+                 uint K, uint M, uint N, uint B2, uint B3, uint r2, uint r3, uint A2, uint a_row_bytes, uint residual) {
     __local float partial[WG * COLS];
     const uint lid = get_local_id(0), lane = lid % LANES;
     const uint row = get_group_id(0) * (WG / LANES) + lid / LANES, batch = get_global_id(1);
@@ -943,32 +943,31 @@ void mul_mat_vec(__global const uchar *a, uint a_off, __global const uchar *b, u
     // A row past the end reads the last row (never written): every item reaches the barriers.
     __global const uchar *arow = a + a_off + (a_mat + min(row, M - 1)) * a_row_bytes;
     __global const float *bcol[COLS];
-    float8 acc[COLS];
+    float4 acc[COLS];
 #pragma unroll
     for (uint c = 0; c < COLS; c++) {
         bcol[c] = (__global const float *)(b + b_off) + (size_t)K * (min(c, N - 1) + (size_t)N * batch);
         acc[c] = 0.0f;
     }
 
-    const uint chunks = K / 32;
-    for (uint ch = lane; ch < chunks; ch += LANES) {
-        float8 w[4];
-        dequant_chunk(arow, ch, w);
+    const uint parts = K / 32 * 4;
+    for (uint u = lane; u < parts; u += LANES) {
+        float4 lo, hi;
+        dequant_part(arow, u, &lo, &hi);
+        const uint k = 32 * (u >> 2) + 4 * (u & 3);   // lo is values k … k + 3, hi k + 16 … k + 19
 #pragma unroll
-        for (uint c = 0; c < COLS; c++)
-#pragma unroll
-            for (uint q = 0; q < 4; q++) acc[c] += w[q] * vload8(4 * ch + q, bcol[c]);
+        for (uint c = 0; c < COLS; c++) acc[c] += lo * vload4(0, bcol[c] + k) + hi * vload4(0, bcol[c] + k + 16);
     }
 #ifdef FLOAT_WEIGHTS
     // The last K % 32 values, spread over the lanes.
-    for (uint k = chunks * 32 + lane; k < K; k += LANES) {
+    for (uint k = K / 32 * 32 + lane; k < K; k += LANES) {
         const float w = value_at(arow, k);
 #pragma unroll
         for (uint c = 0; c < COLS; c++) acc[c].s0 += w * bcol[c][k];
     }
 #endif
 #pragma unroll
-    for (uint c = 0; c < COLS; c++) partial[lid * COLS + c] = hsum8(acc[c]);
+    for (uint c = 0; c < COLS; c++) partial[lid * COLS + c] = hsum4(acc[c]);
     for (uint half_ = LANES / 2; half_ > 0; half_ /= 2) {
         barrier(CLK_LOCAL_MEM_FENCE);
         if (lane < half_) {
@@ -979,9 +978,12 @@ void mul_mat_vec(__global const uchar *a, uint a_off, __global const uchar *b, u
     // Lane 0 reads only what it wrote last.
     if (lane == 0 && row < M) {
         __global float *y = (__global float *)(out + out_off);
+        __global const float *res = (__global const float *)(r + r_off);
 #pragma unroll
-        for (uint c = 0; c < COLS; c++)
-            if (c < N) y[row + (size_t)M * (c + (size_t)N * batch)] = partial[lid * COLS + c];
+        for (uint c = 0; c < COLS; c++) {
+            const size_t i = row + (size_t)M * (c + (size_t)N * batch);
+            if (c < N) y[i] = residual ? partial[lid * COLS + c] + res[i] : partial[lid * COLS + c];
+        }
     }
 }
 """#,
@@ -1095,6 +1097,190 @@ __kernel void rope(__global const uchar *x_buf, uint x_off,
     for (uint i = n_dims; i < copy8; i += 8u) vstore8(vload8(0, x + i), 0, y + i);
     for (uint i = copy8; i < hd; i++) y[i] = x[i];
 }
+"""#,
+        "parts": #"""
+// GGUF dequantization 8 values (a "part") at a time, for the GPU family's mat-vec (mul_mat_vec.cl; the host
+// prepends this file to it). One build option picks the type, as for dequant.cl (-DTYPE_Q4_0=1, …).
+//
+//   void dequant_part(__global const uchar *row, uint u, float4 *lo, float4 *hi)
+//       row: the row's first byte (even; 4-aligned for f32); u: part index, 4 parts to a 32-value chunk
+//       c = u / 4: part p = u % 4 is values 32c + 4p … 32c + 4p + 3 (lo) and 32c + 16 + 4p … + 3 (hi).
+//   float value_at(__global const uchar *row, uint k)   f32/f16 only (FLOAT_WEIGHTS), as in dequant.cl.
+//
+// Why parts of 8: in every GGUF format the 4 bytes at 4p of a 16- or 32-byte run of codes hold exactly
+// these 8 values (low and high nibbles of q4/q5, crumbs of q2_K/q3_K, the two halves of q8_0 and of a
+// K-quant chunk), so a work-item loads one or two words of codes and its block's scales, and the 4 items
+// of a block read neighbouring words: a warp's load covers one contiguous span (8 q4_0 blocks, 144 bytes,
+// for 32 items) where dequant_chunk's item a block spreads 32 blocks at 18-byte strides. Codes are read as
+// pairs of ushorts (blocks sit at even offsets; a uint load needs 4-byte alignment in OpenCL C).
+// Values equal dequant.cl's: FP_CONTRACT is OFF here too, and the scale products are formed first.
+
+#pragma OPENCL FP_CONTRACT OFF
+
+float f16_at(__global const uchar *p) { return vload_half(0, (__global const half *)p); }
+// The 32 bits at even address p, little-endian.
+uint word_at(__global const uchar *p) {
+    ushort2 h = vload2(0, (__global const ushort *)p);
+    return (uint)h.s0 | (uint)h.s1 << 16;
+}
+// Bits shift … shift+width-1 of each byte of w, widened to int.
+int4 fields(uint w, uint shift, uint mask) {
+    return convert_int4(((uint4)(w) >> ((uint4)(0, 8, 16, 24) + shift)) & mask);
+}
+// Bits bit … bit+3 of a q5 block's qh, each as the fifth bit (16) of a code.
+int4 fifth(uint qh, uint bit) { return convert_int4((((uint4)(qh) >> ((uint4)(0, 1, 2, 3) + bit)) & 1) << 4); }
+
+#if defined(TYPE_F32)
+#define FLOAT_WEIGHTS 1
+void dequant_part(__global const uchar *row, uint u, float4 *lo, float4 *hi) {
+    __global const float *p = (__global const float *)row + 32 * (u >> 2) + 4 * (u & 3);
+    *lo = vload4(0, p);
+    *hi = vload4(4, p);
+}
+float value_at(__global const uchar *row, uint k) { return ((__global const float *)row)[k]; }
+
+#elif defined(TYPE_F16)
+#define FLOAT_WEIGHTS 1
+void dequant_part(__global const uchar *row, uint u, float4 *lo, float4 *hi) {
+    __global const half *p = (__global const half *)row + 32 * (u >> 2) + 4 * (u & 3);
+    *lo = vload_half4(0, p);
+    *hi = vload_half4(4, p);
+}
+float value_at(__global const uchar *row, uint k) { return vload_half(k, (__global const half *)row); }
+
+#elif defined(TYPE_Q8_0)
+// { f16 d; i8 qs[32] }, 34 bytes: x = q * d.
+void dequant_part(__global const uchar *row, uint u, float4 *lo, float4 *hi) {
+    __global const uchar *p = row + 34 * (u >> 2), *q = p + 2 + 4 * (u & 3);
+    float d = f16_at(p);
+    *lo = convert_float4(as_char4(word_at(q))) * d;
+    *hi = convert_float4(as_char4(word_at(q + 16))) * d;
+}
+
+#elif defined(TYPE_Q4_0) || defined(TYPE_Q4_1)
+// q4_0 { f16 d; u8 qs[16] }, 18 bytes: x = d * (q - 8). q4_1 { f16 d; f16 m; u8 qs[16] }, 20 bytes:
+// x = d * q + m. Value l is the low nibble of qs[l], value l + 16 the high one.
+void dequant_part(__global const uchar *row, uint u, float4 *lo, float4 *hi) {
+#ifdef TYPE_Q4_0
+    __global const uchar *p = row + 18 * (u >> 2);
+    uint qs = word_at(p + 2 + 4 * (u & 3));
+    float d = f16_at(p);
+    *lo = d * convert_float4(fields(qs, 0, 15) - 8);
+    *hi = d * convert_float4(fields(qs, 4, 15) - 8);
+#else
+    __global const uchar *p = row + 20 * (u >> 2);
+    uint qs = word_at(p + 4 + 4 * (u & 3));
+    float d = f16_at(p), m = f16_at(p + 2);
+    *lo = d * convert_float4(fields(qs, 0, 15)) + m;
+    *hi = d * convert_float4(fields(qs, 4, 15)) + m;
+#endif
+}
+
+#elif defined(TYPE_Q5_0) || defined(TYPE_Q5_1)
+// q5_0 { f16 d; u32 qh; u8 qs[16] }, 22 bytes: x = d * (q - 16). q5_1 { f16 d; f16 m; u32 qh; u8 qs[16] },
+// 24 bytes: x = d * q + m. Low 4 bits as q4_*; bit j of the little-endian qh is bit 4 of value j.
+void dequant_part(__global const uchar *row, uint u, float4 *lo, float4 *hi) {
+#ifdef TYPE_Q5_0
+    __global const uchar *p = row + 22 * (u >> 2), *h = p + 2;
+#else
+    __global const uchar *p = row + 24 * (u >> 2), *h = p + 4;
+#endif
+    uint part = u & 3, qh = word_at(h), qs = word_at(h + 4 + 4 * part);
+    int4 l = fields(qs, 0, 15) | fifth(qh, 4 * part), g = fields(qs, 4, 15) | fifth(qh, 16 + 4 * part);
+    float d = f16_at(p);
+#ifdef TYPE_Q5_0
+    *lo = d * convert_float4(l - 16);
+    *hi = d * convert_float4(g - 16);
+#else
+    float m = f16_at(p + 2);
+    *lo = d * convert_float4(l) + m;
+    *hi = d * convert_float4(g) + m;
+#endif
+}
+
+#elif defined(TYPE_Q2_K)
+// { u8 scales[16]; u8 qs[64]; f16 d; f16 dmin }, 84 bytes. Chunk j = 4h + k of a super-block: bits 2k … 2k+1
+// of qs[32h + l]; its sub-blocks s = 2j, 2j + 1 (16 values each) have scales[s] = scale | min << 4;
+// x = (d * scale) * q - dmin * min.
+void dequant_part(__global const uchar *row, uint u, float4 *lo, float4 *hi) {
+    uint c = u >> 2, j = c & 7;
+    __global const uchar *p = row + 84 * (c >> 3), *q = p + 16 + 32 * (j >> 2) + 4 * (u & 3);
+    float d = f16_at(p + 80), dmin = f16_at(p + 82);
+    uchar s0 = p[2 * j], s1 = p[2 * j + 1];
+    uint shift = 2 * (j & 3);
+    *lo = (d * (float)(s0 & 15)) * convert_float4(fields(word_at(q), shift, 3)) - dmin * (float)(s0 >> 4);
+    *hi = (d * (float)(s1 & 15)) * convert_float4(fields(word_at(q + 16), shift, 3)) - dmin * (float)(s1 >> 4);
+}
+
+#elif defined(TYPE_Q3_K)
+// { u8 hmask[32]; u8 qs[64]; u8 scales[12]; f16 d }, 110 bytes. Chunk j = 4h + k: low 2 bits = bits
+// 2k … 2k+1 of qs[32h + l]; third bit = bit j of hmask[l], and when it is clear the code is reduced by 4.
+// Sub-block s's 6-bit scale (stored + 32): low 4 bits = nibble s / 8 of scales[s % 8], high 2 bits =
+// bits 2(s/4) … of scales[8 + s % 4]. x = (d * (scale - 32)) * q.
+float q3_scale(__global const uchar *p, float d, uint s) {
+    int low4 = (p[96 + s % 8] >> (4 * (s / 8))) & 15, high2 = (p[104 + s % 4] >> (2 * (s / 4))) & 3;
+    return d * (float)((low4 | high2 << 4) - 32);
+}
+void dequant_part(__global const uchar *row, uint u, float4 *lo, float4 *hi) {
+    uint c = u >> 2, j = c & 7, part = u & 3;
+    __global const uchar *p = row + 110 * (c >> 3), *q = p + 32 + 32 * (j >> 2) + 4 * part, *m = p + 4 * part;
+    float d = f16_at(p + 108);
+    uint shift = 2 * (j & 3);
+    *lo = q3_scale(p, d, 2 * j) * convert_float4(fields(word_at(q), shift, 3) - (1 - fields(word_at(m), j, 1)) * 4);
+    *hi = q3_scale(p, d, 2 * j + 1) * convert_float4(fields(word_at(q + 16), shift, 3) - (1 - fields(word_at(m + 16), j, 1)) * 4);
+}
+
+#elif defined(TYPE_Q4_K) || defined(TYPE_Q5_K)
+// q4_K { f16 d; f16 dmin; u8 scales[12]; u8 qs[128] }, 144 bytes; q5_K adds u8 qh[32] before qs, 176 bytes
+// (bit j of qh[l] is bit 4). Chunk j = sub-block j: low 4 bits = nibble j % 2 of qs[32(j/2) + l]; 6-bit
+// scale and min packed as ggml's get_scale_min_k4; x = (d * scale) * q - dmin * min.
+void dequant_part(__global const uchar *row, uint u, float4 *lo, float4 *hi) {
+    uint c = u >> 2, j = c & 7, part = u & 3;
+#ifdef TYPE_Q4_K
+    __global const uchar *p = row + 144 * (c >> 3), *qs = p + 16;
+#else
+    __global const uchar *p = row + 176 * (c >> 3), *qs = p + 48;
+#endif
+    float d = f16_at(p), dmin = f16_at(p + 2);
+    __global const uchar *s = p + 4;
+    int sc, mn;
+    if (j < 4) {
+        sc = s[j] & 63;
+        mn = s[j + 4] & 63;
+    } else {
+        sc = (s[j + 4] & 15) | (s[j - 4] >> 6) << 4;
+        mn = (s[j + 4] >> 4) | (s[j] >> 6) << 4;
+    }
+    float d1 = d * (float)sc, m1 = dmin * (float)mn;
+    __global const uchar *q = qs + 32 * (j >> 1) + 4 * part;
+    uint shift = 4 * (j & 1);
+    int4 l = fields(word_at(q), shift, 15), g = fields(word_at(q + 16), shift, 15);
+#ifdef TYPE_Q5_K
+    l |= fields(word_at(p + 16 + 4 * part), j, 1) << 4;
+    g |= fields(word_at(p + 32 + 4 * part), j, 1) << 4;
+#endif
+    *lo = d1 * convert_float4(l) - m1;
+    *hi = d1 * convert_float4(g) - m1;
+}
+
+#elif defined(TYPE_Q6_K)
+// { u8 ql[128]; u8 qh[64]; i8 scales[16]; f16 d }, 210 bytes. Chunk j = 4h + k: low 4 bits = nibble k / 2 of
+// ql[64h + 32(k % 2) + l], high 2 bits = bits 2k … 2k+1 of qh[32h + l]; sub-blocks 2j, 2j + 1 have signed
+// 8-bit scales; x = (d * scale) * (q - 32).
+void dequant_part(__global const uchar *row, uint u, float4 *lo, float4 *hi) {
+    uint c = u >> 2, j = c & 7, h = j >> 2, k = j & 3, part = u & 3;
+    __global const uchar *p = row + 210 * (c >> 3);
+    __global const uchar *ql = p + 64 * h + 32 * (k & 1) + 4 * part, *qh = p + 128 + 32 * h + 4 * part;
+    float d = f16_at(p + 208);
+    __global const char *sc = (__global const char *)p + 192 + 2 * j;
+    uint ls = 4 * (k >> 1), hs = 2 * k;
+    *lo = (d * (float)sc[0]) * convert_float4((fields(word_at(ql), ls, 15) | fields(word_at(qh), hs, 3) << 4) - 32);
+    *hi = (d * (float)sc[1]) * convert_float4((fields(word_at(ql + 16), ls, 15) | fields(word_at(qh + 16), hs, 3) << 4) - 32);
+}
+
+#else
+#error "parts.cl: build with one -DTYPE_* option"
+#endif
 """#,
         "rows_wg": #"""
 // rms_norm and softmax (GPU family): the contracts of norm_rope.cl's rms_norm and softmax.cl (same

@@ -7,10 +7,12 @@ import EdgeHALGPU
 enum OpenCLKernels {
     static let weightTypes: Set<DType> = [.f32, .f16, .q8_0, .q4_0, .q4_1, .q5_0, .q5_1, .q2_K, .q3_K, .q4_K, .q5_K, .q6_K]
 
-    static func supports(_ s: OpSignature) -> Bool {
+    static func supports(_ s: OpSignature, family: KernelFamily) -> Bool {
         let ins = s.inputs
         switch s.op {
         case .mulMat, .getRows: return weightTypes.contains(ins[0].type)
+        // The GPU family's mat-vec adds r as it writes (N ≤ 8); elsewhere the add stays a kernel of its own.
+        case .mulMatAdd: return family == .gpu && ins[1].shape[1] <= 8 && weightTypes.contains(ins[0].type)
         case .attention: return ins[1].type == ins[2].type && ins[0].shape[0] <= 256
         case .rope: return ins[0].shape[0] % 2 == 0
         default: return true

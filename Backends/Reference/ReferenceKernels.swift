@@ -31,9 +31,13 @@ public enum ReferenceKernels {
         let x = inputs.map { InputTensor(base: $0.0, desc: $0.1) }
         let y = OutputTensor(base: output, desc: outputDesc)
         switch op {
-        case .mulMat:
+        case .mulMat, .mulMatAdd:
             let block = x[0].desc.type.blockSize == 256 ? kQuantBlock : 32
             mulMat(x[0], x[1], y, roundActivationsTo: roundingActivations && x[0].desc.type.isQuantized ? block : nil)
+            // The product, already rounded to f32, plus r: the same Float addition as the unfused add.
+            if case .mulMatAdd = op {
+                for i in 0..<y.desc.shape.count { y.setF32(i, y.base.loadUnaligned(fromByteOffset: 4 * i, as: Float.self) + x[2].f32(i)) }
+            }
         case .getRows: getRows(x[0], x[1], y)
         case .add: binary(x[0], x[1], y, +)
         case .mul: binary(x[0], x[1], y, *)

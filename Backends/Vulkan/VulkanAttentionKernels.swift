@@ -22,9 +22,10 @@ enum VulkanAttentionKernels {
         let mask = ins.count > 3 ? ins[3].shape : Shape(1)
         let words = [q[0], q[1], q[2], q[3], k[1], k[2], k[3], mask[1], mask[2], mask[3], ins.count > 3 ? 1 : 0].map(UInt32.init)
         if family == .gpu {
-            // A workgroup of 128 a query row (attention_wg.comp): lanes over keys, then over output dims.
+            // A workgroup of 128 a query row (attention_wg.comp): lanes over keys, then over output dims;
+            // D / 4 a constant, so the q·k loop unrolls.
             let rows = q[1] * q[2], x = max(1, min(rows, 65535))
-            return VulkanDispatch(kernel: ins[1].type == .f16 ? "attention_wg_f16" : "attention_wg_f32", constants: [128],
+            return VulkanDispatch(kernel: ins[1].type == .f16 ? "attention_wg_f16" : "attention_wg_f32", constants: [128, UInt32(q[0] / 4)],
                                   words: words + [scale.bitPattern], groups: (UInt32(x), UInt32((rows + x - 1) / x), UInt32(q[3])))
         }
         return VulkanDispatch(kernel: ins[1].type == .f16 ? "attention_f16" : "attention_f32", constants: [8, UInt32(q[0] / 4)],

@@ -33,7 +33,7 @@ public final class VulkanDevice: Device, @unchecked Sendable {
     public var validationMessages: [String]? { context.validation?.messages }
 
     public func supports(_ signature: OpSignature) -> Bool {
-        guard signature.isWellFormed, VulkanKernels.supports(signature, f16Storage: context.has16BitStorage) else { return false }
+        guard signature.isWellFormed, VulkanKernels.supports(signature, f16Storage: context.has16BitStorage, family: family) else { return false }
         // Inputs are read through texel views (at most maxTexelBufferElements 4-byte texels), outputs
         // through one storage range; indices are 32-bit in the kernels.
         let texelLimit = Int(context.limits.maxTexelBufferElements) * 4 - 16

@@ -18,10 +18,12 @@ enum VulkanKernels {
     static func strided(_ items: Int, local: Int = 64, cap: Int = 4096) -> UInt32 { UInt32(max(1, min((items + local - 1) / local, cap))) }
 
     /// Whether a kernel exists for this signature (shape rules were checked by the caller).
-    static func supports(_ s: OpSignature, f16Storage: Bool) -> Bool {
+    static func supports(_ s: OpSignature, f16Storage: Bool, family: KernelFamily) -> Bool {
         let ins = s.inputs
         switch s.op {
         case .mulMat: return weightTypes.contains(ins[0].type)
+        // The GPU family's mat-vec adds r as it writes (N ≤ 8); elsewhere the add stays a dispatch of its own.
+        case .mulMatAdd: return family == .gpu && ins[1].shape[1] <= 8 && weightTypes.contains(ins[0].type)
         case .getRows: return weightTypes.contains(ins[0].type)
         case .add, .mul, .swiglu, .geglu, .scale, .silu, .gelu, .rmsNorm, .rmsNormMul, .softmax: return true
         case .rope: return ins[0].shape[0] % 2 == 0
@@ -80,7 +82,7 @@ enum VulkanKernels {
             return try VulkanAttentionKernels.softmax(ins, scale: scale)
         case .attention(let scale):
             return try VulkanAttentionKernels.attention(ins, scale: scale, family: family)
-        case .mulMat:
+        case .mulMat, .mulMatAdd:
             return try VulkanMatMulKernels.mulMat(ins, out, family: family, matVec: matVec)
         case .getRows:
             return try VulkanMatMulKernels.getRows(ins, out)

@@ -15,7 +15,8 @@ public enum VulkanMatMulKernels {
         let words = [k, m, n, b.shape[2], b.shape[3], b.shape[2] / a.shape[2], b.shape[3] / a.shape[3], a.shape[2], a.rowBytes].map(UInt32.init)
         let batches = UInt32(b.shape[2] * b.shape[3])
         if family == .gpu {
-            if n <= 8 { return matVec(a, b, words: words, batches: batches, tuning: tuning) }
+            // mul_mat_add's r (input 2) is added as the mat-vec writes: the kernel's last push word says so.
+            if n <= 8 { return matVec(a, b, words: words + [ins.count > 2 ? 1 : 0], batches: batches, tuning: tuning) }
             // 64 × 64 tiles of out through shared memory (Kernels/vulkan/mul_mat_tile.comp).
             return VulkanDispatch(kernel: "mul_mat_tile_\(a.type.rawValue)", words: words,
                                   groups: (UInt32((m + 63) / 64), UInt32((n + 63) / 64), batches))
@@ -31,7 +32,7 @@ public enum VulkanMatMulKernels {
     /// columns in one pass, so each weight part is dequantized once.
     static func matVec(_ a: TensorDesc, _ b: TensorDesc, words: [UInt32], batches: UInt32, tuning: MatVecTuning) -> VulkanDispatch {
         let (k, m, n) = (a.shape[0], a.shape[1], b.shape[1])
-        let lanes = tuning.lanes ?? min(32, KernelFamily.matVecLanes(k: 4 * k))
+        let lanes = tuning.lanes ?? KernelFamily.matVecLanes(k: k)
         let wg = max(lanes, tuning.workgroup ?? 128), rows = tuning.rows ?? 1
         let rowGroups = (m + rows * wg / lanes - 1) / (rows * wg / lanes)
         let x = max(1, min(rowGroups, 65535))   // no rows: y = 0, nothing is dispatched

@@ -83,8 +83,7 @@ final class VulkanProgram: Program, @unchecked Sendable {
         vk.destroyDescriptorPool(dev, descriptorPool, nil)
     }
 
-    /// Binds the node's tensors (inputs as texel views at 16-aligned bases or as storage ranges, the
-    /// output as a storage range) and records its dispatch.
+    /// Allocates the node's descriptor set, binds its tensors (``bind``) and records its dispatch.
     private func record(_ node: PartitionNode, _ plan: VulkanDispatch) throws {
         let context = device.context, vk = context.vk, dev = context.device
         let (pipeline, kernel) = try device.pipelines.pipeline(plan.kernel, constants: plan.constants)
@@ -100,6 +99,27 @@ final class VulkanProgram: Program, @unchecked Sendable {
         }
         guard let set else { throw VulkanError("vkAllocateDescriptorSets returned no set") }
 
+        var push = try bind(node, plan.kernel, kernel, to: set) + plan.words
+        guard push.count * 4 <= VulkanPipelines.pushBytes else {
+            throw VulkanError("\(plan.kernel): \(push.count * 4) bytes of push constants, over \(VulkanPipelines.pushBytes)")
+        }
+        var sets: [VkDescriptorSet?] = [set]
+        vk.cmdBindPipeline(commands, VK_PIPELINE_BIND_POINT_COMPUTE, pipeline)
+        vk.cmdBindDescriptorSets(commands, VK_PIPELINE_BIND_POINT_COMPUTE, kernel.layout, 0, 1, &sets, 0, nil)
+        vk.cmdPushConstants(commands, kernel.layout, VK_SHADER_STAGE_COMPUTE_BIT.rawValue, 0, UInt32(push.count * 4), &push)
+        let (x, y, z) = plan.groups
+        let limit = context.limits.maxComputeWorkGroupCount
+        guard x <= limit.0, y <= limit.1, z <= limit.2 else {
+            throw VulkanError("\(plan.kernel): \(x)×\(y)×\(z) workgroups exceed the device's \(limit.0)×\(limit.1)×\(limit.2)")
+        }
+        if x > 0 && y > 0 && z > 0 { vk.cmdDispatch(commands, x, y, z) }
+    }
+
+    /// Writes the node's tensors into `set`: inputs as texel views at 16-aligned bases or as storage
+    /// ranges, the output as a storage range. Returns the contract's first push words: each input's
+    /// byte offset from its binding's base, then the output's element offset.
+    private func bind(_ node: PartitionNode, _ name: String, _ kernel: VulkanPipelines.Kernel, to set: VkDescriptorSet) throws -> [UInt32] {
+        let context = device.context, vk = context.vk, dev = context.device
         // Absent optional inputs (no mask, no norm weight) are bound to input 0: kernels test a flag
         // before reading them, but every statically used descriptor must be valid.
         let storageAlignment = max(16, Int(context.limits.minStorageBufferOffsetAlignment))
@@ -118,7 +138,7 @@ final class VulkanProgram: Program, @unchecked Sendable {
             if kernel.has(storageBinding) {
                 // One base per input: a kernel reads an input either as words or as texels, never both.
                 guard !kernel.has(i) && !kernel.has(4 + i) else {
-                    throw VulkanError("\(plan.kernel) declares input \(i) both as texels and as a storage buffer")
+                    throw VulkanError("\(name) declares input \(i) both as texels and as a storage buffer")
                 }
                 let (info, base) = storageRange(buffer, slice.offset)
                 ranges[storageBinding] = info
@@ -158,20 +178,7 @@ final class VulkanProgram: Program, @unchecked Sendable {
             }
         }
 
-        var push = inputOffsets + [UInt32((node.output.offset - outBase) / elementBytes)] + plan.words
-        guard push.count * 4 <= VulkanPipelines.pushBytes else {
-            throw VulkanError("\(plan.kernel): \(push.count * 4) bytes of push constants, over \(VulkanPipelines.pushBytes)")
-        }
-        var sets: [VkDescriptorSet?] = [set]
-        vk.cmdBindPipeline(commands, VK_PIPELINE_BIND_POINT_COMPUTE, pipeline)
-        vk.cmdBindDescriptorSets(commands, VK_PIPELINE_BIND_POINT_COMPUTE, kernel.layout, 0, 1, &sets, 0, nil)
-        vk.cmdPushConstants(commands, kernel.layout, VK_SHADER_STAGE_COMPUTE_BIT.rawValue, 0, UInt32(push.count * 4), &push)
-        let (x, y, z) = plan.groups
-        let limit = context.limits.maxComputeWorkGroupCount
-        guard x <= limit.0, y <= limit.1, z <= limit.2 else {
-            throw VulkanError("\(plan.kernel): \(x)×\(y)×\(z) workgroups exceed the device's \(limit.0)×\(limit.1)×\(limit.2)")
-        }
-        if x > 0 && y > 0 && z > 0 { vk.cmdDispatch(commands, x, y, z) }
+        return inputOffsets + [UInt32((node.output.offset - outBase) / elementBytes)]
     }
 
     func run() throws {

@@ -1,6 +1,7 @@
 // attention (GPU family): out = softmax(scale·(q·kᵀ) + mask)·v, the contract of attention.cl (same
 // arguments, masks and results; a row with every key masked gives zeros) shaped for GPUs.
-// Built from wg_reduce.cl + this file. Options: -DWG=w (the local size, a power of two ≥ 64); -DKV_F16=1 for f16 K/V.
+// Built from wg_reduce.cl + this file. Options: -DWG=w (the local size, a power of two ≥ 64); -DD4=ceil(D/4), so
+// the q·k loop unrolls and a lane issues its loads of a k row back to back; -DKV_F16=1 for f16 K/V.
 // NDRange: global = (H·T·WG), local = (WG): one work-group a query row.
 //
 // Keys go WG at a time (a tile): lane i scores key tile·WG + i (q from local memory, k read 4 values a
@@ -45,7 +46,7 @@ void attention_wg(__global const uchar *q_buf, uint q_off,
     __local float4 sums[WG];      // the value streams' partial outputs
     const uint lane = get_local_id(0), r = get_group_id(0);
     const uint h = r / T, t = r % T, g = h / (H / Hkv);
-    const uint D4 = (D + 3u) / 4u, streams = WG / D4, stream = lane / D4, c = lane % D4;
+    const uint streams = WG / D4, stream = lane / D4, c = lane % D4;
     const __global float *qr = (const __global float *)(q_buf + q_off) + (h * T + t) * D;
     const __global KV_T *k0 = (const __global KV_T *)(k_buf + k_off) + g * KV * D;
     const __global KV_T *v0 = (const __global KV_T *)(v_buf + v_off) + g * KV * D;
@@ -70,6 +71,7 @@ void attention_wg(__global const uchar *q_buf, uint q_off,
             if (bias != -INFINITY) {
                 const __global KV_T *kr = k0 + j * D;
                 float4 dot4 = (float4)(0.0f);
+#pragma unroll
                 for (uint d = 0; d < D4; d++) dot4 = fma(qs[d], four(kr, d, D), dot4);
                 s = fma(scale, (dot4.x + dot4.y) + (dot4.z + dot4.w), bias);
             }

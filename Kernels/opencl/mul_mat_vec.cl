@@ -1,28 +1,26 @@
 // mul_mat_vec (GPU family, N ≤ 8): the contract of mul_mat.cl (same arguments, results to f32 rounding)
 // shaped for GPUs instead of PoCL: out[m, n, i2, i3] = Σ_k a[k, m, i2 / r2, i3 / r3] · b[k, n, i2, i3].
-// Built from dequant.cl + this file with -DTYPE_*=1, -DCOLS=c (N ≤ c ≤ 8), -DLANES=l (a power of two) and
-// -DWG=w (the local size, a multiple of LANES).
+// Built from parts.cl + this file with -DTYPE_*=1, -DCOLS=c (N ≤ c ≤ 8), -DLANES=l (a power of two) and
+// -DWG=w (the local size, a multiple of LANES). residual = 1 for mul_mat_add: r (f32, the output's shape) is
+// added to each sum as it is written — the layer's residual add without a kernel of its own.
 //
-// A row is LANES consecutive work-items splitting K: lane l takes 32-value chunks l, l + LANES, … so the
-// lanes of a row read consecutive blocks (one coalesced span per step, where mul_mat.cl's one item a row
-// gives every item of a warp its own row), each chunk dequantized once for all COLS columns; the lanes'
-// partial sums meet in local memory (a tree, LANES → 1). A work-group holds WG / LANES rows. mul_mat.cl on
-// an H200: 150 µs a 2048×8192 Q4_0 mat-vec, 25 µs a 576×1536 Q4_1 one.
+// A row is LANES consecutive work-items splitting K in parts of 8 values (parts.cl): lane l takes parts
+// l, l + LANES, … so the 4 items of a 32-value block read neighbouring code words and a warp's loads cover
+// one contiguous span (where mul_mat.cl's one item a row gives every item of a warp its own row); each part
+// is dequantized once for all COLS columns, activations read as two float4; the lanes' partial sums meet
+// in local memory (a tree, LANES → 1). A work-group holds WG / LANES rows. mul_mat.cl on an H200: 150 µs a
+// 2048×8192 Q4_0 mat-vec, 25 µs a 576×1536 Q4_1 one; this kernel has not yet run on a GPU.
 // NDRange: global = (ceil(M / (WG / LANES)) · WG, B2·B3), local = (WG, 1).
-// Host choice (OpenCLComputeKernels): LANES about two chunks a lane (8 to 64), WG 128.
+// Host choice (OpenCLGPUKernels): LANES = KernelFamily.matVecLanes (32 from K = 512), WG 128.
 
 #pragma OPENCL FP_CONTRACT ON
 
-inline float hsum8(float8 v) {
-    const float4 s = v.lo + v.hi;
-    const float2 t = s.lo + s.hi;
-    return t.x + t.y;
-}
+inline float hsum4(float4 v) { return (v.x + v.y) + (v.z + v.w); }
 
 __kernel __attribute__((reqd_work_group_size(WG, 1, 1)))
 void mul_mat_vec(__global const uchar *a, uint a_off, __global const uchar *b, uint b_off,
-                 __global uchar *out, uint out_off,
-                 uint K, uint M, uint N, uint B2, uint B3, uint r2, uint r3, uint A2, uint a_row_bytes) {
+                 __global const uchar *r, uint r_off, __global uchar *out, uint out_off,
+                 uint K, uint M, uint N, uint B2, uint B3, uint r2, uint r3, uint A2, uint a_row_bytes, uint residual) {
     __local float partial[WG * COLS];
     const uint lid = get_local_id(0), lane = lid % LANES;
     const uint row = get_group_id(0) * (WG / LANES) + lid / LANES, batch = get_global_id(1);
@@ -31,32 +29,31 @@ void mul_mat_vec(__global const uchar *a, uint a_off, __global const uchar *b, u
     // A row past the end reads the last row (never written): every item reaches the barriers.
     __global const uchar *arow = a + a_off + (a_mat + min(row, M - 1)) * a_row_bytes;
     __global const float *bcol[COLS];
-    float8 acc[COLS];
+    float4 acc[COLS];
 #pragma unroll
     for (uint c = 0; c < COLS; c++) {
         bcol[c] = (__global const float *)(b + b_off) + (size_t)K * (min(c, N - 1) + (size_t)N * batch);
         acc[c] = 0.0f;
     }
 
-    const uint chunks = K / 32;
-    for (uint ch = lane; ch < chunks; ch += LANES) {
-        float8 w[4];
-        dequant_chunk(arow, ch, w);
+    const uint parts = K / 32 * 4;
+    for (uint u = lane; u < parts; u += LANES) {
+        float4 lo, hi;
+        dequant_part(arow, u, &lo, &hi);
+        const uint k = 32 * (u >> 2) + 4 * (u & 3);   // lo is values k … k + 3, hi k + 16 … k + 19
 #pragma unroll
-        for (uint c = 0; c < COLS; c++)
-#pragma unroll
-            for (uint q = 0; q < 4; q++) acc[c] += w[q] * vload8(4 * ch + q, bcol[c]);
+        for (uint c = 0; c < COLS; c++) acc[c] += lo * vload4(0, bcol[c] + k) + hi * vload4(0, bcol[c] + k + 16);
     }
 #ifdef FLOAT_WEIGHTS
     // The last K % 32 values, spread over the lanes.
-    for (uint k = chunks * 32 + lane; k < K; k += LANES) {
+    for (uint k = K / 32 * 32 + lane; k < K; k += LANES) {
         const float w = value_at(arow, k);
 #pragma unroll
         for (uint c = 0; c < COLS; c++) acc[c].s0 += w * bcol[c][k];
     }
 #endif
 #pragma unroll
-    for (uint c = 0; c < COLS; c++) partial[lid * COLS + c] = hsum8(acc[c]);
+    for (uint c = 0; c < COLS; c++) partial[lid * COLS + c] = hsum4(acc[c]);
     for (uint half_ = LANES / 2; half_ > 0; half_ /= 2) {
         barrier(CLK_LOCAL_MEM_FENCE);
         if (lane < half_) {
@@ -67,8 +64,11 @@ void mul_mat_vec(__global const uchar *a, uint a_off, __global const uchar *b, u
     // Lane 0 reads only what it wrote last.
     if (lane == 0 && row < M) {
         __global float *y = (__global float *)(out + out_off);
+        __global const float *res = (__global const float *)(r + r_off);
 #pragma unroll
-        for (uint c = 0; c < COLS; c++)
-            if (c < N) y[row + (size_t)M * (c + (size_t)N * batch)] = partial[lid * COLS + c];
+        for (uint c = 0; c < COLS; c++) {
+            const size_t i = row + (size_t)M * (c + (size_t)N * batch);
+            if (c < N) y[i] = residual ? partial[lid * COLS + c] + res[i] : partial[lid * COLS + c];
+        }
     }
 }

@@ -2,7 +2,9 @@
 // mul_mat_vec (GPU family, N ≤ 8): out[m, n, i2, i3] = Σ_k a[k, m, i2 / r2, i3 / r3] · b[k, n, i2, i3], the contract
 // of mul_mat.comp (same push constants and results to f32 rounding) shaped for GPUs instead of lavapipe.
 // One SPIR-V per weight type: glslc ... -DTYPE_Q4_0=1 (see parts.glsl).
-// Push constants after in_off[4], out_off: uint K, M, N, B2, B3, r2, r3, A2, a_row_bytes (r2 = B2 / A2, r3 = B3 / A3).
+// Push constants after in_off[4], out_off: uint K, M, N, B2, B3, r2, r3, A2, a_row_bytes (r2 = B2 / A2, r3 = B3 / A3),
+// residual: 1 for mul_mat_add, whose input 2 (binding 11, f32 of the output's shape) is added to each sum as
+// it is written — the layer's residual add without a dispatch and a barrier of its own.
 //
 // Inputs come through storage buffers (bindings 9 and 10), not texel buffers: GPUs load words from memory
 // directly, where a texel fetch goes through the texture path and the 16-byte windows dequant.glsl realigns.
@@ -33,10 +35,11 @@ layout(constant_id = 3) const uint ROWS = 1;
 layout(binding = 9) readonly buffer AW { uint a32[]; };
 layout(binding = 10) readonly buffer BW { float b32[]; };
 layout(binding = 10) readonly buffer BW4 { vec4 b128[]; };
+layout(binding = 11) readonly buffer RW { float r32[]; };
 layout(binding = 8) writeonly buffer Y { float y[]; };
 layout(push_constant) uniform PC {
     uint in_off[4]; uint out_off;
-    uint K, M, N, B2, B3, r2, r3, A2, a_row_bytes;
+    uint K, M, N, B2, B3, r2, r3, A2, a_row_bytes, residual;
 } pc;
 #include "parts.glsl"
 
@@ -47,6 +50,11 @@ shared float partial[gl_WorkGroupSize.x * COLS * ROWS];
 vec4 b_quad(uint w, bool aligned) {
     if (aligned) return b128[w >> 2];
     return vec4(b32[w], b32[w + 1u], b32[w + 2u], b32[w + 3u]);
+}
+
+// Writes output element i (an index into the output, from its start): the sum, plus r's element i for mul_mat_add.
+void store(uint i, float sum) {
+    y[pc.out_off + i] = pc.residual != 0u ? sum + r32[pc.in_off[2] / 4u + i] : sum;
 }
 
 void main() {
@@ -101,7 +109,7 @@ void main() {
             uint row = rows[r];
             if (lane == 0u && row < pc.M) {
                 [[unroll]] for (uint c = 0u; c < COLS; c++)
-                    if (c < pc.N) y[pc.out_off + row + pc.M * (c + pc.N * batch)] = acc[r * COLS + c];
+                    if (c < pc.N) store(row + pc.M * (c + pc.N * batch), acc[r * COLS + c]);
             }
         }
         return;
@@ -119,7 +127,7 @@ void main() {
         uint row = rows[r];
         if (lane == 0u && row < pc.M) {
             [[unroll]] for (uint c = 0u; c < COLS; c++)
-                if (c < pc.N) y[pc.out_off + row + pc.M * (c + pc.N * batch)] = partial[base + r * COLS + c];
+                if (c < pc.N) store(row + pc.M * (c + pc.N * batch), partial[base + r * COLS + c]);
         }
     }
 }

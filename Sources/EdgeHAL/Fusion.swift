@@ -4,6 +4,7 @@
 /// - `rms_norm(x) · w` → `rms_norm_mul(x, w)`
 /// - `silu(g) · u` (either operand order) → `swiglu(g, u)`; `gelu(g) · u` → `geglu(g, u)`
 /// - `mul_mat(permute(v, 1,0,2,3), softmax(mul_mat(k, q), mask))` → `attention(q, k, v, mask)`
+/// - `mul_mat(a, b) + r` (either operand order, r of the product's shape) → `mul_mat_add(a, b, r)`
 public enum Fusion {
     /// Fuses wherever `supports` accepts the fused op (one target device).
     public static func apply(to graph: Graph, supports: (OpSignature) -> Bool) -> Graph {
@@ -36,6 +37,11 @@ public enum Fusion {
         for (index, node) in graph.nodes.enumerated() {
             var candidate: (op: Op, inputs: [TensorID], absorbed: [Int])?
             switch node.op {
+            case .add:
+                for (first, other) in [(0, 1), (1, 0)] where candidate == nil {
+                    guard let p = privateProducer(node.inputs[first]), case .mulMat = nodes[p].op else { continue }
+                    candidate = (.mulMatAdd, nodes[p].inputs + [node.inputs[other]], [p])
+                }
             case .mul:
                 for (first, other) in [(0, 1), (1, 0)] where candidate == nil {
                     guard let p = privateProducer(node.inputs[first]) else { continue }

@@ -19,10 +19,12 @@ public enum KernelFamily: String, Sendable, CaseIterable {
     }
 
     /// The `gpu` family's mat-vec split (Vulkan's mul_mat_vec.comp, OpenCL's mul_mat_vec.cl): lanes a row
-    /// of `k` values, about two 32-value chunks a lane, a power of two from 8 to 64.
+    /// of `k` values, at least two 8-value parts a lane, a power of two from 8 to 32 — 32 from k = 512, one
+    /// NVIDIA warp (Vulkan then reduces a row with subgroupAdd). An H200 ran the earlier 32-values-a-lane
+    /// kernels within ±8 % at 16, 32 or 64 lanes, and 1.5–2× slower at 8.
     public static func matVecLanes(k: Int) -> Int {
         var lanes = 8
-        while lanes < 64 && lanes * 2 < k / 32 { lanes *= 2 }
+        while lanes < 32 && lanes * 2 < k / 8 { lanes *= 2 }
         return lanes
     }
 }

@@ -38,6 +38,9 @@ public struct RopeParams: Hashable, Sendable {
 /// - `rmsNormMul`: x, weight [ne0] → rms_norm(x)·weight.
 /// - `swiglu`: gate, up → silu(gate)·up.
 /// - `geglu`: gate, up → gelu(gate)·up (gelu's tanh form, as ggml_geglu).
+/// - `mulMatAdd`: a, b as `mulMat`, r F32 of the product's shape → mul_mat(a, b) + r, the product rounded
+///   to f32 before the add (a layer's residual: one dispatch where there were two, and the barrier between
+///   them gone on a GPU).
 /// - `attention`: q [D, T, H], k [D, KV, Hkv], v [D, KV, Hkv], optional mask F32 [KV, ≥T]
 ///   → F32 [D, T, H] = softmax(q·kᵀ·scale + mask)·v with head h reading kv head h / (H / Hkv).
 public enum Op: Hashable, Sendable {
@@ -59,6 +62,7 @@ public enum Op: Hashable, Sendable {
     case swiglu
     case geglu
     case attention(scale: Float)
+    case mulMatAdd
 
     /// Stable short name used in reports, the conformance table and `--op` filters.
     public var name: String {
@@ -80,6 +84,7 @@ public enum Op: Hashable, Sendable {
         case .swiglu: return "swiglu"
         case .geglu: return "geglu"
         case .attention: return "attention"
+        case .mulMatAdd: return "mul_mat_add"
         }
     }
 
@@ -91,7 +96,7 @@ public enum Op: Hashable, Sendable {
 
     public var isFused: Bool {
         switch self {
-        case .rmsNormMul, .swiglu, .geglu, .attention: return true
+        case .rmsNormMul, .swiglu, .geglu, .attention, .mulMatAdd: return true
         default: return false
         }
     }

@@ -8,7 +8,7 @@ extension Op {
     public var arity: (required: Int, optional: Int) {
         switch self {
         case .mulMat, .getRows, .add, .mul, .rope, .rmsNormMul, .swiglu, .geglu: return (2, 0)
-        case .setRows: return (3, 0)
+        case .setRows, .mulMatAdd: return (3, 0)
         case .scale, .rmsNorm, .silu, .gelu, .convert, .permute: return (1, 0)
         case .softmax: return (1, 1)
         case .attention: return (3, 1)
@@ -35,6 +35,10 @@ extension Op {
         guard a.shape[0] % a.type.blockSize == 0 else { throw fail("ne0 is not a whole number of \(a.type) blocks") }
 
         switch self {
+        case .mulMatAdd:
+            let product = try Op.mulMat.outputDesc(for: Array(inputs.prefix(2)))
+            guard inputs[2].type == .f32, inputs[2].shape == product.shape else { throw fail("r must be f32 of the product's shape") }
+            return product
         case .mulMat:
             let b = inputs[1]
             try requireF32(1)

@@ -336,6 +336,33 @@ extension CaseTable {
         }
     }
 
+    // MARK: mat-vec plus residual (mul_mat_add)
+
+    /// A layer's output projection and its residual, `mul_mat(w, x) + r`, which the core fuses into
+    /// mul_mat_add for devices that add r as they write the product (the GPU families' mat-vec). Graph
+    /// cases: a device without the fused op runs the two ops and passes the same way. Both operand orders
+    /// of the add, a batched case with broadcast weights, and r large next to the product, so a kernel that
+    /// drops either part fails.
+    static var residuals: [ConformanceCase] {
+        let shapes: [(DType, k: Int, m: Int, n: Int, batch: Int, rFirst: Bool)] = [
+            (.q4_0, 2048, 96, 1, 1, true), (.q4_0, 512, 33, 3, 1, false), (.q4_K, 512, 40, 1, 1, false), (.q6_K, 512, 33, 2, 1, true),
+            (.q8_0, 576, 33, 1, 1, false), (.q5_1, 576, 33, 8, 1, true), (.f16, 200, 17, 1, 1, true), (.q4_1, 256, 17, 1, 4, false),
+        ]
+        return shapes.map { type, k, m, n, batch, rFirst in
+            ConformanceCase(op: "mul_mat_add", type: type.rawValue, shape: "k=\(k) m=\(m) n=\(n)" + (batch > 1 ? " b=\(batch)" : "") + (rFirst ? " r+w·x" : " w·x+r"),
+                            threshold: type.isQuantized ? Tolerance.mulMatQuantized : Tolerance.mulMatFloat, check: .graph, flops: Double(2 * k * m * n * batch),
+                            weightBytes: Double(type.rowBytes(k) * m * max(1, batch / 2))) { rng in
+                var c = OpCaseBuilder()
+                let heads = max(1, batch / 2)   // weights broadcast over pairs of activation batches
+                let w = try c.weight("w", type, Shape(k, m, heads), TestData.weights(type, k: k, rows: m * heads, rng: &rng))
+                let x = c.floats("x", Shape(k, n, batch), rng.normal(count: k * n * batch))
+                let r = c.floats("r", Shape(m, n, batch), rng.normal(count: m * n * batch, scale: 4))
+                let product = try c.builder.mulMat(w, x)
+                return c.finish(rFirst ? try c.builder.add(r, product) : try c.builder.add(product, r))
+            }
+        }
+    }
+
     // MARK: transformer block
 
     static var blocks: [ConformanceCase] {

@@ -28,6 +28,7 @@ enum PluginEncoding {
         case .swiglu: e.code = UInt32(EH_OP_SWIGLU)
         case .geglu: e.code = UInt32(EH_OP_GEGLU)
         case .attention(let s): e.code = UInt32(EH_OP_ATTENTION); e.f.0 = s
+        case .mulMatAdd: e.code = UInt32(EH_OP_MUL_MAT_ADD)
         }
         return e
     }

@@ -30,7 +30,7 @@ extern "C" {
 #endif
 
 #define EDGEHAL_PLUGIN_ABI_MAJOR 1
-#define EDGEHAL_PLUGIN_ABI_MINOR 1  /* 1.1 appended EH_OP_GEGLU; a 1.0 plugin never sees it declared supported */
+#define EDGEHAL_PLUGIN_ABI_MINOR 2  /* 1.1 appended EH_OP_GEGLU, 1.2 EH_OP_MUL_MAT_ADD; older plugins never see them declared supported */
 #define EH_ERROR_CAPACITY 512
 
 typedef int32_t eh_status;
@@ -82,6 +82,7 @@ typedef int32_t eh_status;
 #define EH_OP_SWIGLU 15
 #define EH_OP_ATTENTION 16
 #define EH_OP_GEGLU 17 /* 1.1: gate, up → gelu(gate)·up */
+#define EH_OP_MUL_MAT_ADD 18 /* 1.2: a, b, r → mul_mat(a, b) + r (r f32 of the product's shape) */
 
 /* Device kinds, as `auto` ranks them: accelerators first, emulations below the native CPU. */
 #define EH_KIND_GPU 0

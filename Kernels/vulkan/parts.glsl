@@ -21,11 +21,12 @@
 #ifndef PARTS_GLSL
 #define PARTS_GLSL
 
-// The 32 bits at 2-aligned byte b: a second load (and a funnel shift) only when b % 4 == 2.
+// The 32 bits at 2-aligned byte b, without a branch: the lanes of a subgroup mostly differ in b % 4 (q4_0's
+// 18-byte blocks alternate), and a branch would run both sides. When b % 4 == 0 the second load is the same
+// word again (never the one past the end), and the funnel shifts stay below 32.
 uint a_word(uint b) {
-    uint i = b >> 2;
-    if ((b & 2u) == 0u) return a32[i];
-    return (a32[i] >> 16) | (a32[i + 1u] << 16);
+    uint i = b >> 2, sh = (b & 2u) * 8u;
+    return (a32[i] >> sh) | ((a32[i + ((b >> 1) & 1u)] << 16u) << (16u - sh));
 }
 // The 16 bits at 2-aligned byte b, and byte b.
 uint a_half(uint b) { return (a32[b >> 2] >> ((b & 2u) * 8u)) & 0xFFFFu; }

@@ -32,8 +32,11 @@ public final class VulkanDevice: Device, @unchecked Sendable {
     /// Messages the validation layer reported so far (nil when it is not enabled).
     public var validationMessages: [String]? { context.validation?.messages }
 
+    /// The largest storage binding the kernels may use: the device's limit, or a test's lower one.
+    var storageRange: Int { min(Int(context.limits.maxStorageBufferRange), matVec.storageRange ?? Int.max) }
+
     public func supports(_ signature: OpSignature) -> Bool {
-        guard signature.isWellFormed, VulkanKernels.supports(signature, f16Storage: context.has16BitStorage, family: family) else { return false }
+        guard signature.isWellFormed, VulkanKernels.supports(signature, f16Storage: context.has16BitStorage, family: family, storageRange: storageRange) else { return false }
         // Inputs are read through texel views (at most maxTexelBufferElements 4-byte texels), outputs
         // through one storage range; indices are 32-bit in the kernels.
         let texelLimit = Int(context.limits.maxTexelBufferElements) * 4 - 16

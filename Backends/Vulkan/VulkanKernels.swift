@@ -18,12 +18,14 @@ enum VulkanKernels {
     static func strided(_ items: Int, local: Int = 64, cap: Int = 4096) -> UInt32 { UInt32(max(1, min((items + local - 1) / local, cap))) }
 
     /// Whether a kernel exists for this signature (shape rules were checked by the caller).
-    static func supports(_ s: OpSignature, f16Storage: Bool, family: KernelFamily) -> Bool {
+    static func supports(_ s: OpSignature, f16Storage: Bool, family: KernelFamily, storageRange: Int) -> Bool {
         let ins = s.inputs
         switch s.op {
         case .mulMat: return weightTypes.contains(ins[0].type)
         // The GPU family's mat-vec adds r as it writes (N ≤ 8); elsewhere the add stays a dispatch of its own.
-        case .mulMatAdd: return family == .gpu && ins[1].shape[1] <= 8 && weightTypes.contains(ins[0].type)
+        case .mulMatAdd:
+            return family == .gpu && ins[1].shape[1] <= 8 && weightTypes.contains(ins[0].type)
+                && VulkanMatMulKernels.fitStorage(ins, range: storageRange)
         case .getRows: return weightTypes.contains(ins[0].type)
         case .add, .mul, .swiglu, .geglu, .scale, .silu, .gelu, .rmsNorm, .rmsNormMul, .softmax: return true
         case .rope: return ins[0].shape[0] % 2 == 0
@@ -34,7 +36,8 @@ enum VulkanKernels {
         }
     }
 
-    static func plan(_ node: PartitionNode, family: KernelFamily, matVec: VulkanMatMulKernels.MatVecTuning = .init()) throws -> VulkanDispatch {
+    static func plan(_ node: PartitionNode, family: KernelFamily, matVec: VulkanMatMulKernels.MatVecTuning = .init(),
+                     storageRange: Int = Int(UInt32.max)) throws -> VulkanDispatch {
         let ins = node.inputs.map(\.desc), out = node.output.desc
         let n = out.shape.count
         func u(_ v: Int) -> UInt32 { UInt32(v) }
@@ -83,7 +86,7 @@ enum VulkanKernels {
         case .attention(let scale):
             return try VulkanAttentionKernels.attention(ins, scale: scale, family: family)
         case .mulMat, .mulMatAdd:
-            return try VulkanMatMulKernels.mulMat(ins, out, family: family, matVec: matVec)
+            return try VulkanMatMulKernels.mulMat(ins, out, family: family, matVec: matVec, storageRange: storageRange)
         case .getRows:
             return try VulkanMatMulKernels.getRows(ins, out)
         }

@@ -8,22 +8,34 @@ public enum VulkanMatMulKernels {
     /// has no fused multiply-add and a texel fetch costs ~40 instructions, so reuse is the only lever —
     /// 16 rows × 8 columns per invocation (8 a group) from N = 8 (1.3–1.7× faster than 8 × 4; larger tiles
     /// gain 5–8 % for seconds of JIT), 8 × 4 below.
-    static func mulMat(_ ins: [TensorDesc], _ out: TensorDesc, family: KernelFamily, matVec tuning: MatVecTuning = .init()) throws -> VulkanDispatch {
+    static func mulMat(_ ins: [TensorDesc], _ out: TensorDesc, family: KernelFamily, matVec tuning: MatVecTuning = .init(),
+                       storageRange: Int = Int(UInt32.max)) throws -> VulkanDispatch {
         let (a, b) = (ins[0], ins[1])
         let (k, m, n) = (a.shape[0], a.shape[1], b.shape[1])
         // Every mul_mat kernel's push words (Kernels/vulkan/mul_mat.comp's header).
         let words = [k, m, n, b.shape[2], b.shape[3], b.shape[2] / a.shape[2], b.shape[3] / a.shape[3], a.shape[2], a.rowBytes].map(UInt32.init)
         let batches = UInt32(b.shape[2] * b.shape[3])
-        if family == .gpu {
-            // mul_mat_add's r (input 2) is added as the mat-vec writes: the kernel's last push word says so.
-            if n <= 8 { return matVec(a, b, words: words + [ins.count > 2 ? 1 : 0], batches: batches, tuning: tuning) }
+        if family == .gpu && n > 8 {
             // 64 × 64 tiles of out through shared memory (Kernels/vulkan/mul_mat_tile.comp).
             return VulkanDispatch(kernel: "mul_mat_tile_\(a.type.rawValue)", words: words,
                                   groups: (UInt32((m + 63) / 64), UInt32((n + 63) / 64), batches))
         }
+        if family == .gpu && fitStorage(ins, range: storageRange) {
+            // mul_mat_add's r (input 2) is added as the mat-vec writes: the kernel's last push word says so.
+            return matVec(a, b, words: words + [ins.count > 2 ? 1 : 0], batches: batches, tuning: tuning)
+        }
+        // The lavapipe family's kernel; also a GPU's for a matrix larger than one storage binding reaches
+        // (texel views reach further: lavapipe's 128 MiB storage range against 512 MiB of R32 texels, as
+        // Gemma 3's 262 144-row output matrix needs), where the texel fetches cost speed, not correctness.
         let (wg, rows, cols) = n == 1 ? (m / 256 >= 16 ? 64 : 32, 4, 1) : n < 8 ? (16, 8, min(4, n)) : (8, 16, 8)
         return VulkanDispatch(kernel: "mul_mat_\(a.type.rawValue)", constants: [UInt32(wg), UInt32(rows), UInt32(cols)], words: words,
                               groups: (UInt32((m + wg * rows - 1) / (wg * rows)), UInt32((n + cols - 1) / cols), batches))
+    }
+
+    /// Whether every input fits one storage binding of `range` bytes wherever it starts (a binding's base is
+    /// aligned down by less than 256 bytes): what the GPU family's mat-vec needs.
+    static func fitStorage(_ ins: [TensorDesc], range: Int) -> Bool {
+        ins.allSatisfy { $0.byteCount <= range - 256 }
     }
 
     /// The GPU family's mat-vec (Kernels/vulkan/mul_mat_vec.comp): LANES invocations a row, each taking
@@ -42,12 +54,14 @@ public enum VulkanMatMulKernels {
 
     /// Overrides of the mat-vec geometry for measuring on a device (`EDGEHAL_VULKAN_MATVEC=lanes=32,wg=256,rows=4`;
     /// scripts/device-run.sh's `tune` step): lanes a power of two from 1 to 64, wg one from lanes to 1024,
-    /// rows (a lane group's rows sharing each activation chunk) 1, 2, 4 or 8.
+    /// rows (a lane group's rows sharing each activation chunk) 1, 2, 4 or 8. `storageRange` (bytes, no
+    /// variable) lowers the device's maxStorageBufferRange as the mat-vec sees it, so tests on lavapipe run
+    /// the fallback a large matrix takes.
     public struct MatVecTuning: Sendable {
-        public var lanes: Int?, workgroup: Int?, rows: Int?
+        public var lanes: Int?, workgroup: Int?, rows: Int?, storageRange: Int?
 
-        public init(lanes: Int? = nil, workgroup: Int? = nil, rows: Int? = nil) {
-            (self.lanes, self.workgroup, self.rows) = (lanes, workgroup, rows)
+        public init(lanes: Int? = nil, workgroup: Int? = nil, rows: Int? = nil, storageRange: Int? = nil) {
+            (self.lanes, self.workgroup, self.rows, self.storageRange) = (lanes, workgroup, rows, storageRange)
         }
 
         public static var forced: MatVecTuning { parse(EdgeHALEnvironment.value("EDGEHAL_VULKAN_MATVEC") ?? "") }

@@ -19,7 +19,7 @@ final class VulkanProgram: Program, @unchecked Sendable {
         self.device = device
         self.partition = partition
         let context = device.context, vk = context.vk, dev = context.device
-        let plans = try partition.nodes.map { try VulkanKernels.plan($0, family: device.family, matVec: device.matVec) }
+        let plans = try partition.nodes.map { try VulkanKernels.plan($0, family: device.family, matVec: device.matVec, storageRange: device.storageRange) }
         // Profile rows: the kernel, or with EDGEHAL_VULKAN_PROFILE=shapes the kernel and its first input and output.
         kernels = zip(plans, partition.nodes).map { plan, node in
             device.profileShapes ? "\(plan.kernel) \(node.inputs.first.map { "\($0.desc)" } ?? "") → \(node.output.desc.shape)" : plan.kernel
@@ -125,9 +125,14 @@ final class VulkanProgram: Program, @unchecked Sendable {
         let storageAlignment = max(16, Int(context.limits.minStorageBufferOffsetAlignment))
         var views = [VkBufferView?](repeating: nil, count: 2 * VulkanPipelines.inputBindings)
         var ranges = [Int: VkDescriptorBufferInfo]()
-        func storageRange(_ buffer: VulkanBuffer, _ offset: Int) -> (VkDescriptorBufferInfo, Int) {
-            let base = offset / storageAlignment * storageAlignment
+        // A tensor one binding cannot reach would read zeros or garbage past the range: refused here, so a
+        // plan that forgot the limit (VulkanMatMulKernels.fitStorage) fails loudly instead.
+        func storageRange(_ buffer: VulkanBuffer, _ slice: BufferSlice) throws -> (VkDescriptorBufferInfo, Int) {
+            let base = slice.offset / storageAlignment * storageAlignment
             let range = min(buffer.allocatedBytes - base, Int(context.limits.maxStorageBufferRange))
+            guard slice.offset - base + slice.desc.byteCount <= range else {
+                throw VulkanError("\(name): a \(slice.desc) tensor is beyond one storage binding's reach (\(range) bytes)")
+            }
             return (VkDescriptorBufferInfo(buffer: buffer.buffer, offset: VkDeviceSize(base), range: VkDeviceSize(range)), base)
         }
         var inputOffsets: [UInt32] = []
@@ -140,7 +145,7 @@ final class VulkanProgram: Program, @unchecked Sendable {
                 guard !kernel.has(i) && !kernel.has(4 + i) else {
                     throw VulkanError("\(name) declares input \(i) both as texels and as a storage buffer")
                 }
-                let (info, base) = storageRange(buffer, slice.offset)
+                let (info, base) = try storageRange(buffer, slice)
                 ranges[storageBinding] = info
                 inputOffsets.append(UInt32(slice.offset - base))
                 continue
@@ -150,7 +155,7 @@ final class VulkanProgram: Program, @unchecked Sendable {
             if kernel.has(i) { views[i] = try buffer.view(base: base, format: VK_FORMAT_R32_UINT, texelBytes: 4) }
             if kernel.has(4 + i) { views[4 + i] = try buffer.view(base: base, format: VK_FORMAT_R32G32B32A32_UINT, texelBytes: 16) }
         }
-        let (outInfo, outBase) = storageRange(try device.vulkanBuffer(node.output), node.output.offset)
+        let (outInfo, outBase) = try storageRange(try device.vulkanBuffer(node.output), node.output)
         ranges[VulkanPipelines.outputBinding] = outInfo
         let elementBytes = node.output.desc.type == .f16 ? 2 : 4
         let declared = (0..<32).filter { kernel.has($0) }

@@ -64,6 +64,7 @@ typedef int32_t eh_status;
      CONVERT        i[0] = target type
      PERMUTE        i[0..3] = axes (input axis k becomes output axis i[k])
      ATTENTION      f[0] = scale (inputs: q, k, v, optional mask)
+     MUL_MAT_ADD    no parameters (inputs: a, b as MUL_MAT, then r of the product's shape)
    New codes are only ever appended. */
 #define EH_OP_MUL_MAT 1
 #define EH_OP_GET_ROWS 2

@@ -35,11 +35,19 @@ enum OpenCLGPUKernels {
             let (q, k) = (ins[0].shape, ins[1].shape)
             let wg = group(128)
             guard wg >= 64 else { return nil }   // ceil(D/4) ≤ 64 lanes a stream
-            return OpenCLDispatch(files: ["wg_reduce", "attention_wg"],
-                                  options: "-DWG=\(wg) -DD4=\((q[0] + 3) / 4)" + (ins[1].type == .f16 ? " -DKV_F16=1" : ""),
-                                  kernel: "attention_wg",
-                                  scalars: [u(q[0]), u(q[1]), u(q[2]), u(k[1]), u(k[2]), u(ins.count > 3 ? 1 : 0), .f(scale)],
-                                  global: [q[1] * q[2] * wg], local: [wg])
+            // Few rows over many keys: the keys split over work-groups too, joined by attention_merge.
+            let rows = q[1] * q[2]
+            let (splits, chunk) = KernelFamily.attentionSplit(rows: rows, keys: k[1], tile: wg)
+            let files = ["wg_reduce", "attention_wg"], options = "-DWG=\(wg) -DD4=\((q[0] + 3) / 4)" + (ins[1].type == .f16 ? " -DKV_F16=1" : "")
+            var plan = OpenCLDispatch(files: files, options: options, kernel: "attention_wg",
+                                      scalars: [u(q[0]), u(q[1]), u(q[2]), u(k[1]), u(k[2]), u(ins.count > 3 ? 1 : 0), .f(scale), u(chunk), u(splits)],
+                                      global: [rows * wg, splits], local: [wg, 1])
+            if splits > 1 {
+                plan.scratchBytes = 4 * rows * splits * (q[0] + 2)
+                plan.merge = [OpenCLDispatch(files: files, options: options, kernel: "attention_merge",
+                                             scalars: [u(q[0]), u(rows), u(splits)], global: [rows * 64], local: [64], inputs: 1)]
+            }
+            return plan
         case .rmsNorm(let eps), .rmsNormMul(let eps):
             let rows = ins[0].shape.rows, wg = group(256)
             return OpenCLDispatch(files: ["wg_reduce", "rows_wg"], options: "-DWG=\(wg)", kernel: "rms_norm_wg",

@@ -12,8 +12,13 @@ struct OpenCLDispatch {
     var scalars: [Scalar]
     var global: [Int]
     var local: [Int]? = nil
-    /// Tensor inputs the kernel takes, when more than the op's (rms_norm's kernel also serves rms_norm·w).
+    /// Tensor inputs the kernel takes, when other than the op's (rms_norm's kernel also serves rms_norm·w).
     var inputs: Int? = nil
+    /// Two-pass nodes (split-key attention): the kernel writes `scratchBytes` of partial results in place of
+    /// the output, then `merge` (at most one; an array, as a struct cannot hold itself) reads them as its one
+    /// input and writes the node's output. The program gives each such node a scratch buffer of its own.
+    var scratchBytes = 0
+    var merge: [OpenCLDispatch] = []
 }
 
 /// A partition as kernels whose arguments are all set at compile time: `run` only enqueues them on
@@ -23,37 +28,50 @@ final class OpenCLProgram: Program, @unchecked Sendable {
     /// Keeps the buffers the kernels' arguments point at alive.
     let partition: Partition
     private var kernels: [(kernel: cl_kernel, plan: OpenCLDispatch)] = []
+    /// Two-pass nodes' partial results (``OpenCLDispatch/scratchBytes``).
+    private var scratch: [any DeviceBuffer] = []
 
     init(device: OpenCLDevice, partition: Partition) throws {
         self.device = device
         self.partition = partition
-        let cl = device.cl
         for node in partition.nodes {
             let plan = try OpenCLKernels.plan(node, family: device.family, maxWorkGroup: device.facts.maxWorkGroup)
-            let program = try device.program(plan.files, options: plan.options)
-            var error: cl_int = 0
-            guard let kernel = cl.createKernel(program, plan.kernel, &error), error == CL_SUCCESS else {
-                throw OpenCLError("clCreateKernel (\(plan.kernel))", error)
-            }
-            kernels.append((kernel, plan))
-            // Tensors: every input the op can take (an absent optional one is input 0 again), then the output.
-            let (required, optional) = node.op.arity
-            let tensors = (0..<(plan.inputs ?? required + optional)).map { node.inputs[$0 < node.inputs.count ? $0 : 0] } + [node.output]
-            var index: cl_uint = 0
-            func set<T>(_ value: T) throws {
-                var v = value
-                try clCheck("clSetKernelArg (\(plan.kernel) #\(index))", cl.setKernelArg(kernel, index, MemoryLayout<T>.size, &v))
-                index += 1
-            }
-            for t in tensors {
-                try set(Optional(try device.buffer(t).memory))
-                try set(UInt32(t.offset))
-            }
-            for s in plan.scalars {
-                switch s {
-                case .u(let v): try set(v)
-                case .f(let v): try set(v)
-                }
+            guard plan.scratchBytes > 0, let merge = plan.merge.first else { try add(node, plan); continue }
+            // The in-order queue runs the merge after the kernel that writes its input.
+            let buffer = try device.makeBuffer(byteCount: plan.scratchBytes)
+            scratch.append(buffer)
+            let part = BufferSlice(buffer: buffer, offset: 0, desc: TensorDesc(.f32, Shape(plan.scratchBytes / 4)))
+            try add(PartitionNode(op: node.op, inputs: node.inputs, output: part), plan)
+            try add(PartitionNode(op: node.op, inputs: [part], output: node.output), merge)
+        }
+    }
+
+    /// Creates `plan`'s kernel and sets its arguments to `node`'s tensors and the plan's scalars.
+    private func add(_ node: PartitionNode, _ plan: OpenCLDispatch) throws {
+        let cl = device.cl
+        let program = try device.program(plan.files, options: plan.options)
+        var error: cl_int = 0
+        guard let kernel = cl.createKernel(program, plan.kernel, &error), error == CL_SUCCESS else {
+            throw OpenCLError("clCreateKernel (\(plan.kernel))", error)
+        }
+        kernels.append((kernel, plan))
+        // Tensors: every input the op can take (an absent optional one is input 0 again), then the output.
+        let (required, optional) = node.op.arity
+        let tensors = (0..<(plan.inputs ?? required + optional)).map { node.inputs[$0 < node.inputs.count ? $0 : 0] } + [node.output]
+        var index: cl_uint = 0
+        func set<T>(_ value: T) throws {
+            var v = value
+            try clCheck("clSetKernelArg (\(plan.kernel) #\(index))", cl.setKernelArg(kernel, index, MemoryLayout<T>.size, &v))
+            index += 1
+        }
+        for t in tensors {
+            try set(Optional(try device.buffer(t).memory))
+            try set(UInt32(t.offset))
+        }
+        for s in plan.scalars {
+            switch s {
+            case .u(let v): try set(v)
+            case .f(let v): try set(v)
             }
         }
     }

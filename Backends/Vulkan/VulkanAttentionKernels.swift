@@ -23,10 +23,18 @@ enum VulkanAttentionKernels {
         let words = [q[0], q[1], q[2], q[3], k[1], k[2], k[3], mask[1], mask[2], mask[3], ins.count > 3 ? 1 : 0].map(UInt32.init)
         if family == .gpu {
             // A workgroup of 128 a query row (attention_wg.comp): lanes over keys, then over output dims;
-            // D / 4 a constant, so the q·k loop unrolls.
-            let rows = q[1] * q[2], x = max(1, min(rows, 65535))
-            return VulkanDispatch(kernel: ins[1].type == .f16 ? "attention_wg_f16" : "attention_wg_f32", constants: [128, UInt32(q[0] / 4)],
-                                  words: words + [scale.bitPattern], groups: (UInt32(x), UInt32((rows + x - 1) / x), UInt32(q[3])))
+            // D / 4 a constant, so the q·k loop unrolls. Few rows over many keys: the keys split too.
+            let wg = 128, rows = q[1] * q[2], x = max(1, min(rows, 65535)), y = (rows + x - 1) / x
+            let (splits, chunk) = KernelFamily.attentionSplit(rows: rows * q[3], keys: k[1], tile: wg)
+            var plan = VulkanDispatch(kernel: ins[1].type == .f16 ? "attention_wg_f16" : "attention_wg_f32", constants: [UInt32(wg), UInt32(q[0] / 4)],
+                                      words: words + [scale.bitPattern, UInt32(chunk), UInt32(splits)],
+                                      groups: (UInt32(x), UInt32(y), UInt32(q[3] * splits)))
+            if splits > 1 {
+                plan.scratchBytes = 4 * rows * q[3] * splits * (q[0] + 2)
+                plan.merge = [VulkanDispatch(kernel: "attention_merge", words: [UInt32(q[0]), UInt32(rows), UInt32(splits)],
+                                             groups: (UInt32(x), UInt32(y), UInt32(q[3])))]
+            }
+            return plan
         }
         return VulkanDispatch(kernel: ins[1].type == .f16 ? "attention_f16" : "attention_f32", constants: [8, UInt32(q[0] / 4)],
                               words: words + [scale.bitPattern], groups: (UInt32((q[1] * q[2] + 7) / 8), UInt32(q[3]), 1))

@@ -9,6 +9,11 @@ struct VulkanDispatch {
     var constants: [UInt32] = []
     var words: [UInt32]
     var groups: (UInt32, UInt32, UInt32)
+    /// Two-pass nodes (split-key attention): the kernel writes `scratchBytes` of partial results in place of
+    /// the output, then `merge` (at most one; an array, as a struct cannot hold itself) reads them as its
+    /// input 0 and writes the node's output. VulkanProgram gives each such node its own scratch range.
+    var scratchBytes = 0
+    var merge: [VulkanDispatch] = []
 }
 
 enum VulkanKernels {

@@ -14,6 +14,8 @@ final class VulkanProgram: Program, @unchecked Sendable {
     private let commands: VkCommandBuffer
     private let fence: VkFence
     private let timestamps: VkQueryPool?
+    /// Two-pass nodes' partial results (``VulkanDispatch/scratchBytes``), a range each.
+    private let scratch: (any DeviceBuffer)?
 
     init(device: VulkanDevice, partition: Partition, profile: Bool) throws {
         self.device = device
@@ -22,18 +24,34 @@ final class VulkanProgram: Program, @unchecked Sendable {
         let plans = try partition.nodes.map { try VulkanKernels.plan($0, family: device.family, matVec: device.matVec, storageRange: device.storageRange) }
         // Profile rows: the kernel, or with EDGEHAL_VULKAN_PROFILE=shapes the kernel and its first input and output.
         kernels = zip(plans, partition.nodes).map { plan, node in
-            device.profileShapes ? "\(plan.kernel) \(node.inputs.first.map { "\($0.desc)" } ?? "") → \(node.output.desc.shape)" : plan.kernel
+            let name = plan.kernel + (plan.merge.first.map { "+" + $0.kernel } ?? "")
+            return device.profileShapes ? "\(name) \(node.inputs.first.map { "\($0.desc)" } ?? "") → \(node.output.desc.shape)" : name
         }
         let count = max(1, partition.nodes.count)
 
-        let families = try plans.map { try device.pipelines.kernel($0.kernel) }
+        // Each node's dispatches as nodes of their own: a two-pass node's kernel writes its own scratch range
+        // and its merge reads it, so the hazard tracker orders them like any tensors.
+        let ranges = plans.map { ($0.scratchBytes + 255) & ~255 }
+        scratch = ranges.reduce(0, +) > 0 ? try device.makeBuffer(byteCount: ranges.reduce(0, +)) : nil
+        var steps: [[(node: PartitionNode, plan: VulkanDispatch)]] = []
+        var nextScratch = 0
+        for (node, plan) in zip(partition.nodes, plans) {
+            guard let scratch, plan.scratchBytes > 0, let merge = plan.merge.first else { steps.append([(node, plan)]); continue }
+            let part = BufferSlice(buffer: scratch, offset: nextScratch, desc: TensorDesc(.f32, Shape(plan.scratchBytes / 4)))
+            nextScratch += (plan.scratchBytes + 255) & ~255
+            steps.append([(PartitionNode(op: node.op, inputs: node.inputs, output: part), plan),
+                          (PartitionNode(op: node.op, inputs: [part], output: node.output), merge)])
+        }
+        let dispatches = steps.joined().map(\.plan)
+
+        let families = try dispatches.map { try device.pipelines.kernel($0.kernel) }
         let texels = families.reduce(0) { $0 + ($1.bindings & 0xFF).nonzeroBitCount }
         let storage = families.reduce(0) { $0 + ($1.bindings & ~0xFF).nonzeroBitCount }
         var sizes = [VkDescriptorPoolSize(type: VK_DESCRIPTOR_TYPE_UNIFORM_TEXEL_BUFFER, descriptorCount: UInt32(max(1, texels))),
                      VkDescriptorPoolSize(type: VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, descriptorCount: UInt32(max(1, storage)))]
         var poolInfo = VkDescriptorPoolCreateInfo()
         poolInfo.sType = VK_STRUCTURE_TYPE_DESCRIPTOR_POOL_CREATE_INFO
-        poolInfo.maxSets = UInt32(count)
+        poolInfo.maxSets = UInt32(max(1, dispatches.count))
         poolInfo.poolSizeCount = 2
         var pool: VkDescriptorPool?
         try sizes.withUnsafeMutableBufferPointer { s in
@@ -66,9 +84,11 @@ final class VulkanProgram: Program, @unchecked Sendable {
             vk.cmdWriteTimestamp(cb, VK_PIPELINE_STAGE_TOP_OF_PIPE_BIT, timestamps, 0)
         }
         var hazards = VulkanHazards()
-        for (i, (node, plan)) in zip(partition.nodes, plans).enumerated() {
-            if hazards.needsBarrier(before: node) { context.barrier(cb, toHost: false) }
-            try record(node, plan)
+        for (i, nodeSteps) in steps.enumerated() {
+            for (node, plan) in nodeSteps {
+                if hazards.needsBarrier(before: node) { context.barrier(cb, toHost: false) }
+                try record(node, plan)
+            }
             if let timestamps { vk.cmdWriteTimestamp(cb, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, timestamps, UInt32(i + 1)) }
         }
         context.barrier(cb, toHost: true)

@@ -20,7 +20,12 @@
 // Specialization constants: 0 WG = local_size_x [128], a multiple of the subgroup size, ≥ 64; 1 D4 = D / 4 [16],
 // so the q·k loop is unrolled and a lane issues its D/4 loads of a k row back to back instead of waiting for
 // each before the next (a decode call at 128 keys was 17 µs on an H200 with the loop bound read at run time).
-// Dispatch: rows = H·T; x = min(rows, 65535), y = ceil(rows / x), z = Q3.
+// Split keys (flash-decoding): push words chunk and splits after scale. Workgroup z = i3·splits + split takes keys
+// split·chunk … min(KV, (split+1)·chunk) − 1 (chunk a multiple of WG); with splits > 1 it writes, in place of the
+// output, its partial softmax at float (i3·rows + r)·splits + split times (D + 2): the chunk's maximum m, its
+// Σ exp(s − m), then the D unnormalized Σ exp(s − m)·v (attention_merge.comp joins them). A decode step has a few
+// dozen rows, one workgroup each; splitting a long cache's keys is what gives a GPU's other cores work.
+// Dispatch: rows = H·T; x = min(rows, 65535), y = ceil(rows / x), z = Q3·splits.
 #extension GL_EXT_control_flow_attributes : require
 #extension GL_KHR_shader_subgroup_basic : require
 #extension GL_KHR_shader_subgroup_arithmetic : require
@@ -39,6 +44,7 @@ layout(push_constant) uniform PC {
     uint out_off;
     uint D, T, H, Q3, KV, Hkv, K3, m1, m2, m3, has_mask;
     float scale;
+    uint chunk, splits;
 } pc;
 #include "common.glsl"
 
@@ -84,7 +90,9 @@ vec4 four(usamplerBuffer t4, usamplerBuffer t1, uint off, bool aligned) {
 void main() {
     const uint WG = gl_WorkGroupSize.x, lane = gl_LocalInvocationID.x;
     const uint D = pc.D, KV = pc.KV, T = pc.T, group = pc.H / pc.Hkv, rows = pc.H * T;
-    const uint r = gl_WorkGroupID.x + gl_NumWorkGroups.x * gl_WorkGroupID.y, i3 = gl_WorkGroupID.z;
+    const uint r = gl_WorkGroupID.x + gl_NumWorkGroups.x * gl_WorkGroupID.y;
+    const uint i3 = gl_WorkGroupID.z / pc.splits, split = gl_WorkGroupID.z % pc.splits;
+    const uint first = split * pc.chunk, last = min(KV, first + pc.chunk);   // this workgroup's keys
     if (r >= rows) return;   // whole workgroups only: the barriers below stay uniform
     const uint h = r / T, t = r % T, g = h / group;
     const uint outRow = ((i3 * pc.H + h) * T + t) * D;
@@ -103,10 +111,10 @@ void main() {
     float m = NEG_INF;            // running maximum of the row's scores
     float l = 0.0;                // Σ exp(s - m)
     vec4 acc = vec4(0.0);         // this lane's stream: output dims 4c … 4c+3
-    for (uint tile = 0u; tile < KV; tile += WG) {
+    for (uint tile = first; tile < last; tile += WG) {
         const uint j = tile + lane;
         float s = NEG_INF;
-        if (j < KV) {
+        if (j < last) {
             const float bias = pc.has_mask != 0u ? f32_at(MASK, maskRow + 4u * j) : 0.0;
             if (bias != NEG_INF) {
                 const uint kRow = kBase + KV_BYTES * j * D;
@@ -125,7 +133,7 @@ void main() {
         m = mNew;
         // across() ended with a barrier, after which p is complete.
         acc *= corr;
-        const uint count = min(WG, KV - tile);
+        const uint count = min(WG, last - tile);
         if (stream < streams) {
             for (uint i = stream; i < count; i += streams) {
                 const float w = p[i];
@@ -140,6 +148,13 @@ void main() {
     if (lane < D4) {
         vec4 o = sums[lane];
         for (uint k = 1u; k < streams; k++) o += sums[lane + k * D4];
+        if (pc.splits > 1u) {   // a partial softmax for attention_merge.comp: m, l, then the unnormalized sums
+            const uint part0 = pc.out_off + ((i3 * rows + r) * pc.splits + split) * (D + 2u);
+            if (lane == 0u) { y[part0] = m; y[part0 + 1u] = l; }
+            const uint at = part0 + 2u + 4u * lane;
+            y[at] = o.x; y[at + 1u] = o.y; y[at + 2u] = o.z; y[at + 3u] = o.w;
+            return;
+        }
         const float inv = l > 0.0 ? 1.0 / l : 0.0;   // every key masked: zeros
         const uint out0 = pc.out_off + outRow + 4u * lane;
         y[out0] = o.x * inv;

@@ -68,4 +68,22 @@ struct GPUHostTests {
         let p = RopeParams(mode: .normal, nDims: 64, freqBase: 10_000)
         #expect(abs(GPUOpArguments.ropeLog2BaseOverDims(p) - Float(log2(10_000.0) / 64)) < 1e-7)
     }
+
+    /// Flash-decoding's split (both APIs' attention_wg): every key in exactly one chunk of whole tiles, at most
+    /// 256 chunks (attention_merge's weights), no split for one tile of keys or enough rows, and a decode
+    /// step over a long cache spread to about 256 workgroups.
+    @Test func attentionSplitCoversEveryKeyOnce() {
+        for rows in [1, 7, 32, 100, 255, 256, 4096] {
+            for keys in [1, 127, 128, 129, 300, 1000, 4100, 32768, 131072] {
+                let (splits, chunk) = KernelFamily.attentionSplit(rows: rows, keys: keys, tile: 128)
+                #expect(chunk % 128 == 0 && chunk > 0)
+                #expect((splits - 1) * chunk < keys && keys <= splits * chunk, "rows \(rows) keys \(keys): \(splits) × \(chunk)")
+                #expect(splits <= 256)
+                if keys <= 128 || rows >= 256 { #expect(splits == 1) }
+            }
+        }
+        #expect(KernelFamily.attentionSplit(rows: 32, keys: 4096, tile: 128) == (8, 512))
+        #expect(KernelFamily.attentionSplit(rows: 32, keys: 193, tile: 128) == (2, 128))
+        #expect(KernelFamily.attentionSplit(rows: 8, keys: 300, tile: 128) == (3, 128))
+    }
 }

@@ -86,13 +86,16 @@ struct Gemma3Tests {
     /// (262 144 rows, 178 MB of q8_0) is larger than one storage binding reaches on lavapipe (128 MiB):
     /// a kernel that bound it anyway read nothing for its last 65 000 rows, and the greedy text changed.
     /// Float activations on both sides, so every logit is the reference's to float rounding.
+    /// At a context of 300 the step's few rows (4 heads × the prompt's tokens) split their 300 keys over
+    /// workgroups (flash-decoding, ``KernelFamily/attentionSplit(rows:keys:tile:target:)``), and the merged
+    /// softmaxes must give the same logits.
     @Test("the GPU kernel families give the reference's logits at a decode-sized step",
-          arguments: ModelAgreementTests.gpuFamilyBackends)
-    func gpuFamilyDecodeStep(_ backend: String) throws {
+          arguments: ModelAgreementTests.gpuFamilyBackends, [16, 300])
+    func gpuFamilyDecodeStep(_ backend: String, context: Int) throws {
         let prompt = Self.model.tokenizer.encode("The capital of France is")
-        let expected = try ModelSession(model: Self.model, devices: [ReferenceDevice()], contextLength: 16).evaluate(prompt)
+        let expected = try ModelSession(model: Self.model, devices: [ReferenceDevice()], contextLength: context).evaluate(prompt)
         let device = try ModelAgreementTests.gpuFamilyDevice(backend)
-        let actual = try ModelSession(model: Self.model, devices: [device], contextLength: 16).evaluate(prompt)
+        let actual = try ModelSession(model: Self.model, devices: [device], contextLength: context).evaluate(prompt)
         #expect(actual.count == expected.count)
         let worst = zip(actual, expected).map { abs($0 - $1) }.max() ?? .infinity
         #expect(worst < 0.01, "\(backend) (gpu kernels): a logit \(worst) off the reference's")

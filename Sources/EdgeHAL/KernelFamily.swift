@@ -32,10 +32,14 @@ public enum KernelFamily: String, Sendable, CaseIterable {
     /// OpenCL's attention_wg.cl): a workgroup walks its keys `tile` at a time (its width), so a decode step — a
     /// few dozen rows, one workgroup each — leaves most of a GPU idle while a long cache streams through a few
     /// cores. Keys are split into chunks of whole tiles until `rows` × splits reaches `target` workgroups (about
-    /// two a compute unit on a 132-SM card), each chunk's partial softmax joined by a merge pass. One tile of
-    /// keys or enough rows: no split. Returns the split count (≤ target) and the keys a chunk holds.
-    public static func attentionSplit(rows: Int, keys: Int, tile: Int, target: Int = 256) -> (splits: Int, chunk: Int) {
+    /// two a compute unit on a 132-SM card), each chunk's partial softmax joined by a merge pass. Fewer than
+    /// `minTiles` tiles of keys, or enough rows: no split — the merge is one more dispatch and barrier, which
+    /// costs about what a workgroup takes for a tile (a guess from session 3's H200 profile, 3–4 µs a dispatch
+    /// in a barrier-bound decode step; not measured for this kernel), so a split must save several tiles.
+    /// Returns the split count (≤ target) and the keys a chunk holds.
+    public static func attentionSplit(rows: Int, keys: Int, tile: Int, target: Int = 256, minTiles: Int = 4) -> (splits: Int, chunk: Int) {
         let tiles = max(1, (keys + tile - 1) / tile)
+        guard tiles >= minTiles else { return (1, tiles * tile) }
         let wanted = max(1, min(tiles, (target + max(1, rows) - 1) / max(1, rows)))
         let chunk = (tiles + wanted - 1) / wanted * tile
         return (max(1, (keys + chunk - 1) / chunk), chunk)

@@ -128,7 +128,7 @@ extension CaseTable {
     /// Softmax and attention (op and fused) over masks with rows of every TestData.MaskRow kind:
     /// fully masked, one visible key at the first, last and a middle position, -inf mixed with large
     /// finite biases. Sizes: short rows, rows of 8 keys (one vector), a parallel softmax (≥ 2^15
-    /// values), decode steps that hide everything or show one key, an f16 cache.
+    /// values), decode steps that hide everything, show one key or mix −inf with large biases, an f16 cache.
     static var maskedRows: [ConformanceCase] {
         let softmaxShapes = [SoftmaxShape(kv: 45, t: 7, h: 3, offset: 0, edgeMask: 0),
                              SoftmaxShape(kv: 8, t: 7, h: 2, offset: 0, edgeMask: 3),
@@ -136,8 +136,11 @@ extension CaseTable {
         let shapes = [AttentionShape(d: 64, t: 7, kv: 45, h: 4, hkv: 2, offset: 0, edgeMask: 0),
                       AttentionShape(d: 128, t: 7, kv: 300, h: 8, hkv: 1, offset: 0, edgeMask: 2),
                       AttentionShape(d: 64, t: 7, kv: 45, h: 4, hkv: 2, offset: 0, kvType: .f16, edgeMask: 4),
-                      AttentionShape(d: 256, t: 1, kv: 300, h: 4, hkv: 1, offset: 0, edgeMask: 0),   // decode, nothing visible
-                      AttentionShape(d: 256, t: 1, kv: 300, h: 4, hkv: 1, offset: 0, edgeMask: 3)]   // decode, one key
+                      // Decode over 600 keys: the GPU families split them over workgroups, so the merge meets
+                      // a row whose every chunk is masked, and one whose single visible key is in one chunk.
+                      AttentionShape(d: 256, t: 1, kv: 600, h: 4, hkv: 1, offset: 0, edgeMask: 0),   // decode, nothing visible
+                      AttentionShape(d: 256, t: 1, kv: 600, h: 4, hkv: 1, offset: 0, edgeMask: 3),   // decode, one key
+                      AttentionShape(d: 64, t: 1, kv: 600, h: 4, hkv: 2, offset: 0, edgeMask: 4)]    // decode, -inf and large biases
         return softmaxCases(softmaxShapes) + attentionCases(shapes) + [fusedAttentionCase(shapes[0])]
     }
 }

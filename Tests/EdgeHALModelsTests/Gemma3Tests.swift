@@ -86,11 +86,11 @@ struct Gemma3Tests {
     /// (262 144 rows, 178 MB of q8_0) is larger than one storage binding reaches on lavapipe (128 MiB):
     /// a kernel that bound it anyway read nothing for its last 65 000 rows, and the greedy text changed.
     /// Float activations on both sides, so every logit is the reference's to float rounding.
-    /// At a context of 300 the step's few rows (4 heads × the prompt's tokens) split their 300 keys over
+    /// At a context of 600 the step's few rows (4 heads × the prompt's tokens) split their 600 keys over
     /// workgroups (flash-decoding, ``KernelFamily/attentionSplit(rows:keys:tile:target:)``), and the merged
     /// softmaxes must give the same logits.
     @Test("the GPU kernel families give the reference's logits at a decode-sized step",
-          arguments: ModelAgreementTests.gpuFamilyBackends, [16, 300])
+          arguments: ModelAgreementTests.gpuFamilyBackends, [16, 600])
     func gpuFamilyDecodeStep(_ backend: String, context: Int) throws {
         let prompt = Self.model.tokenizer.encode("The capital of France is")
         let expected = try ModelSession(model: Self.model, devices: [ReferenceDevice()], contextLength: context).evaluate(prompt)

@@ -98,9 +98,12 @@ public final class CPUDevice: Device {
             + (first.inputs[1].desc.shape[1] == 1 ? " mat-vec" : "")
     }
 
-    /// Every well-formed signature of every op: the CPU backend has no gaps.
+    /// Every well-formed signature of every op but `rms_norm_mul_mat`: the CPU backend has no gaps. That fused op
+    /// is for GPU stages; here the norm runs once for the layer's q, k and v (or gate and up), whose grouped
+    /// mul_mat quantizes the normed activations once for all three (``MatMulGroup``), so it stays unfused.
     public func supports(_ signature: OpSignature) -> Bool {
         guard signature.isWellFormed else { return false }
+        if case .rmsNormMulMat = signature.op { return false }
         if signature.op == .mulMat || signature.op == .mulMatAdd { return MatMulKernel.supports(signature.inputs[0].type) }
         return true
     }

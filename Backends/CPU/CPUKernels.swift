@@ -37,6 +37,17 @@ enum CPUKernels {
                 kernel.run(a: x[0], b: x[1], out: y, pool: pool)
                 Elementwise.binary(out, shape, r, shape, out, add: true, pool: pool)
             }
+        case .rmsNormMulMat(let eps):
+            // The norm into scratch of its own, then the product: what the unfused pair computes. The executor
+            // never fuses this for the CPU (CPUDevice.supports); it runs here for a caller that builds it.
+            let kernel = MatMulKernel(weights: d[0], activations: d[1], output: outputDesc, threads: pool.threads, kernels: kernels)
+            let scratch = ActivationScratch(codeBytes: d[1].byteCount, metaBytes: 0)
+            nonisolated(unsafe) let (xs, w) = (f32(1), f32(2))
+            return {
+                let normed = scratch.codes.assumingMemoryBound(to: Float.self)
+                Norms.rmsNorm(xs, weight: w, normed, rowLength: d[1].shape[0], rows: d[1].shape.rows, eps: eps, pool: pool)
+                kernel.run(a: x[0], b: UnsafeRawPointer(normed), out: y, pool: pool)
+            }
         case .getRows:
             return { getRows(x[0], d[0], x[1].assumingMemoryBound(to: Int32.self), d[1].shape[0], out) }
         case .add, .mul:

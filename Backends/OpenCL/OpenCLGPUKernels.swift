@@ -17,18 +17,22 @@ enum OpenCLGPUKernels {
             return g
         }
         switch node.op {
-        case .mulMat, .mulMatAdd:
+        case .mulMat, .mulMatAdd, .rmsNormMulMat:
             let (a, b) = (ins[0], ins[1])
             let (k, m, n) = (a.shape[0], a.shape[1], b.shape[1])
             guard n <= 8 else { return nil }
             // LANES as Vulkan's mul_mat_vec (at least two 8-value parts a lane, 8 to 32), 128 items a group.
             let wg = group(128), lanes = min(KernelFamily.matVecLanes(k: k), wg)
             let rowGroups = (m + wg / lanes - 1) / (wg / lanes)
-            // The last scalar: 1 for mul_mat_add, whose r (input 2, bound as input 0 for a plain mul_mat) is added.
+            // residual: 1 for mul_mat_add, whose r (input 2, bound as input 0 for a plain mul_mat) is added; for
+            // rms_norm_mul_mat input 2 is the norm weight (-DNORM=1) and eps the last scalar.
+            var eps: Float? = nil
+            if case .rmsNormMulMat(let e) = node.op { eps = e }
             let scalars = [k, m, n, b.shape[2], b.shape[3], b.shape[2] / a.shape[2], b.shape[3] / a.shape[3], a.shape[2], a.rowBytes,
-                           ins.count > 2 ? 1 : 0].map(u)
+                           node.op == .mulMatAdd ? 1 : 0].map(u) + [.f(eps ?? 0)]
             return OpenCLDispatch(files: ["parts", "mul_mat_vec"],
-                                  options: "\(OpenCLComputeKernels.typeOption(a.type)) -DCOLS=\(max(1, n)) -DLANES=\(lanes) -DWG=\(wg)",
+                                  options: "\(OpenCLComputeKernels.typeOption(a.type)) -DCOLS=\(max(1, n)) -DLANES=\(lanes) -DWG=\(wg)"
+                                      + (eps != nil ? " -DNORM=1" : ""),
                                   kernel: "mul_mat_vec", scalars: scalars,
                                   global: [rowGroups * wg, b.shape[2] * b.shape[3]], local: [wg, 1], inputs: 3)
         case .attention(let scale):

@@ -11,8 +11,9 @@ enum OpenCLKernels {
         let ins = s.inputs
         switch s.op {
         case .mulMat, .getRows: return weightTypes.contains(ins[0].type)
-        // The GPU family's mat-vec adds r as it writes (N ≤ 8); elsewhere the add stays a kernel of its own.
-        case .mulMatAdd: return family == .gpu && ins[1].shape[1] <= 8 && weightTypes.contains(ins[0].type)
+        // The GPU family's mat-vec adds r as it writes, or norms the activations as it loads them (N ≤ 8);
+        // elsewhere the add and the norm stay kernels of their own.
+        case .mulMatAdd, .rmsNormMulMat: return family.matVecFuses(s) && weightTypes.contains(ins[0].type)
         case .attention: return ins[1].type == ins[2].type && ins[0].shape[0] <= 256
         case .rope: return ins[0].shape[0] % 2 == 0
         default: return true

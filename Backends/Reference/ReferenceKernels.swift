@@ -38,6 +38,15 @@ public enum ReferenceKernels {
             if case .mulMatAdd = op {
                 for i in 0..<y.desc.shape.count { y.setF32(i, y.base.loadUnaligned(fromByteOffset: 4 * i, as: Float.self) + x[2].f32(i)) }
             }
+        case .rmsNormMulMat(let eps):
+            // The normed activations rounded to f32 in a buffer of their own, then the product: the unfused pair.
+            var normed = [Float](repeating: 0, count: x[1].desc.shape.count)
+            normed.withUnsafeMutableBytes { n in
+                rmsNorm(x[1], weight: x[2], eps: eps, OutputTensor(base: n.baseAddress!, desc: x[1].desc))
+                let block = x[0].desc.type.blockSize == 256 ? kQuantBlock : 32
+                mulMat(x[0], InputTensor(base: UnsafeRawPointer(n.baseAddress!), desc: x[1].desc), y,
+                       roundActivationsTo: roundingActivations && x[0].desc.type.isQuantized ? block : nil)
+            }
         case .getRows: getRows(x[0], x[1], y)
         case .add: binary(x[0], x[1], y, +)
         case .mul: binary(x[0], x[1], y, *)

@@ -27,10 +27,10 @@ enum VulkanKernels {
         let ins = s.inputs
         switch s.op {
         case .mulMat: return weightTypes.contains(ins[0].type)
-        // The GPU family's mat-vec adds r as it writes (N ≤ 8); elsewhere the add stays a dispatch of its own.
-        case .mulMatAdd:
-            return family == .gpu && ins[1].shape[1] <= 8 && weightTypes.contains(ins[0].type)
-                && VulkanMatMulKernels.fitStorage(ins, range: storageRange)
+        // The GPU family's mat-vec adds r as it writes, or norms the activations as it loads them (N ≤ 8);
+        // elsewhere the add and the norm stay dispatches of their own.
+        case .mulMatAdd, .rmsNormMulMat:
+            return family.matVecFuses(s) && weightTypes.contains(ins[0].type) && VulkanMatMulKernels.fitStorage(ins, range: storageRange)
         case .getRows: return weightTypes.contains(ins[0].type)
         case .add, .mul, .swiglu, .geglu, .scale, .silu, .gelu, .rmsNorm, .rmsNormMul, .softmax: return true
         case .rope: return ins[0].shape[0] % 2 == 0
@@ -90,8 +90,8 @@ enum VulkanKernels {
             return try VulkanAttentionKernels.softmax(ins, scale: scale)
         case .attention(let scale):
             return try VulkanAttentionKernels.attention(ins, scale: scale, family: family)
-        case .mulMat, .mulMatAdd:
-            return try VulkanMatMulKernels.mulMat(ins, out, family: family, matVec: matVec, storageRange: storageRange)
+        case .mulMat, .mulMatAdd, .rmsNormMulMat:
+            return try VulkanMatMulKernels.mulMat(node.op, ins, out, family: family, matVec: matVec, storageRange: storageRange)
         case .getRows:
             return try VulkanMatMulKernels.getRows(ins, out)
         }

@@ -8,21 +8,29 @@ public enum VulkanMatMulKernels {
     /// has no fused multiply-add and a texel fetch costs ~40 instructions, so reuse is the only lever —
     /// 16 rows × 8 columns per invocation (8 a group) from N = 8 (1.3–1.7× faster than 8 × 4; larger tiles
     /// gain 5–8 % for seconds of JIT), 8 × 4 below.
-    static func mulMat(_ ins: [TensorDesc], _ out: TensorDesc, family: KernelFamily, matVec tuning: MatVecTuning = .init(),
+    static func mulMat(_ op: Op = .mulMat, _ ins: [TensorDesc], _ out: TensorDesc, family: KernelFamily, matVec tuning: MatVecTuning = .init(),
                        storageRange: Int = Int(UInt32.max)) throws -> VulkanDispatch {
         let (a, b) = (ins[0], ins[1])
         let (k, m, n) = (a.shape[0], a.shape[1], b.shape[1])
         // Every mul_mat kernel's push words (Kernels/vulkan/mul_mat.comp's header).
         let words = [k, m, n, b.shape[2], b.shape[3], b.shape[2] / a.shape[2], b.shape[3] / a.shape[3], a.shape[2], a.rowBytes].map(UInt32.init)
         let batches = UInt32(b.shape[2] * b.shape[3])
+        // The fused ops exist only in the GPU family's mat-vec (VulkanKernels.supports): another kernel would drop r or the norm.
+        guard op == .mulMat || (family == .gpu && n <= 8 && fitStorage(ins, range: storageRange)) else {
+            throw VulkanError("\(op.name) runs only on the GPU family's mat-vec (N ≤ 8, inputs within one storage binding)")
+        }
         if family == .gpu && n > 8 {
             // 64 × 64 tiles of out through shared memory (Kernels/vulkan/mul_mat_tile.comp).
             return VulkanDispatch(kernel: "mul_mat_tile_\(a.type.rawValue)", words: words,
                                   groups: (UInt32((m + 63) / 64), UInt32((n + 63) / 64), batches))
         }
         if family == .gpu && fitStorage(ins, range: storageRange) {
-            // mul_mat_add's r (input 2) is added as the mat-vec writes: the kernel's last push word says so.
-            return matVec(a, b, words: words + [ins.count > 2 ? 1 : 0], batches: batches, tuning: tuning)
+            // mul_mat_add's r (input 2) is added as the mat-vec writes, rms_norm_mul_mat's norm weight (input 2)
+            // scales the activations as they are loaded: the residual word and the NORM constant say which.
+            var norm: Float? = nil
+            if case .rmsNormMulMat(let eps) = op { norm = eps }
+            return matVec(a, b, words: words + [ins.count > 2 && norm == nil ? 1 : 0, (norm ?? 0).bitPattern], norm: norm != nil,
+                          batches: batches, tuning: tuning)
         }
         // The lavapipe family's kernel; also a GPU's for a matrix larger than one storage binding reaches
         // (texel views reach further: lavapipe's 128 MiB storage range against 512 MiB of R32 texels, as
@@ -42,13 +50,13 @@ public enum VulkanMatMulKernels {
     /// every LANES-th 8-value part (4 to a 32-value block), at least two parts a lane: 32 lanes (one NVIDIA
     /// subgroup, reduced by subgroupAdd) from K = 512, 8 or 16 below; 128 invocations a group; all N ≤ 8
     /// columns in one pass, so each weight part is dequantized once.
-    static func matVec(_ a: TensorDesc, _ b: TensorDesc, words: [UInt32], batches: UInt32, tuning: MatVecTuning) -> VulkanDispatch {
+    static func matVec(_ a: TensorDesc, _ b: TensorDesc, words: [UInt32], norm: Bool, batches: UInt32, tuning: MatVecTuning) -> VulkanDispatch {
         let (k, m, n) = (a.shape[0], a.shape[1], b.shape[1])
         let lanes = tuning.lanes ?? KernelFamily.matVecLanes(k: k)
         let wg = max(lanes, tuning.workgroup ?? 128), rows = tuning.rows ?? 1
         let rowGroups = (m + rows * wg / lanes - 1) / (rows * wg / lanes)
         let x = max(1, min(rowGroups, 65535))   // no rows: y = 0, nothing is dispatched
-        return VulkanDispatch(kernel: "mul_mat_vec_\(a.type.rawValue)", constants: [UInt32(wg), UInt32(lanes), UInt32(max(1, n)), UInt32(rows)],
+        return VulkanDispatch(kernel: "mul_mat_vec_\(a.type.rawValue)", constants: [UInt32(wg), UInt32(lanes), UInt32(max(1, n)), UInt32(rows), norm ? 1 : 0],
                               words: words, groups: (UInt32(x), UInt32((rowGroups + x - 1) / x), batches))
     }
 

@@ -3,6 +3,10 @@
 // Built from parts.cl + this file with -DTYPE_*=1, -DCOLS=c (N ≤ c ≤ 8), -DLANES=l (a power of two) and
 // -DWG=w (the local size, a multiple of LANES). residual = 1 for mul_mat_add: r (f32, the output's shape) is
 // added to each sum as it is written — the layer's residual add without a kernel of its own.
+// -DNORM=1 (rms_norm_mul_mat): b is x, r the norm weight w [K], and the product is a·(rms_norm(x)·w): each part's
+// activations are multiplied by w as they are loaded and their squares summed beside the dot product (a row's
+// lanes load every value of x once, so the same reduction gives Σ x²), and the sum is scaled by
+// 1/sqrt(Σ x²/K + eps) as it is written — the norm without a kernel (and a pass over x) of its own.
 //
 // A row is LANES consecutive work-items splitting K in parts of 8 values (parts.cl): lane l takes parts
 // l, l + LANES, … so the 4 items of a 32-value block read neighbouring code words and a warp's loads cover
@@ -17,11 +21,17 @@
 
 inline float hsum4(float4 v) { return (v.x + v.y) + (v.z + v.w); }
 
+#if NORM
+#define SLOTS (2 * COLS)   // each column's dot product, then its Σ x²
+#else
+#define SLOTS COLS
+#endif
+
 __kernel __attribute__((reqd_work_group_size(WG, 1, 1)))
 void mul_mat_vec(__global const uchar *a, uint a_off, __global const uchar *b, uint b_off,
                  __global const uchar *r, uint r_off, __global uchar *out, uint out_off,
-                 uint K, uint M, uint N, uint B2, uint B3, uint r2, uint r3, uint A2, uint a_row_bytes, uint residual) {
-    __local float partial[WG * COLS];
+                 uint K, uint M, uint N, uint B2, uint B3, uint r2, uint r3, uint A2, uint a_row_bytes, uint residual, float eps) {
+    __local float partial[WG * SLOTS];
     const uint lid = get_local_id(0), lane = lid % LANES;
     const uint row = get_group_id(0) * (WG / LANES) + lid / LANES, batch = get_global_id(1);
     const uint i2 = batch % B2, i3 = batch / B2;
@@ -30,10 +40,17 @@ void mul_mat_vec(__global const uchar *a, uint a_off, __global const uchar *b, u
     __global const uchar *arow = a + a_off + (a_mat + min(row, M - 1)) * a_row_bytes;
     __global const float *bcol[COLS];
     float4 acc[COLS];
+#if NORM
+    __global const float *w = (__global const float *)(r + r_off);
+    float4 squares[COLS];
+#endif
 #pragma unroll
     for (uint c = 0; c < COLS; c++) {
         bcol[c] = (__global const float *)(b + b_off) + (size_t)K * (min(c, N - 1) + (size_t)N * batch);
         acc[c] = 0.0f;
+#if NORM
+        squares[c] = 0.0f;
+#endif
     }
 
     const uint parts = K / 32 * 4;
@@ -41,24 +58,48 @@ void mul_mat_vec(__global const uchar *a, uint a_off, __global const uchar *b, u
         float4 lo, hi;
         dequant_part(arow, u, &lo, &hi);
         const uint k = 32 * (u >> 2) + 4 * (u & 3);   // lo is values k … k + 3, hi k + 16 … k + 19
+#if NORM
+        const float4 wlo = vload4(0, w + k), whi = vload4(0, w + k + 16);
+#endif
 #pragma unroll
-        for (uint c = 0; c < COLS; c++) acc[c] += lo * vload4(0, bcol[c] + k) + hi * vload4(0, bcol[c] + k + 16);
+        for (uint c = 0; c < COLS; c++) {
+            float4 blo = vload4(0, bcol[c] + k), bhi = vload4(0, bcol[c] + k + 16);
+#if NORM
+            squares[c] += blo * blo + bhi * bhi;
+            blo *= wlo;
+            bhi *= whi;
+#endif
+            acc[c] += lo * blo + hi * bhi;
+        }
     }
 #ifdef FLOAT_WEIGHTS
     // The last K % 32 values, spread over the lanes.
     for (uint k = K / 32 * 32 + lane; k < K; k += LANES) {
-        const float w = value_at(arow, k);
+        const float wk = value_at(arow, k);
 #pragma unroll
-        for (uint c = 0; c < COLS; c++) acc[c].s0 += w * bcol[c][k];
+        for (uint c = 0; c < COLS; c++) {
+            const float x = bcol[c][k];
+#if NORM
+            squares[c].s0 += x * x;
+            acc[c].s0 += wk * (x * w[k]);
+#else
+            acc[c].s0 += wk * x;
+#endif
+        }
     }
 #endif
 #pragma unroll
-    for (uint c = 0; c < COLS; c++) partial[lid * COLS + c] = hsum4(acc[c]);
+    for (uint c = 0; c < COLS; c++) {
+        partial[lid * SLOTS + c] = hsum4(acc[c]);
+#if NORM
+        partial[lid * SLOTS + COLS + c] = hsum4(squares[c]);
+#endif
+    }
     for (uint half_ = LANES / 2; half_ > 0; half_ /= 2) {
         barrier(CLK_LOCAL_MEM_FENCE);
         if (lane < half_) {
 #pragma unroll
-            for (uint c = 0; c < COLS; c++) partial[lid * COLS + c] += partial[(lid + half_) * COLS + c];
+            for (uint i = 0; i < SLOTS; i++) partial[lid * SLOTS + i] += partial[(lid + half_) * SLOTS + i];
         }
     }
     // Lane 0 reads only what it wrote last.
@@ -68,7 +109,11 @@ void mul_mat_vec(__global const uchar *a, uint a_off, __global const uchar *b, u
 #pragma unroll
         for (uint c = 0; c < COLS; c++) {
             const size_t i = row + (size_t)M * (c + (size_t)N * batch);
-            if (c < N) y[i] = residual ? partial[lid * COLS + c] + res[i] : partial[lid * COLS + c];
+#if NORM
+            if (c < N) y[i] = partial[lid * SLOTS + c] * rsqrt(partial[lid * SLOTS + COLS + c] / (float)K + eps);
+#else
+            if (c < N) y[i] = residual ? partial[lid * SLOTS + c] + res[i] : partial[lid * SLOTS + c];
+#endif
         }
     }
 }

@@ -4,7 +4,12 @@
 // One SPIR-V per weight type: glslc ... -DTYPE_Q4_0=1 (see parts.glsl).
 // Push constants after in_off[4], out_off: uint K, M, N, B2, B3, r2, r3, A2, a_row_bytes (r2 = B2 / A2, r3 = B3 / A3),
 // residual: 1 for mul_mat_add, whose input 2 (binding 11, f32 of the output's shape) is added to each sum as
-// it is written — the layer's residual add without a dispatch and a barrier of its own.
+// it is written — the layer's residual add without a dispatch and a barrier of its own; eps (a float): rms_norm's.
+// NORM = 1 (rms_norm_mul_mat): b is x, input 2 the norm weight w [K], and the product is a·(rms_norm(x)·w). Each
+// part's activations are multiplied by w as they are loaded, and their squares summed beside the dot product:
+// a row's lanes load every value of x once, so the same reduction that adds their dot products gives Σ x², and
+// the row's sum is scaled by 1/sqrt(Σ x²/K + eps) as it is written. The norm costs one more load a part (w),
+// not a dispatch and a barrier before every mat-vec that reads it.
 //
 // Inputs come through storage buffers (bindings 9 and 10), not texel buffers: GPUs load words from memory
 // directly, where a texel fetch goes through the texture path and the 16-byte windows dequant.glsl realigns.
@@ -20,6 +25,7 @@
 //   2 COLS   = columns, N ≤ COLS ≤ 8 [1]
 //   3 ROWS   = rows a lane group takes [1]: with ROWS > 1 each activation part is loaded once for ROWS rows
 //              (the dequantized weights are not kept across columns then, so it suits COLS = 1)
+//   4 NORM   = 1 for rms_norm_mul_mat [0]
 // Host choice: VulkanMatMulKernels.matVec. The texel-buffer kernel this replaced (32 values a lane from
 // realigned RGBA texels) ran at about an eighth of an H200's bandwidth whatever its geometry (1B Q4_0
 // decode: 2048×8192 in 22.8 µs, 414 GB/s); this one has not yet run on a GPU.
@@ -32,18 +38,21 @@ layout(local_size_x = 128, local_size_x_id = 0) in;
 layout(constant_id = 1) const uint LANES = 32;
 layout(constant_id = 2) const uint COLS = 1;
 layout(constant_id = 3) const uint ROWS = 1;
+layout(constant_id = 4) const uint NORM = 0;
 layout(binding = 9) readonly buffer AW { uint a32[]; };
 layout(binding = 10) readonly buffer BW { float b32[]; };
 layout(binding = 10) readonly buffer BW4 { vec4 b128[]; };
 layout(binding = 11) readonly buffer RW { float r32[]; };
+layout(binding = 11) readonly buffer RW4 { vec4 r128[]; };
 layout(binding = 8) writeonly buffer Y { float y[]; };
 layout(push_constant) uniform PC {
     uint in_off[4]; uint out_off;
     uint K, M, N, B2, B3, r2, r3, A2, a_row_bytes, residual;
+    float eps;
 } pc;
 #include "parts.glsl"
 
-shared float partial[gl_WorkGroupSize.x * COLS * ROWS];
+shared float partial[gl_WorkGroupSize.x * COLS * (ROWS + NORM)];
 
 // The 4 activations at word w: one 16-byte load where every column starts 16-byte aligned (`aligned`,
 // uniform), else 4 word loads.
@@ -52,8 +61,17 @@ vec4 b_quad(uint w, bool aligned) {
     return vec4(b32[w], b32[w + 1u], b32[w + 2u], b32[w + 3u]);
 }
 
-// Writes output element i (an index into the output, from its start): the sum, plus r's element i for mul_mat_add.
-void store(uint i, float sum) {
+// The norm weights k … k + 3 (NORM): one 16-byte load where w starts 16-byte aligned, else 4 word loads.
+vec4 w_quad(uint k, bool aligned) {
+    uint w = pc.in_off[2] / 4u + k;
+    if (aligned) return r128[w >> 2];
+    return vec4(r32[w], r32[w + 1u], r32[w + 2u], r32[w + 3u]);
+}
+
+// Writes output element i (an index into the output, from its start): the sum, plus r's element i for mul_mat_add,
+// or times 1/sqrt(Σ x²/K + eps) of its column (`squares`) for rms_norm_mul_mat.
+void store(uint i, float sum, float squares) {
+    if (NORM != 0u) sum *= inversesqrt(squares / float(pc.K) + pc.eps);
     y[pc.out_off + i] = pc.residual != 0u ? sum + r32[pc.in_off[2] / 4u + i] : sum;
 }
 
@@ -72,20 +90,37 @@ void main() {
     uint bcol[COLS];
     [[unroll]] for (uint c = 0u; c < COLS; c++) bcol[c] = pc.in_off[1] / 4u + pc.K * (min(c, pc.N - 1u) + pc.N * batch);
     bool aligned = ((pc.in_off[1] / 4u) & 3u) == 0u && (pc.K & 3u) == 0u;
-    float acc[ROWS * COLS];
-    [[unroll]] for (uint i = 0u; i < ROWS * COLS; i++) acc[i] = 0.0;
+    bool w_aligned = ((pc.in_off[2] / 4u) & 3u) == 0u;
+    // acc: ROWS × COLS dot products, then (NORM) each column's Σ x² at ROWS·COLS + c.
+    const uint SQ = ROWS * COLS;
+    float acc[(ROWS + NORM) * COLS];
+    [[unroll]] for (uint i = 0u; i < (ROWS + NORM) * COLS; i++) acc[i] = 0.0;
 
     uint parts = pc.K / 32u * 4u;
     for (uint u = lane; u < parts; u += LANES) {
         uint k = 32u * (u >> 2) + 4u * (u & 3u);   // lo is values k … k + 3, hi k + 16 … k + 19
+        vec4 wlo = vec4(1.0), whi = vec4(1.0);
+        if (NORM != 0u) { wlo = w_quad(k, w_aligned); whi = w_quad(k + 16u, w_aligned); }
         if (ROWS == 1u) {   // a specialization constant: one of the two loops is compiled
             vec4 lo, hi;
             dequant_part(arows[0], u, lo, hi);
-            [[unroll]] for (uint c = 0u; c < COLS; c++)
-                acc[c] += dot(lo, b_quad(bcol[c] + k, aligned)) + dot(hi, b_quad(bcol[c] + k + 16u, aligned));
+            [[unroll]] for (uint c = 0u; c < COLS; c++) {
+                vec4 blo = b_quad(bcol[c] + k, aligned), bhi = b_quad(bcol[c] + k + 16u, aligned);
+                if (NORM != 0u) {
+                    acc[SQ + c] += dot(blo, blo) + dot(bhi, bhi);
+                    blo *= wlo;
+                    bhi *= whi;
+                }
+                acc[c] += dot(lo, blo) + dot(hi, bhi);
+            }
         } else {
             [[unroll]] for (uint c = 0u; c < COLS; c++) {
                 vec4 blo = b_quad(bcol[c] + k, aligned), bhi = b_quad(bcol[c] + k + 16u, aligned);
+                if (NORM != 0u) {
+                    acc[SQ + c] += dot(blo, blo) + dot(bhi, bhi);
+                    blo *= wlo;
+                    bhi *= whi;
+                }
                 [[unroll]] for (uint r = 0u; r < ROWS; r++) {
                     vec4 lo, hi;
                     dequant_part(arows[r], u, lo, hi);
@@ -97,24 +132,26 @@ void main() {
 #ifdef FLOAT_WEIGHTS
     // The last K % 32 values, spread over the lanes.
     for (uint k = pc.K / 32u * 32u + lane; k < pc.K; k += LANES) {
-        [[unroll]] for (uint r = 0u; r < ROWS; r++) {
-            float w = value_at(arows[r], k);
-            [[unroll]] for (uint c = 0u; c < COLS; c++) acc[r * COLS + c] += w * b32[bcol[c] + k];
+        const float nw = NORM != 0u ? r32[pc.in_off[2] / 4u + k] : 1.0;
+        [[unroll]] for (uint c = 0u; c < COLS; c++) {
+            const float x = b32[bcol[c] + k];
+            if (NORM != 0u) acc[SQ + c] += x * x;
+            [[unroll]] for (uint r = 0u; r < ROWS; r++) acc[r * COLS + c] += value_at(arows[r], k) * (x * nw);
         }
     }
 #endif
     if (gl_SubgroupSize == LANES) {   // uniform: a row is one subgroup
-        [[unroll]] for (uint i = 0u; i < ROWS * COLS; i++) acc[i] = subgroupAdd(acc[i]);
+        [[unroll]] for (uint i = 0u; i < (ROWS + NORM) * COLS; i++) acc[i] = subgroupAdd(acc[i]);
         [[unroll]] for (uint r = 0u; r < ROWS; r++) {
             uint row = rows[r];
             if (lane == 0u && row < pc.M) {
                 [[unroll]] for (uint c = 0u; c < COLS; c++)
-                    if (c < pc.N) store(row + pc.M * (c + pc.N * batch), acc[r * COLS + c]);
+                    if (c < pc.N) store(row + pc.M * (c + pc.N * batch), acc[r * COLS + c], NORM != 0u ? acc[SQ + c] : 0.0);
             }
         }
         return;
     }
-    const uint RC = ROWS * COLS, base = gl_LocalInvocationID.x * RC;
+    const uint RC = (ROWS + NORM) * COLS, base = gl_LocalInvocationID.x * RC;
     [[unroll]] for (uint i = 0u; i < RC; i++) partial[base + i] = acc[i];
     for (uint half_ = LANES / 2u; half_ > 0u; half_ /= 2u) {
         barrier();
@@ -127,7 +164,7 @@ void main() {
         uint row = rows[r];
         if (lane == 0u && row < pc.M) {
             [[unroll]] for (uint c = 0u; c < COLS; c++)
-                if (c < pc.N) store(row + pc.M * (c + pc.N * batch), partial[base + r * COLS + c]);
+                if (c < pc.N) store(row + pc.M * (c + pc.N * batch), partial[base + r * COLS + c], NORM != 0u ? partial[base + SQ + c] : 0.0);
         }
     }
 }

@@ -14,17 +14,22 @@ public struct ExecutionOptions: Sendable {
     /// executable's device list: a node of a listed stage runs there when that device supports it,
     /// else on the first device of the list that does. Other nodes go to the first supporting device.
     public var stageDevices: [Int: Int]
-    public init(fuse: Bool = true, group: Bool = true, stageDevices: [Int: Int] = [:]) {
+    /// Fused ops, by name (``Op/name``), that fusion never creates: measuring one fusion's worth on a device.
+    public var unfused: Set<String>
+    public init(fuse: Bool = true, group: Bool = true, stageDevices: [Int: Int] = [:], unfused: Set<String> = []) {
         self.fuse = fuse
         self.group = group
         self.stageDevices = stageDevices
+        self.unfused = unfused
     }
 
-    /// The defaults, with `EDGEHAL_FUSION=0` / `EDGEHAL_GROUPING=0` switching a pass off: diagnostic
+    /// The defaults, with `EDGEHAL_FUSION=0` / `EDGEHAL_GROUPING=0` switching a pass off and
+    /// `EDGEHAL_UNFUSED=rms_norm_mul_mat,mul_mat_add` (fused ops' names) leaving single fusions out: diagnostic
     /// switches for measuring what each pass is worth, or ruling one out when a result looks wrong.
     public static var fromEnvironment: ExecutionOptions {
         func off(_ name: String) -> Bool { EdgeHALEnvironment.value(name) == "0" }
-        return ExecutionOptions(fuse: !off("EDGEHAL_FUSION"), group: !off("EDGEHAL_GROUPING"))
+        let unfused = (EdgeHALEnvironment.value("EDGEHAL_UNFUSED") ?? "").split(separator: ",").map { $0.filter { !$0.isWhitespace } }
+        return ExecutionOptions(fuse: !off("EDGEHAL_FUSION"), group: !off("EDGEHAL_GROUPING"), unfused: Set(unfused))
     }
 }
 
@@ -95,7 +100,7 @@ public final class Executable {
                 resident: ResidentTensors = ResidentTensors()) throws {
         typealias Passes = ExecutionPasses
         let order = try Passes.DeviceOrder(devices, stageDevices: options.stageDevices)
-        let fused = options.fuse ? Passes.fuse(source, order) : source
+        let fused = options.fuse ? Passes.fuse(source, order, except: options.unfused) : source
         let graph = options.group ? Passes.group(fused) : fused
         self.graph = graph
         self.devices = devices

@@ -27,8 +27,10 @@ enum ExecutionPasses {
     /// 1. Fuse: rewrite op patterns into fused ops where a device of the order runs the fused op.
     /// Fusion sees the whole list: a plugin without attention still gets the fallback's fused
     /// attention rather than running the composed mat-muls itself (``Fusion/apply(to:rank:)``).
-    static func fuse(_ graph: Graph, _ order: DeviceOrder) -> Graph {
-        Fusion.apply(to: graph, rank: { sig, stage in order(stage).firstIndex { order.devices[$0].supports(sig) } })
+    static func fuse(_ graph: Graph, _ order: DeviceOrder, except unfused: Set<String> = []) -> Graph {
+        Fusion.apply(to: graph, rank: { sig, stage in
+            unfused.contains(sig.op.name) ? nil : order(stage).firstIndex { order.devices[$0].supports(sig) }
+        })
     }
 
     /// 2. Group: bring mul_mats over the same activations together (``SharedInputGrouping``).

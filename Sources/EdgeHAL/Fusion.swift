@@ -5,6 +5,8 @@
 /// - `silu(g) · u` (either operand order) → `swiglu(g, u)`; `gelu(g) · u` → `geglu(g, u)`
 /// - `mul_mat(permute(v, 1,0,2,3), softmax(mul_mat(k, q), mask))` → `attention(q, k, v, mask)`
 /// - `mul_mat(a, b) + r` (either operand order, r of the product's shape) → `mul_mat_add(a, b, r)`
+/// - `rms_norm_mul(x, w)` read only by mul_mats, as their activations (a layer's q, k, v or gate and up) →
+///   each of them `rms_norm_mul_mat(a, x, w)`, the norm gone (``foldNorms``)
 public enum Fusion {
     /// Fuses wherever `supports` accepts the fused op (one target device).
     public static func apply(to graph: Graph, supports: (OpSignature) -> Bool) -> Graph {
@@ -77,9 +79,42 @@ public enum Fusion {
             dead.formUnion(c.absorbed)
         }
 
+        foldNorms(graph, &nodes, &dead, placement)
         guard !dead.isEmpty else { return graph }
         var fused = graph
         fused.setNodes(nodes.enumerated().filter { !dead.contains($0.offset) }.map(\.element))
         return fused
+    }
+
+    /// `rms_norm_mul(x, w)` whose every reader is a mul_mat taking it as activations (and not a graph output)
+    /// becomes part of each reader: `rms_norm_mul_mat(a, x, w)`. Unlike the patterns above the norm has several
+    /// readers (a layer's q, k and v), so all of them must take the fused op, each where the rule above
+    /// allows it, or the norm stays.
+    static func foldNorms(_ graph: Graph, _ nodes: inout [Graph.Node], _ dead: inout Set<Int>, _ placement: (OpSignature, Int?) -> Int?) {
+        var readers: [Int: [Int]] = [:]   // storage index → live nodes reading it
+        for (i, node) in nodes.enumerated() where !dead.contains(i) {
+            for t in Set(node.inputs.map { graph.storage(of: $0).index }) { readers[t, default: []].append(i) }
+        }
+        let outputs = Set(graph.outputs.map { graph.storage(of: $0).index })
+        for (index, norm) in nodes.enumerated() where !dead.contains(index) {
+            guard case .rmsNormMul(let eps) = norm.op else { continue }
+            let storage = graph.storage(of: norm.output).index
+            guard !outputs.contains(storage), let users = readers[storage], !users.isEmpty else { continue }
+            let normAt = placement(graph.signature(of: norm), norm.stage) ?? Int.max
+            var rewritten: [(Int, Graph.Node)] = []
+            for u in users {
+                let user = nodes[u]
+                guard case .mulMat = user.op, user.inputs[1] == norm.output, user.inputs[0] != norm.output else { break }
+                let inputs = [user.inputs[0], norm.inputs[0], norm.inputs[1]]
+                let descs = inputs.map { graph[$0].desc }
+                guard let out = try? Op.rmsNormMulMat(eps: eps).outputDesc(for: descs), out == graph[user.output].desc,
+                      let fusedAt = placement(OpSignature(op: .rmsNormMulMat(eps: eps), inputs: descs, output: out), user.stage),
+                      fusedAt <= max(normAt, placement(graph.signature(of: user), user.stage) ?? Int.max) else { break }
+                rewritten.append((u, Graph.Node(op: .rmsNormMulMat(eps: eps), inputs: inputs, output: user.output, stage: user.stage)))
+            }
+            guard rewritten.count == users.count else { continue }
+            for (u, node) in rewritten { nodes[u] = node }
+            dead.insert(index)
+        }
     }
 }

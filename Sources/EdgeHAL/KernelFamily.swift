@@ -28,6 +28,13 @@ public enum KernelFamily: String, Sendable, CaseIterable {
         return lanes
     }
 
+    /// Whether this family's mat-vec runs the fused op of `signature` — `mul_mat_add` (the residual added as the
+    /// mat-vec writes) and `rms_norm_mul_mat` (the activations normed as it loads them): the `gpu` family's, for
+    /// N ≤ 8 columns. Each API adds its own checks (weight types; Vulkan, that every input fits one binding).
+    public func matVecFuses(_ signature: OpSignature) -> Bool {
+        self == .gpu && signature.inputs.count > 1 && signature.inputs[1].shape[1] <= 8
+    }
+
     /// The `gpu` family's split of a query row's keys over workgroups (flash-decoding; Vulkan's attention_wg.comp,
     /// OpenCL's attention_wg.cl): a workgroup walks its keys `tile` at a time (its width), so a decode step — a
     /// few dozen rows, one workgroup each — leaves most of a GPU idle while a long cache streams through a few

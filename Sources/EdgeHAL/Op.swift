@@ -41,6 +41,9 @@ public struct RopeParams: Hashable, Sendable {
 /// - `mulMatAdd`: a, b as `mulMat`, r F32 of the product's shape → mul_mat(a, b) + r, the product rounded
 ///   to f32 before the add (a layer's residual: one dispatch where there were two, and the barrier between
 ///   them gone on a GPU).
+/// - `rmsNormMulMat`: a as `mulMat`, x F32 [K, N, B2, B3], w F32 [K] → mul_mat(a, rms_norm(x)·w), the normed
+///   activations rounded to f32 before the product (a layer's norm folded into the mat-vecs that read it: each
+///   computes its columns' Σ x² from the activations it loads anyway, so the norm's dispatch and barrier go).
 /// - `attention`: q [D, T, H], k [D, KV, Hkv], v [D, KV, Hkv], optional mask F32 [KV, ≥T]
 ///   → F32 [D, T, H] = softmax(q·kᵀ·scale + mask)·v with head h reading kv head h / (H / Hkv).
 public enum Op: Hashable, Sendable {
@@ -63,6 +66,7 @@ public enum Op: Hashable, Sendable {
     case geglu
     case attention(scale: Float)
     case mulMatAdd
+    case rmsNormMulMat(eps: Float)
 
     /// Stable short name used in reports, the conformance table and `--op` filters.
     public var name: String {
@@ -85,6 +89,7 @@ public enum Op: Hashable, Sendable {
         case .geglu: return "geglu"
         case .attention: return "attention"
         case .mulMatAdd: return "mul_mat_add"
+        case .rmsNormMulMat: return "rms_norm_mul_mat"
         }
     }
 
@@ -96,7 +101,7 @@ public enum Op: Hashable, Sendable {
 
     public var isFused: Bool {
         switch self {
-        case .rmsNormMul, .swiglu, .geglu, .attention, .mulMatAdd: return true
+        case .rmsNormMul, .swiglu, .geglu, .attention, .mulMatAdd, .rmsNormMulMat: return true
         default: return false
         }
     }

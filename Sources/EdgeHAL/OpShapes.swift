@@ -8,7 +8,7 @@ extension Op {
     public var arity: (required: Int, optional: Int) {
         switch self {
         case .mulMat, .getRows, .add, .mul, .rope, .rmsNormMul, .swiglu, .geglu: return (2, 0)
-        case .setRows, .mulMatAdd: return (3, 0)
+        case .setRows, .mulMatAdd, .rmsNormMulMat: return (3, 0)
         case .scale, .rmsNorm, .silu, .gelu, .convert, .permute: return (1, 0)
         case .softmax: return (1, 1)
         case .attention: return (3, 1)
@@ -38,6 +38,10 @@ extension Op {
         case .mulMatAdd:
             let product = try Op.mulMat.outputDesc(for: Array(inputs.prefix(2)))
             guard inputs[2].type == .f32, inputs[2].shape == product.shape else { throw fail("r must be f32 of the product's shape") }
+            return product
+        case .rmsNormMulMat:
+            let product = try Op.mulMat.outputDesc(for: Array(inputs.prefix(2)))
+            guard inputs[2].type == .f32, inputs[2].shape.count == a.shape[0] else { throw fail("w must be f32 with ne0 values") }
             return product
         case .mulMat:
             let b = inputs[1]

@@ -363,6 +363,43 @@ extension CaseTable {
         }
     }
 
+    // MARK: norm folded into the mat-vecs (rms_norm_mul_mat)
+
+    /// A layer's norm and the mat-vecs that read it — `mul_mat(wᵢ, rms_norm(x)·w)` for one to three wᵢ (a
+    /// layer's q, k, v) — which the core fuses into rms_norm_mul_mat for devices whose mat-vec norms the
+    /// activations as it loads them (the GPU families). Graph cases: a device without the fused op runs the
+    /// norm and the mul_mats and passes the same way. The products are multiplied together, so a kernel that
+    /// drops the norm's scale or its weight from any of them fails; x is large (scale 3) so the norm matters,
+    /// N up to 8, a batch with broadcast weights, a K with a float tail (200), and a norm that an add also
+    /// reads (no fold: the norm stays).
+    static var foldedNorms: [ConformanceCase] {
+        let shapes: [(DType, k: Int, m: Int, n: Int, readers: Int, batch: Int)] = [
+            (.q4_0, 2048, 96, 1, 3, 1), (.q4_K, 512, 40, 3, 1, 1), (.q6_K, 512, 33, 2, 2, 1), (.q8_0, 576, 33, 8, 1, 1),
+            (.f16, 200, 17, 1, 2, 1), (.q5_1, 576, 33, 1, 1, 2), (.q4_1, 256, 17, 5, 1, 1), (.f32, 96, 20, 1, 1, 1),
+        ]
+        func normCase(_ type: DType, k: Int, m: Int, n: Int, readers: Int, batch: Int, alsoAdded: Bool) -> ConformanceCase {
+            ConformanceCase(op: "rms_norm_mul_mat", type: type.rawValue,
+                            shape: "k=\(k) m=\(m) n=\(n) ×\(readers)" + (batch > 1 ? " b=\(batch)" : "") + (alsoAdded ? " norm+x read too" : ""),
+                            threshold: type.isQuantized ? Tolerance.mulMatQuantized : Tolerance.mulMatFloat, check: .graph,
+                            flops: Double(2 * k * m * n * batch * readers), weightBytes: Double(type.rowBytes(k) * m * readers)) { rng in
+                var c = OpCaseBuilder()
+                let x = c.floats("x", Shape(k, n, batch), rng.normal(count: k * n * batch, scale: 3))
+                let w = try c.weight("norm", .f32, Shape(k), TestData.bytes(of: rng.uniform(0.2, 3, count: k)))
+                let normed = try c.builder.mul(try c.builder.rmsNorm(x, eps: 1e-6), w)
+                var out: TensorID? = nil
+                for i in 0..<readers {
+                    let wi = try c.weight("w\(i)", type, Shape(k, m), TestData.weights(type, k: k, rows: m, rng: &rng))
+                    let activations = alsoAdded && i == readers - 1 ? try c.builder.add(normed, x) : normed
+                    let product = try c.builder.mulMat(wi, activations)
+                    out = try out.map { try c.builder.mul($0, product) } ?? product
+                }
+                return c.finish(out!)
+            }
+        }
+        return shapes.map { normCase($0.0, k: $0.k, m: $0.m, n: $0.n, readers: $0.readers, batch: $0.batch, alsoAdded: false) }
+            + [normCase(.q4_0, k: 256, m: 32, n: 1, readers: 2, batch: 1, alsoAdded: true)]
+    }
+
     // MARK: transformer block
 
     static var blocks: [ConformanceCase] {

@@ -29,6 +29,7 @@ enum PluginEncoding {
         case .geglu: e.code = UInt32(EH_OP_GEGLU)
         case .attention(let s): e.code = UInt32(EH_OP_ATTENTION); e.f.0 = s
         case .mulMatAdd: e.code = UInt32(EH_OP_MUL_MAT_ADD)
+        case .rmsNormMulMat(let eps): e.code = UInt32(EH_OP_RMS_NORM_MUL_MAT); e.f.0 = eps
         }
         return e
     }

@@ -132,6 +132,42 @@ struct ExecutableTests {
         #expect(Fusion.apply(to: b2.graph) { _ in true }.nodes.map(\.op.name) == ["rms_norm", "mul", "swiglu"])
     }
 
+    /// A norm read by several mul_mats (a layer's q, k, v) folds into each of them, but only when every reader
+    /// is a mul_mat taking it as activations and every one of them may take the fused op.
+    @Test func normsFoldIntoEveryMatMulThatReadsThem() throws {
+        func graph(extraReader: Bool) throws -> Graph {
+            var b = GraphBuilder()
+            let x = b.input("x", .f32, Shape(64, 1))
+            let w = try b.weight("w", .f32, Shape(64), data: HostData(floats: [Float](repeating: 2, count: 64)))
+            let n = try b.mul(try b.rmsNorm(x, eps: 1e-6), w)
+            var out: TensorID? = nil
+            for (i, type) in [DType.f32, .f16, .f32].enumerated() {
+                let count = 64 * 32
+                let data = type == .f16 ? HostData([UInt8](repeating: 0, count: 2 * count)) : HostData(floats: [Float](repeating: 0.5, count: count))
+                let p = try b.mulMat(try b.weight("m\(i)", type, Shape(64, 32), data: data), n)
+                out = try out.map { try b.mul($0, p) } ?? p
+            }
+            if extraReader { out = try b.add(out!, try b.mulMat(try b.weight("m3", .f32, Shape(64, 32), data: HostData(floats: [Float](repeating: 1, count: 2048))), try b.add(n, x))) }
+            b.output(out!)
+            return b.graph
+        }
+        let folded = Fusion.apply(to: try graph(extraReader: false)) { _ in true }
+        #expect(folded.nodes.map(\.op.name).filter { $0.hasPrefix("rms") || $0.hasPrefix("mul_mat") }
+                == ["rms_norm_mul_mat", "rms_norm_mul_mat", "rms_norm_mul_mat"])
+        // A target without the fused op for f16 weights: the norm stays for all three.
+        let partial = Fusion.apply(to: try graph(extraReader: false)) { s in s.op != .rmsNormMulMat(eps: 1e-6) || s.inputs[0].type != .f16 }
+        #expect(partial.nodes.map(\.op.name).filter { $0.hasPrefix("rms") } == ["rms_norm_mul"])
+        #expect(partial.nodes.filter { $0.op == .mulMat }.count == 3)
+        // An add reads the norm too: nothing folds.
+        let shared = Fusion.apply(to: try graph(extraReader: true)) { _ in true }
+        #expect(shared.nodes.map(\.op.name).filter { $0.hasPrefix("rms") } == ["rms_norm_mul"])
+        // EDGEHAL_UNFUSED's option leaves one fusion out (the reference runs every fused op).
+        let options = ExecutionOptions(unfused: ["rms_norm_mul_mat"])
+        let exe = try Executable(graph: try graph(extraReader: false), devices: [ReferenceDevice()], options: options)
+        #expect(exe.report.fusedOps == 1)   // rms_norm_mul only
+        #expect(try Executable(graph: try graph(extraReader: false), devices: [ReferenceDevice()]).report.fusedOps == 3)
+    }
+
     @Test func badShapesAreErrorsNotCrashes() {
         var b = GraphBuilder()
         let a = b.input("a", .f32, Shape(64, 4))

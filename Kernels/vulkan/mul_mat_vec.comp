@@ -68,6 +68,18 @@ vec4 w_quad(uint k, bool aligned) {
     return vec4(r32[w], r32[w + 1u], r32[w + 2u], r32[w + 3u]);
 }
 
+// The activations of a part at word `at` (lo, then hi 16 values on): for NORM times the norm weights, their
+// squares added to `squares` first.
+void load_b(uint at, bool aligned, vec4 wlo, vec4 whi, inout float squares, out vec4 blo, out vec4 bhi) {
+    blo = b_quad(at, aligned);
+    bhi = b_quad(at + 16u, aligned);
+    if (NORM != 0u) {
+        squares += dot(blo, blo) + dot(bhi, bhi);
+        blo *= wlo;
+        bhi *= whi;
+    }
+}
+
 // Writes output element i (an index into the output, from its start): the sum, plus r's element i for mul_mat_add,
 // or times 1/sqrt(Σ x²/K + eps) of its column (`squares`) for rms_norm_mul_mat.
 void store(uint i, float sum, float squares) {
@@ -91,10 +103,11 @@ void main() {
     [[unroll]] for (uint c = 0u; c < COLS; c++) bcol[c] = pc.in_off[1] / 4u + pc.K * (min(c, pc.N - 1u) + pc.N * batch);
     bool aligned = ((pc.in_off[1] / 4u) & 3u) == 0u && (pc.K & 3u) == 0u;
     bool w_aligned = ((pc.in_off[2] / 4u) & 3u) == 0u;
-    // acc: ROWS × COLS dot products, then (NORM) each column's Σ x² at ROWS·COLS + c.
+    // acc: ROWS × COLS dot products, then each column's Σ x² at ROWS·COLS + c (summed and reduced for NORM only;
+    // the slots exist either way, since load_b's inout argument is written back whatever NORM is).
     const uint SQ = ROWS * COLS;
-    float acc[(ROWS + NORM) * COLS];
-    [[unroll]] for (uint i = 0u; i < (ROWS + NORM) * COLS; i++) acc[i] = 0.0;
+    float acc[(ROWS + 1u) * COLS];
+    [[unroll]] for (uint i = 0u; i < (ROWS + 1u) * COLS; i++) acc[i] = 0.0;
 
     uint parts = pc.K / 32u * 4u;
     for (uint u = lane; u < parts; u += LANES) {
@@ -105,22 +118,14 @@ void main() {
             vec4 lo, hi;
             dequant_part(arows[0], u, lo, hi);
             [[unroll]] for (uint c = 0u; c < COLS; c++) {
-                vec4 blo = b_quad(bcol[c] + k, aligned), bhi = b_quad(bcol[c] + k + 16u, aligned);
-                if (NORM != 0u) {
-                    acc[SQ + c] += dot(blo, blo) + dot(bhi, bhi);
-                    blo *= wlo;
-                    bhi *= whi;
-                }
+                vec4 blo, bhi;
+                load_b(bcol[c] + k, aligned, wlo, whi, acc[SQ + c], blo, bhi);
                 acc[c] += dot(lo, blo) + dot(hi, bhi);
             }
         } else {
             [[unroll]] for (uint c = 0u; c < COLS; c++) {
-                vec4 blo = b_quad(bcol[c] + k, aligned), bhi = b_quad(bcol[c] + k + 16u, aligned);
-                if (NORM != 0u) {
-                    acc[SQ + c] += dot(blo, blo) + dot(bhi, bhi);
-                    blo *= wlo;
-                    bhi *= whi;
-                }
+                vec4 blo, bhi;
+                load_b(bcol[c] + k, aligned, wlo, whi, acc[SQ + c], blo, bhi);
                 [[unroll]] for (uint r = 0u; r < ROWS; r++) {
                     vec4 lo, hi;
                     dequant_part(arows[r], u, lo, hi);

@@ -7,13 +7,16 @@
 #
 # Results in ${OUT:-./device-results}: log.txt (everything, with step times), summary.txt, and detail.tgz.
 # STEPS (space-separated) runs a subset, for a short first look with the device's time in mind:
-#   conformance validation model bench auto split llama profile tune perf   (the default: all of them)
+#   conformance validation model bench auto split llama profile tune fusions perf   (the default: all of them)
+#   fusions: decode on the largest model with single fusions left out (EDGEHAL_UNFUSED: the norm folded into
+#   the mat-vecs, the residual added by them) at depth 128, and at depth 2048 with and without the split
+#   attention (EDGEHAL_ATTENTION_SPLIT=0): what each is worth on the device
 #   tune: decode on the largest model under each Vulkan mat-vec geometry in TUNINGS (EDGEHAL_VULKAN_MATVEC
 #   values, space-separated; "default" is the built-in choice), per-shape kernel times
 # FAMILIES lists the kernel families (Vulkan and OpenCL alike) the table and the bench run under (default:
 # the probed one; "gpu cpu" gives the A/B on a GPU). PERF_ARGS narrows the perf table (e.g. "--op mul_mat").
 set -uo pipefail
-STEPS=" ${STEPS:-conformance validation model bench auto split llama profile tune perf} "
+STEPS=" ${STEPS:-conformance validation model bench auto split llama profile tune fusions perf} "
 want() { [[ $STEPS == *" $1 "* ]]; }
 FAMILIES=${FAMILIES:-probed}
 # The variables forcing a family on both GPU APIs (word-split on purpose: `env $(family_env gpu) …`).
@@ -146,6 +149,22 @@ if want tune; then
     step "tune: EDGEHAL_VULKAN_MATVEC=$setting, decode on $(basename "${models[-1]}")"
     EDGEHAL_VULKAN_MATVEC=$setting EDGEHAL_VULKAN_PROFILE=shapes timeout 120 "$B/edgehal" bench --model "${models[-1]}" --backend vulkan \
       -p 0 -n 32 -d 128 -r 1 2>&1 | tee "$D/tune-$t.txt" | grep -E 'mul_mat_vec|attention|tg32|submit|host read' | sort -u | head -24
+  done
+fi
+
+if want fusions; then
+  for dev in "${gpus[@]}"; do
+    for u in none rms_norm_mul_mat mul_mat_add rms_norm_mul_mat,mul_mat_add; do
+      unfused=$u; [[ $u == none ]] && unfused=
+      step "fusions: $dev, EDGEHAL_UNFUSED=$unfused, decode on $(basename "${models[-1]}") at depth 128"
+      EDGEHAL_UNFUSED=$unfused timeout 120 "$B/edgehal" bench --model "${models[-1]}" --backend "$dev" -p 0 -n 32 -d 128 -r 3 2>&1 \
+        | tee "$D/fusions-${dev/:/-}-$u.txt" | grep -E 'tg32'
+    done
+    for target in 256 0; do
+      step "fusions: $dev, EDGEHAL_ATTENTION_SPLIT=$target, decode at depth 2048"
+      EDGEHAL_ATTENTION_SPLIT=$target timeout 180 "$B/edgehal" bench --model "${models[-1]}" --backend "$dev" -p 0 -n 32 -d 2048 -r 3 2>&1 \
+        | tee "$D/split-${dev/:/-}-$target.txt" | grep -E 'tg32'
+    done
   done
 fi
 

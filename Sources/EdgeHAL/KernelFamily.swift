@@ -35,6 +35,10 @@ public enum KernelFamily: String, Sendable, CaseIterable {
         self == .gpu && signature.inputs.count > 1 && signature.inputs[1].shape[1] <= 8
     }
 
+    /// The workgroups a split decode attention aims for: 256, or `EDGEHAL_ATTENTION_SPLIT` (0: never split —
+    /// for measuring what the split is worth on a device; scripts/device-run.sh's `fusions` step).
+    public static var attentionSplitTarget: Int { Int(EdgeHALEnvironment.value("EDGEHAL_ATTENTION_SPLIT") ?? "") ?? 256 }
+
     /// The `gpu` family's split of a query row's keys over workgroups (flash-decoding; Vulkan's attention_wg.comp,
     /// OpenCL's attention_wg.cl): a workgroup walks its keys `tile` at a time (its width), so a decode step — a
     /// few dozen rows, one workgroup each — leaves most of a GPU idle while a long cache streams through a few
@@ -44,7 +48,8 @@ public enum KernelFamily: String, Sendable, CaseIterable {
     /// costs about what a workgroup takes for a tile (a guess from session 3's H200 profile, 3–4 µs a dispatch
     /// in a barrier-bound decode step; not measured for this kernel), so a split must save several tiles.
     /// Returns the split count (≤ target) and the keys a chunk holds.
-    public static func attentionSplit(rows: Int, keys: Int, tile: Int, target: Int = 256, minTiles: Int = 4) -> (splits: Int, chunk: Int) {
+    public static func attentionSplit(rows: Int, keys: Int, tile: Int, target: Int = attentionSplitTarget,
+                                      minTiles: Int = 4) -> (splits: Int, chunk: Int) {
         let tiles = max(1, (keys + tile - 1) / tile)
         guard tiles >= minTiles else { return (1, tiles * tile) }
         let wanted = max(1, min(tiles, (target + max(1, rows) - 1) / max(1, rows)))

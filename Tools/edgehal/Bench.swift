@@ -107,7 +107,8 @@ struct Bench: ParsableCommand {
     func measure(_ name: String, llama: LanguageModel, registry: BackendRegistry,
                  tokens: (Int, Int) -> [Int32], cold: Bool, meters: [any EnergyMeter], gpuLayers: Int?) throws -> [Row] {
         let d = depth ?? 0
-        let context = d + p + n + 1
+        // Room for the tests, and for open()'s 8-token prompt when they are shorter (`-p 0 -n 4` did not fit).
+        let context = max(d + p + n, 8) + 1
         /// Opens the devices and evaluates an 8-token prompt (builds graphs, touches weights, compiles kernels).
         func open() throws -> (session: ModelSession, devices: [any Device], seconds: Double) {
             let start = Terminal.now()

@@ -85,6 +85,17 @@ enum CPUKernels {
             let rows = d[0].shape[1], k = d[0].shape[0], toF16 = d[0].type == .f16, n = d[1].shape[1]
             nonisolated(unsafe) let src = f32(1)
             return { setRows(src, x[2].assumingMemoryBound(to: Int32.self), n, y, k: k, rows: rows, f16: toF16) }
+        case .ropeSetRows(let p):
+            // The roped rows into scratch, then into dst: one node where the graph had two (a decode step's k).
+            let rope = Rope(p, headDim: d[1].shape[0], heads: d[1].shape[1], tokens: d[1].shape[2], tables: ropeTables)
+            let scratch = ActivationScratch(codeBytes: d[1].byteCount, metaBytes: 0)
+            let rows = d[0].shape[1], k = d[0].shape[0], toF16 = d[0].type == .f16, n = d[3].shape[0]
+            nonisolated(unsafe) let (src, positions, ids) = (f32(1), x[2].assumingMemoryBound(to: Int32.self), x[3].assumingMemoryBound(to: Int32.self))
+            return {
+                let roped = scratch.codes.assumingMemoryBound(to: Float.self)
+                rope.run(src, positions, roped, pool: pool)
+                setRows(UnsafePointer(roped), ids, n, y, k: k, rows: rows, f16: toF16)
+            }
         case .permute(let a0, let a1, let a2, let a3):
             return { permute(x[0], d[0], axes: [a0, a1, a2, a3], y) }
         case .attention(let scale):

@@ -72,6 +72,14 @@ public enum ReferenceKernels {
         case .setRows:
             // The output is the destination itself (in place): only the addressed rows change.
             setRows(x[1], ids: x[2], y)
+        case .ropeSetRows(let params):
+            // The roped rows in a buffer of their own, then into dst (in place): the unfused pair.
+            var roped = [Float](repeating: 0, count: x[1].desc.shape.count)
+            roped.withUnsafeMutableBytes { r in
+                rope(x[1], positions: x[2], params, OutputTensor(base: r.baseAddress!, desc: x[1].desc))
+                let rows = TensorDesc(.f32, Shape(x[1].desc.shape[0], x[1].desc.shape.rows))
+                setRows(InputTensor(base: UnsafeRawPointer(r.baseAddress!), desc: rows), ids: x[3], y)
+            }
         case .attention(let scale):
             attention(q: x[0], k: x[1], v: x[2], mask: x.count > 3 ? x[3] : nil, scale: scale, y)
         }

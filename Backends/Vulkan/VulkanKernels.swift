@@ -34,6 +34,8 @@ enum VulkanKernels {
         case .getRows: return weightTypes.contains(ins[0].type)
         case .add, .mul, .swiglu, .geglu, .scale, .silu, .gelu, .rmsNorm, .rmsNormMul, .softmax: return true
         case .rope: return ins[0].shape[0] % 2 == 0
+        // The GPU family writes a decode step's roped k straight into the cache (one barrier stage fewer).
+        case .ropeSetRows: return family == .gpu && ins[1].shape[0] % 2 == 0 && (ins[0].type == .f32 || f16Storage)
         case .convert(let to): return to == .f32 || f16Storage
         case .permute: return ins[0].type == .f32 || f16Storage
         case .setRows: return ins[0].type == .f32 || f16Storage
@@ -78,6 +80,12 @@ enum VulkanKernels {
                                   words: [u(x[0]), u(x[1]), u(x[2]), u(x[3]), u(p.nDims), p.mode == .neox ? 1 : 0,
                                           p.freqScale.bitPattern, log2Base.bitPattern],
                                   groups: (strided(items), 1, 1))
+        case .ropeSetRows(let p):
+            let x = ins[1].shape
+            return VulkanDispatch(kernel: ins[0].type == .f16 ? "rope_set_rows_f16" : "rope_set_rows_f32",
+                                  words: [u(x[0]), u(x[1]), u(x[2]), u(x[3]), u(p.nDims), p.mode == .neox ? 1 : 0,
+                                          p.freqScale.bitPattern, GPUOpArguments.ropeLog2BaseOverDims(p).bitPattern, u(ins[0].shape[1])],
+                                  groups: (strided(x[0] / 2 * x.rows), 1, 1))
         case .setRows:
             let (k, rows, count) = (ins[0].shape[0], ins[0].shape[1], ins[1].shape[1])
             return VulkanDispatch(kernel: ins[0].type == .f16 ? "set_rows_f16" : "set_rows_f32", words: [u(k), u(rows), u(count)],

@@ -5,6 +5,7 @@
 /// - `silu(g) · u` (either operand order) → `swiglu(g, u)`; `gelu(g) · u` → `geglu(g, u)`
 /// - `mul_mat(permute(v, 1,0,2,3), softmax(mul_mat(k, q), mask))` → `attention(q, k, v, mask)`
 /// - `mul_mat(a, b) + r` (either operand order, r of the product's shape) → `mul_mat_add(a, b, r)`
+/// - `set_rows(dst, rope(x, positions), ids)` (the rope's output reshaped) → `rope_set_rows(dst, x, positions, ids)`
 /// - `rms_norm_mul(x, w)` read only by mul_mats, as their activations (a layer's q, k, v or gate and up) →
 ///   each of them `rms_norm_mul_mat(a, x, w)`, the norm gone (``foldNorms``)
 public enum Fusion {
@@ -58,6 +59,10 @@ public enum Fusion {
                     default: break
                     }
                 }
+            case .setRows:
+                // Through reshapes (every view is one: the same bytes in the same order), a decode step's k.
+                guard let p = privateProducer(graph.storage(of: node.inputs[1])), case .rope(let params) = nodes[p].op else { break }
+                candidate = (.ropeSetRows(params), [node.inputs[0]] + nodes[p].inputs + [node.inputs[2]], [p])
             case .mulMat:
                 guard let pv = privateProducer(node.inputs[0]), case .permute(1, 0, 2, 3) = nodes[pv].op,
                       let ps = privateProducer(node.inputs[1]), case .softmax(let scale) = nodes[ps].op,

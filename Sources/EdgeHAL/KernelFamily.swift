@@ -35,6 +35,9 @@ public enum KernelFamily: String, Sendable, CaseIterable {
         self == .gpu && signature.inputs.count > 1 && signature.inputs[1].shape[1] <= 8
     }
 
+    /// The most parts a row's keys split into: the merge kernels keep one weight a part in a 256-float array.
+    public static let maxAttentionSplits = 256
+
     /// The workgroups a split decode attention aims for: 256, or `EDGEHAL_ATTENTION_SPLIT` (0: never split —
     /// for measuring what the split is worth on a device; scripts/device-run.sh's `fusions` step).
     public static var attentionSplitTarget: Int { Int(EdgeHALEnvironment.value("EDGEHAL_ATTENTION_SPLIT") ?? "") ?? 256 }
@@ -52,7 +55,7 @@ public enum KernelFamily: String, Sendable, CaseIterable {
                                       minTiles: Int = 4) -> (splits: Int, chunk: Int) {
         let tiles = max(1, (keys + tile - 1) / tile)
         guard tiles >= minTiles else { return (1, tiles * tile) }
-        let wanted = max(1, min(tiles, (target + max(1, rows) - 1) / max(1, rows)))
+        let wanted = max(1, min(tiles, (target + max(1, rows) - 1) / max(1, rows), maxAttentionSplits))
         let chunk = (tiles + wanted - 1) / wanted * tile
         return (max(1, (keys + chunk - 1) / chunk), chunk)
     }

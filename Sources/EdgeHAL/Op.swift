@@ -44,6 +44,8 @@ public struct RopeParams: Hashable, Sendable {
 /// - `rmsNormMulMat`: a as `mulMat`, x F32 [K, N, B2, B3], w F32 [K] → mul_mat(a, rms_norm(x)·w), the normed
 ///   activations rounded to f32 before the product (a layer's norm folded into the mat-vecs that read it: each
 ///   computes its columns' Σ x² from the activations it loads anyway, so the norm's dispatch and barrier go).
+/// - `ropeSetRows`: dst, x, positions, ids → `setRows(dst, rope(x, positions) as [ne0, rows], ids)`: a decode step's
+///   roped keys written straight into the cache (one dispatch, and one barrier stage fewer, on a GPU).
 /// - `attention`: q [D, T, H], k [D, KV, Hkv], v [D, KV, Hkv], optional mask F32 [KV, ≥T]
 ///   → F32 [D, T, H] = softmax(q·kᵀ·scale + mask)·v with head h reading kv head h / (H / Hkv).
 public enum Op: Hashable, Sendable {
@@ -67,6 +69,7 @@ public enum Op: Hashable, Sendable {
     case attention(scale: Float)
     case mulMatAdd
     case rmsNormMulMat(eps: Float)
+    case ropeSetRows(RopeParams)
 
     /// Stable short name used in reports, the conformance table and `--op` filters.
     public var name: String {
@@ -90,18 +93,21 @@ public enum Op: Hashable, Sendable {
         case .attention: return "attention"
         case .mulMatAdd: return "mul_mat_add"
         case .rmsNormMulMat: return "rms_norm_mul_mat"
+        case .ropeSetRows: return "rope_set_rows"
         }
     }
 
     /// The input whose memory the output reuses (the op updates it in place), if any.
     public var inPlaceInput: Int? {
-        if case .setRows = self { return 0 }
-        return nil
+        switch self {
+        case .setRows, .ropeSetRows: return 0
+        default: return nil
+        }
     }
 
     public var isFused: Bool {
         switch self {
-        case .rmsNormMul, .swiglu, .geglu, .attention, .mulMatAdd, .rmsNormMulMat: return true
+        case .rmsNormMul, .swiglu, .geglu, .attention, .mulMatAdd, .rmsNormMulMat, .ropeSetRows: return true
         default: return false
         }
     }

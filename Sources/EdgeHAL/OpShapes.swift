@@ -12,6 +12,7 @@ extension Op {
         case .scale, .rmsNorm, .silu, .gelu, .convert, .permute: return (1, 0)
         case .softmax: return (1, 1)
         case .attention: return (3, 1)
+        case .ropeSetRows: return (4, 0)
         }
     }
 
@@ -97,6 +98,10 @@ extension Op {
             }
             guard ids.type == .i32, ids.shape.rows == 1, ids.shape[0] == src.shape[1] else { throw fail("ids must be i32 [N]") }
             return a
+        case .ropeSetRows(let p):
+            let (x, ids) = (inputs[1], inputs[3])
+            _ = try Op.rope(p).outputDesc(for: [x, inputs[2]])
+            return try Op.setRows.outputDesc(for: [a, TensorDesc(.f32, Shape(x.shape[0], x.shape.rows)), ids])
         case .convert(let to):
             guard [DType.f32, .f16].contains(a.type), [DType.f32, .f16].contains(to) else {
                 throw fail("convert is between f32 and f16")

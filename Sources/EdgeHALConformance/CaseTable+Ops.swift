@@ -164,7 +164,7 @@ extension CaseTable {
         ]
         return variants.map { p, hd, maxPos, heads, tokens in
             ropeCase(p, hd, maxPos, heads, tokens)
-        } + [ropeSharedTables]
+        } + [ropeSharedTables] + ropedCacheWrites
     }
 
     static func ropeCase(_ p: RopeParams, _ hd: Int, _ maxPos: Int, _ heads: Int, _ tokens: Int) -> ConformanceCase {
@@ -181,6 +181,36 @@ extension CaseTable {
     /// Three ropes in one graph, summed: two position sets under one base, and the first set under a
     /// second base. A backend that computes the angle table once and shares it between nodes (the CPU
     /// backend) must key it by parameters and positions: a table kept for the wrong ones fails here.
+    /// A decode step's k, roped and written into the cache — `set_rows(cache, rope(x) reshaped, ids)` — which the
+    /// core fuses into rope_set_rows for devices that write the roped rows directly (the Vulkan GPU family). Graph
+    /// cases: a device without the fused op runs rope and set_rows. f32 and f16 caches, both modes, a partial
+    /// rotation, Gemma 3's head of 256, three tokens at once, and ids outside the cache (−1, 20) that write nothing.
+    static var ropedCacheWrites: [ConformanceCase] {
+        let variants: [(RopeParams, hd: Int, heads: Int, tokens: Int, DType)] = [
+            (RopeParams(mode: .normal, nDims: 64, freqBase: 10000), 64, 3, 1, .f32),
+            (RopeParams(mode: .neox, nDims: 32, freqBase: 10000), 64, 2, 1, .f16),
+            (RopeParams(mode: .neox, nDims: 256, freqBase: 1e6), 256, 1, 1, .f32),
+            (RopeParams(mode: .normal, nDims: 24, freqBase: 1e6, freqScale: 0.125), 40, 2, 3, .f16),
+        ]
+        return variants.map { p, hd, heads, tokens, type in
+            ConformanceCase(op: "rope_set_rows", type: type.rawValue,
+                            shape: "\(p.mode.rawValue) d=\(hd) rot=\(p.nDims) h=\(heads) t=\(tokens) into rows=20",
+                            threshold: Tolerance.rope, check: .graph, flops: Double(hd * heads * tokens * 6), weightBytes: 0) { rng in
+                var c = OpCaseBuilder()
+                let cache = try c.builder.state("cache", type, Shape(hd, 20))
+                c.data[cache] = type == .f16 ? Quant.quantize(.f16, rng.normal(count: hd * 20)) : TestData.bytes(of: rng.normal(count: hd * 20))
+                let x = c.floats("x", Shape(hd, heads, tokens), rng.normal(count: hd * heads * tokens, scale: 3))
+                let positions = c.ints("pos", (0..<tokens).map { _ in Int32(rng.int(below: 4096)) })
+                let rows = heads * tokens
+                // Rows 1 and 2 (when there are that many) go to ids just outside the cache: nothing is written.
+                let ids: [Int32] = (0..<rows).map { (r: Int) -> Int32 in r == 1 ? -1 : r == 2 ? 20 : Int32((7 * r + 3) % 20) }
+                let idTensor = c.ints("ids", ids)
+                let roped = try c.builder.reshape(try c.builder.rope(x, positions: positions, p), Shape(hd, rows))
+                return c.finish(try c.builder.setRows(cache, roped, ids: idTensor))
+            }
+        }
+    }
+
     static var ropeSharedTables: ConformanceCase {
         let (hd, heads, tokens) = (128, 2, 70)
         return ConformanceCase(op: "rope", type: "f32", shape: "neox d=\(hd) h=\(heads) t=\(tokens) ×3 in one graph: two position sets, two bases",

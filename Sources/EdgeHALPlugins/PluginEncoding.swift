@@ -13,8 +13,8 @@ enum PluginEncoding {
         case .scale(let s): e.code = UInt32(EH_OP_SCALE); e.f.0 = s
         case .rmsNorm(let eps): e.code = UInt32(EH_OP_RMS_NORM); e.f.0 = eps
         case .softmax(let s): e.code = UInt32(EH_OP_SOFTMAX); e.f.0 = s
-        case .rope(let p):
-            e.code = UInt32(EH_OP_ROPE)
+        case .rope(let p), .ropeSetRows(let p):
+            if case .rope = op { e.code = UInt32(EH_OP_ROPE) } else { e.code = UInt32(EH_OP_ROPE_SET_ROWS) }
             (e.f.0, e.f.1) = (p.freqBase, p.freqScale)
             (e.i.0, e.i.1) = (p.mode == .neox ? 1 : 0, Int32(p.nDims))
         case .silu: e.code = UInt32(EH_OP_SILU)

@@ -83,6 +83,8 @@ struct GPUHostTests {
             }
         }
         #expect(KernelFamily.attentionSplit(rows: 32, keys: 4096, tile: 128) == (8, 512))
+        // A larger target (EDGEHAL_ATTENTION_SPLIT) never passes the merge kernels' 256 parts.
+        #expect(KernelFamily.attentionSplit(rows: 1, keys: 1 << 20, tile: 128, target: 100_000).splits <= 256)
         #expect(KernelFamily.attentionSplit(rows: 32, keys: 193, tile: 128) == (1, 256))   // a 1B model's decode at depth 128
         #expect(KernelFamily.attentionSplit(rows: 8, keys: 600, tile: 128) == (5, 128))
     }

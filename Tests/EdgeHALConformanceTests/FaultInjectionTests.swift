@@ -263,19 +263,21 @@ final class FaultyDevice: Device {
 }
 
 struct FaultInjectionTests {
+    /// The graph cases of fused ops fail with the plain ops they are built of (rms_norm_mul_mat: rms_norm, mul
+    /// and mul_mat; rope_set_rows: rope and set_rows).
     static let expected: [FaultyDevice.Fault: (named: String, allowed: Set<String>)] = [
-        .swappedNibbles: ("mul_mat", ["mul_mat", "get_rows", "transformer_block"]),
+        .swappedNibbles: ("mul_mat", ["mul_mat", "get_rows", "transformer_block", "rms_norm_mul_mat"]),
         .maskOffByOne: ("attention", ["softmax", "attention", "transformer_block"]),
-        .ropeWrongPairs: ("rope", ["rope", "transformer_block"]),
-        .floatTailDropped: ("mul_mat", ["mul_mat"]),
-        .oddLastBlockDropped: ("mul_mat", ["mul_mat"]),
-        .broadcastIgnoresDim3: ("add", ["add", "mul", "mul_mat"]),
-        .epsilonOutsideRoot: ("rms_norm", ["rms_norm", "rms_norm_mul"]),
+        .ropeWrongPairs: ("rope", ["rope", "rope_set_rows", "transformer_block"]),
+        .floatTailDropped: ("mul_mat", ["mul_mat", "rms_norm_mul_mat"]),
+        .oddLastBlockDropped: ("mul_mat", ["mul_mat", "rms_norm_mul_mat"]),
+        .broadcastIgnoresDim3: ("add", ["add", "mul", "mul_mat", "rms_norm_mul_mat"]),
+        .epsilonOutsideRoot: ("rms_norm", ["rms_norm", "rms_norm_mul", "rms_norm_mul_mat"]),
         .softmaxWithoutMax: ("softmax", ["softmax"]),
-        .activationGain: ("mul_mat", ["mul_mat", "mul_mat_group", "transformer_block"]),
+        .activationGain: ("mul_mat", ["mul_mat", "mul_mat_group", "transformer_block", "rms_norm_mul_mat"]),
         .parallelRemainderDropped: ("scale", ["add", "mul", "scale", "silu", "gelu", "swiglu", "geglu"]),
-        .subnormalScalesFlushed: ("mul_mat", ["mul_mat", "mul_mat_group", "transformer_block"]),
-        .f16TiesAwayFromZero: ("convert", ["convert", "set_rows", "attention"]),
+        .subnormalScalesFlushed: ("mul_mat", ["mul_mat", "mul_mat_group", "transformer_block", "rms_norm_mul_mat"]),
+        .f16TiesAwayFromZero: ("convert", ["convert", "set_rows", "rope_set_rows", "attention"]),
         .maskedRowNaN: ("softmax", ["softmax", "attention"]),
     ]
 

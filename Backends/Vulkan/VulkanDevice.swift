@@ -17,6 +17,10 @@ public final class VulkanDevice: Device, @unchecked Sendable {
     let matVec: VulkanMatMulKernels.MatVecTuning
     /// The shape of kernels this device runs (``KernelFamily``).
     public let family: KernelFamily
+    /// A program puts barriers only between dependent dispatches (``VulkanHazards``), so independent ones run
+    /// together and must not write what the others read: arena bytes stay held 2 steps past their last read
+    /// (a stage holds two or three independent dispatches, e.g. a layer's rope q, rope k and v's cache write).
+    public var arenaHold: Int { 2 }
 
     init(index: Int, validation: Bool, profile: Bool, backend: VulkanBackend) throws {
         context = try VulkanContext(deviceIndex: index, validation: validation, forceStaging: backend.staging)

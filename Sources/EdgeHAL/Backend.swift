@@ -106,10 +106,16 @@ public protocol Device: AnyObject, Sendable {
     func makeWeightBuffer(_ data: HostData) throws -> any DeviceBuffer
     /// What the device measured about its kernels, when it profiles (nil otherwise).
     var profile: DeviceProfile? { get }
+    /// Steps an intermediate's arena bytes stay held after its last read (``BufferPlan``'s hold): 0 (the default)
+    /// for a device that runs a partition's nodes one after another; one that runs independent nodes together
+    /// (Vulkan, between barriers) asks for more, so the next nodes' outputs never land on what an earlier one may
+    /// still be reading — a write-after-read that would cost a barrier between independent nodes.
+    var arenaHold: Int { get }
 }
 
 extension Device {
     public var profile: DeviceProfile? { nil }
+    public var arenaHold: Int { 0 }
 
     public func makeWeightBuffer(_ data: HostData) throws -> any DeviceBuffer {
         let buffer = try makeBuffer(byteCount: data.bytes.count)

@@ -23,7 +23,8 @@ public struct BufferPlan: Sendable {
     /// backend that runs independent dispatches together (Vulkan's barriers only between dependent ones)
     /// must otherwise wait for that read to finish before the write — a barrier between two ops that do not
     /// depend on each other. Measured on SmolLM2's decode graph under the Vulkan GPU family: with no hold,
-    /// rope k's output took q's bytes as rope q read them, one barrier more in every layer.
+    /// rope k's output took q's bytes as rope q read them, one barrier more in every layer. Devices that run
+    /// nodes one by one keep 0 (``Device/arenaHold``): for them a hold only grows the arena.
     public init(_ requests: [Request], alignment: Int = 256, hold: Int = 0) {
         func aligned(_ n: Int) -> Int { (n + alignment - 1) / alignment * alignment }
         var placed: [(offset: Int, end: Int, first: Int, last: Int)] = []

@@ -115,8 +115,8 @@ public final class Executable {
         try compile(partitions, placement, lifetimes.transfers, grouped: options.group)
     }
 
-    /// 7. Bind: one arena per device, planned by liveness (``BufferPlan``, bytes held 2 steps past their last
-    /// read); weights and states in
+    /// 7. Bind: one arena per device, planned by liveness (``BufferPlan``, bytes held ``Device/arenaHold`` steps
+    /// past their last read); weights and states in
     /// resident memory shared with other executables.
     private func bind(_ lifetimes: ExecutionPasses.Lifetimes) throws {
         for (d, device) in devices.enumerated() {
@@ -125,9 +125,8 @@ public final class Executable {
                 BufferPlan.Request(byteCount: graph.tensors[$0.storage].desc.byteCount, firstStep: lifetimes.first[$0]!,
                                    lastStep: lifetimes.last[$0]!)
             }
-            // Bytes stay held 2 steps past their last read: a GPU stage holds two or three independent
-            // dispatches, which must not write what the others read (BufferPlan's hold).
-            let plan = BufferPlan(requests, hold: 2)
+            // Bytes stay held past their last read where the device runs independent nodes together (BufferPlan's hold).
+            let plan = BufferPlan(requests, hold: device.arenaHold)
             report.peakBytes += plan.peakBytes
             report.unsharedBytes += plan.unsharedBytes
             guard plan.peakBytes > 0 else { continue }

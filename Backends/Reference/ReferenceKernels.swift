@@ -30,10 +30,14 @@ public enum ReferenceKernels {
                            outputDesc: TensorDesc, roundingActivations: Bool = false, kQuantBlock: Int = 32) {
         let x = inputs.map { InputTensor(base: $0.0, desc: $0.1) }
         let y = OutputTensor(base: output, desc: outputDesc)
+        // The product of the weights with `b`, its activations rounded to 8-bit blocks as asked.
+        func product(_ b: InputTensor) {
+            let block = x[0].desc.type.blockSize == 256 ? kQuantBlock : 32
+            mulMat(x[0], b, y, roundActivationsTo: roundingActivations && x[0].desc.type.isQuantized ? block : nil)
+        }
         switch op {
         case .mulMat, .mulMatAdd:
-            let block = x[0].desc.type.blockSize == 256 ? kQuantBlock : 32
-            mulMat(x[0], x[1], y, roundActivationsTo: roundingActivations && x[0].desc.type.isQuantized ? block : nil)
+            product(x[1])
             // The product, already rounded to f32, plus r: the same Float addition as the unfused add.
             if case .mulMatAdd = op {
                 for i in 0..<y.desc.shape.count { y.setF32(i, y.base.loadUnaligned(fromByteOffset: 4 * i, as: Float.self) + x[2].f32(i)) }
@@ -43,9 +47,7 @@ public enum ReferenceKernels {
             var normed = [Float](repeating: 0, count: x[1].desc.shape.count)
             normed.withUnsafeMutableBytes { n in
                 rmsNorm(x[1], weight: x[2], eps: eps, OutputTensor(base: n.baseAddress!, desc: x[1].desc))
-                let block = x[0].desc.type.blockSize == 256 ? kQuantBlock : 32
-                mulMat(x[0], InputTensor(base: UnsafeRawPointer(n.baseAddress!), desc: x[1].desc), y,
-                       roundActivationsTo: roundingActivations && x[0].desc.type.isQuantized ? block : nil)
+                product(InputTensor(base: UnsafeRawPointer(n.baseAddress!), desc: x[1].desc))
             }
         case .getRows: getRows(x[0], x[1], y)
         case .add: binary(x[0], x[1], y, +)

@@ -72,19 +72,15 @@ enum VulkanKernels {
             return VulkanDispatch(kernel: family == .gpu ? "rms_norm_wg" : "rms_norm", constants: family == .gpu ? [256] : [],
                                   words: [u(ins[0].shape[0]), u(rows), ins.count > 1 ? 1 : 0, eps.bitPattern],
                                   groups: (UInt32(min(rows, 65535)), 1, 1))
-        case .rope(let p):
-            let x = ins[0].shape
-            let log2Base = GPUOpArguments.ropeLog2BaseOverDims(p)
-            let items = x[0] / 2 * x.rows
-            return VulkanDispatch(kernel: "rope",
+        case .rope(let p), .ropeSetRows(let p):
+            // rope_set_rows takes rope's words with x as input 1, then the cache's row count.
+            var cache: TensorDesc? = nil
+            if case .ropeSetRows = node.op { cache = ins[0] }
+            let x = ins[cache == nil ? 0 : 1].shape
+            let kernel = cache.map { $0.type == .f16 ? "rope_set_rows_f16" : "rope_set_rows_f32" } ?? "rope"
+            return VulkanDispatch(kernel: kernel,
                                   words: [u(x[0]), u(x[1]), u(x[2]), u(x[3]), u(p.nDims), p.mode == .neox ? 1 : 0,
-                                          p.freqScale.bitPattern, log2Base.bitPattern],
-                                  groups: (strided(items), 1, 1))
-        case .ropeSetRows(let p):
-            let x = ins[1].shape
-            return VulkanDispatch(kernel: ins[0].type == .f16 ? "rope_set_rows_f16" : "rope_set_rows_f32",
-                                  words: [u(x[0]), u(x[1]), u(x[2]), u(x[3]), u(p.nDims), p.mode == .neox ? 1 : 0,
-                                          p.freqScale.bitPattern, GPUOpArguments.ropeLog2BaseOverDims(p).bitPattern, u(ins[0].shape[1])],
+                                          p.freqScale.bitPattern, GPUOpArguments.ropeLog2BaseOverDims(p).bitPattern] + (cache.map { [u($0.shape[1])] } ?? []),
                                   groups: (strided(x[0] / 2 * x.rows), 1, 1))
         case .setRows:
             let (k, rows, count) = (ins[0].shape[0], ins[0].shape[1], ins[1].shape[1])

@@ -29,7 +29,7 @@ public enum VulkanMatMulKernels {
             // scales the activations as they are loaded: the residual word and the NORM constant say which.
             var norm: Float? = nil
             if case .rmsNormMulMat(let eps) = op { norm = eps }
-            return matVec(a, b, words: words + [ins.count > 2 && norm == nil ? 1 : 0, (norm ?? 0).bitPattern], norm: norm != nil,
+            return matVec(a, b, words: words + [op == .mulMatAdd ? 1 : 0, (norm ?? 0).bitPattern], norm: norm != nil,
                           batches: batches, tuning: tuning)
         }
         // The lavapipe family's kernel; also a GPU's for a matrix larger than one storage binding reaches

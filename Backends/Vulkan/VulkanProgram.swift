@@ -31,14 +31,14 @@ final class VulkanProgram: Program, @unchecked Sendable {
 
         // Each node's dispatches as nodes of their own: a two-pass node's kernel writes its own scratch range
         // and its merge reads it, so the hazard tracker orders them like any tensors.
-        let ranges = plans.map { ($0.scratchBytes + 255) & ~255 }
-        scratch = ranges.reduce(0, +) > 0 ? try device.makeBuffer(byteCount: ranges.reduce(0, +)) : nil
+        let ranges = plans.map { ($0.scratchBytes + 255) & ~255 }, scratchBytes = ranges.reduce(0, +)
+        scratch = scratchBytes > 0 ? try device.makeBuffer(byteCount: scratchBytes) : nil
         var steps: [[(node: PartitionNode, plan: VulkanDispatch)]] = []
         var nextScratch = 0
-        for (node, plan) in zip(partition.nodes, plans) {
+        for (node, (plan, range)) in zip(partition.nodes, zip(plans, ranges)) {
             guard let scratch, plan.scratchBytes > 0, let merge = plan.merge.first else { steps.append([(node, plan)]); continue }
             let part = BufferSlice(buffer: scratch, offset: nextScratch, desc: TensorDesc(.f32, Shape(plan.scratchBytes / 4)))
-            nextScratch += (plan.scratchBytes + 255) & ~255
+            nextScratch += range
             steps.append([(PartitionNode(op: node.op, inputs: node.inputs, output: part), plan),
                           (PartitionNode(op: node.op, inputs: [part], output: node.output), merge)])
         }

@@ -60,6 +60,29 @@ enum CPUKernels {
             return { Elementwise.map(in0, out, count, pool: pool, VectorMath.silu) }
         case .gelu:
             return { Elementwise.map(in0, out, count, pool: pool, VectorMath.gelu) }
+        case .mulMatGLU(let p):
+            // The norm (if folded in) into scratch, the two products, then the glu over them in place: what the
+            // unfused ops compute. Never fused for the CPU (CPUDevice.supports); it runs here for a caller that builds it.
+            let gate = MatMulKernel(weights: d[0], activations: d[1], output: outputDesc, threads: pool.threads, kernels: kernels)
+            let up = MatMulKernel(weights: d[d.count - 1], activations: d[1], output: outputDesc, threads: pool.threads, kernels: kernels)
+            let scratch = ActivationScratch(codeBytes: d[1].byteCount + outputDesc.byteCount, metaBytes: 0)
+            nonisolated(unsafe) let (xs, w, upWeights) = (f32(1), p.normEps == nil ? f32(1) : f32(2), x[x.count - 1])
+            return {
+                let normed = scratch.codes.assumingMemoryBound(to: Float.self)
+                let products = scratch.codes.advanced(by: d[1].byteCount).assumingMemoryBound(to: Float.self)
+                var b = UnsafeRawPointer(xs)
+                if let eps = p.normEps {
+                    Norms.rmsNorm(xs, weight: w, normed, rowLength: d[1].shape[0], rows: d[1].shape.rows, eps: eps, pool: pool)
+                    b = UnsafeRawPointer(normed)
+                }
+                gate.run(a: x[0], b: b, out: y, pool: pool)
+                up.run(a: upWeights, b: b, out: UnsafeMutableRawPointer(products), pool: pool)
+                if p.activation == .silu {
+                    Elementwise.swiglu(UnsafePointer(out), UnsafePointer(products), out, count, pool: pool)
+                } else {
+                    Elementwise.geglu(UnsafePointer(out), UnsafePointer(products), out, count, pool: pool)
+                }
+            }
         case .swiglu:
             nonisolated(unsafe) let in1 = f32(1)
             return { Elementwise.swiglu(in0, in1, out, count, pool: pool) }

@@ -17,7 +17,7 @@ enum OpenCLGPUKernels {
             return g
         }
         switch node.op {
-        case .mulMat, .mulMatAdd, .rmsNormMulMat:
+        case .mulMat, .mulMatAdd, .rmsNormMulMat, .mulMatGLU:
             let (a, b) = (ins[0], ins[1])
             let (k, m, n) = (a.shape[0], a.shape[1], b.shape[1])
             guard n <= 8 else { return nil }
@@ -25,16 +25,22 @@ enum OpenCLGPUKernels {
             let wg = group(128), lanes = min(KernelFamily.matVecLanes(k: k), wg)
             let rowGroups = (m + wg / lanes - 1) / (wg / lanes)
             // residual: 1 for mul_mat_add, whose r (input 2, bound as input 0 for a plain mul_mat) is added; for
-            // rms_norm_mul_mat input 2 is the norm weight (-DNORM=1) and eps the last scalar.
-            var eps: Float? = nil
-            if case .rmsNormMulMat(let e) = node.op { eps = e }
+            // rms_norm_mul_mat input 2 is the norm weight (-DNORM=1) and eps the last scalar. mul_mat_glu (-DGLU=1)
+            // takes its up matrix as input 2, or 3 after the norm's w, and its activation in the residual scalar.
+            var eps: Float? = nil, glu: MatGLU? = nil
+            switch node.op {
+            case .rmsNormMulMat(let e): eps = e
+            case .mulMatGLU(let p): (eps, glu) = (p.normEps, p)
+            default: break
+            }
+            let residual = glu.map { $0.activation == .silu ? 0 : 1 } ?? (node.op == .mulMatAdd ? 1 : 0)
             let scalars = [k, m, n, b.shape[2], b.shape[3], b.shape[2] / a.shape[2], b.shape[3] / a.shape[3], a.shape[2], a.rowBytes,
-                           node.op == .mulMatAdd ? 1 : 0].map(u) + [.f(eps ?? 0)]
+                           residual].map(u) + [.f(eps ?? 0)]
             return OpenCLDispatch(files: ["parts", "mul_mat_vec"],
                                   options: "\(OpenCLComputeKernels.typeOption(a.type)) -DCOLS=\(max(1, n)) -DLANES=\(lanes) -DWG=\(wg)"
-                                      + (eps != nil ? " -DNORM=1" : ""),
+                                      + (eps != nil ? " -DNORM=1" : "") + (glu != nil ? " -DGLU=1" : ""),
                                   kernel: "mul_mat_vec", scalars: scalars,
-                                  global: [rowGroups * wg, b.shape[2] * b.shape[3]], local: [wg, 1], inputs: 3)
+                                  global: [rowGroups * wg, b.shape[2] * b.shape[3]], local: [wg, 1], inputs: glu != nil ? 4 : 3)
         case .attention(let scale):
             let (q, k) = (ins[0].shape, ins[1].shape)
             let wg = group(128)

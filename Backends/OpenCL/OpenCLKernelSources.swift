@@ -968,6 +968,10 @@ __kernel void mul_mat(__global const uchar *a, uint a_off, __global const uchar 
 // activations are multiplied by w as they are loaded and their squares summed beside the dot product (a row's
 // lanes load every value of x once, so the same reduction gives Σ x²), and the sum is scaled by
 // 1/sqrt(Σ x²/K + eps) as it is written — the norm without a kernel (and a pass over x) of its own.
+// -DGLU=1 (mul_mat_glu): a is the gate matrix and `up` (the last input: r's place, or the argument after r with
+// NORM) a second one of a's type and shape; the output is act(a·x̂)·(up·x̂), act silu (residual 0) or gelu (1).
+// Each work-item dequantizes both matrices' parts against the activations it loads once, so a layer's gate, up
+// and glu are one kernel.
 //
 // A row is LANES consecutive work-items splitting K in parts of 8 values (parts.cl): lane l takes parts
 // l, l + LANES, … so the 4 items of a 32-value block read neighbouring code words and a warp's loads cover
@@ -982,15 +986,28 @@ __kernel void mul_mat(__global const uchar *a, uint a_off, __global const uchar 
 
 inline float hsum4(float4 v) { return (v.x + v.y) + (v.z + v.w); }
 
-#if NORM
-#define SLOTS (2 * COLS)   // each column's dot product, then its Σ x²
+#ifndef NORM
+#define NORM 0
+#endif
+#ifndef GLU
+#define GLU 0
+#endif
+// Local sums a work-item keeps: each column's dot product, then with NORM its Σ x², then with GLU its up product.
+#define UP_AT (COLS * (1 + NORM))
+#define SLOTS (COLS * (1 + NORM + GLU))
+#if GLU
+#define UP_INPUT , __global const uchar *up, uint up_off
+// silu(g)·u and geglu's gelu(g)·u, written as elementwise.cl's binary kernel writes them.
+inline float glu(float g, float u, uint gelu) {
+    return gelu ? g / (1.0f + exp(-1.5957691216057308f * (g + 0.044715f * g * g * g))) * u : g / (1.0f + exp(-g)) * u;
+}
 #else
-#define SLOTS COLS
+#define UP_INPUT
 #endif
 
 __kernel __attribute__((reqd_work_group_size(WG, 1, 1)))
 void mul_mat_vec(__global const uchar *a, uint a_off, __global const uchar *b, uint b_off,
-                 __global const uchar *r, uint r_off, __global uchar *out, uint out_off,
+                 __global const uchar *r, uint r_off UP_INPUT, __global uchar *out, uint out_off,
                  uint K, uint M, uint N, uint B2, uint B3, uint r2, uint r3, uint A2, uint a_row_bytes, uint residual, float eps) {
     __local float partial[WG * SLOTS];
     const uint lid = get_local_id(0), lane = lid % LANES;
@@ -999,8 +1016,16 @@ void mul_mat_vec(__global const uchar *a, uint a_off, __global const uchar *b, u
     const size_t a_mat = (size_t)((i3 / r3) * A2 + i2 / r2) * M;
     // A row past the end reads the last row (never written): every item reaches the barriers.
     __global const uchar *arow = a + a_off + (a_mat + min(row, M - 1)) * a_row_bytes;
+#if GLU && NORM
+    __global const uchar *uprow = up + up_off + (a_mat + min(row, M - 1)) * a_row_bytes;
+#elif GLU
+    __global const uchar *uprow = r + r_off + (a_mat + min(row, M - 1)) * a_row_bytes;
+#endif
     __global const float *bcol[COLS];
     float4 acc[COLS];
+#if GLU
+    float4 upacc[COLS];
+#endif
 #if NORM
     __global const float *w = (__global const float *)(r + r_off);
     float4 squares[COLS];
@@ -1012,12 +1037,19 @@ void mul_mat_vec(__global const uchar *a, uint a_off, __global const uchar *b, u
 #if NORM
         squares[c] = 0.0f;
 #endif
+#if GLU
+        upacc[c] = 0.0f;
+#endif
     }
 
     const uint parts = K / 32 * 4;
     for (uint u = lane; u < parts; u += LANES) {
         float4 lo, hi;
         dequant_part(arow, u, &lo, &hi);
+#if GLU
+        float4 ulo, uhi;
+        dequant_part(uprow, u, &ulo, &uhi);
+#endif
         const uint k = 32 * (u >> 2) + 4 * (u & 3);   // lo is values k … k + 3, hi k + 16 … k + 19
 #if NORM
         const float4 wlo = vload4(0, w + k), whi = vload4(0, w + k + 16);
@@ -1031,20 +1063,29 @@ void mul_mat_vec(__global const uchar *a, uint a_off, __global const uchar *b, u
             bhi *= whi;
 #endif
             acc[c] += lo * blo + hi * bhi;
+#if GLU
+            upacc[c] += ulo * blo + uhi * bhi;
+#endif
         }
     }
 #ifdef FLOAT_WEIGHTS
     // The last K % 32 values, spread over the lanes.
     for (uint k = K / 32 * 32 + lane; k < K; k += LANES) {
         const float wk = value_at(arow, k);
+#if GLU
+        const float uk = value_at(uprow, k);
+#endif
 #pragma unroll
         for (uint c = 0; c < COLS; c++) {
-            const float x = bcol[c][k];
 #if NORM
-            squares[c].s0 += x * x;
-            acc[c].s0 += wk * (x * w[k]);
+            const float x = bcol[c][k] * w[k];
+            squares[c].s0 += bcol[c][k] * bcol[c][k];
 #else
+            const float x = bcol[c][k];
+#endif
             acc[c].s0 += wk * x;
+#if GLU
+            upacc[c].s0 += uk * x;
 #endif
         }
     }
@@ -1054,6 +1095,9 @@ void mul_mat_vec(__global const uchar *a, uint a_off, __global const uchar *b, u
         partial[lid * SLOTS + c] = hsum4(acc[c]);
 #if NORM
         partial[lid * SLOTS + COLS + c] = hsum4(squares[c]);
+#endif
+#if GLU
+        partial[lid * SLOTS + UP_AT + c] = hsum4(upacc[c]);
 #endif
     }
     for (uint half_ = LANES / 2; half_ > 0; half_ /= 2) {
@@ -1071,7 +1115,14 @@ void mul_mat_vec(__global const uchar *a, uint a_off, __global const uchar *b, u
         for (uint c = 0; c < COLS; c++) {
             const size_t i = row + (size_t)M * (c + (size_t)N * batch);
 #if NORM
-            if (c < N) y[i] = partial[lid * SLOTS + c] * rsqrt(partial[lid * SLOTS + COLS + c] / (float)K + eps);
+            const float inv = rsqrt(partial[lid * SLOTS + COLS + c] / (float)K + eps);
+#else
+            const float inv = 1.0f;
+#endif
+#if GLU
+            if (c < N) y[i] = glu(partial[lid * SLOTS + c] * inv, partial[lid * SLOTS + UP_AT + c] * inv, residual);
+#elif NORM
+            if (c < N) y[i] = partial[lid * SLOTS + c] * inv;
 #else
             if (c < N) y[i] = residual ? partial[lid * SLOTS + c] + res[i] : partial[lid * SLOTS + c];
 #endif

@@ -11,9 +11,9 @@ enum OpenCLKernels {
         let ins = s.inputs
         switch s.op {
         case .mulMat, .getRows: return weightTypes.contains(ins[0].type)
-        // The GPU family's mat-vec adds r as it writes, or norms the activations as it loads them (N ≤ 8);
-        // elsewhere the add and the norm stay kernels of their own.
-        case .mulMatAdd, .rmsNormMulMat: return family.matVecFuses(s) && weightTypes.contains(ins[0].type)
+        // The GPU family's mat-vec adds r as it writes, norms the activations as it loads them, or takes a glu's
+        // two matrices together (N ≤ 8); elsewhere the add, the norm and the glu stay kernels of their own.
+        case .mulMatAdd, .rmsNormMulMat, .mulMatGLU: return family.matVecFuses(s) && weightTypes.contains(ins[0].type)
         case .attention: return ins[1].type == ins[2].type && ins[0].shape[0] <= 256
         case .rope: return ins[0].shape[0] % 2 == 0
         // An in-order queue has no barrier stage to save: rope and set_rows stay two kernels.

@@ -30,10 +30,20 @@ public enum ReferenceKernels {
                            outputDesc: TensorDesc, roundingActivations: Bool = false, kQuantBlock: Int = 32) {
         let x = inputs.map { InputTensor(base: $0.0, desc: $0.1) }
         let y = OutputTensor(base: output, desc: outputDesc)
-        // The product of the weights with `b`, its activations rounded to 8-bit blocks as asked.
-        func product(_ b: InputTensor) {
-            let block = x[0].desc.type.blockSize == 256 ? kQuantBlock : 32
-            mulMat(x[0], b, y, roundActivationsTo: roundingActivations && x[0].desc.type.isQuantized ? block : nil)
+        // The product of weights `a` (input 0's unless given) with `b` into `out` (the output's unless given), its
+        // activations rounded to 8-bit blocks as asked.
+        func product(_ b: InputTensor, _ a: InputTensor? = nil, _ out: OutputTensor? = nil) {
+            let a = a ?? x[0]
+            let block = a.desc.type.blockSize == 256 ? kQuantBlock : 32
+            mulMat(a, b, out ?? y, roundActivationsTo: roundingActivations && a.desc.type.isQuantized ? block : nil)
+        }
+        // rms_norm(x)·w rounded to f32 in a buffer of its own, passed to `body`: the unfused norm's output.
+        func normed<R>(_ x: InputTensor, _ w: InputTensor, eps: Float, _ body: (InputTensor) -> R) -> R {
+            var normed = [Float](repeating: 0, count: x.desc.shape.count)
+            return normed.withUnsafeMutableBytes { n in
+                rmsNorm(x, weight: w, eps: eps, OutputTensor(base: n.baseAddress!, desc: x.desc))
+                return body(InputTensor(base: UnsafeRawPointer(n.baseAddress!), desc: x.desc))
+            }
         }
         switch op {
         case .mulMat, .mulMatAdd:
@@ -43,11 +53,22 @@ public enum ReferenceKernels {
                 for i in 0..<y.desc.shape.count { y.setF32(i, y.base.loadUnaligned(fromByteOffset: 4 * i, as: Float.self) + x[2].f32(i)) }
             }
         case .rmsNormMulMat(let eps):
-            // The normed activations rounded to f32 in a buffer of their own, then the product: the unfused pair.
-            var normed = [Float](repeating: 0, count: x[1].desc.shape.count)
-            normed.withUnsafeMutableBytes { n in
-                rmsNorm(x[1], weight: x[2], eps: eps, OutputTensor(base: n.baseAddress!, desc: x[1].desc))
-                product(InputTensor(base: UnsafeRawPointer(n.baseAddress!), desc: x[1].desc))
+            // The normed activations, then the product: the unfused pair.
+            normed(x[1], x[2], eps: eps) { product($0) }
+        case .mulMatGLU(let p):
+            // Both products rounded to f32 in buffers of their own, then the glu: the unfused ops.
+            let count = y.desc.shape.count
+            var gate = [Float](repeating: 0, count: count), up = gate
+            gate.withUnsafeMutableBytes { g in
+                up.withUnsafeMutableBytes { u in
+                    let (gOut, uOut) = (OutputTensor(base: g.baseAddress!, desc: y.desc), OutputTensor(base: u.baseAddress!, desc: y.desc))
+                    func products(_ b: InputTensor) { product(b, x[0], gOut); product(b, x[x.count - 1], uOut) }
+                    if let eps = p.normEps { normed(x[1], x[2], eps: eps, products) } else { products(x[1]) }
+                }
+            }
+            for i in 0..<count {
+                let g = Double(gate[i])
+                y.setF32(i, Float((p.activation == .silu ? silu(g) : gelu(g)) * Double(up[i])))
             }
         case .getRows: getRows(x[0], x[1], y)
         case .add: binary(x[0], x[1], y, +)

@@ -27,9 +27,9 @@ enum VulkanKernels {
         let ins = s.inputs
         switch s.op {
         case .mulMat: return weightTypes.contains(ins[0].type)
-        // The GPU family's mat-vec adds r as it writes, or norms the activations as it loads them (N ≤ 8);
-        // elsewhere the add and the norm stay dispatches of their own.
-        case .mulMatAdd, .rmsNormMulMat:
+        // The GPU family's mat-vec adds r as it writes, norms the activations as it loads them, or takes a
+        // glu's two matrices together (N ≤ 8); elsewhere the add, the norm and the glu stay dispatches of their own.
+        case .mulMatAdd, .rmsNormMulMat, .mulMatGLU:
             return family.matVecFuses(s) && weightTypes.contains(ins[0].type) && VulkanMatMulKernels.fitStorage(ins, range: storageRange)
         case .getRows: return weightTypes.contains(ins[0].type)
         case .add, .mul, .swiglu, .geglu, .scale, .silu, .gelu, .rmsNorm, .rmsNormMul, .softmax: return true
@@ -94,7 +94,7 @@ enum VulkanKernels {
             return try VulkanAttentionKernels.softmax(ins, scale: scale)
         case .attention(let scale):
             return try VulkanAttentionKernels.attention(ins, scale: scale, family: family)
-        case .mulMat, .mulMatAdd, .rmsNormMulMat:
+        case .mulMat, .mulMatAdd, .rmsNormMulMat, .mulMatGLU:
             return try VulkanMatMulKernels.mulMat(node.op, ins, out, family: family, matVec: matVec, storageRange: storageRange)
         case .getRows:
             return try VulkanMatMulKernels.getRows(ins, out)

@@ -27,9 +27,15 @@ public enum VulkanMatMulKernels {
         if family == .gpu && fitStorage(ins, range: storageRange) {
             // mul_mat_add's r (input 2) is added as the mat-vec writes, rms_norm_mul_mat's norm weight (input 2)
             // scales the activations as they are loaded: the residual word and the NORM constant say which.
-            var norm: Float? = nil
-            if case .rmsNormMulMat(let eps) = op { norm = eps }
-            return matVec(a, b, words: words + [op == .mulMatAdd ? 1 : 0, (norm ?? 0).bitPattern], norm: norm != nil,
+            // mul_mat_glu runs the _glu variant (its up matrix the last input), the activation in the residual word.
+            var norm: Float? = nil, glu: MatGLU? = nil
+            switch op {
+            case .rmsNormMulMat(let eps): norm = eps
+            case .mulMatGLU(let p): (norm, glu) = (p.normEps, p)
+            default: break
+            }
+            let residual: UInt32 = glu.map { $0.activation == .silu ? 0 : 1 } ?? (op == .mulMatAdd ? 1 : 0)
+            return matVec(a, b, words: words + [residual, (norm ?? 0).bitPattern], norm: norm != nil, glu: glu != nil,
                           batches: batches, tuning: tuning)
         }
         // The lavapipe family's kernel; also a GPU's for a matrix larger than one storage binding reaches
@@ -50,13 +56,19 @@ public enum VulkanMatMulKernels {
     /// every LANES-th 8-value part (4 to a 32-value block), at least two parts a lane: 32 lanes (one NVIDIA
     /// subgroup, reduced by subgroupAdd) from K = 512, 8 or 16 below; 128 invocations a group; all N ≤ 8
     /// columns in one pass, so each weight part is dequantized once.
-    static func matVec(_ a: TensorDesc, _ b: TensorDesc, words: [UInt32], norm: Bool, batches: UInt32, tuning: MatVecTuning) -> VulkanDispatch {
+    static func matVec(_ a: TensorDesc, _ b: TensorDesc, words: [UInt32], norm: Bool, glu: Bool = false, batches: UInt32,
+                       tuning: MatVecTuning) -> VulkanDispatch {
         let (k, m, n) = (a.shape[0], a.shape[1], b.shape[1])
         let lanes = tuning.lanes ?? KernelFamily.matVecLanes(k: k)
-        let wg = max(lanes, tuning.workgroup ?? 128), rows = tuning.rows ?? 1
+        var wg = max(lanes, tuning.workgroup ?? 128), rows = tuning.rows ?? 1
+        // The kernel's shared sums (`partial`: wg × COLS × (rows·(1 + GLU) + NORM) floats) stay within the 16 KiB every
+        // Vulkan device has (lavapipe 32, NVIDIA 48): a tuning asking for more gets fewer rows, then a narrower group.
+        func sharedBytes() -> Int { 4 * wg * max(1, n) * (rows * (glu ? 2 : 1) + (norm ? 1 : 0)) }
+        while sharedBytes() > 16 << 10 && rows > 1 { rows /= 2 }
+        while sharedBytes() > 16 << 10 && wg > lanes { wg /= 2 }
         let rowGroups = (m + rows * wg / lanes - 1) / (rows * wg / lanes)
         let x = max(1, min(rowGroups, 65535))   // no rows: y = 0, nothing is dispatched
-        return VulkanDispatch(kernel: "mul_mat_vec_\(a.type.rawValue)", constants: [UInt32(wg), UInt32(lanes), UInt32(max(1, n)), UInt32(rows), norm ? 1 : 0],
+        return VulkanDispatch(kernel: "mul_mat_vec_\(glu ? "glu_" : "")\(a.type.rawValue)", constants: [UInt32(wg), UInt32(lanes), UInt32(max(1, n)), UInt32(rows), norm ? 1 : 0],
                               words: words, groups: (UInt32(x), UInt32((rowGroups + x - 1) / x), batches))
     }
 

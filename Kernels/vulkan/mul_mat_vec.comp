@@ -10,6 +10,11 @@
 // a row's lanes load every value of x once, so the same reduction that adds their dot products gives Σ x², and
 // the row's sum is scaled by 1/sqrt(Σ x²/K + eps) as it is written. The norm costs one more load a part (w),
 // not a dispatch and a barrier before every mat-vec that reads it.
+// GLU = 1 (the mul_mat_vec_glu_* variants, -DGLU=1; mul_mat_glu): two matrices of one type and shape, gate (input 0)
+// and up (the last input: 2, or 3 after NORM's w), and the output act(gate·x̂)·(up·x̂), act silu (residual word 0)
+// or gelu (1). A lane takes both matrices' rows for every activation part it loads — up's rows are accumulator rows
+// ROWS … 2·ROWS − 1, read through parts.glsl's A32 from the other binding — so x is loaded once for both, and a
+// layer's gate, up and glu are one dispatch and one barrier stage where they were three dispatches and two stages.
 //
 // Inputs come through storage buffers (bindings 9 and 10), not texel buffers: GPUs load words from memory
 // directly, where a texel fetch goes through the texture path and the 16-byte windows dequant.glsl realigns.
@@ -50,9 +55,26 @@ layout(push_constant) uniform PC {
     uint K, M, N, B2, B3, r2, r3, A2, a_row_bytes, residual;
     float eps;
 } pc;
+#ifndef GLU
+#define GLU 0
+#endif
+#if GLU
+layout(binding = 11) readonly buffer UW2 { uint up32_2[]; };   // up without a norm: input 2
+layout(binding = 12) readonly buffer UW3 { uint up32_3[]; };   // up after the norm's w: input 3
+bool from_up = false;   // which matrix parts.glsl reads: set before each row's dequantization
+#define A32(i) (from_up ? (NORM != 0u ? up32_3[i] : up32_2[i]) : a32[i])
+#define READ_UP(r) from_up = (r) >= ROWS
+#define UP_SUM(r, c) acc[(ROWS + (r)) * COLS + (c)]
+#else
+#define READ_UP(r)
+#define UP_SUM(r, c) 1.0
+#endif
 #include "parts.glsl"
+#include "common.glsl"
 
-shared float partial[gl_WorkGroupSize.x * COLS * (ROWS + NORM)];
+// Accumulated rows a lane group takes: ROWS, and with GLU up's ROWS after gate's.
+const uint AR = ROWS * (GLU + 1u);
+shared float partial[gl_WorkGroupSize.x * COLS * (ROWS * (GLU + 1u) + NORM)];
 
 // The 4 activations at word w: one 16-byte load where every column starts 16-byte aligned (`aligned`,
 // uniform), else 4 word loads.
@@ -81,10 +103,19 @@ void load_b(uint at, bool aligned, vec4 wlo, vec4 whi, inout float squares, out 
 }
 
 // Writes output element i (an index into the output, from its start): the sum, plus r's element i for mul_mat_add,
-// or times 1/sqrt(Σ x²/K + eps) of its column (`squares`) for rms_norm_mul_mat.
-void store(uint i, float sum, float squares) {
-    if (NORM != 0u) sum *= inversesqrt(squares / float(pc.K) + pc.eps);
+// or times 1/sqrt(Σ x²/K + eps) of its column (`squares`) for rms_norm_mul_mat; with GLU act(sum)·up, both sums
+// normed first (silu written as the swiglu kernel writes it, gelu common.glsl's).
+void store(uint i, float sum, float up, float squares) {
+    if (NORM != 0u) {
+        const float inv = inversesqrt(squares / float(pc.K) + pc.eps);
+        sum *= inv;
+        up *= inv;
+    }
+#if GLU
+    y[pc.out_off + i] = pc.residual == 0u ? sum / (1.0 + exp(-sum)) * up : gelu(sum) * up;
+#else
     y[pc.out_off + i] = pc.residual != 0u ? sum + r32[pc.in_off[2] / 4u + i] : sum;
+#endif
 }
 
 void main() {
@@ -93,28 +124,30 @@ void main() {
     uint a_mat = (i3 / pc.r3) * pc.A2 + i2 / pc.r2;
     uint lane = gl_LocalInvocationID.x % LANES, slot = gl_LocalInvocationID.x / LANES;
     uint group = gl_WorkGroupID.x + gl_NumWorkGroups.x * gl_WorkGroupID.y;
-    uint rows[ROWS], arows[ROWS];
-    [[unroll]] for (uint r = 0u; r < ROWS; r++) {
-        rows[r] = (group * ROWS + r) * S + slot;
+    uint rows[ROWS], arows[AR];
+    [[unroll]] for (uint r = 0u; r < AR; r++) {
+        if (r < ROWS) rows[r] = (group * ROWS + r) * S + slot;
         // A row past the end reads the last row (never written): every invocation reaches the barriers.
-        arows[r] = pc.in_off[0] + (a_mat * pc.M + min(rows[r], pc.M - 1u)) * pc.a_row_bytes;
+        // Accumulator rows past ROWS (GLU) are up's rows: the same rows of the last input.
+        const uint a_off = r < ROWS ? pc.in_off[0] : pc.in_off[NORM != 0u ? 3 : 2];
+        arows[r] = a_off + (a_mat * pc.M + min((group * ROWS + r % ROWS) * S + slot, pc.M - 1u)) * pc.a_row_bytes;
     }
     uint bcol[COLS];
     [[unroll]] for (uint c = 0u; c < COLS; c++) bcol[c] = pc.in_off[1] / 4u + pc.K * (min(c, pc.N - 1u) + pc.N * batch);
     bool aligned = ((pc.in_off[1] / 4u) & 3u) == 0u && (pc.K & 3u) == 0u;
     bool w_aligned = ((pc.in_off[2] / 4u) & 3u) == 0u;
-    // acc: ROWS × COLS dot products, then each column's Σ x² at ROWS·COLS + c (summed and reduced for NORM only;
+    // acc: AR × COLS dot products, then each column's Σ x² at AR·COLS + c (summed and reduced for NORM only;
     // the slots exist either way, since load_b's inout argument is written back whatever NORM is).
-    const uint SQ = ROWS * COLS;
-    float acc[(ROWS + 1u) * COLS];
-    [[unroll]] for (uint i = 0u; i < (ROWS + 1u) * COLS; i++) acc[i] = 0.0;
+    const uint SQ = AR * COLS;
+    float acc[(AR + 1u) * COLS];
+    [[unroll]] for (uint i = 0u; i < (AR + 1u) * COLS; i++) acc[i] = 0.0;
 
     uint parts = pc.K / 32u * 4u;
     for (uint u = lane; u < parts; u += LANES) {
         uint k = 32u * (u >> 2) + 4u * (u & 3u);   // lo is values k … k + 3, hi k + 16 … k + 19
         vec4 wlo = vec4(1.0), whi = vec4(1.0);
         if (NORM != 0u) { wlo = w_quad(k, w_aligned); whi = w_quad(k + 16u, w_aligned); }
-        if (ROWS == 1u) {   // a specialization constant: one of the two loops is compiled
+        if (AR == 1u) {   // a specialization constant: one of the two loops is compiled
             vec4 lo, hi;
             dequant_part(arows[0], u, lo, hi);
             [[unroll]] for (uint c = 0u; c < COLS; c++) {
@@ -126,8 +159,9 @@ void main() {
             [[unroll]] for (uint c = 0u; c < COLS; c++) {
                 vec4 blo, bhi;
                 load_b(bcol[c] + k, aligned, wlo, whi, acc[SQ + c], blo, bhi);
-                [[unroll]] for (uint r = 0u; r < ROWS; r++) {
+                [[unroll]] for (uint r = 0u; r < AR; r++) {
                     vec4 lo, hi;
+                    READ_UP(r);
                     dequant_part(arows[r], u, lo, hi);
                     acc[r * COLS + c] += dot(lo, blo) + dot(hi, bhi);
                 }
@@ -141,35 +175,34 @@ void main() {
         [[unroll]] for (uint c = 0u; c < COLS; c++) {
             const float x = b32[bcol[c] + k];
             if (NORM != 0u) acc[SQ + c] += x * x;
-            [[unroll]] for (uint r = 0u; r < ROWS; r++) acc[r * COLS + c] += value_at(arows[r], k) * (x * nw);
+            [[unroll]] for (uint r = 0u; r < AR; r++) {
+                READ_UP(r);
+                acc[r * COLS + c] += value_at(arows[r], k) * (x * nw);
+            }
         }
     }
 #endif
+    const uint RC = (AR + NORM) * COLS;
     if (gl_SubgroupSize == LANES) {   // uniform: a row is one subgroup
-        [[unroll]] for (uint i = 0u; i < (ROWS + NORM) * COLS; i++) acc[i] = subgroupAdd(acc[i]);
-        [[unroll]] for (uint r = 0u; r < ROWS; r++) {
-            uint row = rows[r];
-            if (lane == 0u && row < pc.M) {
-                [[unroll]] for (uint c = 0u; c < COLS; c++)
-                    if (c < pc.N) store(row + pc.M * (c + pc.N * batch), acc[r * COLS + c], NORM != 0u ? acc[SQ + c] : 0.0);
+        [[unroll]] for (uint i = 0u; i < RC; i++) acc[i] = subgroupAdd(acc[i]);
+    } else {
+        const uint base = gl_LocalInvocationID.x * RC;
+        [[unroll]] for (uint i = 0u; i < RC; i++) partial[base + i] = acc[i];
+        for (uint half_ = LANES / 2u; half_ > 0u; half_ /= 2u) {
+            barrier();
+            if (lane < half_) {
+                [[unroll]] for (uint i = 0u; i < RC; i++) partial[base + i] += partial[base + half_ * RC + i];
             }
         }
-        return;
-    }
-    const uint RC = (ROWS + NORM) * COLS, base = gl_LocalInvocationID.x * RC;
-    [[unroll]] for (uint i = 0u; i < RC; i++) partial[base + i] = acc[i];
-    for (uint half_ = LANES / 2u; half_ > 0u; half_ /= 2u) {
         barrier();
-        if (lane < half_) {
-            [[unroll]] for (uint i = 0u; i < RC; i++) partial[base + i] += partial[base + half_ * RC + i];
-        }
+        [[unroll]] for (uint i = 0u; i < RC; i++) acc[i] = partial[base + i];   // lane 0's are the row's sums
     }
-    barrier();
     [[unroll]] for (uint r = 0u; r < ROWS; r++) {
         uint row = rows[r];
         if (lane == 0u && row < pc.M) {
             [[unroll]] for (uint c = 0u; c < COLS; c++)
-                if (c < pc.N) store(row + pc.M * (c + pc.N * batch), partial[base + r * COLS + c], NORM != 0u ? partial[base + SQ + c] : 0.0);
+                if (c < pc.N) store(row + pc.M * (c + pc.N * batch), acc[r * COLS + c], UP_SUM(r, c),
+                                    NORM != 0u ? acc[SQ + c] : 0.0);
         }
     }
 }

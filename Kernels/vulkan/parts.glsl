@@ -21,16 +21,22 @@
 #ifndef PARTS_GLSL
 #define PARTS_GLSL
 
+// Word i of the weights: a32[i], unless the including kernel reads them another way (mul_mat_vec.comp's glu
+// variant takes rows of two matrices, in two bindings, through the same functions).
+#ifndef A32
+#define A32(i) a32[i]
+#endif
+
 // The 32 bits at 2-aligned byte b, without a branch: the lanes of a subgroup mostly differ in b % 4 (q4_0's
 // 18-byte blocks alternate), and a branch would run both sides. When b % 4 == 0 the second load is the same
 // word again (never the one past the end), and the funnel shifts stay below 32.
 uint a_word(uint b) {
     uint i = b >> 2, sh = (b & 2u) * 8u;
-    return (a32[i] >> sh) | ((a32[i + ((b >> 1) & 1u)] << 16u) << (16u - sh));
+    return (A32(i) >> sh) | ((A32(i + ((b >> 1) & 1u)) << 16u) << (16u - sh));
 }
 // The 16 bits at 2-aligned byte b, and byte b.
-uint a_half(uint b) { return (a32[b >> 2] >> ((b & 2u) * 8u)) & 0xFFFFu; }
-uint a_byte(uint b) { return (a32[b >> 2] >> ((b & 3u) * 8u)) & 0xFFu; }
+uint a_half(uint b) { return (A32(b >> 2) >> ((b & 2u) * 8u)) & 0xFFFFu; }
+uint a_byte(uint b) { return (A32(b >> 2) >> ((b & 3u) * 8u)) & 0xFFu; }
 float a_f16(uint b) { return unpackHalf2x16(a_half(b)).x; }
 
 // Four 4-bit fields of word w at bit `shift` of each byte, as floats; 2-bit and 1-bit fields; signed bytes.
@@ -45,11 +51,11 @@ vec4 fifth(uint qh, uint bit) { return vec4(((uvec4(qh) >> (uvec4(0u, 1u, 2u, 3u
 const uint QK = 1u, BLOCK_BYTES = 4u;
 #define TYPE_NAME "f32"
 #define FLOAT_WEIGHTS 1
-float value_at(uint row, uint k) { return uintBitsToFloat(a32[(row >> 2) + k]); }
+float value_at(uint row, uint k) { return uintBitsToFloat(A32((row >> 2) + k)); }
 void dequant_part(uint row, uint u, out vec4 lo, out vec4 hi) {
     uint i = (row >> 2) + 32u * (u >> 2) + 4u * (u & 3u);
-    lo = uintBitsToFloat(uvec4(a32[i], a32[i + 1u], a32[i + 2u], a32[i + 3u]));
-    hi = uintBitsToFloat(uvec4(a32[i + 16u], a32[i + 17u], a32[i + 18u], a32[i + 19u]));
+    lo = uintBitsToFloat(uvec4(A32(i), A32(i + 1u), A32(i + 2u), A32(i + 3u)));
+    hi = uintBitsToFloat(uvec4(A32(i + 16u), A32(i + 17u), A32(i + 18u), A32(i + 19u)));
 }
 
 #elif defined(TYPE_F16)

@@ -6,8 +6,11 @@
 /// - `mul_mat(permute(v, 1,0,2,3), softmax(mul_mat(k, q), mask))` → `attention(q, k, v, mask)`
 /// - `mul_mat(a, b) + r` (either operand order, r of the product's shape) → `mul_mat_add(a, b, r)`
 /// - `set_rows(dst, rope(x, positions), ids)` (the rope's output reshaped) → `rope_set_rows(dst, x, positions, ids)`
-/// - `rms_norm_mul(x, w)` read only by mul_mats, as their activations (a layer's q, k, v or gate and up) →
-///   each of them `rms_norm_mul_mat(a, x, w)`, the norm gone (``foldNorms``)
+/// - `swiglu(g, u)` / `geglu(g, u)` of `g = mul_mat(gate, x)` and `u = mul_mat(up, x)` (weights of one type and
+///   shape) → `mul_mat_glu(gate, x, up)` (``gluProducts``), or the glu alone where the device lacks that
+/// - `rms_norm_mul(x, w)` read only by mul_mats and mul_mat_glus, as their activations (a layer's q, k, v or its
+///   feed-forward) → each of them `rms_norm_mul_mat(a, x, w)` or `mul_mat_glu(gate, x, w, up)`, the norm gone
+///   (``foldNorms``)
 public enum Fusion {
     /// Fuses wherever `supports` accepts the fused op (one target device).
     public static func apply(to graph: Graph, supports: (OpSignature) -> Bool) -> Graph {
@@ -71,17 +74,24 @@ public enum Fusion {
                 let (k, q, v) = (nodes[pk].inputs[0], nodes[pk].inputs[1], nodes[pv].inputs[0])
                 let mask = Array(nodes[ps].inputs.dropFirst())
                 candidate = (.attention(scale: scale), [q, k, v] + mask, [pv, ps, pk])
+            case .swiglu, .geglu:
+                candidate = (node.op, node.inputs, [])
             default:
                 break
             }
             guard let c = candidate else { continue }
-            let inputs = c.inputs.map { graph[$0].desc }
-            guard let out = try? c.op.outputDesc(for: inputs), out == graph[node.output].desc,
-                  let fusedAt = placement(OpSignature(op: c.op, inputs: inputs, output: out), node.stage) else { continue }
-            let replaced = ([index] + c.absorbed).map { placement(graph.signature(of: graph.nodes[$0]), graph.nodes[$0].stage) ?? Int.max }
-            guard fusedAt <= replaced.max()! else { continue }
-            nodes[index] = Graph.Node(op: c.op, inputs: c.inputs, output: node.output, stage: node.stage)
-            dead.formUnion(c.absorbed)
+            // A glu of two products of the same activations goes further, into one mat-vec for both (or stays a glu).
+            for c in [gluProducts(c, graph, nodes, privateProducer), c].compactMap({ $0 }) {
+                guard c.op != node.op else { break }   // a glu already in the graph: nothing to replace it with
+                let inputs = c.inputs.map { graph[$0].desc }
+                guard let out = try? c.op.outputDesc(for: inputs), out == graph[node.output].desc,
+                      let fusedAt = placement(OpSignature(op: c.op, inputs: inputs, output: out), node.stage) else { continue }
+                let replaced = ([index] + c.absorbed).map { placement(graph.signature(of: graph.nodes[$0]), graph.nodes[$0].stage) ?? Int.max }
+                guard fusedAt <= replaced.max()! else { continue }
+                nodes[index] = Graph.Node(op: c.op, inputs: c.inputs, output: node.output, stage: node.stage)
+                dead.formUnion(c.absorbed)
+                break
+            }
         }
 
         foldNorms(graph, &nodes, &dead, placement)
@@ -89,6 +99,24 @@ public enum Fusion {
         var fused = graph
         fused.setNodes(nodes.enumerated().filter { !dead.contains($0.offset) }.map(\.element))
         return fused
+    }
+
+    /// `swiglu(g, u)` or `geglu(g, u)` (as fused above, or in the graph) whose g and u are private products of
+    /// the same activations by weights of one type and shape → `mul_mat_glu(gate, x, up)`, absorbing both products.
+    static func gluProducts(_ c: (op: Op, inputs: [TensorID], absorbed: [Int]), _ graph: Graph, _ nodes: [Graph.Node],
+                            _ privateProducer: (TensorID) -> Int?) -> (op: Op, inputs: [TensorID], absorbed: [Int])? {
+        let activation: MatGLU.Activation
+        switch c.op {
+        case .swiglu: activation = .silu
+        case .geglu: activation = .gelu
+        default: return nil
+        }
+        guard let pg = privateProducer(c.inputs[0]), let pu = privateProducer(c.inputs[1]), pg != pu,
+              case .mulMat = nodes[pg].op, case .mulMat = nodes[pu].op else { return nil }
+        let (gate, up) = (nodes[pg], nodes[pu])
+        guard SharedInputGrouping.sharesActivations(gate, up, in: graph), graph[gate.inputs[0]].desc == graph[up.inputs[0]].desc,
+              gate.stage == up.stage else { return nil }
+        return (.mulMatGLU(MatGLU(activation)), [gate.inputs[0], gate.inputs[1], up.inputs[0]], c.absorbed + [pg, pu])
     }
 
     /// `rms_norm_mul(x, w)` whose every reader is a mul_mat taking it as activations (and not a graph output)
@@ -107,15 +135,23 @@ public enum Fusion {
             guard !outputs.contains(storage), let users = readers[storage], !users.isEmpty else { continue }
             let normAt = placement(graph.signature(of: norm), norm.stage) ?? Int.max
             var rewritten: [(Int, Graph.Node)] = []
-            for u in users {
+            readers: for u in users {
                 let user = nodes[u]
-                guard case .mulMat = user.op, user.inputs[1] == norm.output, user.inputs[0] != norm.output else { break }
-                let inputs = [user.inputs[0], norm.inputs[0], norm.inputs[1]]
+                guard user.inputs[1] == norm.output, user.inputs.indices.allSatisfy({ $0 == 1 || user.inputs[$0] != norm.output }) else { break }
+                let op: Op, inputs: [TensorID]
+                switch user.op {
+                case .mulMat:
+                    (op, inputs) = (.rmsNormMulMat(eps: eps), [user.inputs[0], norm.inputs[0], norm.inputs[1]])
+                case .mulMatGLU(let p) where p.normEps == nil:
+                    (op, inputs) = (.mulMatGLU(MatGLU(p.activation, normEps: eps)), [user.inputs[0], norm.inputs[0], norm.inputs[1], user.inputs[2]])
+                default:
+                    break readers
+                }
                 let descs = inputs.map { graph[$0].desc }
-                guard let out = try? Op.rmsNormMulMat(eps: eps).outputDesc(for: descs), out == graph[user.output].desc,
-                      let fusedAt = placement(OpSignature(op: .rmsNormMulMat(eps: eps), inputs: descs, output: out), user.stage),
+                guard let out = try? op.outputDesc(for: descs), out == graph[user.output].desc,
+                      let fusedAt = placement(OpSignature(op: op, inputs: descs, output: out), user.stage),
                       fusedAt <= max(normAt, placement(graph.signature(of: user), user.stage) ?? Int.max) else { break }
-                rewritten.append((u, Graph.Node(op: .rmsNormMulMat(eps: eps), inputs: inputs, output: user.output, stage: user.stage)))
+                rewritten.append((u, Graph.Node(op: op, inputs: inputs, output: user.output, stage: user.stage)))
             }
             guard rewritten.count == users.count else { continue }
             for (u, node) in rewritten { nodes[u] = node }

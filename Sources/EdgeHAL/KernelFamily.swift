@@ -29,7 +29,8 @@ public enum KernelFamily: String, Sendable, CaseIterable {
     }
 
     /// Whether this family's mat-vec runs the fused op of `signature` — `mul_mat_add` (the residual added as the
-    /// mat-vec writes) and `rms_norm_mul_mat` (the activations normed as it loads them): the `gpu` family's, for
+    /// mat-vec writes), `rms_norm_mul_mat` (the activations normed as it loads them) and `mul_mat_glu` (two
+    /// matrices' rows over the same loaded activations, the glu applied as they are written): the `gpu` family's, for
     /// N ≤ 8 columns. Each API adds its own checks (weight types; Vulkan, that every input fits one binding).
     public func matVecFuses(_ signature: OpSignature) -> Bool {
         self == .gpu && signature.inputs.count > 1 && signature.inputs[1].shape[1] <= 8

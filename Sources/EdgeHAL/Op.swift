@@ -22,6 +22,24 @@ public struct RopeParams: Hashable, Sendable {
     }
 }
 
+/// The parameters of `Op.mulMatGLU`: the gate's activation and, for a norm folded in, rms_norm's eps.
+public struct MatGLU: Hashable, Sendable {
+    public enum Activation: String, Hashable, Sendable {
+        /// silu(g)·u, as `swiglu`.
+        case silu
+        /// gelu(g)·u (tanh form), as `geglu`.
+        case gelu
+    }
+    public var activation: Activation
+    /// Set: the activations are rms_norm(x)·w (input 2 is w, up moves to input 3).
+    public var normEps: Float?
+
+    public init(_ activation: Activation, normEps: Float? = nil) {
+        self.activation = activation
+        self.normEps = normEps
+    }
+}
+
 /// Operators with ggml semantics. Shapes are in ggml order (ne0 innermost).
 ///
 /// Input conventions (in the order of a node's inputs):
@@ -46,6 +64,11 @@ public struct RopeParams: Hashable, Sendable {
 ///   computes its columns' Σ x² from the activations it loads anyway, so the norm's dispatch and barrier go).
 /// - `ropeSetRows`: dst, x, positions, ids → `setRows(dst, rope(x, positions) as [ne0, rows], ids)`: a decode step's
 ///   roped keys written straight into the cache (one dispatch, and one barrier stage fewer, on a GPU).
+/// - `mulMatGLU`: gate a as `mulMat`, x F32 [K, N, B2, B3], then w F32 [K] when `normEps` is set, and last up (the
+///   same type and shape as gate) → glu(mul_mat(gate, x̂), mul_mat(up, x̂)) with glu(g, u) = act(g)·u (silu: swiglu,
+///   gelu: geglu) and x̂ = x, or rms_norm(x)·w rounded to f32 (as `rmsNormMulMat`); each product rounded to f32 before
+///   the glu. A feed-forward layer's gate, up and glu in one dispatch that reads x once for both matrices (and one
+///   barrier stage fewer on a GPU). Up comes last so the first inputs are those of mul_mat and rms_norm_mul_mat.
 /// - `attention`: q [D, T, H], k [D, KV, Hkv], v [D, KV, Hkv], optional mask F32 [KV, ≥T]
 ///   → F32 [D, T, H] = softmax(q·kᵀ·scale + mask)·v with head h reading kv head h / (H / Hkv).
 public enum Op: Hashable, Sendable {
@@ -70,6 +93,7 @@ public enum Op: Hashable, Sendable {
     case mulMatAdd
     case rmsNormMulMat(eps: Float)
     case ropeSetRows(RopeParams)
+    case mulMatGLU(MatGLU)
 
     /// Stable short name used in reports, the conformance table and `--op` filters.
     public var name: String {
@@ -94,6 +118,7 @@ public enum Op: Hashable, Sendable {
         case .mulMatAdd: return "mul_mat_add"
         case .rmsNormMulMat: return "rms_norm_mul_mat"
         case .ropeSetRows: return "rope_set_rows"
+        case .mulMatGLU: return "mul_mat_glu"
         }
     }
 
@@ -107,7 +132,7 @@ public enum Op: Hashable, Sendable {
 
     public var isFused: Bool {
         switch self {
-        case .rmsNormMul, .swiglu, .geglu, .attention, .mulMatAdd, .rmsNormMulMat, .ropeSetRows: return true
+        case .rmsNormMul, .swiglu, .geglu, .attention, .mulMatAdd, .rmsNormMulMat, .ropeSetRows, .mulMatGLU: return true
         default: return false
         }
     }

@@ -13,6 +13,7 @@ extension Op {
         case .softmax: return (1, 1)
         case .attention: return (3, 1)
         case .ropeSetRows: return (4, 0)
+        case .mulMatGLU(let p): return (p.normEps == nil ? 3 : 4, 0)
         }
     }
 
@@ -43,6 +44,10 @@ extension Op {
         case .rmsNormMulMat:
             let product = try Op.mulMat.outputDesc(for: Array(inputs.prefix(2)))
             guard inputs[2].type == .f32, inputs[2].shape.count == a.shape[0] else { throw fail("w must be f32 with ne0 values") }
+            return product
+        case .mulMatGLU(let p):
+            let product = try (p.normEps == nil ? Op.mulMat : Op.rmsNormMulMat(eps: 0)).outputDesc(for: Array(inputs.dropLast()))
+            guard inputs[inputs.count - 1] == a else { throw fail("up must have gate's type and shape") }
             return product
         case .mulMat:
             let b = inputs[1]

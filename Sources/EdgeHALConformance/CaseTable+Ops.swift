@@ -430,6 +430,60 @@ extension CaseTable {
             + [normCase(.q4_0, k: 256, m: 32, n: 1, readers: 2, batch: 1, alsoAdded: true)]
     }
 
+    // MARK: a feed-forward's gate, up and glu in one mat-vec (mul_mat_glu)
+
+    /// A feed-forward's `act(mul_mat(gate, h))·mul_mat(up, h)`, h = x or rms_norm(x)·w, which the core fuses into
+    /// mul_mat_glu (with the norm folded in where h is a norm that nothing else reads) for devices whose mat-vec
+    /// takes both matrices over the activations it loads (the GPU families). Graph cases: a device without the
+    /// fused op runs the mul_mats, the activation and the mul, and passes the same way. Both activations, with
+    /// and without the norm, the model builder's `act(g)·u` and a `swiglu` node, N up to 8, a batch with
+    /// broadcast weights, float weights with a K tail (200) — and two that must not fuse: gate and up of
+    /// different types, and a gate product that the output also reads.
+    static var gluProducts: [ConformanceCase] {
+        struct Variant {
+            var type: DType, k: Int, m: Int, n: Int, gelu: Bool, norm: Bool, batch = 1
+            var upType: DType? = nil, gateReadToo = false, gluNode = false
+        }
+        let variants = [
+            Variant(type: .q4_0, k: 2048, m: 64, n: 1, gelu: false, norm: true),
+            Variant(type: .q4_K, k: 512, m: 40, n: 3, gelu: true, norm: true),
+            Variant(type: .q6_K, k: 256, m: 33, n: 2, gelu: false, norm: false),
+            Variant(type: .q8_0, k: 576, m: 17, n: 8, gelu: true, norm: false),
+            Variant(type: .f16, k: 200, m: 17, n: 1, gelu: false, norm: true),
+            Variant(type: .f32, k: 96, m: 20, n: 2, gelu: true, norm: true),
+            Variant(type: .q5_1, k: 256, m: 33, n: 1, gelu: false, norm: true, batch: 2),
+            Variant(type: .q4_1, k: 256, m: 17, n: 5, gelu: false, norm: false, gluNode: true),
+            Variant(type: .q4_0, k: 256, m: 32, n: 1, gelu: false, norm: true, upType: .q8_0),
+            Variant(type: .q4_0, k: 256, m: 32, n: 1, gelu: true, norm: true, gateReadToo: true),
+        ]
+        return variants.map { v in
+            let upType = v.upType ?? v.type
+            let shape = "k=\(v.k) m=\(v.m) n=\(v.n) \(v.gelu ? "geglu" : "swiglu")" + (v.norm ? " normed" : "") + (v.batch > 1 ? " b=\(v.batch)" : "")
+                + (v.gluNode ? " glu node" : "") + (v.upType != nil ? " up \(upType)" : "") + (v.gateReadToo ? " gate read too" : "")
+            return ConformanceCase(op: "mul_mat_glu", type: v.type.rawValue, shape: shape,
+                                   threshold: v.type.isQuantized ? Tolerance.mulMatQuantized : Tolerance.mulMatFloat, check: .graph,
+                                   flops: Double(4 * v.k * v.m * v.n * v.batch), weightBytes: Double((v.type.rowBytes(v.k) + upType.rowBytes(v.k)) * v.m)) { rng in
+                var c = OpCaseBuilder()
+                let x = c.floats("x", Shape(v.k, v.n, v.batch), rng.normal(count: v.k * v.n * v.batch, scale: 3))
+                var h = x
+                if v.norm {
+                    let w = try c.weight("norm", .f32, Shape(v.k), TestData.bytes(of: rng.uniform(0.2, 3, count: v.k)))
+                    h = try c.builder.mul(try c.builder.rmsNorm(x, eps: 1e-6), w)
+                }
+                let gw = try c.weight("gate", v.type, Shape(v.k, v.m), TestData.weights(v.type, k: v.k, rows: v.m, rng: &rng))
+                let uw = try c.weight("up", upType, Shape(v.k, v.m), TestData.weights(upType, k: v.k, rows: v.m, rng: &rng))
+                let (g, u) = (try c.builder.mulMat(gw, h), try c.builder.mulMat(uw, h))
+                let out: TensorID
+                if v.gluNode {
+                    out = try c.builder.apply(v.gelu ? .geglu : .swiglu, [g, u])
+                } else {
+                    out = try c.builder.mul(v.gelu ? try c.builder.gelu(g) : try c.builder.silu(g), u)
+                }
+                return c.finish(v.gateReadToo ? try c.builder.add(out, g) : out)
+            }
+        }
+    }
+
     // MARK: transformer block
 
     static var blocks: [ConformanceCase] {

@@ -30,6 +30,9 @@ enum PluginEncoding {
         case .attention(let s): e.code = UInt32(EH_OP_ATTENTION); e.f.0 = s
         case .mulMatAdd: e.code = UInt32(EH_OP_MUL_MAT_ADD)
         case .rmsNormMulMat(let eps): e.code = UInt32(EH_OP_RMS_NORM_MUL_MAT); e.f.0 = eps
+        case .mulMatGLU(let p):
+            e.code = UInt32(EH_OP_MUL_MAT_GLU)
+            (e.i.0, e.i.1, e.f.0) = (p.activation == .silu ? 0 : 1, p.normEps == nil ? 0 : 1, p.normEps ?? 0)
         }
         return e
     }

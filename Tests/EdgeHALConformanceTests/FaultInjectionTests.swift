@@ -264,19 +264,19 @@ final class FaultyDevice: Device {
 
 struct FaultInjectionTests {
     /// The graph cases of fused ops fail with the plain ops they are built of (rms_norm_mul_mat: rms_norm, mul
-    /// and mul_mat; rope_set_rows: rope and set_rows).
+    /// and mul_mat; mul_mat_glu: those and silu, gelu; rope_set_rows: rope and set_rows).
     static let expected: [FaultyDevice.Fault: (named: String, allowed: Set<String>)] = [
-        .swappedNibbles: ("mul_mat", ["mul_mat", "get_rows", "transformer_block", "rms_norm_mul_mat"]),
+        .swappedNibbles: ("mul_mat", ["mul_mat", "get_rows", "transformer_block", "rms_norm_mul_mat", "mul_mat_glu"]),
         .maskOffByOne: ("attention", ["softmax", "attention", "transformer_block"]),
         .ropeWrongPairs: ("rope", ["rope", "rope_set_rows", "transformer_block"]),
-        .floatTailDropped: ("mul_mat", ["mul_mat", "rms_norm_mul_mat"]),
-        .oddLastBlockDropped: ("mul_mat", ["mul_mat", "rms_norm_mul_mat"]),
-        .broadcastIgnoresDim3: ("add", ["add", "mul", "mul_mat", "rms_norm_mul_mat"]),
-        .epsilonOutsideRoot: ("rms_norm", ["rms_norm", "rms_norm_mul", "rms_norm_mul_mat"]),
+        .floatTailDropped: ("mul_mat", ["mul_mat", "rms_norm_mul_mat", "mul_mat_glu"]),
+        .oddLastBlockDropped: ("mul_mat", ["mul_mat", "rms_norm_mul_mat", "mul_mat_glu"]),
+        .broadcastIgnoresDim3: ("add", ["add", "mul", "mul_mat", "rms_norm_mul_mat", "mul_mat_glu"]),
+        .epsilonOutsideRoot: ("rms_norm", ["rms_norm", "rms_norm_mul", "rms_norm_mul_mat", "mul_mat_glu"]),
         .softmaxWithoutMax: ("softmax", ["softmax"]),
-        .activationGain: ("mul_mat", ["mul_mat", "mul_mat_group", "transformer_block", "rms_norm_mul_mat"]),
-        .parallelRemainderDropped: ("scale", ["add", "mul", "scale", "silu", "gelu", "swiglu", "geglu"]),
-        .subnormalScalesFlushed: ("mul_mat", ["mul_mat", "mul_mat_group", "transformer_block", "rms_norm_mul_mat"]),
+        .activationGain: ("mul_mat", ["mul_mat", "mul_mat_group", "transformer_block", "rms_norm_mul_mat", "mul_mat_glu"]),
+        .parallelRemainderDropped: ("scale", ["add", "mul", "scale", "silu", "gelu", "swiglu", "geglu", "mul_mat_glu"]),
+        .subnormalScalesFlushed: ("mul_mat", ["mul_mat", "mul_mat_group", "transformer_block", "rms_norm_mul_mat", "mul_mat_glu"]),
         .f16TiesAwayFromZero: ("convert", ["convert", "set_rows", "rope_set_rows", "attention"]),
         .maskedRowNaN: ("softmax", ["softmax", "attention"]),
     ]

@@ -58,8 +58,9 @@ struct PluginTests {
         let report = ConformanceRunner().run(CaseTable.all, on: try Self.device(path))
         for r in report.results where r.status == .fail { Issue.record("\(language) template: \(r.op) \(r.type) \(r.shape): \(r.detail ?? "")") }
         #expect(report.failed == 0)
-        // And the graph cases built of those ops alone: a norm read by mul_mats, which the template runs unfused.
-        #expect(Set(report.results.filter { $0.status == .pass }.map(\.op)) == Self.templateOps.union(["rms_norm_mul_mat"]))
+        // And the graph cases built of those ops alone, which the template runs unfused: a norm read by mul_mats,
+        // and silu(gate)·up.
+        #expect(Set(report.results.filter { $0.status == .pass }.map(\.op)) == Self.templateOps.union(["rms_norm_mul_mat", "mul_mat_glu"]))
         #expect(report.unsupported > 0 && report.passed >= 50)
     }
 
@@ -67,7 +68,7 @@ struct PluginTests {
         let path = try Self.cPlugin("libbuggy", ["-DEDGEHAL_TEMPLATE_BUG=1"])
         let report = ConformanceRunner().run(CaseTable.all, on: try Self.device(path))
         #expect(report.failed > 0)
-        #expect(Set(report.results.filter { $0.status == .fail }.map(\.op)) == ["rms_norm", "rms_norm_mul", "rms_norm_mul_mat"])
+        #expect(Set(report.results.filter { $0.status == .fail }.map(\.op)) == ["rms_norm", "rms_norm_mul", "rms_norm_mul_mat", "mul_mat_glu"])
     }
 
     @Test func unsafeOrBrokenFilesAreRefusedWithAReason() throws {

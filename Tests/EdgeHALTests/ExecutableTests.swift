@@ -168,6 +168,41 @@ struct ExecutableTests {
         #expect(try Executable(graph: try graph(extraReader: false), devices: [ReferenceDevice()]).report.fusedOps == 3)
     }
 
+    /// A feed-forward's act(gate·h)·(up·h) becomes one mul_mat_glu, its norm folded in when nothing else reads it;
+    /// where the target lacks a fused form, the next one down (a glu, norms folded into the mul_mats) is taken.
+    @Test func gluProductsFuseIntoOneMatVec() throws {
+        func graph(gelu: Bool = false, upType: DType = .f32, gluNode: Bool = false) throws -> Graph {
+            var b = GraphBuilder()
+            let x = b.input("x", .f32, Shape(64, 2))
+            let w = try b.weight("w", .f32, Shape(64), data: HostData(floats: [Float](repeating: 2, count: 64)))
+            let n = try b.mul(try b.rmsNorm(x, eps: 1e-6), w)
+            func weight(_ name: String, _ type: DType) throws -> TensorID {
+                let data = type == .f16 ? HostData([UInt8](repeating: 0, count: 2 * 2048)) : HostData(floats: [Float](repeating: 0.5, count: 2048))
+                return try b.weight(name, type, Shape(64, 32), data: data)
+            }
+            let g = try b.mulMat(try weight("gate", .f32), n), u = try b.mulMat(try weight("up", upType), n)
+            if gluNode {
+                b.output(try b.apply(gelu ? .geglu : .swiglu, [g, u]))
+            } else {
+                b.output(try b.mul(gelu ? try b.gelu(g) : try b.silu(g), u))
+            }
+            return b.graph
+        }
+        func ops(_ g: Graph) -> [Op] { g.nodes.map(\.op) }
+        #expect(ops(Fusion.apply(to: try graph()) { _ in true }) == [.mulMatGLU(MatGLU(.silu, normEps: 1e-6))])
+        #expect(ops(Fusion.apply(to: try graph(gelu: true, gluNode: true)) { _ in true }) == [.mulMatGLU(MatGLU(.gelu, normEps: 1e-6))])
+        let fused = Fusion.apply(to: try graph()) { _ in true }
+        #expect(fused.nodes[0].inputs.count == 4 && fused[fused.nodes[0].inputs[3]].name == "up")
+        // No mul_mat_glu: the glu, and the norm folded into both mul_mats.
+        let noGLU = Fusion.apply(to: try graph()) { if case .mulMatGLU = $0.op { return false } else { return true } }
+        #expect(noGLU.nodes.map(\.op.name) == ["rms_norm_mul_mat", "rms_norm_mul_mat", "swiglu"])
+        // mul_mat_glu without the norm folded in: the norm stays.
+        let plain = Fusion.apply(to: try graph()) { s in if case .mulMatGLU(let p) = s.op { return p.normEps == nil } else { return s.op != .rmsNormMulMat(eps: 1e-6) } }
+        #expect(ops(plain) == [.rmsNormMul(eps: 1e-6), .mulMatGLU(MatGLU(.silu))])
+        // Gate and up of different types: one kernel cannot take both.
+        #expect(Fusion.apply(to: try graph(upType: .f16)) { _ in true }.nodes.map(\.op.name) == ["rms_norm_mul_mat", "rms_norm_mul_mat", "swiglu"])
+    }
+
     @Test func badShapesAreErrorsNotCrashes() {
         var b = GraphBuilder()
         let a = b.input("a", .f32, Shape(64, 4))

@@ -46,8 +46,8 @@ struct VulkanBackendTests {
     }
 
     /// The GPU family's mat-vec under the geometries `EDGEHAL_VULKAN_MATVEC` can ask for on a GPU (rows
-    /// sharing activation chunks, lanes a row, workgroup size, storage range): every mul_mat, mul_mat_add and
-    /// rms_norm_mul_mat case passes with each.
+    /// sharing activation chunks, lanes a row, workgroup size, storage range): every mul_mat, mul_mat_add,
+    /// rms_norm_mul_mat and mul_mat_glu case passes with each.
     @Test(.enabled(if: status.available), arguments: [
         VulkanMatMulKernels.MatVecTuning(rows: 4), VulkanMatMulKernels.MatVecTuning(lanes: 16, rows: 2),
         VulkanMatMulKernels.MatVecTuning(lanes: 64, workgroup: 256, rows: 8), VulkanMatMulKernels.MatVecTuning(lanes: 8, workgroup: 64),
@@ -56,7 +56,7 @@ struct VulkanBackendTests {
     ])
     func matVecGeometries(_ tuning: VulkanMatMulKernels.MatVecTuning) throws {
         let device = try VulkanBackend(kernels: .gpu, matVec: tuning).makeDevice(index: 0)
-        let report = ConformanceRunner().run(CaseTable.all.filter { ["mul_mat", "mul_mat_add", "rms_norm_mul_mat"].contains($0.op) }, on: device)
+        let report = ConformanceRunner().run(CaseTable.all.filter { ["mul_mat", "mul_mat_add", "rms_norm_mul_mat", "mul_mat_glu"].contains($0.op) }, on: device)
         for r in report.results where r.status != .pass {
             Issue.record("vulkan (gpu kernels, \(tuning)): \(r.op) \(r.type) \(r.shape): \(r.status) \(r.detail ?? "")")
         }

@@ -30,7 +30,7 @@ extern "C" {
 #endif
 
 #define EDGEHAL_PLUGIN_ABI_MAJOR 1
-#define EDGEHAL_PLUGIN_ABI_MINOR 3  /* 1.1 appended EH_OP_GEGLU, 1.2 EH_OP_MUL_MAT_ADD, 1.3 EH_OP_RMS_NORM_MUL_MAT and EH_OP_ROPE_SET_ROWS; older plugins never see them declared supported */
+#define EDGEHAL_PLUGIN_ABI_MINOR 4  /* 1.1 appended EH_OP_GEGLU, 1.2 EH_OP_MUL_MAT_ADD, 1.3 EH_OP_RMS_NORM_MUL_MAT and EH_OP_ROPE_SET_ROWS, 1.4 EH_OP_MUL_MAT_GLU; older plugins never see them declared supported */
 #define EH_ERROR_CAPACITY 512
 
 typedef int32_t eh_status;
@@ -65,6 +65,7 @@ typedef int32_t eh_status;
      PERMUTE        i[0..3] = axes (input axis k becomes output axis i[k])
      ATTENTION      f[0] = scale (inputs: q, k, v, optional mask)
      MUL_MAT_ADD    no parameters (inputs: a, b as MUL_MAT, then r of the product's shape)
+     MUL_MAT_GLU    i[0] = activation (0 silu, 1 gelu), i[1] = 1 with a norm folded in (then f[0] = eps)
    New codes are only ever appended. */
 #define EH_OP_MUL_MAT 1
 #define EH_OP_GET_ROWS 2
@@ -86,6 +87,7 @@ typedef int32_t eh_status;
 #define EH_OP_MUL_MAT_ADD 18 /* 1.2: a, b, r → mul_mat(a, b) + r (r f32 of the product's shape) */
 #define EH_OP_RMS_NORM_MUL_MAT 19 /* 1.3: a, x, w → mul_mat(a, rms_norm(x)·w) (w f32 [ne0]; f[0] = eps) */
 #define EH_OP_ROPE_SET_ROWS 20 /* 1.3: dst, x, positions, ids → set_rows(dst, rope(x) as [ne0, rows], ids) in place (parameters as ROPE) */
+#define EH_OP_MUL_MAT_GLU 21 /* 1.4: gate, x, [w,] up → act(mul_mat(gate, x̂))·mul_mat(up, x̂), x̂ = x or rms_norm(x)·w (up: gate's type and shape) */
 
 /* Device kinds, as `auto` ranks them: accelerators first, emulations below the native CPU. */
 #define EH_KIND_GPU 0

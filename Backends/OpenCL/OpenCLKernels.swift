@@ -16,8 +16,8 @@ enum OpenCLKernels {
         case .mulMatAdd, .rmsNormMulMat, .mulMatGLU: return family.matVecFuses(s) && weightTypes.contains(ins[0].type)
         case .attention: return ins[1].type == ins[2].type && ins[0].shape[0] <= 256
         case .rope: return ins[0].shape[0] % 2 == 0
-        // An in-order queue has no barrier stage to save: rope and set_rows stay two kernels.
-        case .ropeSetRows: return false
+        // A decode step's k roped straight into the cache: one kernel launch fewer a layer on an in-order queue.
+        case .ropeSetRows: return ins[1].shape[0] % 2 == 0
         default: return true
         }
     }

@@ -81,7 +81,7 @@ public enum Fusion {
             }
             guard let c = candidate else { continue }
             // A glu of two products of the same activations goes further, into one mat-vec for both (or stays a glu).
-            for c in [gluProducts(c, graph, nodes, privateProducer), c].compactMap({ $0 }) {
+            for c in [gluProducts(c, stage: node.stage, graph, nodes, privateProducer), c].compactMap({ $0 }) {
                 guard c.op != node.op else { break }   // a glu already in the graph: nothing to replace it with
                 let inputs = c.inputs.map { graph[$0].desc }
                 guard let out = try? c.op.outputDesc(for: inputs), out == graph[node.output].desc,
@@ -102,8 +102,9 @@ public enum Fusion {
     }
 
     /// `swiglu(g, u)` or `geglu(g, u)` (as fused above, or in the graph) whose g and u are private products of
-    /// the same activations by weights of one type and shape → `mul_mat_glu(gate, x, up)`, absorbing both products.
-    static func gluProducts(_ c: (op: Op, inputs: [TensorID], absorbed: [Int]), _ graph: Graph, _ nodes: [Graph.Node],
+    /// the same activations by weights of one type and shape, in the glu's stage → `mul_mat_glu(gate, x, up)`,
+    /// absorbing both products.
+    static func gluProducts(_ c: (op: Op, inputs: [TensorID], absorbed: [Int]), stage: Int?, _ graph: Graph, _ nodes: [Graph.Node],
                             _ privateProducer: (TensorID) -> Int?) -> (op: Op, inputs: [TensorID], absorbed: [Int])? {
         let activation: MatGLU.Activation
         switch c.op {
@@ -115,12 +116,12 @@ public enum Fusion {
               case .mulMat = nodes[pg].op, case .mulMat = nodes[pu].op else { return nil }
         let (gate, up) = (nodes[pg], nodes[pu])
         guard SharedInputGrouping.sharesActivations(gate, up, in: graph), graph[gate.inputs[0]].desc == graph[up.inputs[0]].desc,
-              gate.stage == up.stage else { return nil }
+              gate.stage == stage, up.stage == stage else { return nil }   // never across a layer split's stages
         return (.mulMatGLU(MatGLU(activation)), [gate.inputs[0], gate.inputs[1], up.inputs[0]], c.absorbed + [pg, pu])
     }
 
-    /// `rms_norm_mul(x, w)` whose every reader is a mul_mat taking it as activations (and not a graph output)
-    /// becomes part of each reader: `rms_norm_mul_mat(a, x, w)`. Unlike the patterns above the norm has several
+    /// `rms_norm_mul(x, w)` whose every reader is a mul_mat or a norm-less mul_mat_glu taking it as activations (and
+    /// not a graph output) becomes part of each reader: `rms_norm_mul_mat(a, x, w)`, `mul_mat_glu(gate, x, w, up)`. Unlike the patterns above the norm has several
     /// readers (a layer's q, k and v), so all of them must take the fused op, each where the rule above
     /// allows it, or the norm stays.
     static func foldNorms(_ graph: Graph, _ nodes: inout [Graph.Node], _ dead: inout Set<Int>, _ placement: (OpSignature, Int?) -> Int?) {

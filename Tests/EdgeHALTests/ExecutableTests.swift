@@ -171,7 +171,7 @@ struct ExecutableTests {
     /// A feed-forward's act(gate·h)·(up·h) becomes one mul_mat_glu, its norm folded in when nothing else reads it;
     /// where the target lacks a fused form, the next one down (a glu, norms folded into the mul_mats) is taken.
     @Test func gluProductsFuseIntoOneMatVec() throws {
-        func graph(gelu: Bool = false, upType: DType = .f32, gluNode: Bool = false) throws -> Graph {
+        func graph(gelu: Bool = false, upType: DType = .f32, gluNode: Bool = false, stages: Bool = false) throws -> Graph {
             var b = GraphBuilder()
             let x = b.input("x", .f32, Shape(64, 2))
             let w = try b.weight("w", .f32, Shape(64), data: HostData(floats: [Float](repeating: 2, count: 64)))
@@ -180,7 +180,9 @@ struct ExecutableTests {
                 let data = type == .f16 ? HostData([UInt8](repeating: 0, count: 2 * 2048)) : HostData(floats: [Float](repeating: 0.5, count: 2048))
                 return try b.weight(name, type, Shape(64, 32), data: data)
             }
-            let g = try b.mulMat(try weight("gate", .f32), n), u = try b.mulMat(try weight("up", upType), n)
+            let g = try b.mulMat(try weight("gate", .f32), n)
+            if stages { b.stage = 1 }   // a layer split between the gate and the rest (never in a model: whole layers go)
+            let u = try b.mulMat(try weight("up", upType), n)
             if gluNode {
                 b.output(try b.apply(gelu ? .geglu : .swiglu, [g, u]))
             } else {
@@ -199,8 +201,9 @@ struct ExecutableTests {
         // mul_mat_glu without the norm folded in: the norm stays.
         let plain = Fusion.apply(to: try graph()) { s in if case .mulMatGLU(let p) = s.op { return p.normEps == nil } else { return s.op != .rmsNormMulMat(eps: 1e-6) } }
         #expect(ops(plain) == [.rmsNormMul(eps: 1e-6), .mulMatGLU(MatGLU(.silu))])
-        // Gate and up of different types: one kernel cannot take both.
+        // Gate and up of different types: one kernel cannot take both; nor can a node take work across stages.
         #expect(Fusion.apply(to: try graph(upType: .f16)) { _ in true }.nodes.map(\.op.name) == ["rms_norm_mul_mat", "rms_norm_mul_mat", "swiglu"])
+        #expect(Fusion.apply(to: try graph(stages: true)) { _ in true }.nodes.map(\.op.name) == ["rms_norm_mul_mat", "rms_norm_mul_mat", "swiglu"])
     }
 
     @Test func badShapesAreErrorsNotCrashes() {

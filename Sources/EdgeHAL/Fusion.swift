@@ -121,9 +121,9 @@ public enum Fusion {
     }
 
     /// `rms_norm_mul(x, w)` whose every reader is a mul_mat or a norm-less mul_mat_glu taking it as activations (and
-    /// not a graph output) becomes part of each reader: `rms_norm_mul_mat(a, x, w)`, `mul_mat_glu(gate, x, w, up)`. Unlike the patterns above the norm has several
-    /// readers (a layer's q, k and v), so all of them must take the fused op, each where the rule above
-    /// allows it, or the norm stays.
+    /// not a graph output) becomes part of each reader: `rms_norm_mul_mat(a, x, w)`, `mul_mat_glu(gate, x, w, up)`.
+    /// Unlike the patterns above the norm has several readers (a layer's q, k and v), so all of them must take the
+    /// fused op, each where the rule above allows it, or the norm stays.
     static func foldNorms(_ graph: Graph, _ nodes: inout [Graph.Node], _ dead: inout Set<Int>, _ placement: (OpSignature, Int?) -> Int?) {
         var readers: [Int: [Int]] = [:]   // storage index → live nodes reading it
         for (i, node) in nodes.enumerated() where !dead.contains(i) {
@@ -138,7 +138,6 @@ public enum Fusion {
             var rewritten: [(Int, Graph.Node)] = []
             readers: for u in users {
                 let user = nodes[u]
-                guard user.inputs[1] == norm.output, user.inputs.indices.allSatisfy({ $0 == 1 || user.inputs[$0] != norm.output }) else { break }
                 let op: Op, inputs: [TensorID]
                 switch user.op {
                 case .mulMat:
@@ -148,6 +147,8 @@ public enum Fusion {
                 default:
                     break readers
                 }
+                // The norm is the activations, and only them (never a weight as well).
+                guard user.inputs[1] == norm.output, user.inputs.indices.allSatisfy({ $0 == 1 || user.inputs[$0] != norm.output }) else { break }
                 let descs = inputs.map { graph[$0].desc }
                 guard let out = try? op.outputDesc(for: descs), out == graph[user.output].desc,
                       let fusedAt = placement(OpSignature(op: op, inputs: descs, output: out), user.stage),

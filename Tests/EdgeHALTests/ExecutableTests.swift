@@ -204,6 +204,14 @@ struct ExecutableTests {
         // Gate and up of different types: one kernel cannot take both; nor can a node take work across stages.
         #expect(Fusion.apply(to: try graph(upType: .f16)) { _ in true }.nodes.map(\.op.name) == ["rms_norm_mul_mat", "rms_norm_mul_mat", "swiglu"])
         #expect(Fusion.apply(to: try graph(stages: true)) { _ in true }.nodes.map(\.op.name) == ["rms_norm_mul_mat", "rms_norm_mul_mat", "swiglu"])
+        // A norm that a unary op reads too stays where it is.
+        var b = GraphBuilder()
+        let x = b.input("x", .f32, Shape(64, 2))
+        let w = try b.weight("w", .f32, Shape(64), data: HostData(floats: [Float](repeating: 2, count: 64)))
+        let n = try b.mul(try b.rmsNorm(x, eps: 1e-6), w)
+        b.output(try b.mulMat(try b.weight("m", .f32, Shape(64, 32), data: HostData(floats: [Float](repeating: 1, count: 2048))), n))
+        b.output(try b.silu(n))
+        #expect(Fusion.apply(to: b.graph) { _ in true }.nodes.map(\.op.name) == ["rms_norm_mul", "mul_mat", "silu"])
     }
 
     @Test func badShapesAreErrorsNotCrashes() {

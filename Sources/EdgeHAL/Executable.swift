@@ -16,11 +16,16 @@ public struct ExecutionOptions: Sendable {
     public var stageDevices: [Int: Int]
     /// Fused ops, by name (``Op/name``), that fusion never creates: measuring one fusion's worth on a device.
     public var unfused: Set<String>
-    public init(fuse: Bool = true, group: Bool = true, stageDevices: [Int: Int] = [:], unfused: Set<String> = []) {
+    /// Test hook (the conformance runner's misaligned graph cases): each weight in a buffer of its own, 1, 2 or 3
+    /// times this many bytes (a multiple of 4) from its start, by turns, instead of shared at offset 0 — where every
+    /// weight sits otherwise, so a kernel that reads one input's offset for another's would pass every graph.
+    public var weightOffset: Int
+    public init(fuse: Bool = true, group: Bool = true, stageDevices: [Int: Int] = [:], unfused: Set<String> = [], weightOffset: Int = 0) {
         self.fuse = fuse
         self.group = group
         self.stageDevices = stageDevices
         self.unfused = unfused
+        self.weightOffset = weightOffset
     }
 
     /// The defaults, with `EDGEHAL_FUSION=0` / `EDGEHAL_GROUPING=0` switching a pass off and
@@ -111,14 +116,14 @@ public final class Executable {
         let partitions = Passes.partition(placement)
         let lifetimes = Passes.lifetimes(graph, partitions, placement, try Passes.homes(graph, placement))
         outputDevice = lifetimes.outputDevice
-        try bind(lifetimes)
+        try bind(lifetimes, weightOffset: options.weightOffset)
         try compile(partitions, placement, lifetimes.transfers, grouped: options.group)
     }
 
     /// 7. Bind: one arena per device, planned by liveness (``BufferPlan``, bytes held ``Device/arenaHold`` steps
     /// past their last read); weights and states in
     /// resident memory shared with other executables.
-    private func bind(_ lifetimes: ExecutionPasses.Lifetimes) throws {
+    private func bind(_ lifetimes: ExecutionPasses.Lifetimes, weightOffset: Int) throws {
         for (d, device) in devices.enumerated() {
             let keys = lifetimes.first.keys.filter { $0.device == d }.sorted { $0.storage < $1.storage }
             let requests = keys.map {
@@ -136,10 +141,18 @@ public final class Executable {
                 slots[key] = BufferSlice(buffer: arena, offset: offset, desc: graph.tensors[key.storage].desc)
             }
         }
-        for key in lifetimes.persistent.sorted(by: { ($0.device, $0.storage) < ($1.device, $1.storage) }) {
+        for (ordinal, key) in lifetimes.persistent.sorted(by: { ($0.device, $0.storage) < ($1.device, $1.storage) }).enumerated() {
             let tensor = graph.tensors[key.storage]
             let buffer: any DeviceBuffer
             switch tensor.source {
+            case .weight(let data) where weightOffset > 0:
+                let offset = weightOffset * (1 + ordinal % 3)
+                let skewed = try devices[key.device].makeBuffer(byteCount: offset + data.bytes.count)
+                try skewed.write(data.bytes, at: offset)
+                arenas.append(skewed)   // owned by this executable, like the arenas
+                slots[key] = BufferSlice(buffer: skewed, offset: offset, desc: tensor.desc)
+                report.weightBytes += data.bytes.count
+                continue
             case .weight(let data):
                 buffer = try resident.weight(data, on: devices[key.device])
                 report.weightBytes += data.bytes.count

@@ -226,7 +226,7 @@ public struct ConformanceRunner {
         if requireFusion && probe.nodes.count == g.graph.nodes.count {
             throw CaseError.unsupported("the device does not support the fused op for this pattern")
         }
-        let exe = try Executable(graph: g.graph, devices: [device], options: ExecutionOptions(fuse: true))
+        let exe = try Executable(graph: g.graph, devices: [device], options: ExecutionOptions(fuse: true, weightOffset: g.inputMisalignment))
         try Self.load(g, into: exe)
         try exe.run()
         let first = try exe.readBytes(g.output)

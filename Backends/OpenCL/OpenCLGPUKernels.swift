@@ -1,4 +1,5 @@
 import EdgeHAL
+import EdgeHALGPU
 
 /// The GPU family's kernels (``KernelFamily``): a work-group where the PoCL-shaped kernels give one
 /// work-item a whole row — mat-vec (N ≤ 8, Kernels/opencl/mul_mat_vec.cl), attention (attention_wg.cl),
@@ -27,20 +28,14 @@ enum OpenCLGPUKernels {
             // residual: 1 for mul_mat_add, whose r (input 2, bound as input 0 for a plain mul_mat) is added; for
             // rms_norm_mul_mat input 2 is the norm weight (-DNORM=1) and eps the last scalar. mul_mat_glu (-DGLU=1)
             // takes its up matrix as input 2, or 3 after the norm's w, and its activation in the residual scalar.
-            var eps: Float? = nil, glu: MatGLU? = nil
-            switch node.op {
-            case .rmsNormMulMat(let e): eps = e
-            case .mulMatGLU(let p): (eps, glu) = (p.normEps, p)
-            default: break
-            }
-            let residual = glu.map { $0.activation == .silu ? 0 : 1 } ?? (node.op == .mulMatAdd ? 1 : 0)
-            let scalars = [k, m, n, b.shape[2], b.shape[3], b.shape[2] / a.shape[2], b.shape[3] / a.shape[3], a.shape[2], a.rowBytes,
-                           residual].map(u) + [.f(eps ?? 0)]
+            let fused = GPUOpArguments.matVec(node.op)
+            let scalars = [k, m, n, b.shape[2], b.shape[3], b.shape[2] / a.shape[2], b.shape[3] / a.shape[3], a.shape[2], a.rowBytes].map(u)
+                + [.u(fused.residual), .f(fused.normEps ?? 0)]
             return OpenCLDispatch(files: ["parts", "mul_mat_vec"],
                                   options: "\(OpenCLComputeKernels.typeOption(a.type)) -DCOLS=\(max(1, n)) -DLANES=\(lanes) -DWG=\(wg)"
-                                      + (eps != nil ? " -DNORM=1" : "") + (glu != nil ? " -DGLU=1" : ""),
+                                      + (fused.normEps != nil ? " -DNORM=1" : "") + (fused.glu ? " -DGLU=1" : ""),
                                   kernel: "mul_mat_vec", scalars: scalars,
-                                  global: [rowGroups * wg, b.shape[2] * b.shape[3]], local: [wg, 1], inputs: glu != nil ? 4 : 3)
+                                  global: [rowGroups * wg, b.shape[2] * b.shape[3]], local: [wg, 1], inputs: fused.glu ? 4 : 3)
         case .attention(let scale):
             let (q, k) = (ins[0].shape, ins[1].shape)
             let wg = group(128)

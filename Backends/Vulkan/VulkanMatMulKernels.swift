@@ -1,4 +1,5 @@
 import EdgeHAL
+import EdgeHALGPU
 
 /// The dequantizing kernels: mul_mat and get_rows, one SPIR-V variant per weight type.
 public enum VulkanMatMulKernels {
@@ -28,15 +29,9 @@ public enum VulkanMatMulKernels {
             // mul_mat_add's r (input 2) is added as the mat-vec writes, rms_norm_mul_mat's norm weight (input 2)
             // scales the activations as they are loaded: the residual word and the NORM constant say which.
             // mul_mat_glu runs the _glu variant (its up matrix the last input), the activation in the residual word.
-            var norm: Float? = nil, glu: MatGLU? = nil
-            switch op {
-            case .rmsNormMulMat(let eps): norm = eps
-            case .mulMatGLU(let p): (norm, glu) = (p.normEps, p)
-            default: break
-            }
-            let residual: UInt32 = glu.map { $0.activation == .silu ? 0 : 1 } ?? (op == .mulMatAdd ? 1 : 0)
-            return matVec(a, b, words: words + [residual, (norm ?? 0).bitPattern], norm: norm != nil, glu: glu != nil,
-                          batches: batches, tuning: tuning)
+            let fused = GPUOpArguments.matVec(op)
+            return matVec(a, b, words: words + [fused.residual, (fused.normEps ?? 0).bitPattern], norm: fused.normEps != nil,
+                          glu: fused.glu, batches: batches, tuning: tuning)
         }
         // The lavapipe family's kernel; also a GPU's for a matrix larger than one storage binding reaches
         // (texel views reach further: lavapipe's 128 MiB storage range against 512 MiB of R32 texels, as

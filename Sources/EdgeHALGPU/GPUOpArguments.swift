@@ -27,6 +27,19 @@ public enum GPUOpArguments {
         return (0..<4).map { stride[axes[$0]] }
     }
 
+    /// What the GPU mat-vec kernels (Vulkan's mul_mat_vec.comp, OpenCL's mul_mat_vec.cl) do around the product of
+    /// a mul_mat-family op: `residual`, their op word (mul_mat_add: 1, r added as the sum is written; mul_mat_glu: the
+    /// activation, 0 silu and 1 gelu; else 0), the folded norm's eps (rms_norm_mul_mat, a normed mul_mat_glu), and
+    /// whether the glu variant runs (up, the last input, taken beside the weights).
+    public static func matVec(_ op: Op) -> (residual: UInt32, normEps: Float?, glu: Bool) {
+        switch op {
+        case .mulMatAdd: return (1, nil, false)
+        case .rmsNormMulMat(let eps): return (0, eps, false)
+        case .mulMatGLU(let p): return (p.activation == .silu ? 0 : 1, p.normEps, true)
+        default: return (0, nil, false)
+        }
+    }
+
     /// log2(freq_base) / n_dims: pair j turns by p · freq_scale · 2^(−2j · this).
     public static func ropeLog2BaseOverDims(_ p: RopeParams) -> Float {
         Float(log2(Double(p.freqBase)) / Double(p.nDims))

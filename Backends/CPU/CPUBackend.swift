@@ -98,13 +98,14 @@ public final class CPUDevice: Device {
             + (first.inputs[1].desc.shape[1] == 1 ? " mat-vec" : "")
     }
 
-    /// Every well-formed signature of every op but `rms_norm_mul_mat` and `mul_mat_glu`: the CPU backend has no gaps.
-    /// Those fused ops are for GPU stages; here the norm runs once for the layer's q, k and v (or gate and up), whose
-    /// grouped mul_mat quantizes the normed activations once for all of them (``MatMulGroup``), so they stay unfused.
+    /// Every well-formed signature of every op but `rms_norm_mul_mat`, `mul_mat_glu` and `mul_mat_rows`: the CPU backend
+    /// has no gaps. Those fused ops are for GPU stages; here the norm runs once for the layer's q, k and v (or gate and
+    /// up), whose grouped mul_mat quantizes the normed activations once for all of them (``MatMulGroup``), so they stay
+    /// unfused.
     public func supports(_ signature: OpSignature) -> Bool {
         guard signature.isWellFormed else { return false }
         switch signature.op {
-        case .rmsNormMulMat, .mulMatGLU: return false
+        case .rmsNormMulMat, .mulMatGLU, .mulMatRows: return false
         default: break
         }
         if signature.op == .mulMat || signature.op == .mulMatAdd { return MatMulKernel.supports(signature.inputs[0].type) }

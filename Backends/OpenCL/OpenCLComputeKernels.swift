@@ -34,14 +34,14 @@ enum OpenCLComputeKernels {
         case .rmsNorm(let eps), .rmsNormMul(let eps):
             // One work-item a row, four float8 partial sums; local size 1 spreads few rows over every thread.
             let rows = ins[0].shape.rows
-            return OpenCLDispatch(files: ["norm_rope"], kernel: "rms_norm", scalars: [u(ins[0].shape[0]), u(rows), u(ins.count > 1 ? 1 : 0), .f(eps)],
+            return OpenCLDispatch(files: ["rope_angle", "norm_rope"], kernel: "rms_norm", scalars: [u(ins[0].shape[0]), u(rows), u(ins.count > 1 ? 1 : 0), .f(eps)],
                                   global: [rows], local: [1], inputs: 2)
         case .rope(let p), .ropeSetRows(let p):
             // rope_set_rows (dst, x, positions, ids): the rope kernel built with -DSET_ROWS, dst's rows last.
             let setRows = node.op != .rope(p), x = ins[setRows ? 1 : 0].shape
             let log2Base = GPUOpArguments.ropeLog2BaseOverDims(p)
             let scalars: [OpenCLDispatch.Scalar] = [u(x[0]), u(x[1]), u(x[2]), u(p.nDims), u(p.mode == .neox ? 1 : 0), .f(p.freqScale), .f(log2Base)]
-            return OpenCLDispatch(files: ["norm_rope"], options: setRows ? "-DSET_ROWS=1" + (ins[0].type == .f16 ? " -DOUT_F16=1" : "") : "",
+            return OpenCLDispatch(files: ["rope_angle", "norm_rope"], options: setRows ? "-DSET_ROWS=1" + (ins[0].type == .f16 ? " -DOUT_F16=1" : "") : "",
                                   kernel: setRows ? "rope_set_rows" : "rope", scalars: scalars + (setRows ? [u(ins[0].shape[1])] : []),
                                   global: [x[1] * x[2]], local: [1])
         case .softmax(let scale):

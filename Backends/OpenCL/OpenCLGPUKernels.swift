@@ -18,7 +18,7 @@ enum OpenCLGPUKernels {
             return g
         }
         switch node.op {
-        case .mulMat, .mulMatAdd, .rmsNormMulMat, .mulMatGLU:
+        case .mulMat, .mulMatAdd, .rmsNormMulMat, .mulMatGLU, .mulMatRows:
             let (a, b) = (ins[0], ins[1])
             let (k, m, n) = (a.shape[0], a.shape[1], b.shape[1])
             guard n <= 8 else { return nil }
@@ -31,11 +31,21 @@ enum OpenCLGPUKernels {
             let fused = GPUOpArguments.matVec(node.op)
             let scalars = [k, m, n, b.shape[2], b.shape[3], b.shape[2] / a.shape[2], b.shape[3] / a.shape[3], a.shape[2], a.rowBytes].map(u)
                 + [.u(fused.residual), .f(fused.normEps ?? 0)]
-            return OpenCLDispatch(files: ["parts", "mul_mat_vec"],
-                                  options: "\(OpenCLComputeKernels.typeOption(a.type)) -DCOLS=\(max(1, n)) -DLANES=\(lanes) -DWG=\(wg)"
-                                      + (fused.normEps != nil ? " -DNORM=1" : "") + (fused.glu ? " -DGLU=1" : ""),
-                                  kernel: "mul_mat_vec", scalars: scalars,
-                                  global: [rowGroups * wg, b.shape[2] * b.shape[3]], local: [wg, 1], inputs: fused.glu ? 4 : 3)
+            var plan = OpenCLDispatch(files: ["parts", "mul_mat_vec"],
+                                      options: "\(OpenCLComputeKernels.typeOption(a.type)) -DCOLS=\(max(1, n)) -DLANES=\(lanes) -DWG=\(wg)"
+                                          + (fused.normEps != nil ? " -DNORM=1" : "") + (fused.glu ? " -DGLU=1" : ""),
+                                      kernel: "mul_mat_vec", scalars: scalars,
+                                      global: [rowGroups * wg, b.shape[2] * b.shape[3]], local: [wg, 1], inputs: fused.glu ? 4 : 3)
+            if case .mulMatRows(let p) = node.op {
+                // -DHEADS=1: a rope pair a lane group (half the row groups); a, x, w, positions, ids at fixed places.
+                let absent = node.inputs.count, f16 = p.dstInput.map { ins[$0].type == .f16 } ?? false
+                plan.files.insert("rope_angle", at: 1)
+                plan.options += " -DHEADS=1" + (f16 ? " -DOUT_F16=1" : "")
+                plan.scalars += GPUOpArguments.heads(p, ins).prefix(6).map { .u($0) } + [.f(p.rope?.freqScale ?? 1), .f(p.rope.map(GPUOpArguments.ropeLog2BaseOverDims) ?? 0)]
+                plan.global[0] = (m / 2 + wg / lanes - 1) / (wg / lanes) * wg
+                plan.inputOrder = [0, 1, p.normInput ?? absent, p.positionsInput ?? absent, p.idsInput ?? absent]
+            }
+            return plan
         case .attention(let scale):
             let (q, k) = (ins[0].shape, ins[1].shape)
             let wg = group(128)

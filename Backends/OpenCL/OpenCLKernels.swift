@@ -14,6 +14,8 @@ enum OpenCLKernels {
         // The GPU family's mat-vec adds r as it writes, norms the activations as it loads them, or takes a glu's
         // two matrices together (N ≤ 8); elsewhere the add, the norm and the glu stay kernels of their own.
         case .mulMatAdd, .rmsNormMulMat, .mulMatGLU: return family.matVecFuses(s) && weightTypes.contains(ins[0].type)
+        // A decode step's q, k or v with its norm, rope and cache write in the mat-vec (a rope pair a lane group).
+        case .mulMatRows(let p): return family.matVecFuses(s) && weightTypes.contains(ins[0].type) && p.headDim % 2 == 0
         case .attention: return ins[1].type == ins[2].type && ins[0].shape[0] <= 256
         case .rope: return ins[0].shape[0] % 2 == 0
         // A decode step's k roped straight into the cache: one kernel launch fewer a layer on an in-order queue.

@@ -14,6 +14,9 @@ struct OpenCLDispatch {
     var local: [Int]? = nil
     /// Tensor inputs the kernel takes, when other than the op's (rms_norm's kernel also serves rms_norm·w).
     var inputs: Int? = nil
+    /// The op's inputs the kernel takes, in the kernel's order, when they differ from the op's (mul_mat_rows binds
+    /// its optional inputs at fixed places); an index past the node's inputs binds input 0 (never read).
+    var inputOrder: [Int]? = nil
     /// Two-pass nodes (split-key attention): the kernel writes `scratchBytes` of partial results in place of
     /// the output, then `merge` (at most one; an array, as a struct cannot hold itself) reads them as its one
     /// input and writes the node's output. The program gives each such node a scratch buffer of its own.
@@ -57,7 +60,8 @@ final class OpenCLProgram: Program, @unchecked Sendable {
         kernels.append((kernel, plan))
         // Tensors: every input the op can take (an absent optional one is input 0 again), then the output.
         let (required, optional) = node.op.arity
-        let tensors = (0..<(plan.inputs ?? required + optional)).map { node.inputs[$0 < node.inputs.count ? $0 : 0] } + [node.output]
+        let order = plan.inputOrder ?? Array(0..<(plan.inputs ?? required + optional))
+        let tensors = order.map { node.inputs[$0 < node.inputs.count ? $0 : 0] } + [node.output]
         var index: cl_uint = 0
         func set<T>(_ value: T) throws {
             var v = value

@@ -70,6 +70,15 @@ public enum ReferenceKernels {
                 let g = Double(gate[i])
                 y.setF32(i, Float((p.activation == .silu ? silu(g) : gelu(g)) * Double(up[i])))
             }
+        case .mulMatRows(let p):
+            // The product (normed activations first) rounded to f32 in a buffer of its own, then the rest (``heads``).
+            let desc = TensorDesc(.f32, Shape(p.headDim, x[0].desc.shape[1] / p.headDim, x[1].desc.shape[1]))
+            var values = [Float](repeating: 0, count: desc.shape.count)
+            values.withUnsafeMutableBytes { v in
+                let out = OutputTensor(base: v.baseAddress!, desc: desc)
+                if let eps = p.normEps, let w = p.normInput { normed(x[1], x[w], eps: eps) { product($0, x[0], out) } } else { product(x[1], x[0], out) }
+            }
+            values.withUnsafeBytes { heads(p, InputTensor(base: $0.baseAddress!, desc: desc), x, y) }
         case .getRows: getRows(x[0], x[1], y)
         case .add: binary(x[0], x[1], y, +)
         case .mul: binary(x[0], x[1], y, *)
@@ -105,6 +114,24 @@ public enum ReferenceKernels {
             }
         case .attention(let scale):
             attention(q: x[0], k: x[1], v: x[2], mask: x.count > 3 ? x[3] : nil, scale: scale, y)
+        }
+    }
+
+    /// mul_mat_rows after its product `y` [headDim, heads, N]: the roped heads rounded to f32, then either the output
+    /// or set_rows into dst (the output, in place) — the unfused ops.
+    private static func heads(_ p: MatRows, _ y: InputTensor, _ x: [InputTensor], _ out: OutputTensor) {
+        var roped = [Float](repeating: 0, count: y.desc.shape.count)
+        roped.withUnsafeMutableBytes { r in
+            var rows = y
+            if let params = p.rope, let at = p.positionsInput {
+                rope(y, positions: x[at], params, OutputTensor(base: r.baseAddress!, desc: y.desc))
+                rows = InputTensor(base: UnsafeRawPointer(r.baseAddress!), desc: y.desc)
+            }
+            if let ids = p.idsInput {
+                setRows(InputTensor(base: rows.base, desc: TensorDesc(.f32, Shape(p.headDim, y.desc.shape.rows))), ids: x[ids], out)
+            } else {
+                out.base.copyMemory(from: rows.base, byteCount: y.desc.byteCount)
+            }
         }
     }
 

@@ -2,7 +2,7 @@ import EdgeHAL
 import EdgeHALGPU
 
 /// How one node runs: which kernel variant, its specialization constants, the op's push-constant
-/// words (after the contract's in_off[4] and out_off) and the workgroup counts. The shapes of each
+/// words (after the contract's in_off[6] and out_off) and the workgroup counts. The shapes of each
 /// kernel's push block and its dispatch formula are in the kernel's header comment (Kernels/vulkan).
 struct VulkanDispatch {
     var kernel: String
@@ -31,6 +31,10 @@ enum VulkanKernels {
         // glu's two matrices together (N ≤ 8); elsewhere the add, the norm and the glu stay dispatches of their own.
         case .mulMatAdd, .rmsNormMulMat, .mulMatGLU:
             return family.matVecFuses(s) && weightTypes.contains(ins[0].type) && VulkanMatMulKernels.fitStorage(ins, range: storageRange)
+        // A decode step's q, k or v with its norm, rope and cache write: the GPU family's mat-vec, in pairs of rows.
+        case .mulMatRows(let p):
+            return family.matVecFuses(s) && weightTypes.contains(ins[0].type) && VulkanMatMulKernels.fitStorage(ins, range: storageRange)
+                && p.headDim % 2 == 0 && (p.dstInput.map { ins[$0].type == .f32 || f16Storage } ?? true)
         case .getRows: return weightTypes.contains(ins[0].type)
         case .add, .mul, .swiglu, .geglu, .scale, .silu, .gelu, .rmsNorm, .rmsNormMul, .softmax: return true
         case .rope: return ins[0].shape[0] % 2 == 0
@@ -94,7 +98,7 @@ enum VulkanKernels {
             return try VulkanAttentionKernels.softmax(ins, scale: scale)
         case .attention(let scale):
             return try VulkanAttentionKernels.attention(ins, scale: scale, family: family)
-        case .mulMat, .mulMatAdd, .rmsNormMulMat, .mulMatGLU:
+        case .mulMat, .mulMatAdd, .rmsNormMulMat, .mulMatGLU, .mulMatRows:
             return try VulkanMatMulKernels.mulMat(node.op, ins, out, family: family, matVec: matVec, storageRange: storageRange)
         case .getRows:
             return try VulkanMatMulKernels.getRows(ins, out)

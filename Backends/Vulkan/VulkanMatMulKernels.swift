@@ -29,9 +29,13 @@ public enum VulkanMatMulKernels {
             // mul_mat_add's r (input 2) is added as the mat-vec writes, rms_norm_mul_mat's norm weight (input 2)
             // scales the activations as they are loaded: the residual word and the NORM constant say which.
             // mul_mat_glu runs the _glu variant (its up matrix the last input), the activation in the residual word.
+            // mul_mat_rows runs the _rows variant (_rows_f16 into an f16 cache), its words after the mat-vec's.
             let fused = GPUOpArguments.matVec(op)
-            return matVec(a, b, words: words + [fused.residual, (fused.normEps ?? 0).bitPattern], norm: fused.normEps != nil,
-                          glu: fused.glu, batches: batches, tuning: tuning)
+            var heads: (words: [UInt32], f16: Bool)?
+            if case .mulMatRows(let p) = op { heads = (GPUOpArguments.heads(p, ins), p.dstInput.map { ins[$0].type == .f16 } ?? false) }
+            return matVec(a, b, words: words + [fused.residual, (fused.normEps ?? 0).bitPattern] + (heads?.words ?? []),
+                          norm: fused.normEps != nil, glu: fused.glu, heads: heads.map { $0.f16 ? "rows_f16_" : "rows_" },
+                          batches: batches, tuning: tuning)
         }
         // The lavapipe family's kernel; also a GPU's for a matrix larger than one storage binding reaches
         // (texel views reach further: lavapipe's 128 MiB storage range against 512 MiB of R32 texels, as
@@ -51,19 +55,21 @@ public enum VulkanMatMulKernels {
     /// every LANES-th 8-value part (4 to a 32-value block), at least two parts a lane: 32 lanes (one NVIDIA
     /// subgroup, reduced by subgroupAdd) from K = 512, 8 or 16 below; 128 invocations a group; all N ≤ 8
     /// columns in one pass, so each weight part is dequantized once.
-    static func matVec(_ a: TensorDesc, _ b: TensorDesc, words: [UInt32], norm: Bool, glu: Bool = false, batches: UInt32,
-                       tuning: MatVecTuning) -> VulkanDispatch {
+    /// `heads` (mul_mat_rows): the variant's infix; a lane group takes rope pairs then, so rows is even.
+    static func matVec(_ a: TensorDesc, _ b: TensorDesc, words: [UInt32], norm: Bool, glu: Bool = false, heads: String? = nil,
+                       batches: UInt32, tuning: MatVecTuning) -> VulkanDispatch {
         let (k, m, n) = (a.shape[0], a.shape[1], b.shape[1])
         let lanes = tuning.lanes ?? KernelFamily.matVecLanes(k: k)
-        var wg = max(lanes, tuning.workgroup ?? 128), rows = tuning.rows ?? 1
+        let least = heads == nil ? 1 : 2
+        var wg = max(lanes, tuning.workgroup ?? 128), rows = max(least, tuning.rows ?? 1)
         // The kernel's shared sums (`partial`: wg × COLS × (rows·(1 + GLU) + NORM) floats) stay within the 16 KiB every
         // Vulkan device has (lavapipe 32, NVIDIA 48): a tuning asking for more gets fewer rows, then a narrower group.
         func sharedBytes() -> Int { 4 * wg * max(1, n) * (rows * (glu ? 2 : 1) + (norm ? 1 : 0)) }
-        while sharedBytes() > 16 << 10 && rows > 1 { rows /= 2 }
+        while sharedBytes() > 16 << 10 && rows > least { rows /= 2 }
         while sharedBytes() > 16 << 10 && wg > lanes { wg /= 2 }
         let rowGroups = (m + rows * wg / lanes - 1) / (rows * wg / lanes)
         let x = max(1, min(rowGroups, 65535))   // no rows: y = 0, nothing is dispatched
-        return VulkanDispatch(kernel: "mul_mat_vec_\(glu ? "glu_" : "")\(a.type.rawValue)", constants: [UInt32(wg), UInt32(lanes), UInt32(max(1, n)), UInt32(rows), norm ? 1 : 0],
+        return VulkanDispatch(kernel: "mul_mat_vec_\(glu ? "glu_" : "")\(heads ?? "")\(a.type.rawValue)", constants: [UInt32(wg), UInt32(lanes), UInt32(max(1, n)), UInt32(rows), norm ? 1 : 0],
                               words: words, groups: (UInt32(x), UInt32((rowGroups + x - 1) / x), batches))
     }
 

@@ -7,8 +7,8 @@ import Synchronization
 /// Descriptor-set and pipeline layouts per kernel family, and pipelines per (kernel, specialization
 /// constants), made through a VkPipelineCache saved under EdgeHAL's cache folder. A family's layout
 /// holds exactly the bindings its source declares (Kernels/vulkan/README.md: inputs as R32_UINT texel
-/// buffers at 0–3 and as RGBA32UI at 4–7, the output storage buffer at 8, inputs as storage buffers at
-/// 9–12 for the GPU family's kernels that load words directly) and 128 bytes of push
+/// buffers at 0–3 and as RGBA32UI at 4–7 (inputs 0–3), the output storage buffer at 8, inputs 0–5 as storage
+/// buffers at 9–14 for the GPU family's kernels that load words directly) and 128 bytes of push
 /// constants: lavapipe does work for every descriptor it binds, so no kernel carries unused ones.
 final class VulkanPipelines: @unchecked Sendable {
     let context: VulkanContext
@@ -27,7 +27,10 @@ final class VulkanPipelines: @unchecked Sendable {
     private var kernels: [String: Kernel] = [:]
     private var layouts: [UInt32: (set: VkDescriptorSetLayout, pipeline: VkPipelineLayout)] = [:]
     private var pipelines: [Key: VkPipeline] = [:]
-    static let inputBindings = 4
+    /// Inputs a kernel can see (each with an offset word in the push contract's in_off), and how many of them
+    /// also have texel views (bindings i and 4 + i).
+    static let inputBindings = 6
+    static let texelInputs = 4
     static let outputBinding = 8
     /// Input i as a storage buffer is binding storageInputBinding + i.
     static let storageInputBinding = 9

@@ -143,7 +143,7 @@ final class VulkanProgram: Program, @unchecked Sendable {
         // Absent optional inputs (no mask, no norm weight) are bound to input 0: kernels test a flag
         // before reading them, but every statically used descriptor must be valid.
         let storageAlignment = max(16, Int(context.limits.minStorageBufferOffsetAlignment))
-        var views = [VkBufferView?](repeating: nil, count: 2 * VulkanPipelines.inputBindings)
+        var views = [VkBufferView?](repeating: nil, count: 2 * VulkanPipelines.texelInputs)
         var ranges = [Int: VkDescriptorBufferInfo]()
         // A tensor one binding cannot reach would read zeros or garbage past the range: refused here, so a
         // plan that forgot the limit (VulkanMatMulKernels.fitStorage) fails loudly instead.
@@ -162,7 +162,7 @@ final class VulkanProgram: Program, @unchecked Sendable {
             let storageBinding = VulkanPipelines.storageInputBinding + i
             if kernel.has(storageBinding) {
                 // One base per input: a kernel reads an input either as words or as texels, never both.
-                guard !kernel.has(i) && !kernel.has(4 + i) else {
+                guard i >= VulkanPipelines.texelInputs || (!kernel.has(i) && !kernel.has(4 + i)) else {
                     throw VulkanError("\(name) declares input \(i) both as texels and as a storage buffer")
                 }
                 let (info, base) = try storageRange(buffer, slice)
@@ -172,6 +172,7 @@ final class VulkanProgram: Program, @unchecked Sendable {
             }
             let base = slice.offset & ~15
             inputOffsets.append(UInt32(slice.offset - base))
+            guard i < VulkanPipelines.texelInputs else { continue }
             if kernel.has(i) { views[i] = try buffer.view(base: base, format: VK_FORMAT_R32_UINT, texelBytes: 4) }
             if kernel.has(4 + i) { views[4 + i] = try buffer.view(base: base, format: VK_FORMAT_R32G32B32A32_UINT, texelBytes: 16) }
         }

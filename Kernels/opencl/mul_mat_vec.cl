@@ -11,6 +11,13 @@
 // NORM) a second one of a's type and shape; the output is act(a·x̂)·(up·x̂), act silu (residual 0) or gelu (1).
 // Each work-item dequantizes both matrices' parts against the activations it loads once, so a layer's gate, up
 // and glu are one kernel.
+// -DHEADS=1 (mul_mat_rows; the program lists rope_angle.cl first): a decode step's projection to heads [hd, M/hd, N]
+// with its rope at each column's position and the write of its heads into a cache's rows (set_rows; f32, or f16
+// rounded to nearest even with -DOUT_F16=1) applied as the sums are written — the rope and cache kernels between a
+// layer's projections and its attention are gone. A lane group takes a rope pair (two rows, the second in GLU's
+// place), turned together: pair q is pair j = q % (hd/2) of head q / (hd/2), rows (2j, 2j+1) of the head, or
+// (j, j + n_dims/2) for NeoX's rotated pairs, as norm_rope.cl's rope. Tensors: a, b, r (the norm's w with NORM),
+// positions, ids, out (the cache with ids); the host binds input 0 for those the op lacks (has_pos, has_ids say).
 //
 // A row is LANES consecutive work-items splitting K in parts of 8 values (parts.cl): lane l takes parts
 // l, l + LANES, … so the 4 items of a 32-value block read neighbouring code words and a warp's loads cover
@@ -31,10 +38,30 @@ inline float hsum4(float4 v) { return (v.x + v.y) + (v.z + v.w); }
 #ifndef GLU
 #define GLU 0
 #endif
-// Local sums a work-item keeps: each column's dot product, then with NORM its Σ x², then with GLU its up product.
+#ifndef HEADS
+#define HEADS 0
+#endif
+// Two rows a lane group: gate and up (GLU), or a rope pair (HEADS).
+#define PAIR (GLU || HEADS)
+// Local sums a work-item keeps: each column's dot product, then with NORM its Σ x², then with PAIR its second row's.
 #define UP_AT (COLS * (1 + NORM))
-#define SLOTS (COLS * (1 + NORM + GLU))
-#if GLU
+#define SLOTS (COLS * (1 + NORM + PAIR))
+#if HEADS
+#define UP_INPUT , __global const uchar *pos, uint pos_off, __global const uchar *ids, uint ids_off
+#define HEADS_ARGS , uint hd, uint n_dims, uint rope, uint dst_rows, uint has_pos, uint has_ids, float freq_scale, float log2_base_over_dims
+#if OUT_F16
+typedef half head_t;
+#define PUT(v, y) vstore_half_rte((v), 0, (y))
+#else
+typedef float head_t;
+#define PUT(v, y) (*(y) = (v))
+#endif
+// Member `second` of pair q: its row.
+inline uint head_row(uint q, uint second, uint hd, uint n_dims, uint rope) {
+    const uint j = q % (hd / 2), base = q / (hd / 2) * hd;
+    return rope == 2 && j < n_dims / 2 ? base + j + second * (n_dims / 2) : base + 2 * j + second;
+}
+#elif GLU
 #define UP_INPUT , __global const uchar *up, uint up_off
 // silu(g)·u and geglu's gelu(g)·u, written as elementwise.cl's binary kernel writes them.
 inline float glu(float g, float u, uint gelu) {
@@ -43,18 +70,29 @@ inline float glu(float g, float u, uint gelu) {
 #else
 #define UP_INPUT
 #endif
+#ifndef HEADS_ARGS
+#define HEADS_ARGS
+#endif
 
 __kernel __attribute__((reqd_work_group_size(WG, 1, 1)))
 void mul_mat_vec(__global const uchar *a, uint a_off, __global const uchar *b, uint b_off,
                  __global const uchar *r, uint r_off UP_INPUT, __global uchar *out, uint out_off,
-                 uint K, uint M, uint N, uint B2, uint B3, uint r2, uint r3, uint A2, uint a_row_bytes, uint residual, float eps) {
+                 uint K, uint M, uint N, uint B2, uint B3, uint r2, uint r3, uint A2, uint a_row_bytes, uint residual, float eps
+                 HEADS_ARGS) {
     __local float partial[WG * SLOTS];
     const uint lid = get_local_id(0), lane = lid % LANES;
     const uint row = get_group_id(0) * (WG / LANES) + lid / LANES, batch = get_global_id(1);
     const uint i2 = batch % B2, i3 = batch / B2;
     const size_t a_mat = (size_t)((i3 / r3) * A2 + i2 / r2) * M;
+#if HEADS
+    // `row` is the pair (2-D: a_mat is 0); past the last one its rows read row M − 1 and are never written.
+    const uint ra = row < M / 2 ? head_row(row, 0, hd, n_dims, rope) : M - 1, rb = row < M / 2 ? head_row(row, 1, hd, n_dims, rope) : M - 1;
+    __global const uchar *arow = a + a_off + (size_t)ra * a_row_bytes;
+    __global const uchar *uprow = a + a_off + (size_t)rb * a_row_bytes;
+#else
     // A row past the end reads the last row (never written): every item reaches the barriers.
     __global const uchar *arow = a + a_off + (a_mat + min(row, M - 1)) * a_row_bytes;
+#endif
 #if GLU && NORM
     __global const uchar *uprow = up + up_off + (a_mat + min(row, M - 1)) * a_row_bytes;
 #elif GLU
@@ -62,7 +100,7 @@ void mul_mat_vec(__global const uchar *a, uint a_off, __global const uchar *b, u
 #endif
     __global const float *bcol[COLS];
     float4 acc[COLS];
-#if GLU
+#if PAIR
     float4 upacc[COLS];
 #endif
 #if NORM
@@ -76,7 +114,7 @@ void mul_mat_vec(__global const uchar *a, uint a_off, __global const uchar *b, u
 #if NORM
         squares[c] = 0.0f;
 #endif
-#if GLU
+#if PAIR
         upacc[c] = 0.0f;
 #endif
     }
@@ -85,7 +123,7 @@ void mul_mat_vec(__global const uchar *a, uint a_off, __global const uchar *b, u
     for (uint u = lane; u < parts; u += LANES) {
         float4 lo, hi;
         dequant_part(arow, u, &lo, &hi);
-#if GLU
+#if PAIR
         float4 ulo, uhi;
         dequant_part(uprow, u, &ulo, &uhi);
 #endif
@@ -102,7 +140,7 @@ void mul_mat_vec(__global const uchar *a, uint a_off, __global const uchar *b, u
             bhi *= whi;
 #endif
             acc[c] += lo * blo + hi * bhi;
-#if GLU
+#if PAIR
             upacc[c] += ulo * blo + uhi * bhi;
 #endif
         }
@@ -111,7 +149,7 @@ void mul_mat_vec(__global const uchar *a, uint a_off, __global const uchar *b, u
     // The last K % 32 values, spread over the lanes.
     for (uint k = K / 32 * 32 + lane; k < K; k += LANES) {
         const float wk = value_at(arow, k);
-#if GLU
+#if PAIR
         const float uk = value_at(uprow, k);
 #endif
 #pragma unroll
@@ -123,7 +161,7 @@ void mul_mat_vec(__global const uchar *a, uint a_off, __global const uchar *b, u
             const float x = bcol[c][k];
 #endif
             acc[c].s0 += wk * x;
-#if GLU
+#if PAIR
             upacc[c].s0 += uk * x;
 #endif
         }
@@ -135,7 +173,7 @@ void mul_mat_vec(__global const uchar *a, uint a_off, __global const uchar *b, u
 #if NORM
         partial[lid * SLOTS + COLS + c] = hsum4(squares[c]);
 #endif
-#if GLU
+#if PAIR
         partial[lid * SLOTS + UP_AT + c] = hsum4(upacc[c]);
 #endif
     }
@@ -146,6 +184,42 @@ void mul_mat_vec(__global const uchar *a, uint a_off, __global const uchar *b, u
             for (uint i = 0; i < SLOTS; i++) partial[lid * SLOTS + i] += partial[(lid + half_) * SLOTS + i];
         }
     }
+#if HEADS
+    // Lane 0 (reading only what it wrote last): each column's pair normed, turned (pairs past n_dims, and without rope,
+    // as they are) and put into the output [hd, M/hd, N] or the cache row ids names (outside [0, dst_rows): nothing).
+    if (lane == 0 && row < M / 2) {
+        const uint j = row % (hd / 2);
+        const bool turn = rope != 0 && j < n_dims / 2;
+#pragma unroll
+        for (uint c = 0; c < COLS; c++) {
+            if (c >= N) continue;
+#if NORM
+            const float inv = rsqrt(partial[lid * SLOTS + COLS + c] / (float)K + eps);
+#else
+            const float inv = 1.0f;
+#endif
+            float x0 = partial[lid * SLOTS + c] * inv, x1 = partial[lid * SLOTS + UP_AT + c] * inv;
+            if (turn) {
+                const float p = (float)((__global const int *)(pos + pos_off))[c];
+                float cs;
+                const float sn = sincos(rope_angle((float8)((float)j), p, freq_scale, log2_base_over_dims).s0, &cs);
+                const float y0 = x0 * cs - x1 * sn;
+                x1 = x0 * sn + x1 * cs;
+                x0 = y0;
+            }
+            __global head_t *y = (__global head_t *)(out + out_off);
+            size_t at0 = ra + (size_t)M * c, at1 = rb + (size_t)M * c;
+            if (has_ids) {
+                const int d = ((__global const int *)(ids + ids_off))[c * (M / hd) + ra / hd];
+                if (d < 0 || (uint)d >= dst_rows) continue;
+                at0 = (size_t)d * hd + ra % hd;
+                at1 = (size_t)d * hd + rb % hd;
+            }
+            PUT(x0, y + at0);
+            PUT(x1, y + at1);
+        }
+    }
+#else
     // Lane 0 reads only what it wrote last.
     if (lane == 0 && row < M) {
         __global float *y = (__global float *)(out + out_off);
@@ -167,4 +241,5 @@ void mul_mat_vec(__global const uchar *a, uint a_off, __global const uchar *b, u
 #endif
         }
     }
+#endif
 }

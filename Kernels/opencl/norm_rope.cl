@@ -1,4 +1,4 @@
-// rms_norm and rope. Build options: none, or -DSET_ROWS=1 (with -DOUT_F16=1 for an f16 cache) for rope_set_rows. One work-item per row, float8 vectors (PoCL vectorises only
+// rms_norm and rope (built after rope_angle.cl). Build options: none, or -DSET_ROWS=1 (with -DOUT_F16=1 for an f16 cache) for rope_set_rows. One work-item per row, float8 vectors (PoCL vectorises only
 // explicit vector types), no barriers.
 
 // rms_norm: y = x / sqrt(mean(x²) + eps), times weight[i] when has_weight.
@@ -67,14 +67,6 @@ typedef float rope_out_t;
 #define STORE8(v, y) vstore8((v), 0, (y))
 #define STORE1(v, y) (*(y) = (v))
 #endif
-
-// θ for pairs j (as floats), reduced to about [−π, π].
-inline float8 rope_angle(float8 j, float p, float freq_scale, float log2_base_over_dims) {
-    const float8 theta = p * freq_scale * exp2(-2.0f * j * log2_base_over_dims);
-    // 2π = 6.28125 + 0.0019353071795864769: k·6.28125 is exact for |k| < 2^16.
-    const float8 k = rint(theta * 0.15915494309189535f);
-    return (theta - k * 6.28125f) - k * 0.0019353071795864769f;
-}
 
 #if SET_ROWS
 __kernel void rope_set_rows(__global const uchar *dst_buf, uint dst_off,

@@ -9,7 +9,7 @@
 // binding 3 must still hold a valid view (bind input 0's again); it is never read.
 //
 // Push constants (std430, 68 bytes):
-//   uint in_off[4]; uint out_off;             // the contract words (README.md)
+//   uint in_off[6]; uint out_off;             // the contract words (README.md)
 //   uint D, T, H, Q3, KV, Hkv, K3, m1, m2, m3, has_mask;
 //   float scale;
 // Specialization constants: 0 = local_size_x (a multiple of 8; 8 is best), 1 = NB, the number of 4-dim
@@ -42,7 +42,7 @@ layout(binding = 6) uniform usamplerBuffer V4;
 layout(binding = 8) writeonly buffer Y { float y[]; };
 
 layout(push_constant) uniform PC {
-    uint in_off[4];
+    uint in_off[6];
     uint out_off;
     uint D, T, H, Q3, KV, Hkv, K3, m1, m2, m3, has_mask;
     float scale;

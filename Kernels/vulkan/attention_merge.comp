@@ -5,7 +5,7 @@
 // masked, m_s = −inf), out = Σ w_s·a_s / Σ w_s·l_s; a row with every key masked gives zeros, as one pass does.
 //
 // Input 0 = the parts, f32, (D + 2) floats each, part s of row r (of Q3·rows) at (r·splits + s)·(D + 2).
-// Output f32 [D, rows, Q3]. Push constants after in_off[4], out_off: uint D, rows, splits (≤ 256).
+// Output f32 [D, rows, Q3]. Push constants after in_off[6], out_off: uint D, rows, splits (≤ 256).
 // One workgroup of 64 a row: the weights once into shared memory, then lanes over the output dims.
 // Dispatch: x = min(rows, 65535), y = ceil(rows / x), z = Q3.
 
@@ -13,7 +13,7 @@ layout(local_size_x = 64) in;
 layout(binding = 9) readonly buffer P { float part[]; };
 layout(binding = 8) writeonly buffer Y { float y[]; };
 layout(push_constant) uniform PC {
-    uint in_off[4];
+    uint in_off[6];
     uint out_off;
     uint D, rows, splits;
 } pc;

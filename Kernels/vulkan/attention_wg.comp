@@ -16,7 +16,7 @@
 // Inputs: 0 = q f32 [D, T, H, Q3]; 1 = k, 2 = v [D, KV, Hkv, K3], f32, or f16 with -DKV_F16=1;
 // 3 = mask f32 [KV, m1, m2, m3], element (j, t % m1, h % m2, i3 % m3). Output f32 [D, T, H, Q3].
 // Head h reads kv head h / (H / Hkv), batch i3 kv batch i3 % K3. Requires D ≤ 256, D % 4 == 0 (as attention.comp).
-// Push constants after in_off[4], out_off: uint D, T, H, Q3, KV, Hkv, K3, m1, m2, m3, has_mask; float scale.
+// Push constants after in_off[6], out_off: uint D, T, H, Q3, KV, Hkv, K3, m1, m2, m3, has_mask; float scale.
 // Specialization constants: 0 WG = local_size_x [128], a multiple of the subgroup size, ≥ 64; 1 D4 = D / 4 [16],
 // so the q·k loop is unrolled and a lane issues its D/4 loads of a k row back to back instead of waiting for
 // each before the next (a decode call at 128 keys was 17 µs on an H200 with the loop bound read at run time).
@@ -40,7 +40,7 @@ layout(binding = 5) uniform usamplerBuffer K4;   // k and v again, as RGBA32UI v
 layout(binding = 6) uniform usamplerBuffer V4;
 layout(binding = 8) writeonly buffer Y { float y[]; };
 layout(push_constant) uniform PC {
-    uint in_off[4];
+    uint in_off[6];
     uint out_off;
     uint D, T, H, Q3, KV, Hkv, K3, m1, m2, m3, has_mask;
     float scale;

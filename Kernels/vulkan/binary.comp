@@ -7,7 +7,7 @@ layout(local_size_x = 64) in;
 layout(binding = 0) uniform usamplerBuffer A;
 layout(binding = 1) uniform usamplerBuffer B;
 layout(binding = 8) writeonly buffer Y { float y[]; };
-layout(push_constant) uniform PC { uint in_off[4]; uint out_off; uint ne[4]; uint be[4]; uint op; } pc;
+layout(push_constant) uniform PC { uint in_off[6]; uint out_off; uint ne[4]; uint be[4]; uint op; } pc;
 #include "common.glsl"
 
 void main() {

@@ -10,7 +10,7 @@ layout(binding = 0) uniform usamplerBuffer T;
 layout(binding = 1) uniform usamplerBuffer I;
 layout(binding = 4) uniform usamplerBuffer T4;
 layout(binding = 8) writeonly buffer Y { float y[]; };
-layout(push_constant) uniform PC { uint in_off[4]; uint out_off; uint k; uint rows; uint n; uint row_bytes; } pc;
+layout(push_constant) uniform PC { uint in_off[6]; uint out_off; uint k; uint rows; uint n; uint row_bytes; } pc;
 #include "dequant.glsl"
 
 void main() {

@@ -5,7 +5,7 @@
 //
 // Inputs: a through binding 4 (RGBA32UI; binding 0, R32_UINT, only for the K % 32 tail of f32/f16), b through
 // binding 5 (RGBA32UI; binding 1 for the f32/f16 tail). in_off[0] even (4-aligned for f32 a), in_off[1] 4-aligned.
-// Push constants after in_off[4], out_off: uint K, M, N, B2, B3, r2, r3, A2, a_row_bytes
+// Push constants after in_off[6], out_off: uint K, M, N, B2, B3, r2, r3, A2, a_row_bytes
 //   (r2 = B2 / A2, r3 = B3 / A3). K: a multiple of 32 (256 for K-quants); any K >= 1 for f32/f16.
 //
 // Each invocation computes a ROWS × COLS tile of out: rows row0 + r*WG (lanes = consecutive rows, so one
@@ -35,7 +35,7 @@ layout(binding = 4) uniform usamplerBuffer A4;
 layout(binding = 5) uniform usamplerBuffer B4;
 layout(binding = 8) writeonly buffer Y { float y[]; };
 layout(push_constant) uniform PC {
-    uint in_off[4]; uint out_off;
+    uint in_off[6]; uint out_off;
     uint K, M, N, B2, B3, r2, r3, A2, a_row_bytes;
 } pc;
 #include "dequant.glsl"

@@ -7,7 +7,7 @@
 // neighbouring rows). A weight chunk is dequantized once per 64 columns, an activation chunk read once per
 // 64 rows (mul_mat.comp: once per 8 columns and 16 rows, in one invocation's registers).
 // One SPIR-V per weight type: glslc ... -DTYPE_Q4_0=1 (see dequant.glsl).
-// Push constants after in_off[4], out_off: uint K, M, N, B2, B3, r2, r3, A2, a_row_bytes (r2 = B2 / A2, r3 = B3 / A3).
+// Push constants after in_off[6], out_off: uint K, M, N, B2, B3, r2, r3, A2, a_row_bytes (r2 = B2 / A2, r3 = B3 / A3).
 // Dispatch: x = ceil(M / 64), y = ceil(N / 64), z = B2*B3.
 #extension GL_EXT_control_flow_attributes : require
 layout(local_size_x = 256) in;
@@ -17,7 +17,7 @@ layout(binding = 4) uniform usamplerBuffer A4;
 layout(binding = 5) uniform usamplerBuffer B4;
 layout(binding = 8) writeonly buffer Y { float y[]; };
 layout(push_constant) uniform PC {
-    uint in_off[4]; uint out_off;
+    uint in_off[6]; uint out_off;
     uint K, M, N, B2, B3, r2, r3, A2, a_row_bytes;
 } pc;
 #include "dequant.glsl"

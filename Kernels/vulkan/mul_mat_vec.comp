@@ -2,7 +2,7 @@
 // mul_mat_vec (GPU family, N ≤ 8): out[m, n, i2, i3] = Σ_k a[k, m, i2 / r2, i3 / r3] · b[k, n, i2, i3], the contract
 // of mul_mat.comp (same push constants and results to f32 rounding) shaped for GPUs instead of lavapipe.
 // One SPIR-V per weight type: glslc ... -DTYPE_Q4_0=1 (see parts.glsl).
-// Push constants after in_off[4], out_off: uint K, M, N, B2, B3, r2, r3, A2, a_row_bytes (r2 = B2 / A2, r3 = B3 / A3),
+// Push constants after in_off[6], out_off: uint K, M, N, B2, B3, r2, r3, A2, a_row_bytes (r2 = B2 / A2, r3 = B3 / A3),
 // residual: 1 for mul_mat_add, whose input 2 (binding 11, f32 of the output's shape) is added to each sum as
 // it is written — the layer's residual add without a dispatch and a barrier of its own; eps (a float): rms_norm's.
 // NORM = 1 (rms_norm_mul_mat): b is x, input 2 the norm weight w [K], and the product is a·(rms_norm(x)·w). Each
@@ -15,6 +15,14 @@
 // or gelu (1). A lane takes both matrices' rows for every activation part it loads — up's rows are accumulator rows
 // ROWS … 2·ROWS − 1, read through parts.glsl's A32 from the other binding — so x is loaded once for both, and a
 // layer's gate, up and glu are one dispatch and one barrier stage where they were three dispatches and two stages.
+// HEADS = 1 (the mul_mat_vec_rows_* variants, -DHEADS=1, and _rows_f16_* with -DOUT_F16=1; mul_mat_rows): a decode
+// step's projection to heads [hd, M/hd, N] with what follows it — rope at each column's position, and the write of
+// its heads into a cache's rows (set_rows, f32 or f16) — applied as the sums are written, so the rope and cache
+// dispatches between a layer's projections and its attention (and their barrier stage) are gone. A lane group takes
+// ROWS / 2 rope pairs (ROWS even) instead of ROWS consecutive rows: both members of a pair end in the same lane,
+// which turns them together. Pair q is pair j = q % (hd/2) of head q / (hd/2), rows (2j, 2j+1) of the head, or
+// (j, j + n_dims/2) for NeoX's rotated pairs — the pairs rope.glsl's rope_pair turns. The positions and ids are
+// inputs pos_in and ids_in (2, 3 or 4: after x and a norm's w), read through bindings 11–13.
 //
 // Inputs come through storage buffers (bindings 9 and 10), not texel buffers: GPUs load words from memory
 // directly, where a texel fetch goes through the texture path and the 16-byte windows dequant.glsl realigns.
@@ -29,7 +37,7 @@
 //   1 LANES  = invocations a row [32], a power of two ≤ WG
 //   2 COLS   = columns, N ≤ COLS ≤ 8 [1]
 //   3 ROWS   = rows a lane group takes [1]: with ROWS > 1 each activation part is loaded once for ROWS rows
-//              (the dequantized weights are not kept across columns then, so it suits COLS = 1)
+//              (the dequantized weights are not kept across columns then, so it suits COLS = 1); HEADS: even
 //   4 NORM   = 1 for rms_norm_mul_mat [0]
 // Host choice: VulkanMatMulKernels.matVec. The texel-buffer kernel this replaced (32 values a lane from
 // realigned RGBA texels) ran at about an eighth of an H200's bandwidth whatever its geometry (1B Q4_0
@@ -39,6 +47,16 @@
 #extension GL_EXT_control_flow_attributes : require
 #extension GL_KHR_shader_subgroup_basic : require
 #extension GL_KHR_shader_subgroup_arithmetic : require
+#ifndef GLU
+#define GLU 0
+#endif
+#ifndef HEADS
+#define HEADS 0
+#endif
+#ifdef OUT_F16
+#extension GL_EXT_shader_16bit_storage : require
+#extension GL_EXT_shader_explicit_arithmetic_types_int16 : require
+#endif
 layout(local_size_x = 128, local_size_x_id = 0) in;
 layout(constant_id = 1) const uint LANES = 32;
 layout(constant_id = 2) const uint COLS = 1;
@@ -51,12 +69,28 @@ layout(binding = 11) readonly buffer RW { float r32[]; };
 layout(binding = 11) readonly buffer RW4 { vec4 r128[]; };
 layout(binding = 8) writeonly buffer Y { float y[]; };
 layout(push_constant) uniform PC {
-    uint in_off[4]; uint out_off;
+    uint in_off[6]; uint out_off;
     uint K, M, N, B2, B3, r2, r3, A2, a_row_bytes, residual;
     float eps;
+#if HEADS
+    // hd: values a head; rope: 0 none, 1 normal, 2 neox; dst_rows: the cache's rows (set_rows); pos_in, ids_in: the
+    // inputs holding positions and ids (0: none).
+    uint hd, n_dims, rope, dst_rows, pos_in, ids_in;
+    float freq_scale, log2_base_over_dims;
+#endif
 } pc;
-#ifndef GLU
-#define GLU 0
+#if HEADS
+#ifdef OUT_F16
+layout(binding = 8) writeonly buffer Y16 { uint16_t y16[]; };
+#endif
+layout(binding = 11) readonly buffer I2 { int i32_2[]; };
+layout(binding = 12) readonly buffer I3 { int i32_3[]; };
+layout(binding = 13) readonly buffer I4 { int i32_4[]; };
+// Element i of i32 input `which` (2, 3 or 4).
+int input_i32(uint which, uint i) {
+    const uint w = pc.in_off[which] / 4u + i;
+    return which == 2u ? i32_2[w] : which == 3u ? i32_3[w] : i32_4[w];
+}
 #endif
 #if GLU
 layout(binding = 11) readonly buffer UW2 { uint up32_2[]; };   // up without a norm: input 2
@@ -71,6 +105,7 @@ bool from_up = false;   // which matrix parts.glsl reads: set before each row's 
 #endif
 #include "parts.glsl"
 #include "common.glsl"
+#include "rope.glsl"
 
 // Accumulated rows a lane group takes: ROWS, and with GLU up's ROWS after gate's.
 const uint AR = ROWS * (GLU + 1u);
@@ -118,6 +153,32 @@ void store(uint i, float sum, float up, float squares) {
 #endif
 }
 
+#if HEADS
+// Member r % 2 of the lane group's pair r / 2 (pair q = (group·ROWS/2 + r/2)·S + slot): its row, or M past the last pair.
+uint head_row(uint group, uint r, uint S, uint slot) {
+    const uint q = (group * (ROWS / 2u) + r / 2u) * S + slot, half_hd = pc.hd / 2u, j = q % half_hd;
+    if (q >= pc.M / 2u) return pc.M;
+    const uint base = q / half_hd * pc.hd;
+    return pc.rope == 2u && j < pc.n_dims / 2u ? base + j + (r & 1u) * (pc.n_dims / 2u) : base + 2u * j + (r & 1u);
+}
+
+// Value v of row `row`, column c: into the output [hd, M/hd, N], or the cache row ids names for the column's head
+// (ids outside [0, dst_rows) write nothing, as set_rows).
+void put(uint row, uint c, float v) {
+    uint at = row + pc.M * c;
+    if (pc.ids_in != 0u) {
+        const int d = input_i32(pc.ids_in, c * (pc.M / pc.hd) + row / pc.hd);
+        if (d < 0 || uint(d) >= pc.dst_rows) return;
+        at = uint(d) * pc.hd + row % pc.hd;
+    }
+#ifdef OUT_F16
+    y16[pc.out_off + at] = uint16_t(f32_to_f16(v));
+#else
+    y[pc.out_off + at] = v;
+#endif
+}
+#endif
+
 void main() {
     const uint WG = gl_WorkGroupSize.x, S = WG / LANES;
     uint batch = gl_WorkGroupID.z, i2 = batch % pc.B2, i3 = batch / pc.B2;
@@ -132,6 +193,13 @@ void main() {
         const uint a_off = r < ROWS ? pc.in_off[0] : pc.in_off[NORM != 0u ? 3 : 2];
         arows[r] = a_off + (a_mat * pc.M + min((group * ROWS + r % ROWS) * S + slot, pc.M - 1u)) * pc.a_row_bytes;
     }
+#if HEADS
+    // A lane group's rows are ROWS / 2 rope pairs instead (head_row); a_mat is 0 (2-D).
+    [[unroll]] for (uint r = 0u; r < ROWS; r++) {
+        rows[r] = head_row(group, r, S, slot);
+        arows[r] = pc.in_off[0] + min(rows[r], pc.M - 1u) * pc.a_row_bytes;
+    }
+#endif
     uint bcol[COLS];
     [[unroll]] for (uint c = 0u; c < COLS; c++) bcol[c] = pc.in_off[1] / 4u + pc.K * (min(c, pc.N - 1u) + pc.N * batch);
     bool aligned = ((pc.in_off[1] / 4u) & 3u) == 0u && (pc.K & 3u) == 0u;
@@ -197,6 +265,22 @@ void main() {
         barrier();
         [[unroll]] for (uint i = 0u; i < RC; i++) acc[i] = partial[base + i];   // lane 0's are the row's sums
     }
+#if HEADS
+    // Each pair normed, turned (rows past n_dims, and without rope, as they are) and put.
+    [[unroll]] for (uint r = 0u; r < ROWS; r += 2u) {
+        if (lane != 0u || rows[r] >= pc.M) continue;
+        const uint j = ((group * (ROWS / 2u) + r / 2u) * S + slot) % (pc.hd / 2u);
+        [[unroll]] for (uint c = 0u; c < COLS; c++) {
+            if (c >= pc.N) continue;
+            const float inv = NORM != 0u ? inversesqrt(acc[SQ + c] / float(pc.K) + pc.eps) : 1.0;
+            vec2 v = vec2(acc[r * COLS + c], acc[(r + 1u) * COLS + c]) * inv;
+            if (pc.rope != 0u && j < pc.n_dims / 2u)
+                v = rope_turn(v.x, v.y, float(input_i32(pc.pos_in, c)), j, pc.freq_scale, pc.log2_base_over_dims);
+            put(rows[r], c, v.x);
+            put(rows[r + 1u], c, v.y);
+        }
+    }
+#else
     [[unroll]] for (uint r = 0u; r < ROWS; r++) {
         uint row = rows[r];
         if (lane == 0u && row < pc.M) {
@@ -205,4 +289,5 @@ void main() {
                                     NORM != 0u ? acc[SQ + c] : 0.0);
         }
     }
+#endif
 }

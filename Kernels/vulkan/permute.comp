@@ -11,7 +11,7 @@ layout(binding = 8) writeonly buffer Y { uint16_t y[]; };
 #else
 layout(binding = 8) writeonly buffer Y { float y[]; };
 #endif
-layout(push_constant) uniform PC { uint in_off[4]; uint out_off; uint ne[4]; uint s[4]; } pc;
+layout(push_constant) uniform PC { uint in_off[6]; uint out_off; uint ne[4]; uint s[4]; } pc;
 #include "common.glsl"
 
 void main() {

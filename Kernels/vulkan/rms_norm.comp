@@ -9,7 +9,7 @@ layout(local_size_x = 8) in;
 layout(binding = 0) uniform usamplerBuffer X;
 layout(binding = 1) uniform usamplerBuffer W;
 layout(binding = 8) writeonly buffer Y { float y[]; };
-layout(push_constant) uniform PC { uint in_off[4]; uint out_off; uint k; uint rows; uint has_weight; float eps; } pc;
+layout(push_constant) uniform PC { uint in_off[6]; uint out_off; uint k; uint rows; uint has_weight; float eps; } pc;
 #include "common.glsl"
 
 void main() {

@@ -13,7 +13,7 @@ layout(local_size_x = 256, local_size_x_id = 0) in;
 layout(binding = 0) uniform usamplerBuffer X;
 layout(binding = 1) uniform usamplerBuffer W;
 layout(binding = 8) writeonly buffer Y { float y[]; };
-layout(push_constant) uniform PC { uint in_off[4]; uint out_off; uint k; uint rows; uint has_weight; float eps; } pc;
+layout(push_constant) uniform PC { uint in_off[6]; uint out_off; uint k; uint rows; uint has_weight; float eps; } pc;
 #include "common.glsl"
 
 // One slot per subgroup: WG ≤ 256 invocations make at most 256 subgroups, whatever the subgroup size.

@@ -18,7 +18,7 @@ layout(binding = 8) writeonly buffer Y { uint16_t y[]; };
 layout(binding = 8) writeonly buffer Y { float y[]; };
 #endif
 layout(push_constant) uniform PC {
-    uint in_off[4]; uint out_off;
+    uint in_off[6]; uint out_off;
     uint hd; uint heads; uint tokens; uint ne3; uint n_dims; uint neox; float freq_scale; float log2_base_over_dims;
     uint rows;
 } pc;

@@ -7,7 +7,7 @@
 // (bind input 0's again); it is never read.
 //
 // Push constants (std430, 56 bytes):
-//   uint in_off[4]; uint out_off;             // the contract words (README.md)
+//   uint in_off[6]; uint out_off;             // the contract words (README.md)
 //   uint K, ne1, ne2, ne3, m1, m2, m3, has_mask;
 //   float scale;
 // Specialization constant 0: local_size_x, default 8 (a multiple of 8). On lavapipe one subgroup per
@@ -27,7 +27,7 @@ layout(binding = 1) uniform usamplerBuffer M;
 layout(binding = 8) writeonly buffer Y { float y[]; };
 
 layout(push_constant) uniform PC {
-    uint in_off[4];
+    uint in_off[6];
     uint out_off;
     uint K, ne1, ne2, ne3, m1, m2, m3, has_mask;
     float scale;

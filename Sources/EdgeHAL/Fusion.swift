@@ -8,8 +8,11 @@
 /// - `set_rows(dst, rope(x, positions), ids)` (the rope's output reshaped) → `rope_set_rows(dst, x, positions, ids)`
 /// - `swiglu(g, u)` / `geglu(g, u)` of `g = mul_mat(gate, x)` and `u = mul_mat(up, x)` (weights of one type and
 ///   shape) → `mul_mat_glu(gate, x, up)` (``gluProducts``), or the glu alone where the device lacks that
-/// - `rms_norm_mul(x, w)` read only by mul_mats and mul_mat_glus, as their activations (a layer's q, k, v or its
-///   feed-forward) → each of them `rms_norm_mul_mat(a, x, w)` or `mul_mat_glu(gate, x, w, up)`, the norm gone
+/// - `rope(y, positions)`, `set_rows(dst, rope(y, positions), ids)` and `set_rows(dst, y, ids)` of a private 2-D product
+///   `y = mul_mat(a, x)` viewed as heads → `mul_mat_rows(a, x, …)` (``headProduct``): a decode step's q, k and v
+/// - `rms_norm_mul(x, w)` read only by mul_mats, mul_mat_glus and mul_mat_rows, as their activations (a layer's q, k, v or its
+///   feed-forward) → each of them `rms_norm_mul_mat(a, x, w)`, `mul_mat_glu(gate, x, w, up)` or `mul_mat_rows(a, x, w, …)`,
+///   the norm gone
 ///   (``foldNorms``)
 public enum Fusion {
     /// Fuses wherever `supports` accepts the fused op (one target device).
@@ -42,6 +45,8 @@ public enum Fusion {
 
         for (index, node) in graph.nodes.enumerated() {
             var candidate: (op: Op, inputs: [TensorID], absorbed: [Int])?
+            // A projection's product with its rope and cache write (mul_mat_rows), tried before `candidate`.
+            var projection: (op: Op, inputs: [TensorID], absorbed: [Int])?
             switch node.op {
             case .add:
                 for (first, other) in [(0, 1), (1, 0)] where candidate == nil {
@@ -63,9 +68,14 @@ public enum Fusion {
                     }
                 }
             case .setRows:
-                // Through reshapes (every view is one: the same bytes in the same order), a decode step's k.
-                guard let p = privateProducer(graph.storage(of: node.inputs[1])), case .rope(let params) = nodes[p].op else { break }
-                candidate = (.ropeSetRows(params), [node.inputs[0]] + nodes[p].inputs + [node.inputs[2]], [p])
+                // Through reshapes (every view is one: the same bytes in the same order), a decode step's k or v.
+                guard let p = privateProducer(graph.storage(of: node.inputs[1])) else { break }
+                if case .rope(let params) = nodes[p].op {
+                    candidate = (.ropeSetRows(params), [node.inputs[0]] + nodes[p].inputs + [node.inputs[2]], [p])
+                }
+                projection = headProduct(at: p, into: node, graph, nodes, privateProducer)
+            case .rope:
+                projection = headProduct(at: index, into: nil, graph, nodes, privateProducer)
             case .mulMat:
                 guard let pv = privateProducer(node.inputs[0]), case .permute(1, 0, 2, 3) = nodes[pv].op,
                       let ps = privateProducer(node.inputs[1]), case .softmax(let scale) = nodes[ps].op,
@@ -79,9 +89,9 @@ public enum Fusion {
             default:
                 break
             }
-            guard let c = candidate else { continue }
             // A glu of two products of the same activations goes further, into one mat-vec for both (or stays a glu).
-            for c in [gluProducts(c, stage: node.stage, graph, nodes, privateProducer), c].compactMap({ $0 }) {
+            let glu = candidate.flatMap { gluProducts($0, stage: node.stage, graph, nodes, privateProducer) }
+            for c in [projection, glu, candidate].compactMap({ $0 }) {
                 guard c.op != node.op else { break }   // a glu already in the graph: nothing to replace it with
                 let inputs = c.inputs.map { graph[$0].desc }
                 guard let out = try? c.op.outputDesc(for: inputs), out == graph[node.output].desc,
@@ -120,8 +130,36 @@ public enum Fusion {
         return (.mulMatGLU(MatGLU(activation)), [gate.inputs[0], gate.inputs[1], up.inputs[0]], c.absorbed + [pg, pu])
     }
 
-    /// `rms_norm_mul(x, w)` whose every reader is a mul_mat or a norm-less mul_mat_glu taking it as activations (and
-    /// not a graph output) becomes part of each reader: `rms_norm_mul_mat(a, x, w)`, `mul_mat_glu(gate, x, w, up)`.
+    /// A decode step's projection to heads: `rope(y, positions)` (with `into` nil) of a private 2-D product `y = mul_mat(a, x)`
+    /// viewed as [headDim, heads, N] at node `at` → `mul_mat_rows(a, x, positions)` (q); `set_rows(dst, y, ids)` (`into`)
+    /// of such a product or of a mul_mat_rows fused so (k, roped first) → `mul_mat_rows(a, x, [positions,] ids, dst)`
+    /// (v, k). The product in the stage of the node it replaces, never across a layer split's stages; 2-D (the fused op's
+    /// shape rules, checked by the caller).
+    static func headProduct(at: Int, into setRows: Graph.Node?, _ graph: Graph, _ nodes: [Graph.Node],
+                            _ privateProducer: (TensorID) -> Int?) -> (op: Op, inputs: [TensorID], absorbed: [Int])? {
+        let node = nodes[at]
+        if let setRows {   // k or v into the cache: its rows are dst's
+            guard node.stage == setRows.stage else { return nil }
+            let headDim = graph[setRows.inputs[0]].desc.shape[0]
+            if case .mulMatRows(var p) = node.op, !p.setRows, p.headDim == headDim {
+                p.setRows = true
+                return (.mulMatRows(p), node.inputs + [setRows.inputs[2], setRows.inputs[0]], [at])
+            }
+            guard case .mulMat = node.op else { return nil }
+            return (.mulMatRows(MatRows(headDim: headDim, setRows: true)), [node.inputs[0], node.inputs[1], setRows.inputs[2], setRows.inputs[0]], [at])
+        }
+        // q: rope must see the product as [headDim, M / headDim, N], its positions per column.
+        guard case .rope(let params) = node.op, let p = privateProducer(graph.storage(of: node.inputs[0])),
+              case .mulMat = nodes[p].op, nodes[p].stage == node.stage else { return nil }
+        let (m, n) = (graph[nodes[p].inputs[0]].desc.shape[1], graph[nodes[p].inputs[1]].desc.shape[1])
+        let view = graph[node.inputs[0]].desc.shape
+        guard view[0] > 0, m % view[0] == 0, view == Shape(view[0], m / view[0], n) else { return nil }
+        return (.mulMatRows(MatRows(headDim: view[0], rope: params, setRows: false)), [nodes[p].inputs[0], nodes[p].inputs[1], node.inputs[1]], [p])
+    }
+
+    /// `rms_norm_mul(x, w)` whose every reader is a mul_mat, or a norm-less mul_mat_glu or mul_mat_rows, taking it as
+    /// activations (and not a graph output) becomes part of each reader: `rms_norm_mul_mat(a, x, w)`,
+    /// `mul_mat_glu(gate, x, w, up)`, `mul_mat_rows(a, x, w, …)`.
     /// Unlike the patterns above the norm has several readers (a layer's q, k and v), so all of them must take the
     /// fused op, each where the rule above allows it, or the norm stays.
     static func foldNorms(_ graph: Graph, _ nodes: inout [Graph.Node], _ dead: inout Set<Int>, _ placement: (OpSignature, Int?) -> Int?) {
@@ -144,6 +182,9 @@ public enum Fusion {
                     (op, inputs) = (.rmsNormMulMat(eps: eps), [user.inputs[0], norm.inputs[0], norm.inputs[1]])
                 case .mulMatGLU(let p) where p.normEps == nil:
                     (op, inputs) = (.mulMatGLU(MatGLU(p.activation, normEps: eps)), [user.inputs[0], norm.inputs[0], norm.inputs[1], user.inputs[2]])
+                case .mulMatRows(var p) where p.normEps == nil:
+                    p.normEps = eps
+                    (op, inputs) = (.mulMatRows(p), [user.inputs[0], norm.inputs[0], norm.inputs[1]] + user.inputs.dropFirst(2))
                 default:
                     break readers
                 }

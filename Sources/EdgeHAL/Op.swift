@@ -40,6 +40,34 @@ public struct MatGLU: Hashable, Sendable {
     }
 }
 
+/// The parameters of `Op.mulMatRows`: a product whose rows are heads of `headDim` values — a decode step's q, k or v
+/// projection — with what follows it folded in: the norm before it, rope after it, and the write into a cache.
+public struct MatRows: Hashable, Sendable {
+    /// Values a head: the product [M, N] is read as [headDim, M / headDim, N] (rope's x).
+    public var headDim: Int
+    /// Set: the activations are rms_norm(x)·w (w follows x in the inputs).
+    public var normEps: Float?
+    /// Set: the heads are roped at the columns' positions (an input after w).
+    public var rope: RopeParams?
+    /// True: the heads are written into dst's rows `ids` (set_rows; ids then dst come last, dst updated in place);
+    /// false: the output is the (roped) product as [headDim, heads, N].
+    public var setRows: Bool
+
+    public init(headDim: Int, normEps: Float? = nil, rope: RopeParams? = nil, setRows: Bool) {
+        self.headDim = headDim
+        self.normEps = normEps
+        self.rope = rope
+        self.setRows = setRows
+    }
+
+    /// Input indices after a and x: w, positions, ids and dst where present.
+    public var normInput: Int? { normEps == nil ? nil : 2 }
+    public var positionsInput: Int? { rope == nil ? nil : 2 + (normEps == nil ? 0 : 1) }
+    public var idsInput: Int? { setRows ? 2 + (normEps == nil ? 0 : 1) + (rope == nil ? 0 : 1) : nil }
+    public var dstInput: Int? { idsInput.map { $0 + 1 } }
+    public var inputCount: Int { 2 + (normEps == nil ? 0 : 1) + (rope == nil ? 0 : 1) + (setRows ? 2 : 0) }
+}
+
 /// Operators with ggml semantics. Shapes are in ggml order (ne0 innermost).
 ///
 /// Input conventions (in the order of a node's inputs):
@@ -69,6 +97,12 @@ public struct MatGLU: Hashable, Sendable {
 ///   gelu: geglu) and x̂ = x, or rms_norm(x)·w rounded to f32 (as `rmsNormMulMat`); each product rounded to f32 before
 ///   the glu. A feed-forward layer's gate, up and glu in one dispatch that reads x once for both matrices (and one
 ///   barrier stage fewer on a GPU). Up comes last so the first inputs are those of mul_mat and rms_norm_mul_mat.
+/// - `mulMatRows`: a as `mulMat` (2-D), x F32 [K, N], then as ``MatRows`` says w F32 [K] (norm), positions I32 [N]
+///   (rope), ids I32 [M / headDim · N] and dst [headDim, R] f32 or f16 (set_rows) → y = mul_mat(a, x̂) (x̂ as
+///   `rmsNormMulMat`) rounded to f32, as [headDim, M / headDim, N]; then rope(y, positions) rounded to f32; then
+///   either that tensor as the output, or `setRows(dst, it as [headDim, M / headDim · N], ids)` in place. A decode
+///   step's q (norm, rope), k (norm, rope, into the cache) and v (norm, into the cache) each in one mat-vec, so the
+///   rope and cache writes between the projections and attention — a dispatch each and a barrier stage — are gone.
 /// - `attention`: q [D, T, H], k [D, KV, Hkv], v [D, KV, Hkv], optional mask F32 [KV, ≥T]
 ///   → F32 [D, T, H] = softmax(q·kᵀ·scale + mask)·v with head h reading kv head h / (H / Hkv).
 public enum Op: Hashable, Sendable {
@@ -94,6 +128,7 @@ public enum Op: Hashable, Sendable {
     case rmsNormMulMat(eps: Float)
     case ropeSetRows(RopeParams)
     case mulMatGLU(MatGLU)
+    case mulMatRows(MatRows)
 
     /// Stable short name used in reports, the conformance table and `--op` filters.
     public var name: String {
@@ -119,6 +154,7 @@ public enum Op: Hashable, Sendable {
         case .rmsNormMulMat: return "rms_norm_mul_mat"
         case .ropeSetRows: return "rope_set_rows"
         case .mulMatGLU: return "mul_mat_glu"
+        case .mulMatRows: return "mul_mat_rows"
         }
     }
 
@@ -126,13 +162,14 @@ public enum Op: Hashable, Sendable {
     public var inPlaceInput: Int? {
         switch self {
         case .setRows, .ropeSetRows: return 0
+        case .mulMatRows(let p): return p.dstInput
         default: return nil
         }
     }
 
     public var isFused: Bool {
         switch self {
-        case .rmsNormMul, .swiglu, .geglu, .attention, .mulMatAdd, .rmsNormMulMat, .ropeSetRows, .mulMatGLU: return true
+        case .rmsNormMul, .swiglu, .geglu, .attention, .mulMatAdd, .rmsNormMulMat, .ropeSetRows, .mulMatGLU, .mulMatRows: return true
         default: return false
         }
     }

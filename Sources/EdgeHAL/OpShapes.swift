@@ -14,6 +14,7 @@ extension Op {
         case .attention: return (3, 1)
         case .ropeSetRows: return (4, 0)
         case .mulMatGLU(let p): return (p.normEps == nil ? 3 : 4, 0)
+        case .mulMatRows(let p): return (p.inputCount, 0)
         }
     }
 
@@ -49,6 +50,15 @@ extension Op {
             let product = try (p.normEps == nil ? Op.mulMat : Op.rmsNormMulMat(eps: 0)).outputDesc(for: Array(inputs.dropLast()))
             guard inputs[inputs.count - 1] == a else { throw fail("up must have gate's type and shape") }
             return product
+        case .mulMatRows(let p):
+            var product = try (p.normEps.map { Op.rmsNormMulMat(eps: $0) } ?? .mulMat).outputDesc(for: Array(inputs.prefix(p.normEps == nil ? 2 : 3)))
+            guard product.shape.rows == product.shape[1] else { throw fail("a and x must be 2-D") }
+            guard p.rope != nil || p.setRows else { throw fail("neither rope nor set_rows: a mul_mat") }
+            guard p.headDim > 0, product.shape[0] % p.headDim == 0 else { throw fail("headDim \(p.headDim) does not divide M") }
+            product = TensorDesc(.f32, Shape(p.headDim, product.shape[0] / p.headDim, product.shape[1]))
+            if let r = p.rope, let at = p.positionsInput { product = try Op.rope(r).outputDesc(for: [product, inputs[at]]) }
+            guard let ids = p.idsInput, let dst = p.dstInput else { return product }
+            return try Op.setRows.outputDesc(for: [inputs[dst], TensorDesc(.f32, Shape(p.headDim, product.shape.rows)), inputs[ids]])
         case .mulMat:
             let b = inputs[1]
             try requireF32(1)

@@ -19,7 +19,7 @@ extension CaseTable {
                       AttentionShape(d: 64, t: 2, kv: 40, h: 4, hkv: 2, offset: 38, kvType: .f16)]
         let cases = attentionCases(shapes) + [mulMatCase(.q4_0, k: 256, m: 33, n: 1), mulMatCase(.q4_0, k: 256, m: 33, n: 3),
                                               mulMatCase(.f16, k: 200, m: 17, n: 1)]
-            + [gluProducts[0], gluProducts[4], foldedNorms[0], residuals[0]]
+            + [gluProducts[0], gluProducts[4], foldedNorms[0], residuals[0], headProjections[1], headProjections[2]]
         return cases.map { base in
             ConformanceCase(op: base.op, type: base.type, shape: base.shape + " inputs+4B", threshold: base.threshold,
                                     check: base.check, flops: base.flops, weightBytes: base.weightBytes) { rng in

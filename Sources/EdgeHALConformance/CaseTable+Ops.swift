@@ -487,6 +487,103 @@ extension CaseTable {
         }
     }
 
+    // MARK: a projection to heads with its rope and cache write (mul_mat_rows)
+
+    /// A decode step's q, k or v — `mul_mat(w, h)` as heads [hd, heads, N], then rope, then `set_rows` into a cache
+    /// (k), or rope alone (q), or the cache write alone (v), h = x or rms_norm(x)·w — which the core fuses into
+    /// mul_mat_rows (the norm folded in where nothing else reads it) for devices whose mat-vec ropes and stores
+    /// heads as it writes them (the GPU families). Graph cases: a device without the fused op runs the unfused ops
+    /// and passes the same way. Both rope modes, partial rotations, Gemma 3's head of 256, linear position scaling,
+    /// f32 and f16 caches with ids outside them (−1, 20: nothing written), N up to 8; a layer's q, k and v over one
+    /// norm with attention reading the caches; and one that must not fuse (the product read by another op too).
+    static var headProjections: [ConformanceCase] {
+        struct Variant {
+            var type: DType, k: Int, hd: Int, heads: Int, n: Int, rope: RopeParams?, norm: Bool, into: DType?
+            var productReadToo = false
+        }
+        let normal = RopeParams(mode: .normal, nDims: 64, freqBase: 10000)
+        let variants = [
+            Variant(type: .q4_0, k: 2048, hd: 64, heads: 4, n: 1, rope: normal, norm: true, into: nil),
+            Variant(type: .q4_K, k: 512, hd: 64, heads: 2, n: 1, rope: normal, norm: true, into: .f32),
+            Variant(type: .q8_0, k: 576, hd: 64, heads: 3, n: 1, rope: nil, norm: true, into: .f16),
+            Variant(type: .q6_K, k: 256, hd: 64, heads: 2, n: 3, rope: RopeParams(mode: .neox, nDims: 32, freqBase: 10000), norm: false, into: .f16),
+            Variant(type: .f16, k: 200, hd: 40, heads: 2, n: 2, rope: RopeParams(mode: .normal, nDims: 24, freqBase: 1e6, freqScale: 0.125),
+                    norm: true, into: nil),
+            Variant(type: .q4_1, k: 256, hd: 256, heads: 1, n: 1, rope: RopeParams(mode: .neox, nDims: 256, freqBase: 1e6), norm: false, into: .f32),
+            Variant(type: .q5_1, k: 256, hd: 32, heads: 2, n: 8, rope: nil, norm: false, into: .f32),
+            Variant(type: .f32, k: 96, hd: 16, heads: 3, n: 5, rope: RopeParams(mode: .neox, nDims: 16, freqBase: 10000), norm: true, into: nil),
+            Variant(type: .q4_0, k: 256, hd: 64, heads: 2, n: 1, rope: normal, norm: true, into: nil, productReadToo: true),
+        ]
+        return variants.map { v in
+            let rope = v.rope.map { " \($0.mode.rawValue) rot=\($0.nDims)" + ($0.freqScale != 1 ? " scale=\($0.freqScale)" : "") } ?? ""
+            let shape = "k=\(v.k) d=\(v.hd) h=\(v.heads) n=\(v.n)" + rope + (v.norm ? " normed" : "") + (v.into.map { " into \($0) rows=20" } ?? "")
+                + (v.productReadToo ? " product read too" : "")
+            let m = v.hd * v.heads
+            return ConformanceCase(op: "mul_mat_rows", type: v.type.rawValue, shape: shape,
+                                   threshold: v.type.isQuantized ? Tolerance.mulMatQuantized : Tolerance.mulMatFloat, check: .graph,
+                                   flops: Double(2 * v.k * m * v.n), weightBytes: Double(v.type.rowBytes(v.k) * m)) { rng in
+                var c = OpCaseBuilder()
+                let x = c.floats("x", Shape(v.k, v.n), rng.normal(count: v.k * v.n, scale: 3))
+                var h = x
+                if v.norm {
+                    let w = try c.weight("norm", .f32, Shape(v.k), TestData.bytes(of: rng.uniform(0.2, 3, count: v.k)))
+                    h = try c.builder.mul(try c.builder.rmsNorm(x, eps: 1e-6), w)
+                }
+                let w = try c.weight("w", v.type, Shape(v.k, m), TestData.weights(v.type, k: v.k, rows: m, rng: &rng))
+                let product = try c.builder.mulMat(w, h)
+                var y = try c.builder.reshape(product, Shape(v.hd, v.heads, v.n))
+                if let p = v.rope {
+                    y = try c.builder.rope(y, positions: c.ints("pos", (0..<v.n).map { _ in Int32(rng.int(below: 4096)) }), p)
+                }
+                if v.productReadToo { y = try c.builder.add(y, try c.builder.reshape(product, Shape(v.hd, v.heads, v.n))) }
+                guard let type = v.into else { return c.finish(y) }
+                let cache = try c.builder.state("cache", type, Shape(v.hd, 20))
+                c.data[cache] = type == .f16 ? Quant.quantize(.f16, rng.normal(count: v.hd * 20)) : TestData.bytes(of: rng.normal(count: v.hd * 20))
+                // Rows 1 and 2 (when there are that many) go to ids just outside the cache: nothing is written.
+                let ids = c.ints("ids", (0..<v.heads * v.n).map { (r: Int) -> Int32 in r == 1 ? -1 : r == 2 ? 20 : Int32((7 * r + 3) % 20) })
+                return c.finish(try c.builder.setRows(cache, try c.builder.reshape(y, Shape(v.hd, v.heads * v.n)), ids: ids))
+            }
+        } + [headLayer]
+    }
+
+    /// A layer's attention inputs over one norm, as the model builds a decode step: q roped, k roped into an f16 cache,
+    /// v into an f16 cache, and attention over the caches (positions after the step's masked). Fused, the norm folds
+    /// into all three projections and each writes its own heads.
+    static var headLayer: ConformanceCase {
+        let (k, hd, heads, kvHeads, kv) = (256, 64, 4, 2, 24)
+        return ConformanceCase(op: "mul_mat_rows", type: "q4_0", shape: "layer q,k,v→attention k=\(k) d=\(hd) h=\(heads)/\(kvHeads) kv=\(kv) f16 caches",
+                               threshold: Tolerance.mulMatQuantized, check: .graph, flops: Double(2 * k * hd * (heads + 2 * kvHeads)),
+                               weightBytes: Double(DType.q4_0.rowBytes(k) * hd * (heads + 2 * kvHeads))) { rng in
+            var c = OpCaseBuilder()
+            let x = c.floats("x", Shape(k, 1), rng.normal(count: k, scale: 3))
+            let w = try c.weight("norm", .f32, Shape(k), TestData.bytes(of: rng.uniform(0.2, 3, count: k)))
+            let h = try c.builder.mul(try c.builder.rmsNorm(x, eps: 1e-6), w)
+            let position = Int32(rng.int(below: kv))
+            let pos = c.ints("pos", [position])
+            let rope = RopeParams(mode: .normal, nDims: hd, freqBase: 10000)
+            // Cache rows: kv head g, position j at row g·kv + j.
+            let ids = c.ints("ids", (0..<Int32(kvHeads)).map { $0 * Int32(kv) + position })
+            func project(_ name: String, _ count: Int, rotate: Bool) throws -> TensorID {
+                // Weights of scale 1/√K: q·k of a few units, so the softmax spreads over the keys and the new key and
+                // value (1 of up to 24) move the output; at scale 1 it is one-hot on an old key, blind to both.
+                let wi = try c.weight(name, .q4_0, Shape(k, hd * count),
+                                      TestData.weights(.q4_0, k: k, rows: hd * count, rng: &rng, scale: 1 / Float(k).squareRoot()))
+                let y = try c.builder.reshape(try c.builder.mulMat(wi, h), Shape(hd, count, 1))
+                return rotate ? try c.builder.rope(y, positions: pos, rope) : y
+            }
+            func cache(_ name: String, _ fresh: TensorID) throws -> TensorID {
+                let state = try c.builder.state("cache_\(name)", .f16, Shape(hd, kv * kvHeads))
+                c.data[state] = Quant.quantize(.f16, rng.normal(count: hd * kv * kvHeads))
+                let written = try c.builder.setRows(state, try c.builder.reshape(fresh, Shape(hd, kvHeads)), ids: ids)
+                return try c.builder.reshape(written, Shape(hd, kv, kvHeads))
+            }
+            let q = try c.builder.reshape(try project("wq", heads, rotate: true), Shape(hd, 1, heads))
+            let kc = try cache("k", try project("wk", kvHeads, rotate: true)), vc = try cache("v", try project("wv", kvHeads, rotate: false))
+            let mask = c.floats("mask", Shape(kv, 1), (0..<kv).map { $0 <= Int(position) ? 0 : -Float.infinity })
+            return c.finish(try c.builder.attention(q: q, k: kc, v: vc, mask: mask, scale: 1 / Float(hd).squareRoot()))
+        }
+    }
+
     // MARK: transformer block
 
     static var blocks: [ConformanceCase] {

@@ -7,7 +7,7 @@ public enum CaseTable {
     public static let weightTypes: [DType] = [.f32, .f16, .q8_0, .q4_0, .q4_1, .q5_0, .q5_1, .q2_K, .q3_K, .q4_K, .q5_K, .q6_K]
 
     public static var all: [ConformanceCase] {
-        mulMat + getRows + setRows + elementwise + norms + softmax + rope + attention + fusion + groups + residuals + foldedNorms + gluProducts + blocks
+        mulMat + getRows + setRows + elementwise + norms + softmax + rope + attention + fusion + groups + residuals + foldedNorms + gluProducts + headProjections + blocks
             + edges
     }
 

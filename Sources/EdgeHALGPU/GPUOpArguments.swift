@@ -36,8 +36,19 @@ public enum GPUOpArguments {
         case .mulMatAdd: return (1, nil, false)
         case .rmsNormMulMat(let eps): return (0, eps, false)
         case .mulMatGLU(let p): return (p.activation == .silu ? 0 : 1, p.normEps, true)
+        case .mulMatRows(let p): return (0, p.normEps, false)
         default: return (0, nil, false)
         }
+    }
+
+    /// The GPU mat-vecs' words for mul_mat_rows (after the mat-vec's own): head size, rope's n_dims, the rope code
+    /// (0 none, 1 normal, 2 neox), dst's row count (0 without set_rows), the inputs holding positions and ids (0 where
+    /// absent), then freq_scale and log2(base)/n_dims as float bits.
+    public static func heads(_ p: MatRows, _ inputs: [TensorDesc]) -> [UInt32] {
+        let rope = p.rope.map { $0.mode == .neox ? 2 : 1 } ?? 0
+        return [p.headDim, p.rope?.nDims ?? 0, rope, p.dstInput.map { inputs[$0].shape[1] } ?? 0,
+                p.positionsInput ?? 0, p.idsInput ?? 0].map(UInt32.init)
+            + [(p.rope?.freqScale ?? 1).bitPattern, (p.rope.map(ropeLog2BaseOverDims) ?? 0).bitPattern]
     }
 
     /// log2(freq_base) / n_dims: pair j turns by p · freq_scale · 2^(−2j · this).

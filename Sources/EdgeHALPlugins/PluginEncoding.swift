@@ -33,6 +33,11 @@ enum PluginEncoding {
         case .mulMatGLU(let p):
             e.code = UInt32(EH_OP_MUL_MAT_GLU)
             (e.i.0, e.i.1, e.f.0) = (p.activation == .silu ? 0 : 1, p.normEps == nil ? 0 : 1, p.normEps ?? 0)
+        case .mulMatRows(let p):
+            e.code = UInt32(EH_OP_MUL_MAT_ROWS)
+            (e.f.0, e.f.1, e.f.2) = (p.rope?.freqBase ?? 0, p.rope?.freqScale ?? 0, p.normEps ?? 0)
+            e.i = (p.rope.map { $0.mode == .neox ? 1 : 0 } ?? -1, Int32(p.rope?.nDims ?? 0), Int32(p.headDim),
+                   (p.normEps == nil ? 0 : 1) | (p.setRows ? 2 : 0))
         }
         return e
     }

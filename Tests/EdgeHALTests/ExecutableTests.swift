@@ -214,6 +214,58 @@ struct ExecutableTests {
         #expect(Fusion.apply(to: b.graph) { _ in true }.nodes.map(\.op.name) == ["rms_norm_mul", "mul_mat", "silu"])
     }
 
+    @Test func headProjectionsFuseIntoMatVecs() throws {
+        // A decode step's q (rope), k (rope, into a cache) and v (into a cache) over one norm, as the model builds them.
+        func graph(tokens: Int = 1, qReadToo: Bool = false, stages: Bool = false) throws -> Graph {
+            var b = GraphBuilder()
+            let x = b.input("x", .f32, Shape(64, tokens))
+            let pos = b.input("pos", .i32, Shape(tokens)), ids = b.input("ids", .i32, Shape(2 * tokens))
+            let w = try b.weight("w", .f32, Shape(64), data: HostData(floats: [Float](repeating: 2, count: 64)))
+            let n = try b.mul(try b.rmsNorm(x, eps: 1e-6), w)
+            let rope = RopeParams(mode: .neox, nDims: 16, freqBase: 10000)
+            func product(_ name: String, heads: Int) throws -> TensorID {
+                let m = try b.weight(name, .f32, Shape(64, 16 * heads), data: HostData(floats: [Float](repeating: 0.5, count: 64 * 16 * heads)))
+                return try b.reshape(try b.mulMat(m, n), Shape(16, heads, tokens))
+            }
+            func cache(_ name: String, _ fresh: TensorID) throws -> TensorID {
+                try b.setRows(try b.state(name, .f16, Shape(16, 20)), try b.reshape(fresh, Shape(16, 2 * tokens)), ids: ids)
+            }
+            let qProduct = try product("wq", heads: 4)
+            let q = try b.rope(qProduct, positions: pos, rope)
+            if stages { b.stage = 1 }   // a layer split between q and the rest (never in a model: whole layers go)
+            let k = try cache("k", try b.rope(try product("wk", heads: 2), positions: pos, rope))
+            let v = try cache("v", try product("wv", heads: 2))
+            b.output(q)
+            if qReadToo { b.output(qProduct) }
+            b.output(k)
+            b.output(v)
+            return b.graph
+        }
+        func ops(_ g: Graph) -> [Op] { g.nodes.map(\.op) }
+        let rope = RopeParams(mode: .neox, nDims: 16, freqBase: 10000)
+        let fused = Fusion.apply(to: try graph()) { _ in true }
+        #expect(ops(fused) == [.mulMatRows(MatRows(headDim: 16, normEps: 1e-6, rope: rope, setRows: false)),
+                               .mulMatRows(MatRows(headDim: 16, normEps: 1e-6, rope: rope, setRows: true)),
+                               .mulMatRows(MatRows(headDim: 16, normEps: 1e-6, setRows: true))])
+        // k's inputs: a, x, w, positions, ids, then the cache it updates in place.
+        let k = fused.nodes[1]
+        #expect(k.inputs.count == 6 && fused[k.inputs[3]].name == "pos" && fused[k.inputs[4]].name == "ids" && fused[k.inputs[5]].name == "k")
+        #expect(k.op.inPlaceInput == 5 && fused.storage(of: k.output) == fused.storage(of: k.inputs[5]))
+        // Three tokens: the same ops (the rows are per token and head).
+        #expect(ops(Fusion.apply(to: try graph(tokens: 3)) { _ in true }).map(\.name) == ["mul_mat_rows", "mul_mat_rows", "mul_mat_rows"])
+        // Without mul_mat_rows: the norm folds into the mul_mats, rope_set_rows and set_rows as before.
+        let none = Fusion.apply(to: try graph()) { if case .mulMatRows = $0.op { return false } else { return true } }
+        #expect(ops(none).map(\.name) == ["rms_norm_mul_mat", "rope", "rms_norm_mul_mat", "rope_set_rows", "rms_norm_mul_mat", "set_rows"])
+        // A device with the rope form only (no f16 cache writes): q and k roped by their mat-vecs, the cache writes kept.
+        let ropeOnly = Fusion.apply(to: try graph()) { if case .mulMatRows(let p) = $0.op { return !p.setRows } else { return true } }
+        #expect(ops(ropeOnly).map(\.name) == ["mul_mat_rows", "mul_mat_rows", "set_rows", "rms_norm_mul_mat", "set_rows"])
+        // q's product read by the output too: q stays a product (the norm folded in) and a rope.
+        #expect(ops(Fusion.apply(to: try graph(qReadToo: true)) { _ in true }).map(\.name)
+                == ["rms_norm_mul_mat", "rope", "mul_mat_rows", "mul_mat_rows"])
+        // A stage boundary: q fuses in its stage, k and v in theirs; the norm stays (its readers span both).
+        #expect(ops(Fusion.apply(to: try graph(stages: true)) { _ in true }).map(\.name).filter { $0 == "mul_mat_rows" }.count == 3)
+    }
+
     @Test func badShapesAreErrorsNotCrashes() {
         var b = GraphBuilder()
         let a = b.input("a", .f32, Shape(64, 4))

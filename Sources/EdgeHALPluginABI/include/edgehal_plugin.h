@@ -30,7 +30,7 @@ extern "C" {
 #endif
 
 #define EDGEHAL_PLUGIN_ABI_MAJOR 1
-#define EDGEHAL_PLUGIN_ABI_MINOR 4  /* 1.1 appended EH_OP_GEGLU, 1.2 EH_OP_MUL_MAT_ADD, 1.3 EH_OP_RMS_NORM_MUL_MAT and EH_OP_ROPE_SET_ROWS, 1.4 EH_OP_MUL_MAT_GLU; older plugins never see them declared supported */
+#define EDGEHAL_PLUGIN_ABI_MINOR 5  /* 1.1 appended EH_OP_GEGLU, 1.2 EH_OP_MUL_MAT_ADD, 1.3 EH_OP_RMS_NORM_MUL_MAT and EH_OP_ROPE_SET_ROWS, 1.4 EH_OP_MUL_MAT_GLU, 1.5 EH_OP_MUL_MAT_ROWS; older plugins never see them declared supported */
 #define EH_ERROR_CAPACITY 512
 
 typedef int32_t eh_status;
@@ -66,6 +66,8 @@ typedef int32_t eh_status;
      ATTENTION      f[0] = scale (inputs: q, k, v, optional mask)
      MUL_MAT_ADD    no parameters (inputs: a, b as MUL_MAT, then r of the product's shape)
      MUL_MAT_GLU    i[0] = activation (0 silu, 1 gelu), i[1] = 1 with a norm folded in (then f[0] = eps)
+     MUL_MAT_ROWS   i[0] = rope mode (0 normal, 1 neox, -1 no rope), i[1] = n_dims, i[2] = head_dim, i[3] = flags (1: a norm
+                    folded in, f[2] = eps; 2: set_rows into dst), f[0] = freq_base, f[1] = freq_scale
    New codes are only ever appended. */
 #define EH_OP_MUL_MAT 1
 #define EH_OP_GET_ROWS 2
@@ -88,6 +90,7 @@ typedef int32_t eh_status;
 #define EH_OP_RMS_NORM_MUL_MAT 19 /* 1.3: a, x, w → mul_mat(a, rms_norm(x)·w) (w f32 [ne0]; f[0] = eps) */
 #define EH_OP_ROPE_SET_ROWS 20 /* 1.3: dst, x, positions, ids → set_rows(dst, rope(x) as [ne0, rows], ids) in place (parameters as ROPE) */
 #define EH_OP_MUL_MAT_GLU 21 /* 1.4: gate, x, [w,] up → act(mul_mat(gate, x̂))·mul_mat(up, x̂), x̂ = x or rms_norm(x)·w (up: gate's type and shape) */
+#define EH_OP_MUL_MAT_ROWS 22 /* 1.5: a, x, [w,] [positions,] [ids, dst] → mul_mat(a, x̂) as heads [head_dim, M/head_dim, N], roped, as the output or set_rows into dst */
 
 /* Device kinds, as `auto` ranks them: accelerators first, emulations below the native CPU. */
 #define EH_KIND_GPU 0

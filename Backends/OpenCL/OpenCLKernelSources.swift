@@ -1138,6 +1138,12 @@ void mul_mat_vec(__global const uchar *a, uint a_off, __global const uchar *b, u
         partial[lid * SLOTS + UP_AT + c] = hsum4(upacc[c]);
 #endif
     }
+    // A column's norm scale, 1/sqrt(Σ x²/K + eps) (1 without NORM), from lane 0's reduced sums.
+#if NORM
+#define INV(c) rsqrt(partial[lid * SLOTS + COLS + (c)] / (float)K + eps)
+#else
+#define INV(c) 1.0f
+#endif
     for (uint half_ = LANES / 2; half_ > 0; half_ /= 2) {
         barrier(CLK_LOCAL_MEM_FENCE);
         if (lane < half_) {
@@ -1154,11 +1160,7 @@ void mul_mat_vec(__global const uchar *a, uint a_off, __global const uchar *b, u
 #pragma unroll
         for (uint c = 0; c < COLS; c++) {
             if (c >= N) continue;
-#if NORM
-            const float inv = rsqrt(partial[lid * SLOTS + COLS + c] / (float)K + eps);
-#else
-            const float inv = 1.0f;
-#endif
+            const float inv = INV(c);
             float x0 = partial[lid * SLOTS + c] * inv, x1 = partial[lid * SLOTS + UP_AT + c] * inv;
             if (turn) {
                 const float p = (float)((__global const int *)(pos + pos_off))[c];
@@ -1188,11 +1190,7 @@ void mul_mat_vec(__global const uchar *a, uint a_off, __global const uchar *b, u
 #pragma unroll
         for (uint c = 0; c < COLS; c++) {
             const size_t i = row + (size_t)M * (c + (size_t)N * batch);
-#if NORM
-            const float inv = rsqrt(partial[lid * SLOTS + COLS + c] / (float)K + eps);
-#else
-            const float inv = 1.0f;
-#endif
+            const float inv = INV(c);
 #if GLU
             if (c < N) y[i] = glu(partial[lid * SLOTS + c] * inv, partial[lid * SLOTS + UP_AT + c] * inv, residual);
 #elif NORM

@@ -9,7 +9,8 @@
 # STEPS (space-separated) runs a subset, for a short first look with the device's time in mind:
 #   conformance validation model bench auto split llama profile tune fusions perf   (the default: all of them)
 #   fusions: decode on the largest model with single fusions left out (EDGEHAL_UNFUSED: the norm folded into
-#   the mat-vecs, the residual added by them, gate·up·glu in one mat-vec) at depth 128, and at depth 2048 with and without the split
+#   the mat-vecs, the residual added by them, gate·up·glu in one mat-vec, q/k/v roped and cached by theirs) at depth 128,
+#   and at depth 2048 with and without the split
 #   attention (EDGEHAL_ATTENTION_SPLIT=0): what each is worth on the device
 #   tune: decode on the largest model under each Vulkan mat-vec geometry in TUNINGS (EDGEHAL_VULKAN_MATVEC
 #   values, space-separated; "default" is the built-in choice), per-shape kernel times
@@ -154,7 +155,7 @@ fi
 
 if want fusions; then
   for dev in "${gpus[@]}"; do
-    for u in none rms_norm_mul_mat mul_mat_add mul_mat_glu rms_norm_mul_mat,mul_mat_add,mul_mat_glu; do
+    for u in none rms_norm_mul_mat mul_mat_add mul_mat_glu mul_mat_rows rms_norm_mul_mat,mul_mat_add,mul_mat_glu,mul_mat_rows; do
       unfused=$u; [[ $u == none ]] && unfused=
       step "fusions: $dev, EDGEHAL_UNFUSED=$unfused, decode on $(basename "${models[-1]}") at depth 128"
       EDGEHAL_UNFUSED=$unfused timeout 120 "$B/edgehal" bench --model "${models[-1]}" --backend "$dev" -p 0 -n 32 -d 128 -r 3 2>&1 \

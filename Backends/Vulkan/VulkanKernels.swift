@@ -48,7 +48,7 @@ enum VulkanKernels {
     }
 
     static func plan(_ node: PartitionNode, family: KernelFamily, matVec: VulkanMatMulKernels.MatVecTuning = .init(),
-                     storageRange: Int = Int(UInt32.max)) throws -> VulkanDispatch {
+                     storageRange: Int = Int(UInt32.max), sharedMemory: Int = VulkanMatMulKernels.tileSharedBytes) throws -> VulkanDispatch {
         let ins = node.inputs.map(\.desc), out = node.output.desc
         let n = out.shape.count
         func u(_ v: Int) -> UInt32 { UInt32(v) }
@@ -99,7 +99,8 @@ enum VulkanKernels {
         case .attention(let scale):
             return try VulkanAttentionKernels.attention(ins, scale: scale, family: family)
         case .mulMat, .mulMatAdd, .rmsNormMulMat, .mulMatGLU, .mulMatRows:
-            return try VulkanMatMulKernels.mulMat(node.op, ins, out, family: family, matVec: matVec, storageRange: storageRange)
+            return try VulkanMatMulKernels.mulMat(node.op, ins, out, family: family, matVec: matVec, storageRange: storageRange,
+                                                  sharedMemory: sharedMemory)
         case .getRows:
             return try VulkanMatMulKernels.getRows(ins, out)
         }

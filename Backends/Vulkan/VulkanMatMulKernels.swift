@@ -10,7 +10,7 @@ public enum VulkanMatMulKernels {
     /// 16 rows × 8 columns per invocation (8 a group) from N = 8 (1.3–1.7× faster than 8 × 4; larger tiles
     /// gain 5–8 % for seconds of JIT), 8 × 4 below.
     static func mulMat(_ op: Op = .mulMat, _ ins: [TensorDesc], _ out: TensorDesc, family: KernelFamily, matVec tuning: MatVecTuning = .init(),
-                       storageRange: Int = Int(UInt32.max)) throws -> VulkanDispatch {
+                       storageRange: Int = Int(UInt32.max), sharedMemory: Int = tileSharedBytes) throws -> VulkanDispatch {
         let (a, b) = (ins[0], ins[1])
         let (k, m, n) = (a.shape[0], a.shape[1], b.shape[1])
         // Every mul_mat kernel's push words (Kernels/vulkan/mul_mat.comp's header).
@@ -20,12 +20,16 @@ public enum VulkanMatMulKernels {
         guard op == .mulMat || (family == .gpu && n <= 8 && fitStorage(ins, range: storageRange)) else {
             throw VulkanError("\(op.name) runs only on the GPU family's mat-vec (N ≤ 8, inputs within one storage binding)")
         }
-        if family == .gpu && n > 8 {
-            // 64 × 64 tiles of out through shared memory (Kernels/vulkan/mul_mat_tile.comp).
-            return VulkanDispatch(kernel: "mul_mat_tile_\(a.type.rawValue)", words: words,
-                                  groups: (UInt32((m + 63) / 64), UInt32((n + 63) / 64), batches))
+        if family == .gpu && n > 8 && fitStorage(ins, range: storageRange) && sharedMemory >= tileSharedBytes {
+            // 128 × 16·TN tiles of out through shared memory (Kernels/vulkan/mul_mat_tile.comp): TN = 8 (128 columns) where
+            // that still makes 128 workgroups (about one a compute unit on a 132-SM card), else 4 (64 columns), so a
+            // 2048-row projection of a 512-token prompt still spreads over 128 workgroups.
+            let tiles128 = (m + 127) / 128 * ((n + 127) / 128) * Int(batches)
+            let tn = tuning.tileColumns ?? (tiles128 >= 128 ? 8 : 4)
+            return VulkanDispatch(kernel: "mul_mat_tile_\(a.type.rawValue)", constants: [UInt32(tn)], words: words,
+                                  groups: (UInt32((m + 127) / 128), UInt32((n + 16 * tn - 1) / (16 * tn)), batches))
         }
-        if family == .gpu && fitStorage(ins, range: storageRange) {
+        if family == .gpu && n <= 8 && fitStorage(ins, range: storageRange) {
             // mul_mat_add's r (input 2) is added as the mat-vec writes, rms_norm_mul_mat's norm weight (input 2)
             // scales the activations as they are loaded: the residual word and the NORM constant say which.
             // mul_mat_glu runs the _glu variant (its up matrix the last input), the activation in the residual word.
@@ -44,6 +48,10 @@ public enum VulkanMatMulKernels {
         return VulkanDispatch(kernel: "mul_mat_\(a.type.rawValue)", constants: [UInt32(wg), UInt32(rows), UInt32(cols)], words: words,
                               groups: (UInt32((m + wg * rows - 1) / (wg * rows)), UInt32((n + cols - 1) / cols), batches))
     }
+
+    /// Shared memory mul_mat_tile.comp declares (two 32 × 128 float tiles): a device with less (Vulkan guarantees
+    /// 16 KiB) runs the first family's mat-mul for prefill instead.
+    static let tileSharedBytes = 32 << 10
 
     /// Whether every input fits one storage binding of `range` bytes wherever it starts (a binding's base is
     /// aligned down by less than 256 bytes): what the GPU family's mat-vec needs.
@@ -75,14 +83,16 @@ public enum VulkanMatMulKernels {
 
     /// Overrides of the mat-vec geometry for measuring on a device (`EDGEHAL_VULKAN_MATVEC=lanes=32,wg=256,rows=4`;
     /// scripts/device-run.sh's `tune` step): lanes a power of two from 1 to 64, wg one from lanes to 1024,
-    /// rows (a lane group's rows sharing each activation chunk) 1, 2, 4 or 8. `storageRange` (bytes, no
+    /// rows (a lane group's rows sharing each activation chunk) 1, 2, 4 or 8; and the prefill tile's tn, 4 or 8. `storageRange` (bytes, no
     /// variable) lowers the device's maxStorageBufferRange as the mat-vec sees it, so tests on lavapipe run
     /// the fallback a large matrix takes.
     public struct MatVecTuning: Sendable {
         public var lanes: Int?, workgroup: Int?, rows: Int?, storageRange: Int?
+        /// Columns an invocation of the prefill tile computes (4 or 8: tiles of 64 or 128 columns).
+        public var tileColumns: Int?
 
-        public init(lanes: Int? = nil, workgroup: Int? = nil, rows: Int? = nil, storageRange: Int? = nil) {
-            (self.lanes, self.workgroup, self.rows, self.storageRange) = (lanes, workgroup, rows, storageRange)
+        public init(lanes: Int? = nil, workgroup: Int? = nil, rows: Int? = nil, storageRange: Int? = nil, tileColumns: Int? = nil) {
+            (self.lanes, self.workgroup, self.rows, self.storageRange, self.tileColumns) = (lanes, workgroup, rows, storageRange, tileColumns)
         }
 
         public static var forced: MatVecTuning { parse(EdgeHALEnvironment.value("EDGEHAL_VULKAN_MATVEC") ?? "") }
@@ -96,6 +106,7 @@ public enum VulkanMatMulKernels {
                 case "lanes" where v <= 64: t.lanes = v
                 case "wg" where v <= 1024: t.workgroup = v
                 case "rows" where v <= 8: t.rows = v
+                case "tn" where v == 4 || v == 8: t.tileColumns = v
                 default: continue
                 }
             }

@@ -21,7 +21,10 @@ final class VulkanProgram: Program, @unchecked Sendable {
         self.device = device
         self.partition = partition
         let context = device.context, vk = context.vk, dev = context.device
-        let plans = try partition.nodes.map { try VulkanKernels.plan($0, family: device.family, matVec: device.matVec, storageRange: device.storageRange) }
+        let plans = try partition.nodes.map {
+            try VulkanKernels.plan($0, family: device.family, matVec: device.matVec, storageRange: device.storageRange,
+                                   sharedMemory: Int(context.limits.maxComputeSharedMemorySize))
+        }
         // Profile rows: the kernel, or with EDGEHAL_VULKAN_PROFILE=shapes the kernel and its first input and output.
         kernels = zip(plans, partition.nodes).map { plan, node in
             let name = plan.kernel + (plan.merge.first.map { "+" + $0.kernel } ?? "")

@@ -1,84 +1,111 @@
 #version 450
 // mul_mat_tile (GPU family, N > 8: prefill): out[m, n, i2, i3] = Σ_k a[k, m, i2 / r2, i3 / r3] · b[k, n, i2, i3], the
-// contract of mul_mat.comp (same bindings and push constants), shaped for GPUs: a workgroup of 256 computes a
-// 64 × 64 tile of out. Per 32-value chunk of K, 64 invocations dequantize one weight row's chunk each into
-// shared memory and 64 load one activation column's chunk each; then every invocation multiplies 4 rows by
-// 4 columns from shared memory (rows tr + 16i, columns tc + 16j, so neighbouring invocations read
-// neighbouring rows). A weight chunk is dequantized once per 64 columns, an activation chunk read once per
-// 64 rows (mul_mat.comp: once per 8 columns and 16 rows, in one invocation's registers).
-// One SPIR-V per weight type: glslc ... -DTYPE_Q4_0=1 (see dequant.glsl).
+// contract of mul_mat.comp (same push constants; inputs as storage buffers, bindings 9 and 10, as mul_mat_vec.comp),
+// shaped for GPUs: a workgroup of 256 computes a 128 × BN tile of out (BN = 16·TN columns: 64 or 128), each
+// invocation 8 rows × TN columns held in registers.
+// Per 32-value chunk of K: every invocation dequantizes two 8-value parts of one weight row (parts.glsl; row
+// t % 128, parts t / 128 and t / 128 + 2) and loads TN / 2 vec4 of activations, into shared memory stored k-major
+// (sa[k][m], sb[k][n]: a warp's stores go to consecutive words, conflict-free); then 32 steps each read 8 weights and
+// TN activations (two and TN / 4 16-byte shared loads) for 8·TN multiply-adds. A weight chunk is dequantized once
+// per BN columns, an activation chunk loaded once per 128 rows.
+// Why this shape: the 64 × 64 tile it replaced gave each invocation 4 × 4 outputs (8 shared loads for 64
+// multiply-adds: bound by shared-memory bandwidth), had 64 of 256 invocations dequantize a whole 32-value chunk
+// each while the rest waited, and read its inputs through texel fetches; on an H200 it prefilled a 1B Q4_0 model
+// at about a fifth of llama.cpp's Vulkan backend (session 3). With 8·TN outputs an invocation, multiply-adds
+// outnumber shared loads 16 to 1 (TN = 8) and every invocation shares the loading. It has not yet run on a GPU.
+// Shared memory: 32 KiB (the host uses it where the device has that much; mul_mat.comp elsewhere).
+// One SPIR-V per weight type: glslc ... -DTYPE_Q4_0=1 (see parts.glsl).
 // Push constants after in_off[6], out_off: uint K, M, N, B2, B3, r2, r3, A2, a_row_bytes (r2 = B2 / A2, r3 = B3 / A3).
-// Dispatch: x = ceil(M / 64), y = ceil(N / 64), z = B2*B3.
+// Specialization constant 0: TN, columns an invocation (4 or 8) [8].
+// Dispatch: x = ceil(M / 128), y = ceil(N / (16·TN)), z = B2*B3.
 #extension GL_EXT_control_flow_attributes : require
 layout(local_size_x = 256) in;
-layout(binding = 0) uniform usamplerBuffer A;
-layout(binding = 1) uniform usamplerBuffer B;
-layout(binding = 4) uniform usamplerBuffer A4;
-layout(binding = 5) uniform usamplerBuffer B4;
+layout(constant_id = 0) const uint TN = 8;
+layout(binding = 9) readonly buffer AW { uint a32[]; };
+layout(binding = 10) readonly buffer BW { float b32[]; };
+layout(binding = 10) readonly buffer BW4 { vec4 b128[]; };
 layout(binding = 8) writeonly buffer Y { float y[]; };
 layout(push_constant) uniform PC {
     uint in_off[6]; uint out_off;
     uint K, M, N, B2, B3, r2, r3, A2, a_row_bytes;
 } pc;
-#include "dequant.glsl"
-#define COLUMNS_ALIGNED_FAST_PATH 1
-#include "columns.glsl"
+#include "parts.glsl"
 
-const uint TILE = 64u;
-shared vec4 sa[TILE * 8u];   // 64 weight rows × one chunk (8 vec4)
-shared vec4 sb[TILE * 8u];   // 64 activation columns × one chunk
+const uint BM = 128u, BK = 32u;
+shared float sa[BK * BM];          // [k][m]
+shared float sb[BK * 128u];        // [k][n], BN of each 128 used
+
+// Four floats of shared array s at i (a multiple of 4): one 16-byte load where the compiler can.
+#define QUAD(s, i) vec4(s[(i)], s[(i) + 1u], s[(i) + 2u], s[(i) + 3u])
 
 void main() {
+    const uint BN = 16u * TN;
     uint batch = gl_WorkGroupID.z, i2 = batch % pc.B2, i3 = batch / pc.B2;
     uint a_mat = (i3 / pc.r3) * pc.A2 + i2 / pc.r2;
-    uint m0 = gl_WorkGroupID.x * TILE, n0 = gl_WorkGroupID.y * TILE;
+    uint m0 = gl_WorkGroupID.x * BM, n0 = gl_WorkGroupID.y * BN;
     uint tid = gl_LocalInvocationID.x, tr = tid % 16u, tc = tid / 16u;
-    // Loaders: invocation l < 64 owns weight row m0 + l, 64 ≤ l < 128 activation column n0 + l - 64 (clamped to
-    // the last: read, never written).
-    uint arow = pc.in_off[0] + (a_mat * pc.M + min(m0 + tid % TILE, pc.M - 1u)) * pc.a_row_bytes;
-    uint bcol = pc.in_off[1] / 4u + pc.K * (min(n0 + tid % TILE, pc.N - 1u) + pc.N * batch);
-    float acc[16];
-    [[unroll]] for (uint i = 0u; i < 16u; i++) acc[i] = 0.0;
+    // Loading: weight row m0 + t % 128 (clamped to the last row: read, never written), parts t / 128 and t / 128 + 2.
+    const uint lrow = tid % BM, lpart = tid / BM;
+    const uint arow = pc.in_off[0] + (a_mat * pc.M + min(m0 + lrow, pc.M - 1u)) * pc.a_row_bytes;
+    // Activations: vec4 v = t + 256·i of the chunk is column v % BN (clamped), values 4·(v / BN) … + 3.
+    const uint bbase = pc.in_off[1] / 4u + pc.K * pc.N * batch;
+    const bool aligned = ((pc.in_off[1] / 4u) & 3u) == 0u && (pc.K & 3u) == 0u;
+    float acc[8u * TN];
+    [[unroll]] for (uint i = 0u; i < 8u * TN; i++) acc[i] = 0.0;
 
-    uint chunks = pc.K / 32u;
+    const uint chunks = pc.K / BK;
     for (uint ch = 0u; ch < chunks; ch++) {
         barrier();   // the previous chunk has been used by every invocation
-        if (tid < TILE) {
-            vec4 w[8];
-            dequant_chunk(A4, arow, ch, w);
-            [[unroll]] for (uint q = 0u; q < 8u; q++) sa[tid * 8u + q] = w[q];
-        } else if (tid < 2u * TILE) {
-            vec4 v[8];
-            column_chunk(bcol + 32u * ch, v);
-            [[unroll]] for (uint q = 0u; q < 8u; q++) sb[(tid - TILE) * 8u + q] = v[q];
+        [[unroll]] for (uint h = 0u; h < 2u; h++) {
+            const uint p = lpart + 2u * h;
+            vec4 lo, hi;
+            dequant_part(arow, 4u * ch + p, lo, hi);
+            [[unroll]] for (uint e = 0u; e < 4u; e++) {
+                sa[(4u * p + e) * BM + lrow] = lo[e];
+                sa[(16u + 4u * p + e) * BM + lrow] = hi[e];
+            }
+        }
+        [[unroll]] for (uint i = 0u; i < TN / 2u; i++) {
+            const uint v = tid + 256u * i, col = v % BN, q = v / BN;
+            const uint w = bbase + pc.K * min(n0 + col, pc.N - 1u) + BK * ch + 4u * q;
+            const vec4 x = aligned ? b128[w >> 2] : vec4(b32[w], b32[w + 1u], b32[w + 2u], b32[w + 3u]);
+            [[unroll]] for (uint e = 0u; e < 4u; e++) sb[(4u * q + e) * BN + col] = x[e];
         }
         barrier();
-        [[unroll]] for (uint q = 0u; q < 8u; q++) {
-            vec4 a[4], b[4];
-            [[unroll]] for (uint i = 0u; i < 4u; i++) a[i] = sa[(tr + 16u * i) * 8u + q];
-            [[unroll]] for (uint j = 0u; j < 4u; j++) b[j] = sb[(tc + 16u * j) * 8u + q];
-            [[unroll]] for (uint i = 0u; i < 4u; i++)
-                [[unroll]] for (uint j = 0u; j < 4u; j++) acc[i * 4u + j] += dot(a[i], b[j]);
-        }
-    }
-    uint rows[4], cols[4];
-    [[unroll]] for (uint i = 0u; i < 4u; i++) {
-        rows[i] = m0 + tr + 16u * i;
-        cols[i] = n0 + tc + 16u * i;
-    }
-#ifdef FLOAT_WEIGHTS
-    // The last K % 32 values, read directly (a few per row and column).
-    for (uint k = chunks * 32u; k < pc.K; k++) {
-        [[unroll]] for (uint i = 0u; i < 4u; i++) {
-            float w = value_at(A, pc.in_off[0] + (a_mat * pc.M + min(rows[i], pc.M - 1u)) * pc.a_row_bytes, k);
-            [[unroll]] for (uint j = 0u; j < 4u; j++) {
-                uint b_at = pc.in_off[1] / 4u + pc.K * (min(cols[j], pc.N - 1u) + pc.N * batch) + k;
-                acc[i * 4u + j] += w * uintBitsToFloat(texelFetch(B, int(b_at)).x);
+        [[unroll]] for (uint k = 0u; k < BK; k++) {
+            const vec4 a0 = QUAD(sa, k * BM + 4u * tr), a1 = QUAD(sa, k * BM + 64u + 4u * tr);
+            [[unroll]] for (uint jq = 0u; jq < TN / 4u; jq++) {
+                const vec4 b = QUAD(sb, k * BN + 64u * jq + 4u * tc);
+                [[unroll]] for (uint j = 0u; j < 4u; j++) {
+                    const uint c = (4u * jq + j) * 8u;
+                    [[unroll]] for (uint i = 0u; i < 4u; i++) {
+                        acc[c + i] += a0[i] * b[j];
+                        acc[c + 4u + i] += a1[i] * b[j];
+                    }
+                }
             }
         }
     }
+    // Row i < 8 of this invocation: m0 + 4·tr + i (i < 4), m0 + 64 + 4·tr + i − 4; column j < TN: n0 + 64·(j / 4) + 4·tc + j % 4.
+#ifdef FLOAT_WEIGHTS
+    // The last K % 32 values, read directly (a few per row and column).
+    for (uint k = chunks * BK; k < pc.K; k++) {
+        float w[8];
+        [[unroll]] for (uint i = 0u; i < 8u; i++) {
+            const uint row = m0 + 4u * tr + i % 4u + 64u * (i / 4u);
+            w[i] = value_at(pc.in_off[0] + (a_mat * pc.M + min(row, pc.M - 1u)) * pc.a_row_bytes, k);
+        }
+        [[unroll]] for (uint j = 0u; j < TN; j++) {
+            const float x = b32[bbase + pc.K * min(n0 + 64u * (j / 4u) + 4u * tc + j % 4u, pc.N - 1u) + k];
+            [[unroll]] for (uint i = 0u; i < 8u; i++) acc[j * 8u + i] += w[i] * x;
+        }
+    }
 #endif
-    [[unroll]] for (uint i = 0u; i < 4u; i++)
-        [[unroll]] for (uint j = 0u; j < 4u; j++)
-            if (rows[i] < pc.M && cols[j] < pc.N) y[pc.out_off + rows[i] + pc.M * (cols[j] + pc.N * batch)] = acc[i * 4u + j];
+    [[unroll]] for (uint j = 0u; j < TN; j++) {
+        const uint col = n0 + 64u * (j / 4u) + 4u * tc + j % 4u;
+        [[unroll]] for (uint i = 0u; i < 8u; i++) {
+            const uint row = m0 + 4u * tr + i % 4u + 64u * (i / 4u);
+            if (row < pc.M && col < pc.N) y[pc.out_off + row + pc.M * (col + pc.N * batch)] = acc[j * 8u + i];
+        }
+    }
 }

@@ -9,8 +9,8 @@ extension CaseTable {
 
     // MARK: input offsets
 
-    /// Ops whose GPU kernels read inputs in 16-byte vectors where they can (attention's K/V, mat-vec
-    /// activations), with every input 4 bytes past a 256-byte boundary: the kernels' other path runs.
+    /// Ops whose GPU kernels read inputs in 16-byte vectors where they can (attention's K/V, mat-vec and prefill
+    /// tile activations), with every input 4 bytes past a 256-byte boundary: the kernels' other path runs.
     /// And graph cases of the fused mat-vecs with every weight 4 bytes into a buffer of its own
     /// (``ExecutionOptions/weightOffset``): elsewhere each input sits at offset 0 of its binding, so a kernel that
     /// took the norm weight's offset for the up matrix's, or the weights' for the residual's, would pass.
@@ -18,7 +18,7 @@ extension CaseTable {
         let shapes = [AttentionShape(d: 64, t: 2, kv: 40, h: 4, hkv: 2, offset: 38),
                       AttentionShape(d: 64, t: 2, kv: 40, h: 4, hkv: 2, offset: 38, kvType: .f16)]
         let cases = attentionCases(shapes) + [mulMatCase(.q4_0, k: 256, m: 33, n: 1), mulMatCase(.q4_0, k: 256, m: 33, n: 3),
-                                              mulMatCase(.f16, k: 200, m: 17, n: 1)]
+                                              mulMatCase(.f16, k: 200, m: 17, n: 1), mulMatCase(.q4_0, k: 256, m: 33, n: 17)]
             + [gluProducts[0], gluProducts[4], foldedNorms[0], residuals[0], headProjections[1], headProjections[2]]
         return cases.map { base in
             ConformanceCase(op: base.op, type: base.type, shape: base.shape + " inputs+4B", threshold: base.threshold,

@@ -46,22 +46,25 @@ struct VulkanBackendTests {
     }
 
     /// The GPU family's mat-vec under the geometries `EDGEHAL_VULKAN_MATVEC` can ask for on a GPU (rows
-    /// sharing activation chunks, lanes a row, workgroup size, storage range): every mul_mat, mul_mat_add,
-    /// rms_norm_mul_mat and mul_mat_glu case passes with each.
+    /// sharing activation chunks, lanes a row, workgroup size, storage range), and its prefill tile 128 columns
+    /// wide (the table's products are too small for the host to pick that width): every mul_mat, mul_mat_add,
+    /// rms_norm_mul_mat, mul_mat_glu and mul_mat_rows case passes with each.
     @Test(.enabled(if: status.available), arguments: [
         VulkanMatMulKernels.MatVecTuning(rows: 4), VulkanMatMulKernels.MatVecTuning(lanes: 16, rows: 2),
         VulkanMatMulKernels.MatVecTuning(lanes: 64, workgroup: 256, rows: 8), VulkanMatMulKernels.MatVecTuning(lanes: 8, workgroup: 64),
         // Storage bindings of 16 KiB: larger matrices take the texel kernel, and mul_mat_add and the norm stay apart.
         VulkanMatMulKernels.MatVecTuning(storageRange: 16 << 10),
+        VulkanMatMulKernels.MatVecTuning(tileColumns: 8),
     ])
     func matVecGeometries(_ tuning: VulkanMatMulKernels.MatVecTuning) throws {
         let device = try VulkanBackend(kernels: .gpu, matVec: tuning).makeDevice(index: 0)
-        let report = ConformanceRunner().run(CaseTable.all.filter { ["mul_mat", "mul_mat_add", "rms_norm_mul_mat", "mul_mat_glu"].contains($0.op) }, on: device)
+        let report = ConformanceRunner().run(CaseTable.all.filter { ["mul_mat", "mul_mat_add", "rms_norm_mul_mat", "mul_mat_glu", "mul_mat_rows"].contains($0.op) }, on: device)
         for r in report.results where r.status != .pass {
             Issue.record("vulkan (gpu kernels, \(tuning)): \(r.op) \(r.type) \(r.shape): \(r.status) \(r.detail ?? "")")
         }
         #expect(report.failed == 0 && report.unsupported == 0)
         #expect(VulkanMatMulKernels.MatVecTuning.parse("lanes=32,wg=256,rows=4,bogus=3,rows=3").rows == 4)
+        #expect(VulkanMatMulKernels.MatVecTuning.parse("tn=8").tileColumns == 8 && VulkanMatMulKernels.MatVecTuning.parse("tn=2").tileColumns == nil)
     }
 
     /// Each device type gets its family; the environment switch forces one.

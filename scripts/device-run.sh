@@ -12,8 +12,9 @@
 #   the mat-vecs, the residual added by them, gate·up·glu in one mat-vec, q/k/v roped and cached by theirs) at depth 128,
 #   and at depth 2048 with and without the split
 #   attention (EDGEHAL_ATTENTION_SPLIT=0): what each is worth on the device
-#   tune: decode on the largest model under each Vulkan mat-vec geometry in TUNINGS (EDGEHAL_VULKAN_MATVEC
-#   values, space-separated; "default" is the built-in choice), per-shape kernel times
+#   tune: prefill (pp512) on the largest model under each prefill tile width in PREFILL_TUNINGS (default tn=4 tn=8),
+#   then decode under each Vulkan mat-vec geometry in TUNINGS (EDGEHAL_VULKAN_MATVEC values, space-separated;
+#   "default" is the built-in choice), per-shape kernel times
 # FAMILIES lists the kernel families (Vulkan and OpenCL alike) the table and the bench run under (default:
 # the probed one; "gpu cpu" gives the A/B on a GPU). PERF_ARGS narrows the perf table (e.g. "--op mul_mat").
 set -uo pipefail
@@ -145,6 +146,13 @@ if want profile; then
 fi
 
 if want tune; then
+  # Prefill under each width of the GPU family's tile (tn=4: 128 × 64 tiles; tn=8: 128 × 128; default: the host's choice).
+  for t in ${PREFILL_TUNINGS:-default tn=4 tn=8}; do
+    setting=$t; [[ $t == default ]] && setting=
+    step "tune: EDGEHAL_VULKAN_MATVEC=$setting, prefill on $(basename "${models[-1]}")"
+    EDGEHAL_VULKAN_MATVEC=$setting EDGEHAL_VULKAN_PROFILE=shapes timeout 300 "$B/edgehal" bench --model "${models[-1]}" --backend vulkan \
+      -p 512 -n 0 -r 1 2>&1 | tee "$D/tune-prefill-$t.txt" | grep -E 'mul_mat_tile|attention|pp512' | sort -u | head -16
+  done
   for t in ${TUNINGS:-default rows=2 rows=4 lanes=16 lanes=64 wg=256}; do
     setting=$t; [[ $t == default ]] && setting=
     step "tune: EDGEHAL_VULKAN_MATVEC=$setting, decode on $(basename "${models[-1]}")"

@@ -112,6 +112,16 @@ public final class CPUDevice: Device {
         return true
     }
 
+    /// What `compile` takes: every signature `supports` accepts, and the fused mat-vecs it declines — a caller that
+    /// builds one gets the composing kernel (the norm, the products, the glu or rope and cache write one after
+    /// another); the executor, which asks `supports`, never places one here.
+    func runs(_ signature: OpSignature) -> Bool {
+        switch signature.op {
+        case .rmsNormMulMat, .mulMatGLU, .mulMatRows: return signature.isWellFormed && MatMulKernel.supports(signature.inputs[0].type)
+        default: return supports(signature)
+        }
+    }
+
     public func makeBuffer(byteCount: Int) throws -> any DeviceBuffer { HostBuffer(byteCount: byteCount) }
 
     public func makeWeightBuffer(_ data: HostData) throws -> any DeviceBuffer { HostBuffer(wrapping: data) }
@@ -120,7 +130,7 @@ public final class CPUDevice: Device {
     /// (``Partition/groups``) becomes one ``MatMulGroup`` job.
     public func compile(_ partition: Partition) throws -> any Program {
         let nodes = partition.nodes
-        try requireSupport(partition)
+        for node in nodes where !runs(node.signature) { throw EdgeHALError.unsupported("\(backendName): \(node.signature)") }
         let groups = Dictionary(partition.groups.map { ($0.lowerBound, $0) }, uniquingKeysWith: { a, _ in a })
         var kernels: [@Sendable () -> Void] = []
         let ropeTables = RopeTables()

@@ -84,39 +84,7 @@ enum CPUKernels {
                 }
             }
         case .mulMatRows(let p):
-            // The norm (if folded in), the product and the rope into scratch, then into the output or dst's rows: what
-            // the unfused ops compute. Never fused for the CPU (CPUDevice.supports); it runs here for a caller that builds it.
-            let m = d[0].shape[1], n = d[1].shape[1]
-            let heads = TensorDesc(.f32, Shape(p.headDim, m / p.headDim, n))
-            let kernel = MatMulKernel(weights: d[0], activations: d[1], output: heads, threads: pool.threads, kernels: kernels)
-            let rope = p.rope.map { Rope($0, headDim: p.headDim, heads: m / p.headDim, tokens: n, tables: ropeTables) }
-            let scratch = ActivationScratch(codeBytes: d[1].byteCount + 2 * heads.byteCount, metaBytes: 0)
-            nonisolated(unsafe) let xs = f32(1)
-            nonisolated(unsafe) let w = p.normInput.map { f32($0) }
-            nonisolated(unsafe) let positions = p.positionsInput.map { x[$0].assumingMemoryBound(to: Int32.self) }
-            nonisolated(unsafe) let ids = p.idsInput.map { x[$0].assumingMemoryBound(to: Int32.self) }
-            let (k, toF16) = (outputDesc.shape[0], outputDesc.type == .f16)
-            return {
-                let normed = scratch.codes.assumingMemoryBound(to: Float.self)
-                let product = scratch.codes.advanced(by: d[1].byteCount).assumingMemoryBound(to: Float.self)
-                let roped = product.advanced(by: heads.shape.count)
-                var b = UnsafeRawPointer(xs)
-                if let eps = p.normEps, let w {
-                    Norms.rmsNorm(xs, weight: w, normed, rowLength: d[1].shape[0], rows: n, eps: eps, pool: pool)
-                    b = UnsafeRawPointer(normed)
-                }
-                kernel.run(a: x[0], b: b, out: UnsafeMutableRawPointer(product), pool: pool)
-                var rows = UnsafePointer(product)
-                if let rope, let positions {
-                    rope.run(rows, positions, roped, pool: pool)
-                    rows = UnsafePointer(roped)
-                }
-                if let ids {
-                    setRows(rows, ids, heads.shape.rows, y, k: k, rows: outputDesc.shape[1], f16: toF16)
-                } else {
-                    out.update(from: rows, count: heads.shape.count)
-                }
-            }
+            return mulMatRows(p, inputs, y, outputDesc, pool: pool, kernels: kernels, ropeTables: ropeTables)
         case .swiglu:
             nonisolated(unsafe) let in1 = f32(1)
             return { Elementwise.swiglu(in0, in1, out, count, pool: pool) }
@@ -159,6 +127,43 @@ enum CPUKernels {
             let kernel = AttentionKernel(q: d[0], k: d[1], v: d[2], hasMask: d.count > 3, scale: scale, threads: pool.threads)
             nonisolated(unsafe) let mask = d.count > 3 ? f32(3) : nil
             return { kernel.run(q: in0, k: x[1], v: x[2], mask: mask, out: out, pool: pool) }
+        }
+    }
+
+    /// mul_mat_rows as the unfused ops compute it: the norm (if folded in), the product and the rope into scratch, then
+    /// the output or dst's rows. Never fused for the CPU (CPUDevice.supports); it runs here for a caller that builds it.
+    private static func mulMatRows(_ p: MatRows, _ inputs: [Input], _ y: UnsafeMutableRawPointer, _ outputDesc: TensorDesc,
+                                   pool: WorkerPool, kernels: CPUKernelSet, ropeTables: RopeTables) -> @Sendable () -> Void {
+        let d = inputs.map(\.1), m = d[0].shape[1], n = d[1].shape[1]
+        let heads = TensorDesc(.f32, Shape(p.headDim, m / p.headDim, n))
+        let kernel = MatMulKernel(weights: d[0], activations: d[1], output: heads, threads: pool.threads, kernels: kernels)
+        let rope = p.rope.map { Rope($0, headDim: p.headDim, heads: m / p.headDim, tokens: n, tables: ropeTables) }
+        let scratch = ActivationScratch(codeBytes: d[1].byteCount + 2 * heads.byteCount, metaBytes: 0)
+        nonisolated(unsafe) let (a, xs, out) = (inputs[0].0, inputs[1].0.assumingMemoryBound(to: Float.self), y)
+        nonisolated(unsafe) let w = p.normInput.map { inputs[$0].0.assumingMemoryBound(to: Float.self) }
+        nonisolated(unsafe) let positions = p.positionsInput.map { inputs[$0].0.assumingMemoryBound(to: Int32.self) }
+        nonisolated(unsafe) let ids = p.idsInput.map { inputs[$0].0.assumingMemoryBound(to: Int32.self) }
+        let (k, toF16) = (outputDesc.shape[0], outputDesc.type == .f16)
+        return {
+            let normed = scratch.codes.assumingMemoryBound(to: Float.self)
+            let product = scratch.codes.advanced(by: d[1].byteCount).assumingMemoryBound(to: Float.self)
+            let roped = product.advanced(by: heads.shape.count)
+            var b = UnsafeRawPointer(xs)
+            if let eps = p.normEps, let w {
+                Norms.rmsNorm(xs, weight: w, normed, rowLength: d[1].shape[0], rows: n, eps: eps, pool: pool)
+                b = UnsafeRawPointer(normed)
+            }
+            kernel.run(a: a, b: b, out: UnsafeMutableRawPointer(product), pool: pool)
+            var rows = UnsafePointer(product)
+            if let rope, let positions {
+                rope.run(rows, positions, roped, pool: pool)
+                rows = UnsafePointer(roped)
+            }
+            if let ids {
+                setRows(rows, ids, heads.shape.rows, out, k: k, rows: outputDesc.shape[1], f16: toF16)
+            } else {
+                out.assumingMemoryBound(to: Float.self).update(from: rows, count: heads.shape.count)
+            }
         }
     }
 

@@ -34,6 +34,28 @@ struct ConformanceSuiteTests {
         #expect(report.failed == 0 && report.unsupported == 0)
     }
 
+    /// The fused mat-vecs the CPU declares unsupported (its grouped mul_mat quantizes a norm's activations once for
+    /// all of a layer's readers, so the executor keeps them apart there) still run for a caller that builds them: a
+    /// CPU device that takes every well-formed op gets each of those cases fused, and its composing kernels pass.
+    @Test func cpuRunsTheFusedMatVecsItDeclinesWhenBuilt() {
+        final class EveryOp: Device {
+            let cpu = CPUDevice(threads: 2)
+            var backendName: String { cpu.backendName }
+            var info: DeviceInfo { cpu.info }
+            func supports(_ signature: OpSignature) -> Bool { signature.isWellFormed }
+            func makeBuffer(byteCount: Int) throws -> any DeviceBuffer { try cpu.makeBuffer(byteCount: byteCount) }
+            func makeWeightBuffer(_ data: HostData) throws -> any DeviceBuffer { try cpu.makeWeightBuffer(data) }
+            func compile(_ partition: Partition) throws -> any Program { try cpu.compile(partition) }
+        }
+        let fused: Set = ["rms_norm_mul_mat", "mul_mat_glu", "mul_mat_rows"]
+        #expect(fused.allSatisfy { name in !CaseTable.all.contains { $0.op == name && $0.check == .op } })
+        let report = ConformanceRunner().run(CaseTable.all.filter { fused.contains($0.op) }, on: EveryOp())
+        for r in report.results where r.status != .pass {
+            Issue.record("cpu, fused: \(r.op) \(r.type) \(r.shape): \(r.status) \(r.detail ?? "")")
+        }
+        #expect(report.failed == 0 && report.unsupported == 0 && report.passed > 30)
+    }
+
     /// Bounds must hold for every seed, not the one that happened to be tried: 20 seeds here (the
     /// bounds were derived over 50: `conformance --backend cpu --seeds 50 --threads 1,3,2`).
     @Test("the table passes over many seeds", arguments: devices.filter { !$0.info.isReference })

@@ -40,8 +40,8 @@ public enum CaseTable {
     /// block count [two rows per step, blocks in pairs], rows not a multiple of the 16-row work unit
     /// with enough work to go parallel [≥ 2^16 multiply-adds], prefill tile leftovers of 1, 2 and 3
     /// columns, a column count past the activation panel [168 / 204 columns], GQA broadcast in
-    /// dim 2 and batch broadcast in dim 3, K past 4096; a GPU's 64 × 64 prefill tiles [Vulkan's gpu family]
-    /// crossed in both directions with broadcast heads, and a float K tail inside a tile.
+    /// dim 2 and batch broadcast in dim 3, K past 4096; a GPU's prefill tiles [Vulkan's gpu family: 128 rows by 64
+    /// or 128 columns] crossed in both directions with broadcast heads, and a float K tail inside a tile.
     static func mulMatShapes(_ type: DType) -> [MulMatShape] {
         let block = max(type.blockSize, 32)
         var shapes = [
@@ -52,7 +52,7 @@ public enum CaseTable {
             MulMatShape(block * 3, 117, 1),       // 7 full 16-row units + 5 rows, parallel
             MulMatShape(256, 9, 211),             // past the activation panel, tiles 4 + 3
             MulMatShape(256, 5, 5, heads: (2, 4), batch: (2, 6)),  // 4-D broadcast of the weights
-            MulMatShape(block * 2, 70, 66, heads: (2, 4)),  // prefill past a 64 × 64 tile in rows and columns, broadcast heads
+            MulMatShape(block * 2, 130, 130, heads: (2, 4)),  // prefill past a 128 × 128 tile in rows and columns, broadcast heads
         ]
         if block == 32 { shapes += [MulMatShape(32, 5, 2), MulMatShape(800, 117, 1)] }
         if type.blockSize == 1 {

@@ -20,12 +20,18 @@ public struct ExecutionOptions: Sendable {
     /// times this many bytes (a multiple of 4) from its start, by turns, instead of shared at offset 0 — where every
     /// weight sits otherwise, so a kernel that reads one input's offset for another's would pass every graph.
     public var weightOffset: Int
-    public init(fuse: Bool = true, group: Bool = true, stageDevices: [Int: Int] = [:], unfused: Set<String> = [], weightOffset: Int = 0) {
+    /// Test hook (the conformance runner's graph cases): each state (a KV cache) in a buffer of this executable's own
+    /// between this many sentinel bytes on each side, which ``Executable/stateGuardsIntact()`` checks — a kernel that
+    /// writes a cache row one past the end passes every comparison of the state's own bytes.
+    public var stateGuard: Int
+    public init(fuse: Bool = true, group: Bool = true, stageDevices: [Int: Int] = [:], unfused: Set<String> = [], weightOffset: Int = 0,
+                stateGuard: Int = 0) {
         self.fuse = fuse
         self.group = group
         self.stageDevices = stageDevices
         self.unfused = unfused
         self.weightOffset = weightOffset
+        self.stateGuard = stateGuard
     }
 
     /// The defaults, with `EDGEHAL_FUSION=0` / `EDGEHAL_GROUPING=0` switching a pass off and
@@ -93,6 +99,9 @@ public final class Executable {
     private var inputData: [Int: [UInt8]] = [:]
     private var outputDevice: [Int: Int] = [:]
     private var arenas: [any DeviceBuffer] = []
+    /// States placed between sentinels (``ExecutionOptions/stateGuard``), with the guard's width.
+    private var guardedStates: [(slice: BufferSlice, pad: Int)] = []
+    static let guardByte: UInt8 = 0x7F
     /// Device slots that receive graph inputs at the start of each run.
     private var inputSlots: [(storage: Int, slice: BufferSlice)] = []
     /// Host memory every transfer between devices passes through, sized once for the largest.
@@ -116,14 +125,14 @@ public final class Executable {
         let partitions = Passes.partition(placement)
         let lifetimes = Passes.lifetimes(graph, partitions, placement, try Passes.homes(graph, placement))
         outputDevice = lifetimes.outputDevice
-        try bind(lifetimes, weightOffset: options.weightOffset)
+        try bind(lifetimes, weightOffset: options.weightOffset, stateGuard: options.stateGuard)
         try compile(partitions, placement, lifetimes.transfers, grouped: options.group)
     }
 
     /// 7. Bind: one arena per device, planned by liveness (``BufferPlan``, bytes held ``Device/arenaHold`` steps
     /// past their last read); weights and states in
     /// resident memory shared with other executables.
-    private func bind(_ lifetimes: ExecutionPasses.Lifetimes, weightOffset: Int) throws {
+    private func bind(_ lifetimes: ExecutionPasses.Lifetimes, weightOffset: Int, stateGuard: Int) throws {
         for (d, device) in devices.enumerated() {
             let keys = lifetimes.first.keys.filter { $0.device == d }.sorted { $0.storage < $1.storage }
             let requests = keys.map {
@@ -156,6 +165,17 @@ public final class Executable {
             case .weight(let data):
                 buffer = try resident.weight(data, on: devices[key.device])
                 report.weightBytes += data.bytes.count
+            case .state where stateGuard > 0:
+                let bytes = tensor.desc.byteCount
+                let guarded = try devices[key.device].makeBuffer(byteCount: bytes + 2 * stateGuard)
+                var image = [UInt8](repeating: Self.guardByte, count: bytes + 2 * stateGuard)
+                image.replaceSubrange(stateGuard..<(stateGuard + bytes), with: repeatElement(0, count: bytes))   // zeroed, as resident states start
+                try image.withUnsafeBytes { try guarded.write($0, at: 0) }
+                arenas.append(guarded)   // owned by this executable, like the arenas
+                slots[key] = BufferSlice(buffer: guarded, offset: stateGuard, desc: tensor.desc)
+                guardedStates.append((slots[key]!, stateGuard))
+                report.stateBytes += bytes
+                continue
             case .state:
                 buffer = try resident.state(tensor.name, tensor.desc, on: devices[key.device])
                 report.stateBytes += tensor.desc.byteCount
@@ -230,6 +250,18 @@ public final class Executable {
             throw EdgeHALError.invalidGraph("state \(graph[s].name) needs \(graph[s].desc.byteCount) bytes, got \(bytes.count)")
         }
         for (key, slice) in slots where key.storage == s.index { try slice.buffer.write(bytes, at: slice.offset) }
+    }
+
+    /// Whether every state placed between sentinels (``ExecutionOptions/stateGuard``) still has them: false when a
+    /// kernel wrote outside a state. True when there are none.
+    public func stateGuardsIntact() throws -> Bool {
+        for (slice, pad) in guardedStates {
+            var image = [UInt8](repeating: 0, count: slice.buffer.byteCount)
+            try image.withUnsafeMutableBytes { try slice.buffer.read(into: $0, at: 0) }
+            let outside = image[..<pad] + image[(pad + slice.desc.byteCount)...]
+            if outside.contains(where: { $0 != Self.guardByte }) { return false }
+        }
+        return true
     }
 
     /// Runs every partition in order, copying tensors between devices where they cross.

@@ -226,9 +226,12 @@ public struct ConformanceRunner {
         if requireFusion && probe.nodes.count == g.graph.nodes.count {
             throw CaseError.unsupported("the device does not support the fused op for this pattern")
         }
-        let exe = try Executable(graph: g.graph, devices: [device], options: ExecutionOptions(fuse: true, weightOffset: g.inputMisalignment))
+        // States between guard bytes: a cache row written one past the end fails here (the output compares only the state).
+        let exe = try Executable(graph: g.graph, devices: [device],
+                                 options: ExecutionOptions(fuse: true, weightOffset: g.inputMisalignment, stateGuard: Self.guardBytes))
         try Self.load(g, into: exe)
         try exe.run()
+        guard try exe.stateGuardsIntact() else { throw CaseError.failed("wrote outside a state (a row past a cache's end?)") }
         let first = try exe.readBytes(g.output)
         let ms = try time {
             try Self.load(g, into: exe)

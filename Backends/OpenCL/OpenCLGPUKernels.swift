@@ -41,7 +41,9 @@ enum OpenCLGPUKernels {
                 let absent = node.inputs.count, f16 = p.dstInput.map { ins[$0].type == .f16 } ?? false
                 plan.files.insert("rope_angle", at: 1)
                 plan.options += " -DHEADS=1" + (f16 ? " -DOUT_F16=1" : "")
-                plan.scalars += GPUOpArguments.heads(p, ins).prefix(6).map { .u($0) } + [.f(p.rope?.freqScale ?? 1), .f(p.rope.map(GPUOpArguments.ropeLog2BaseOverDims) ?? 0)]
+                // GPUOpArguments.heads' words: six integers, then two floats as their bits.
+                let heads = GPUOpArguments.heads(p, ins)
+                plan.scalars += heads.prefix(6).map { .u($0) } + heads.suffix(2).map { .f(Float(bitPattern: $0)) }
                 plan.global[0] = (m / 2 + wg / lanes - 1) / (wg / lanes) * wg
                 plan.inputOrder = [0, 1, p.normInput ?? absent, p.positionsInput ?? absent, p.idsInput ?? absent]
             }

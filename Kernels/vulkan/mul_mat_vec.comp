@@ -154,9 +154,14 @@ void store(uint i, float sum, float up, float squares) {
 }
 
 #if HEADS
-// Member r % 2 of the lane group's pair r / 2 (pair q = (group·ROWS/2 + r/2)·S + slot): its row, or M past the last pair.
+// The pair holding the lane group's row r: pair r / 2 of the group's ROWS / 2.
+uint head_pair(uint group, uint r, uint S, uint slot) {
+    return (group * (ROWS / 2u) + r / 2u) * S + slot;
+}
+
+// Member r % 2 of the lane group's pair (head_pair): its row, or M past the last pair.
 uint head_row(uint group, uint r, uint S, uint slot) {
-    const uint q = (group * (ROWS / 2u) + r / 2u) * S + slot, half_hd = pc.hd / 2u, j = q % half_hd;
+    const uint q = head_pair(group, r, S, slot), half_hd = pc.hd / 2u, j = q % half_hd;
     if (q >= pc.M / 2u) return pc.M;
     const uint base = q / half_hd * pc.hd;
     return pc.rope == 2u && j < pc.n_dims / 2u ? base + j + (r & 1u) * (pc.n_dims / 2u) : base + 2u * j + (r & 1u);
@@ -269,7 +274,7 @@ void main() {
     // Each pair normed, turned (rows past n_dims, and without rope, as they are) and put.
     [[unroll]] for (uint r = 0u; r < ROWS; r += 2u) {
         if (lane != 0u || rows[r] >= pc.M) continue;
-        const uint j = ((group * (ROWS / 2u) + r / 2u) * S + slot) % (pc.hd / 2u);
+        const uint j = head_pair(group, r, S, slot) % (pc.hd / 2u);
         [[unroll]] for (uint c = 0u; c < COLS; c++) {
             if (c >= pc.N) continue;
             const float inv = NORM != 0u ? inversesqrt(acc[SQ + c] / float(pc.K) + pc.eps) : 1.0;

@@ -152,29 +152,31 @@ public final class Executable {
         }
         for (ordinal, key) in lifetimes.persistent.sorted(by: { ($0.device, $0.storage) < ($1.device, $1.storage) }).enumerated() {
             let tensor = graph.tensors[key.storage]
+            // The test hooks' placement: the tensor `offset` bytes into a buffer of this executable's own (owned like
+            // the arenas), `image` written there whole.
+            func own(_ image: [UInt8], at offset: Int) throws -> BufferSlice {
+                let buffer = try devices[key.device].makeBuffer(byteCount: image.count)
+                try image.withUnsafeBytes { try buffer.write($0, at: 0) }
+                arenas.append(buffer)
+                return BufferSlice(buffer: buffer, offset: offset, desc: tensor.desc)
+            }
             let buffer: any DeviceBuffer
             switch tensor.source {
             case .weight(let data) where weightOffset > 0:
                 let offset = weightOffset * (1 + ordinal % 3)
-                let skewed = try devices[key.device].makeBuffer(byteCount: offset + data.bytes.count)
-                try skewed.write(data.bytes, at: offset)
-                arenas.append(skewed)   // owned by this executable, like the arenas
-                slots[key] = BufferSlice(buffer: skewed, offset: offset, desc: tensor.desc)
+                slots[key] = try own([UInt8](repeating: 0, count: offset) + Array(data.bytes), at: offset)
                 report.weightBytes += data.bytes.count
                 continue
             case .weight(let data):
                 buffer = try resident.weight(data, on: devices[key.device])
                 report.weightBytes += data.bytes.count
             case .state where stateGuard > 0:
-                let bytes = tensor.desc.byteCount
-                let guarded = try devices[key.device].makeBuffer(byteCount: bytes + 2 * stateGuard)
-                var image = [UInt8](repeating: Self.guardByte, count: bytes + 2 * stateGuard)
-                image.replaceSubrange(stateGuard..<(stateGuard + bytes), with: repeatElement(0, count: bytes))   // zeroed, as resident states start
-                try image.withUnsafeBytes { try guarded.write($0, at: 0) }
-                arenas.append(guarded)   // owned by this executable, like the arenas
-                slots[key] = BufferSlice(buffer: guarded, offset: stateGuard, desc: tensor.desc)
-                guardedStates.append((slots[key]!, stateGuard))
-                report.stateBytes += bytes
+                // Zeroed, as resident states start, between guard bytes.
+                let guardBytes = [UInt8](repeating: Self.guardByte, count: stateGuard)
+                let slice = try own(guardBytes + [UInt8](repeating: 0, count: tensor.desc.byteCount) + guardBytes, at: stateGuard)
+                slots[key] = slice
+                guardedStates.append((slice, stateGuard))
+                report.stateBytes += tensor.desc.byteCount
                 continue
             case .state:
                 buffer = try resident.state(tensor.name, tensor.desc, on: devices[key.device])

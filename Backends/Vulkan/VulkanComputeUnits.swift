@@ -3,16 +3,9 @@ import CVulkan
 /// Vulkan has no core-level "compute units" property: vendors report their multiprocessors through
 /// extensions. Without one the count is unknown (nil), never a made-up 1.
 enum VulkanComputeUnits {
-    static func count(_ lib: VulkanLibrary, _ instance: VkInstance, _ device: VkPhysicalDevice) -> Int? {
-        guard let enumerate = try? lib.function(instance, "vkEnumerateDeviceExtensionProperties",
-                                                as: PFN_vkEnumerateDeviceExtensionProperties.self),
-              let properties2 = try? lib.function(instance, "vkGetPhysicalDeviceProperties2", as: PFN_vkGetPhysicalDeviceProperties2.self)
+    static func count(_ lib: VulkanLibrary, _ instance: VkInstance, _ device: VkPhysicalDevice, extensions names: Set<String>) -> Int? {
+        guard let properties2 = try? lib.function(instance, "vkGetPhysicalDeviceProperties2", as: PFN_vkGetPhysicalDeviceProperties2.self)
         else { return nil }
-        var n: UInt32 = 0
-        guard enumerate(device, nil, &n, nil) == VK_SUCCESS else { return nil }
-        var list = [VkExtensionProperties](repeating: VkExtensionProperties(), count: Int(n))
-        guard enumerate(device, nil, &n, &list) == VK_SUCCESS else { return nil }
-        let names = Set(list.prefix(Int(n)).map { withUnsafeBytes(of: $0.extensionName) { String(cString: $0.bindMemory(to: CChar.self).baseAddress!) } })
 
         /// Runs vkGetPhysicalDeviceProperties2 with `ext` chained, returning it filled in.
         func query<T>(_ ext: T) -> T {

@@ -26,6 +26,8 @@ final class VulkanContext: @unchecked Sendable {
     /// Host ↔ device copies where buffers are not mapped, or not cached for reading.
     let staging: VulkanStaging
     let has16BitStorage: Bool
+    /// shaderIntegerDotProduct enabled (VK_KHR_shader_integer_dot_product): the int8 mat-vec's variants may run.
+    let hasIntegerDot: Bool
     /// Names the persisted pipeline cache: the driver's pipeline-cache UUID and driver version.
     let pipelineCacheKey: String
     let validation: VulkanValidation?
@@ -105,20 +107,33 @@ final class VulkanContext: @unchecked Sendable {
         var v11 = VkPhysicalDeviceVulkan11Features()
         v11.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_1_1_FEATURES
         v11.storageBuffer16BitAccess = VkBool32(has16BitStorage ? VK_TRUE : VK_FALSE)
+        let hasIntegerDot = facts.features.contains("int-dot")
+        self.hasIntegerDot = hasIntegerDot
+        var dot = VkPhysicalDeviceShaderIntegerDotProductFeatures()
+        dot.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SHADER_INTEGER_DOT_PRODUCT_FEATURES
+        dot.shaderIntegerDotProduct = VkBool32(VK_TRUE)
         var features = VkPhysicalDeviceFeatures2()
         features.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_FEATURES_2
+        let extensions = hasIntegerDot ? [VulkanProbe.integerDotExtension] : []
         let result = withUnsafePointer(to: &priority) { p in
             queueInfo.pQueuePriorities = p
             return withUnsafePointer(to: &queueInfo) { q in
-                withUnsafeMutablePointer(to: &v11) { f11 in
-                    features.pNext = UnsafeMutableRawPointer(f11)
-                    return withUnsafeMutablePointer(to: &features) { f in
-                        var info = VkDeviceCreateInfo()
-                        info.sType = VK_STRUCTURE_TYPE_DEVICE_CREATE_INFO
-                        info.pNext = UnsafeRawPointer(f)
-                        info.queueCreateInfoCount = 1
-                        info.pQueueCreateInfos = q
-                        return createDevice(physical, &info, nil, &device)
+                withUnsafeMutablePointer(to: &dot) { fDot in
+                    v11.pNext = hasIntegerDot ? UnsafeMutableRawPointer(fDot) : nil
+                    return withUnsafeMutablePointer(to: &v11) { f11 in
+                        features.pNext = UnsafeMutableRawPointer(f11)
+                        return withUnsafeMutablePointer(to: &features) { f in
+                            withCStrings(extensions) { names in
+                                var info = VkDeviceCreateInfo()
+                                info.sType = VK_STRUCTURE_TYPE_DEVICE_CREATE_INFO
+                                info.pNext = UnsafeRawPointer(f)
+                                info.queueCreateInfoCount = 1
+                                info.pQueueCreateInfos = q
+                                info.enabledExtensionCount = UInt32(extensions.count)
+                                info.ppEnabledExtensionNames = names
+                                return createDevice(physical, &info, nil, &device)
+                            }
+                        }
                     }
                 }
             }

@@ -14,6 +14,17 @@ struct VulkanDispatch {
     /// input 0 and writes the node's output. VulkanProgram gives each such node its own scratch range.
     var scratchBytes = 0
     var merge: [VulkanDispatch] = []
+    /// Int8 mat-vecs: `prologue` (quantize_q8) first turns the node's input 1 (with its input 2, a norm's weight,
+    /// for rms_norm_mul_mat's forms) into `scratchBytes` of bytes and scales, and the kernel reads those as its
+    /// input 1. Nodes whose prologues would quantize the same bytes (a layer's q, k and v) share one.
+    var prologue: [VulkanDispatch] = []
+
+    /// Adds quantize_q8 before this int8 mat-vec, for `columns` columns of `k` values (Kernels/vulkan/quantize_q8.comp).
+    mutating func quantize(k: Int, columns: Int, norm: Bool) {
+        scratchBytes = 4 * columns * (k / 4 + k / 32 + 1)
+        prologue = [VulkanDispatch(kernel: "quantize_q8", constants: [128, norm ? 1 : 0], words: [UInt32(k), UInt32(columns)],
+                                   groups: (UInt32(columns), 1, 1))]
+    }
 }
 
 enum VulkanKernels {
@@ -48,7 +59,8 @@ enum VulkanKernels {
     }
 
     static func plan(_ node: PartitionNode, family: KernelFamily, matVec: VulkanMatMulKernels.MatVecTuning = .init(),
-                     storageRange: Int = Int(UInt32.max), sharedMemory: Int = VulkanMatMulKernels.tileSharedBytes) throws -> VulkanDispatch {
+                     storageRange: Int = Int(UInt32.max), sharedMemory: Int = VulkanMatMulKernels.tileSharedBytes,
+                     int8: Bool = false) throws -> VulkanDispatch {
         let ins = node.inputs.map(\.desc), out = node.output.desc
         let n = out.shape.count
         func u(_ v: Int) -> UInt32 { UInt32(v) }
@@ -100,7 +112,7 @@ enum VulkanKernels {
             return try VulkanAttentionKernels.attention(ins, scale: scale, family: family)
         case .mulMat, .mulMatAdd, .rmsNormMulMat, .mulMatGLU, .mulMatRows:
             return try VulkanMatMulKernels.mulMat(node.op, ins, out, family: family, matVec: matVec, storageRange: storageRange,
-                                                  sharedMemory: sharedMemory)
+                                                  sharedMemory: sharedMemory, int8: int8)
         case .getRows:
             return try VulkanMatMulKernels.getRows(ins, out)
         }

@@ -10,7 +10,7 @@ public enum VulkanMatMulKernels {
     /// 16 rows × 8 columns per invocation (8 a group) from N = 8 (1.3–1.7× faster than 8 × 4; larger tiles
     /// gain 5–8 % for seconds of JIT), 8 × 4 below.
     static func mulMat(_ op: Op = .mulMat, _ ins: [TensorDesc], _ out: TensorDesc, family: KernelFamily, matVec tuning: MatVecTuning = .init(),
-                       storageRange: Int = Int(UInt32.max), sharedMemory: Int = tileSharedBytes) throws -> VulkanDispatch {
+                       storageRange: Int = Int(UInt32.max), sharedMemory: Int = tileSharedBytes, int8: Bool = false) throws -> VulkanDispatch {
         let (a, b) = (ins[0], ins[1])
         let (k, m, n) = (a.shape[0], a.shape[1], b.shape[1])
         // Every mul_mat kernel's push words (Kernels/vulkan/mul_mat.comp's header).
@@ -37,9 +37,12 @@ public enum VulkanMatMulKernels {
             let fused = GPUOpArguments.matVec(op)
             var heads: (words: [UInt32], f16: Bool)?
             if case .mulMatRows(let p) = op { heads = (GPUOpArguments.heads(p, ins), p.dstInput.map { ins[$0].type == .f16 } ?? false) }
-            return matVec(a, b, words: words + [fused.residual, (fused.normEps ?? 0).bitPattern] + (heads?.words ?? []),
-                          norm: fused.normEps != nil, glu: fused.glu, heads: heads.map { $0.f16 ? "rows_f16_" : "rows_" },
-                          batches: batches, tuning: tuning)
+            let i8 = int8 && int8Types.contains(a.type)
+            var plan = matVec(a, b, words: words + [fused.residual, (fused.normEps ?? 0).bitPattern] + (heads?.words ?? []),
+                              norm: fused.normEps != nil, glu: fused.glu, heads: heads.map { $0.f16 ? "rows_f16_" : "rows_" }, int8: i8,
+                              batches: batches, tuning: tuning)
+            if i8 { plan.quantize(k: k, columns: n * Int(batches), norm: fused.normEps != nil) }
+            return plan
         }
         // The lavapipe family's kernel; also a GPU's for a matrix larger than one storage binding reaches
         // (texel views reach further: lavapipe's 128 MiB storage range against 512 MiB of R32 texels, as
@@ -48,6 +51,9 @@ public enum VulkanMatMulKernels {
         return VulkanDispatch(kernel: "mul_mat_\(a.type.rawValue)", constants: [UInt32(wg), UInt32(rows), UInt32(cols)], words: words,
                               groups: (UInt32((m + wg * rows - 1) / (wg * rows)), UInt32((n + cols - 1) / cols), batches))
     }
+
+    /// Weight types the int8 mat-vec decodes (Kernels/vulkan/int_parts.glsl): one scale (and min) a 32-value block.
+    static let int8Types: Set<DType> = [.q8_0, .q4_0, .q4_1, .q5_0, .q5_1]
 
     /// Shared memory mul_mat_tile.comp declares (two 32 × 128 float tiles): a device with less (Vulkan guarantees
     /// 16 KiB) runs the first family's mat-mul for prefill instead.
@@ -64,8 +70,9 @@ public enum VulkanMatMulKernels {
     /// subgroup, reduced by subgroupAdd) from K = 512, 8 or 16 below; 128 invocations a group; all N ≤ 8
     /// columns in one pass, so each weight part is dequantized once.
     /// `heads` (mul_mat_rows): the variant's infix; a lane group takes rope pairs then, so rows is even.
+    /// `int8`: the `_i8_` variant, whose input 1 is quantize_q8's bytes (the caller adds that dispatch).
     static func matVec(_ a: TensorDesc, _ b: TensorDesc, words: [UInt32], norm: Bool, glu: Bool = false, heads: String? = nil,
-                       batches: UInt32, tuning: MatVecTuning) -> VulkanDispatch {
+                       int8: Bool = false, batches: UInt32, tuning: MatVecTuning) -> VulkanDispatch {
         let (k, m, n) = (a.shape[0], a.shape[1], b.shape[1])
         let lanes = tuning.lanes ?? KernelFamily.matVecLanes(k: k)
         let least = heads == nil ? 1 : 2
@@ -77,22 +84,28 @@ public enum VulkanMatMulKernels {
         while sharedBytes() > 16 << 10 && wg > lanes { wg /= 2 }
         let rowGroups = (m + rows * wg / lanes - 1) / (rows * wg / lanes)
         let x = max(1, min(rowGroups, 65535))   // no rows: y = 0, nothing is dispatched
-        return VulkanDispatch(kernel: "mul_mat_vec_\(glu ? "glu_" : "")\(heads ?? "")\(a.type.rawValue)", constants: [UInt32(wg), UInt32(lanes), UInt32(max(1, n)), UInt32(rows), norm ? 1 : 0],
+        return VulkanDispatch(kernel: "mul_mat_vec_\(glu ? "glu_" : "")\(heads ?? "")\(int8 ? "i8_" : "")\(a.type.rawValue)", constants: [UInt32(wg), UInt32(lanes), UInt32(max(1, n)), UInt32(rows), norm ? 1 : 0],
                               words: words, groups: (UInt32(x), UInt32((rowGroups + x - 1) / x), batches))
     }
 
     /// Overrides of the mat-vec geometry for measuring on a device (`EDGEHAL_VULKAN_MATVEC=lanes=32,wg=256,rows=4`;
     /// scripts/device-run.sh's `tune` step): lanes a power of two from 1 to 64, wg one from lanes to 1024,
-    /// rows (a lane group's rows sharing each activation chunk) 1, 2, 4 or 8; and the prefill tile's tn, 4 or 8. `storageRange` (bytes, no
+    /// rows (a lane group's rows sharing each activation chunk) 1, 2, 4 or 8; the prefill tile's tn, 4 or 8; and
+    /// i8, 0 or 1 (the int8 mat-vec). `storageRange` (bytes, no
     /// variable) lowers the device's maxStorageBufferRange as the mat-vec sees it, so tests on lavapipe run
     /// the fallback a large matrix takes.
     public struct MatVecTuning: Sendable {
         public var lanes: Int?, workgroup: Int?, rows: Int?, storageRange: Int?
+        /// The int8 mat-vec on (true) or off (false) where the device can run it; nil: on where its integer dot
+        /// products are accelerated (`int-dot-fast`). `EDGEHAL_VULKAN_MATVEC=i8=1` or `i8=0`.
         /// Columns an invocation of the prefill tile computes (4 or 8: tiles of 64 or 128 columns).
         public var tileColumns: Int?
+        public var int8: Bool?
 
-        public init(lanes: Int? = nil, workgroup: Int? = nil, rows: Int? = nil, storageRange: Int? = nil, tileColumns: Int? = nil) {
+        public init(lanes: Int? = nil, workgroup: Int? = nil, rows: Int? = nil, storageRange: Int? = nil, tileColumns: Int? = nil,
+                    int8: Bool? = nil) {
             (self.lanes, self.workgroup, self.rows, self.storageRange, self.tileColumns) = (lanes, workgroup, rows, storageRange, tileColumns)
+            self.int8 = int8
         }
 
         public static var forced: MatVecTuning { parse(EdgeHALEnvironment.value("EDGEHAL_VULKAN_MATVEC") ?? "") }
@@ -101,6 +114,7 @@ public enum VulkanMatMulKernels {
             var t = MatVecTuning()
             for item in text.split(separator: ",") {
                 let kv = item.split(separator: "=")
+                if kv.count == 2 && kv[0] == "i8" && (kv[1] == "0" || kv[1] == "1") { t.int8 = kv[1] == "1"; continue }
                 guard kv.count == 2, let v = Int(kv[1]), v > 0, v & (v - 1) == 0 else { continue }
                 switch kv[0] {
                 case "lanes" where v <= 64: t.lanes = v

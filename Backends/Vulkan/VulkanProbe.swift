@@ -57,6 +57,7 @@ enum VulkanProbe {
         let queues = try lib.function(instance, "vkGetPhysicalDeviceQueueFamilyProperties",
                                       as: PFN_vkGetPhysicalDeviceQueueFamilyProperties.self)
         return handles.compactMap { $0 }.map { device in
+            let extensions = extensionNames(lib, instance, device)
             var basic = VkPhysicalDeviceProperties()
             properties(device, &basic)
             var facts = VulkanDeviceFacts(identity: GPUDeviceIdentity(name: cString(basic.deviceName), type: typeName(basic.deviceType),
@@ -108,10 +109,9 @@ enum VulkanProbe {
                 let flags: [(String, VkBool32)] = [
                     ("fp16-storage", v11.storageBuffer16BitAccess), ("fp16", v12.shaderFloat16),
                     ("int8-storage", v12.storageBuffer8BitAccess), ("int8", v12.shaderInt8),
-                    ("int64", feats.features.shaderInt64), ("int-dot", has13 ? v13.shaderIntegerDotProduct : 0),
-                    ("subgroup-size-control", has13 ? v13.subgroupSizeControl : 0),
+                    ("int64", feats.features.shaderInt64), ("subgroup-size-control", has13 ? v13.subgroupSizeControl : 0),
                 ]
-                facts.features = flags.filter { $0.1 != 0 }.map(\.0)
+                facts.features = flags.filter { $0.1 != 0 }.map(\.0) + integerDot(lib, instance, device, extensions: extensions)
             } else {
                 facts.driver = "driver \(basic.driverVersion)"
             }
@@ -129,10 +129,53 @@ enum VulkanProbe {
             queues(device, &familyCount, nil)
             var families = [VkQueueFamilyProperties](repeating: VkQueueFamilyProperties(), count: Int(familyCount))
             queues(device, &familyCount, &families)
-            facts.computeUnits = VulkanComputeUnits.count(lib, instance, device)
+            facts.computeUnits = VulkanComputeUnits.count(lib, instance, device, extensions: extensions)
             facts.computeQueueFamilies = families.filter { $0.queueFlags & VK_QUEUE_COMPUTE_BIT.rawValue != 0 }.count
             return facts
         }
+    }
+
+    /// The device's extension names (empty when they cannot be listed).
+    static func extensionNames(_ lib: VulkanLibrary, _ instance: VkInstance, _ device: VkPhysicalDevice) -> Set<String> {
+        guard let enumerate = try? lib.function(instance, "vkEnumerateDeviceExtensionProperties",
+                                                as: PFN_vkEnumerateDeviceExtensionProperties.self) else { return [] }
+        var n: UInt32 = 0
+        guard enumerate(device, nil, &n, nil) == VK_SUCCESS else { return [] }
+        var list = [VkExtensionProperties](repeating: VkExtensionProperties(), count: Int(n))
+        guard enumerate(device, nil, &n, &list) == VK_SUCCESS else { return [] }
+        return Set(list.prefix(Int(n)).map { withUnsafeBytes(of: $0.extensionName) { String(cString: $0.bindMemory(to: CChar.self).baseAddress!) } })
+    }
+
+    /// The extension the int8 mat-vec needs. The instance asks for Vulkan 1.2, so the backend enables it as an
+    /// extension even where a 1.3 device has it in core.
+    static let integerDotExtension = "VK_KHR_shader_integer_dot_product"
+
+    /// `int-dot` where the device offers shaderIntegerDotProduct through VK_KHR_shader_integer_dot_product, and
+    /// `int-dot-fast` where it reports packed 4 × 8-bit signed dot products as accelerated (faster than the
+    /// multiply-adds they stand for: the int8 mat-vec's default on such a device). lavapipe has the first only.
+    static func integerDot(_ lib: VulkanLibrary, _ instance: VkInstance, _ device: VkPhysicalDevice, extensions: Set<String>) -> [String] {
+        guard extensions.contains(integerDotExtension),
+              let features2 = try? lib.function(instance, "vkGetPhysicalDeviceFeatures2", as: PFN_vkGetPhysicalDeviceFeatures2.self),
+              let properties2 = try? lib.function(instance, "vkGetPhysicalDeviceProperties2", as: PFN_vkGetPhysicalDeviceProperties2.self)
+        else { return [] }
+        var feature = VkPhysicalDeviceShaderIntegerDotProductFeatures()
+        feature.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SHADER_INTEGER_DOT_PRODUCT_FEATURES
+        var feats = VkPhysicalDeviceFeatures2()
+        feats.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_FEATURES_2
+        var props = VkPhysicalDeviceShaderIntegerDotProductProperties()
+        props.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SHADER_INTEGER_DOT_PRODUCT_PROPERTIES
+        var props2 = VkPhysicalDeviceProperties2()
+        props2.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_PROPERTIES_2
+        withUnsafeMutablePointer(to: &feature) { f in
+            feats.pNext = UnsafeMutableRawPointer(f)
+            features2(device, &feats)
+        }
+        withUnsafeMutablePointer(to: &props) { p in
+            props2.pNext = UnsafeMutableRawPointer(p)
+            properties2(device, &props2)
+        }
+        guard feature.shaderIntegerDotProduct != 0 else { return [] }
+        return ["int-dot"] + (props.integerDotProduct4x8BitPackedSignedAccelerated != 0 ? ["int-dot-fast"] : [])
     }
 
     static func typeName(_ t: VkPhysicalDeviceType) -> String {

@@ -23,29 +23,19 @@ final class VulkanProgram: Program, @unchecked Sendable {
         let context = device.context, vk = context.vk, dev = context.device
         let plans = try partition.nodes.map {
             try VulkanKernels.plan($0, family: device.family, matVec: device.matVec, storageRange: device.storageRange,
-                                   sharedMemory: Int(context.limits.maxComputeSharedMemorySize))
-        }
-        // Profile rows: the kernel, or with EDGEHAL_VULKAN_PROFILE=shapes the kernel and its first input and output.
-        kernels = zip(plans, partition.nodes).map { plan, node in
-            let name = plan.kernel + (plan.merge.first.map { "+" + $0.kernel } ?? "")
-            return device.profileShapes ? "\(name) \(node.inputs.first.map { "\($0.desc)" } ?? "") → \(node.output.desc.shape)" : name
+                                   sharedMemory: Int(context.limits.maxComputeSharedMemorySize), int8: device.int8MatVec)
         }
         let count = max(1, partition.nodes.count)
-
-        // Each node's dispatches as nodes of their own: a two-pass node's kernel writes its own scratch range
-        // and its merge reads it, so the hazard tracker orders them like any tensors.
         let ranges = plans.map { ($0.scratchBytes + 255) & ~255 }, scratchBytes = ranges.reduce(0, +)
         scratch = scratchBytes > 0 ? try device.makeBuffer(byteCount: scratchBytes) : nil
-        var steps: [[(node: PartitionNode, plan: VulkanDispatch)]] = []
-        var nextScratch = 0
-        for (node, (plan, range)) in zip(partition.nodes, zip(plans, ranges)) {
-            guard let scratch, plan.scratchBytes > 0, let merge = plan.merge.first else { steps.append([(node, plan)]); continue }
-            let part = BufferSlice(buffer: scratch, offset: nextScratch, desc: TensorDesc(.f32, Shape(plan.scratchBytes / 4)))
-            nextScratch += range
-            steps.append([(PartitionNode(op: node.op, inputs: node.inputs, output: part), plan),
-                          (PartitionNode(op: node.op, inputs: [part], output: node.output), merge)])
-        }
+        let steps = scratch.map { Self.steps(partition.nodes, plans, ranges: ranges, scratch: $0) } ?? zip(partition.nodes, plans).map { [($0, $1)] }
         let dispatches = steps.joined().map(\.plan)
+        // Profile rows: the node's kernels (a prologue or merge joined by +), or with EDGEHAL_VULKAN_PROFILE=shapes
+        // those and the node's first input and output.
+        kernels = zip(steps, partition.nodes).map { step, node in
+            let name = step.map(\.plan.kernel).joined(separator: "+")
+            return device.profileShapes ? "\(name) \(node.inputs.first.map { "\($0.desc)" } ?? "") → \(node.output.desc.shape)" : name
+        }
 
         let families = try dispatches.map { try device.pipelines.kernel($0.kernel) }
         let texels = families.reduce(0) { $0 + ($1.bindings & 0xFF).nonzeroBitCount }
@@ -96,6 +86,52 @@ final class VulkanProgram: Program, @unchecked Sendable {
         }
         context.barrier(cb, toHost: true)
         try check("vkEndCommandBuffer", vk.endCommandBuffer(cb))
+    }
+
+    /// Each node's dispatches as nodes of their own, so the hazard tracker orders them like any tensors: a two-pass
+    /// node's kernel writes its own scratch range and its merge reads it; an int8 mat-vec's prologue writes the
+    /// activations' bytes into its range and the mat-vec reads that range as its input 1. A prologue that would
+    /// quantize what the last one did (the same inputs and words, no dispatch having written those inputs since)
+    /// is left out and its node reads the last one's range: a layer's q, k and v quantize their activations once.
+    static func steps(_ nodes: [PartitionNode], _ plans: [VulkanDispatch], ranges: [Int],
+                      scratch: any DeviceBuffer) -> [[(node: PartitionNode, plan: VulkanDispatch)]] {
+        var steps: [[(node: PartitionNode, plan: VulkanDispatch)]] = []
+        var next = 0
+        var last: (inputs: [BufferSlice], words: [UInt32], bytes: BufferSlice)?
+        func overlaps(_ a: BufferSlice, _ b: BufferSlice) -> Bool {
+            a.buffer === b.buffer && a.offset < b.offset + b.desc.byteCount && b.offset < a.offset + a.desc.byteCount
+        }
+        for (node, (plan, range)) in zip(nodes, zip(plans, ranges)) {
+            var part: BufferSlice? = nil
+            if plan.scratchBytes > 0 {
+                part = BufferSlice(buffer: scratch, offset: next, desc: TensorDesc(.f32, Shape(plan.scratchBytes / 4)))
+                next += range
+            }
+            if let part, let merge = plan.merge.first {
+                steps.append([(PartitionNode(op: node.op, inputs: node.inputs, output: part), plan),
+                              (PartitionNode(op: node.op, inputs: [part], output: node.output), merge)])
+            } else if let part, let quantize = plan.prologue.first {
+                // quantize_q8 reads the activations and, for a norm's forms, the norm's weight (input 2).
+                let inputs = [node.inputs[1]] + (quantize.constants.last == 1 ? [node.inputs[2]] : [])
+                var reads = node.inputs
+                var step: [(node: PartitionNode, plan: VulkanDispatch)] = []
+                if let previous = last, previous.words == quantize.words && previous.inputs.count == inputs.count
+                    && zip(previous.inputs, inputs).allSatisfy({ $0.buffer === $1.buffer && $0.offset == $1.offset }) {
+                    reads[1] = previous.bytes
+                } else {
+                    step.append((PartitionNode(op: node.op, inputs: inputs, output: part), quantize))
+                    last = (inputs, quantize.words, part)
+                    reads[1] = part
+                }
+                step.append((PartitionNode(op: node.op, inputs: reads, output: node.output), plan))
+                steps.append(step)
+            } else {
+                steps.append([(node, plan)])
+            }
+            // Bytes written since the last prologue that it read: its quantized copy is stale from here on.
+            if let previous = last, previous.inputs.contains(where: { overlaps($0, node.output) }) { last = nil }
+        }
+        return steps
     }
 
     deinit {

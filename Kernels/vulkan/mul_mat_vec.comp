@@ -24,6 +24,11 @@
 // (j, j + n_dims/2) for NeoX's rotated pairs — the pairs rope.glsl's rope_pair turns. The positions and ids are
 // inputs pos_in and ids_in (2, 3 or 4: after x and a norm's w), read through bindings 11–13.
 //
+// I8 = 1 (the mul_mat_vec_*i8_* variants, -DI8=1; q4_0, q4_1, q5_0, q5_1, q8_0): input 1 is not b but its bytes,
+// quantize_q8.comp's output (codes, block scales, each column's Σ x²), and each part's sum is two integer dot
+// products (int_parts.glsl) scaled once. With NORM the bytes are already of x·w and Σ x² comes with them: input 2
+// (w) is not read. The epilogues (residual, norm, glu, heads) are the float path's.
+//
 // Inputs come through storage buffers (bindings 9 and 10), not texel buffers: GPUs load words from memory
 // directly, where a texel fetch goes through the texture path and the 16-byte windows dequant.glsl realigns.
 // A row is LANES consecutive invocations splitting K in parts of 8 values (parts.glsl): lane l takes parts
@@ -52,6 +57,11 @@
 #endif
 #ifndef HEADS
 #define HEADS 0
+#endif
+#ifndef I8
+#define I8 0
+#else
+#extension GL_EXT_spirv_intrinsics : require
 #endif
 #ifdef OUT_F16
 #extension GL_EXT_shader_16bit_storage : require
@@ -104,6 +114,10 @@ bool from_up = false;   // which matrix parts.glsl reads: set before each row's 
 #define UP_SUM(r, c) 1.0
 #endif
 #include "parts.glsl"
+#if I8
+#include "int_parts.glsl"
+layout(binding = 10) readonly buffer BQ { uint bq32[]; };   // input 1 as quantize_q8's words
+#endif
 #include "common.glsl"
 #include "rope.glsl"
 
@@ -216,6 +230,39 @@ void main() {
     [[unroll]] for (uint i = 0u; i < (AR + 1u) * COLS; i++) acc[i] = 0.0;
 
     uint parts = pc.K / 32u * 4u;
+#if I8
+    // Column c's codes, block scales and Σ x² in quantize_q8's layout (C = N·B2·B3 columns).
+    const uint C = pc.N * pc.B2 * pc.B3, q0 = pc.in_off[1] / 4u, KB = pc.K / 32u;
+    uint xq[COLS], xd[COLS];
+    [[unroll]] for (uint c = 0u; c < COLS; c++) {
+        const uint col = min(c, pc.N - 1u) + pc.N * batch;
+        xq[c] = q0 + col * (pc.K / 4u);
+        xd[c] = q0 + C * (pc.K / 4u) + col * KB;
+        // The column's Σ x², once: the reduction below adds the lanes' slots as it adds their dot products.
+        if (NORM != 0u && lane == 0u) acc[SQ + c] = uintBitsToFloat(bq32[q0 + C * (pc.K / 4u + KB) + col]);
+    }
+    for (uint u = lane; u < parts; u += LANES) {
+        const uint j = u >> 2, p = u & 3u;
+        // Every column's bytes of the part, then each row's codes decoded once for all of them.
+        uint xlo[COLS], xhi[COLS];
+        float dx[COLS], sx[COLS];
+        [[unroll]] for (uint c = 0u; c < COLS; c++) {
+            xlo[c] = bq32[xq[c] + 8u * j + p];
+            xhi[c] = bq32[xq[c] + 8u * j + 4u + p];
+            dx[c] = uintBitsToFloat(bq32[xd[c] + j]);
+            // Σ qx of the part, for a min: the dot product with four ones.
+            sx[c] = HAS_MIN ? float(dot4(xlo[c], 0x01010101u) + dot4(xhi[c], 0x01010101u)) : 0.0;
+        }
+        [[unroll]] for (uint r = 0u; r < AR; r++) {
+            uint lo, hi;
+            float d, m;
+            READ_UP(r);
+            int_part(arows[r], u, lo, hi, d, m);
+            [[unroll]] for (uint c = 0u; c < COLS; c++)
+                acc[r * COLS + c] += dx[c] * (d * float(dot4(lo, xlo[c]) + dot4(hi, xhi[c])) + m * sx[c]);
+        }
+    }
+#else
     for (uint u = lane; u < parts; u += LANES) {
         uint k = 32u * (u >> 2) + 4u * (u & 3u);   // lo is values k … k + 3, hi k + 16 … k + 19
         vec4 wlo = vec4(1.0), whi = vec4(1.0);
@@ -241,6 +288,7 @@ void main() {
             }
         }
     }
+#endif
 #ifdef FLOAT_WEIGHTS
     // The last K % 32 values, spread over the lanes.
     for (uint k = pc.K / 32u * 32u + lane; k < pc.K; k += LANES) {

@@ -65,6 +65,27 @@ struct VulkanBackendTests {
         #expect(report.failed == 0 && report.unsupported == 0)
         #expect(VulkanMatMulKernels.MatVecTuning.parse("lanes=32,wg=256,rows=4,bogus=3,rows=3").rows == 4)
         #expect(VulkanMatMulKernels.MatVecTuning.parse("tn=8").tileColumns == 8 && VulkanMatMulKernels.MatVecTuning.parse("tn=2").tileColumns == nil)
+        #expect(VulkanMatMulKernels.MatVecTuning.parse("i8=1").int8 == true && VulkanMatMulKernels.MatVecTuning.parse("i8=0").int8 == false
+                && VulkanMatMulKernels.MatVecTuning.parse("i8=2").int8 == nil)
+    }
+
+    /// The int8 mat-vec (quantize_q8 and the `_i8_` variants; lavapipe has integer dot products, not accelerated,
+    /// so it is forced) under the validation layer, alone and with 4 rows a lane group: every product case, the
+    /// fused ones, the grouped q/k/v and the transformer blocks (where a layer's q, k and v share one quantization)
+    /// pass, and the layer says nothing (the extension and its feature enabled, OpSDot declared).
+    @Test(.enabled(if: status.available && status.devices.first?.features.contains("int-dot") == true),
+          arguments: [VulkanMatMulKernels.MatVecTuning(int8: true), VulkanMatMulKernels.MatVecTuning(rows: 4, int8: true)])
+    func int8MatVecUnderTheValidationLayer(_ tuning: VulkanMatMulKernels.MatVecTuning) throws {
+        let device = try #require(try VulkanBackend(validation: true, kernels: .gpu, matVec: tuning).makeDevice(index: 0) as? VulkanDevice)
+        #expect(device.int8MatVec)
+        let ops: Set = ["mul_mat", "mul_mat_add", "rms_norm_mul_mat", "mul_mat_glu", "mul_mat_rows", "mul_mat_group", "transformer_block"]
+        let report = ConformanceRunner().run(CaseTable.all.filter { ops.contains($0.op) }, on: device)
+        for r in report.results where r.status != .pass {
+            Issue.record("vulkan (int8 mat-vec, \(tuning)): \(r.op) \(r.type) \(r.shape): \(r.status) \(r.detail ?? "")")
+        }
+        #expect(report.failed == 0 && report.unsupported == 0)
+        let messages = device.validationMessages ?? ["the validation layer was not enabled"]
+        #expect(messages.isEmpty, "\(messages.count) validation messages, first: \(messages.first ?? "")")
     }
 
     /// Each device type gets its family; the environment switch forces one.
@@ -108,6 +129,39 @@ struct VulkanHazardTests {
         do { let barrier = t.needsBarrier(before: node([x], slice(arena, 8192, 3))); #expect(!barrier) }
         do { let barrier = t.needsBarrier(before: node([slice(arena, 8204, 1)], slice(arena, 9000, 1))); #expect(barrier) }
         #expect(h.barriers == 2 && t.barriers == 1)
+    }
+}
+
+/// An int8 mat-vec's quantization as a dispatch of its own (VulkanProgram.steps), on synthetic partitions.
+struct VulkanInt8StepTests {
+    @Test func aLayersProjectionsShareOneQuantizationUntilTheirActivationsChange() {
+        let arena = HostBuffer(byteCount: 1 << 16), weights = HostBuffer(byteCount: 1 << 16), scratch = HostBuffer(byteCount: 1 << 16)
+        func slice(_ buffer: HostBuffer, _ offset: Int, _ floats: Int) -> BufferSlice {
+            BufferSlice(buffer: buffer, offset: offset, desc: TensorDesc(.f32, Shape(floats)))
+        }
+        let x = slice(arena, 0, 64), w = slice(weights, 0, 64)
+        func node(_ at: Int, _ inputs: [BufferSlice], _ output: BufferSlice) -> PartitionNode {
+            PartitionNode(op: .mulMat, inputs: [slice(weights, 4096 * at, 64)] + inputs, output: output)
+        }
+        func int8(norm: Bool) -> VulkanDispatch {
+            var plan = VulkanDispatch(kernel: "mul_mat_vec_i8_q4_0", words: [], groups: (1, 1, 1))
+            plan.quantize(k: 64, columns: 1, norm: norm)
+            return plan
+        }
+        let plain = VulkanDispatch(kernel: "mul_mat_vec_q4_0", words: [], groups: (1, 1, 1))
+        // q, k, v of normed x; a float mat-vec writing over x; two int8 ones of the new x; one without the norm.
+        let nodes = [node(1, [x, w], slice(arena, 256, 8)), node(2, [x, w], slice(arena, 512, 8)), node(3, [x, w], slice(arena, 768, 8)),
+                     node(4, [x], slice(arena, 0, 8)), node(5, [x, w], slice(arena, 1024, 8)), node(6, [x, w], slice(arena, 1280, 8)),
+                     node(7, [x], slice(arena, 1536, 8))]
+        let plans = [int8(norm: true), int8(norm: true), int8(norm: true), plain, int8(norm: true), int8(norm: true), int8(norm: false)]
+        let steps = VulkanProgram.steps(nodes, plans, ranges: plans.map { ($0.scratchBytes + 255) & ~255 }, scratch: scratch)
+        #expect(steps.map(\.count) == [2, 1, 1, 1, 2, 1, 2])
+        // The quantization reads x and the norm's weight and writes node 0's scratch range; k and v read that range.
+        #expect(steps[0][0].plan.kernel == "quantize_q8" && steps[0][0].node.inputs.count == 2 && steps[0][0].node.output.buffer === scratch)
+        for s in [steps[0][1], steps[1][0], steps[2][0]] { #expect(s.node.inputs[1].buffer === scratch && s.node.inputs[1].offset == 0) }
+        // Node 3 wrote over x: node 4 quantizes again, into its own range, which node 5 shares; node 6 without the norm reads only x.
+        #expect(steps[4][0].node.output.offset > 0 && steps[5][0].node.inputs[1].offset == steps[4][0].node.output.offset)
+        #expect(steps[6][0].node.inputs.count == 1 && steps[3][0].node.inputs[1].buffer === arena)
     }
 }
 

@@ -14,7 +14,8 @@
 #   attention (EDGEHAL_ATTENTION_SPLIT=0): what each is worth on the device
 #   tune: prefill (pp512) on the largest model under each prefill tile width in PREFILL_TUNINGS (default tn=4 tn=8),
 #   then decode under each Vulkan mat-vec geometry in TUNINGS (EDGEHAL_VULKAN_MATVEC values, space-separated;
-#   "default" is the built-in choice), per-shape kernel times
+#   "default" is the built-in choice; i8=0 the float mat-vec, i8=1 the int8 one after quantize_q8, i8=2 the int8 one
+#   quantizing in each workgroup), per-shape kernel times
 # FAMILIES lists the kernel families (Vulkan and OpenCL alike) the table and the bench run under (default:
 # the probed one; "gpu cpu" gives the A/B on a GPU). PERF_ARGS narrows the perf table (e.g. "--op mul_mat").
 set -uo pipefail
@@ -153,11 +154,11 @@ if want tune; then
     EDGEHAL_VULKAN_MATVEC=$setting EDGEHAL_VULKAN_PROFILE=shapes timeout 300 "$B/edgehal" bench --model "${models[-1]}" --backend vulkan \
       -p 512 -n 0 -r 1 2>&1 | tee "$D/tune-prefill-$t.txt" | grep -E 'mul_mat_tile|attention|pp512' | sort -u | head -16
   done
-  for t in ${TUNINGS:-default rows=2 rows=4 lanes=16 lanes=64 wg=256}; do
+  for t in ${TUNINGS:-default i8=0 i8=1 i8=2 i8=2,rows=4 rows=2 rows=4 lanes=16 lanes=64 wg=256}; do
     setting=$t; [[ $t == default ]] && setting=
     step "tune: EDGEHAL_VULKAN_MATVEC=$setting, decode on $(basename "${models[-1]}")"
     EDGEHAL_VULKAN_MATVEC=$setting EDGEHAL_VULKAN_PROFILE=shapes timeout 120 "$B/edgehal" bench --model "${models[-1]}" --backend vulkan \
-      -p 0 -n 32 -d 128 -r 1 2>&1 | tee "$D/tune-$t.txt" | grep -E 'mul_mat_vec|attention|tg32|submit|host read' | sort -u | head -24
+      -p 0 -n 32 -d 128 -r 1 2>&1 | tee "$D/tune-$t.txt" | grep -E 'mul_mat_vec|quantize|attention|tg32|submit|host read' | sort -u | head -24
   done
 fi
 

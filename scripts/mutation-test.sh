@@ -13,7 +13,9 @@
 # A mutant may name "kernels" (cpu: a CPUKernelSet, e.g. "portable"): its run sets EDGEHAL_CPU_KERNELS to it,
 # so a seeded bug in the portable kernels is run by them where the build's default set is another. A mutant
 # whose set this build lacks (avx512vnni on a CPU without AVX-512 VNNI) is skipped and listed as such: it
-# must be run on a machine that has the set.
+# must be run on a machine that has the set. A mutant may name "env" ({"VARIABLE": "value", …}): its run sets
+# those, so a seeded bug in a path the default choice does not take (the Vulkan int8 mat-vec on lavapipe,
+# EDGEHAL_VULKAN_MATVEC=i8=1) is run by it.
 # Environment: MUTANTS=id1,id2 runs only those mutants; MUTATION_TIMEOUT (seconds, default 300) bounds
 # each conformance run; EDGEHAL_THREADS and the like pass through to the conformance tool.
 # Exits 0 only if every mutant compiled and was caught with its expected op among the failing ones.
@@ -92,6 +94,10 @@ print("\n".join(i for i in ids if not wanted or i in wanted))
 PY
 }
 
+# Mutant $1's "env" as VARIABLE=value lines (none when it has no env).
+env_of() { python3 -c 'import json,sys; m = next(m for m in json.load(open(sys.argv[1])) if m["id"] == sys.argv[2]); print("\n".join(f"{k}={v}" for k, v in m.get("env", {}).items()))' "$list" "$1"; }
+mutant_env=()
+
 # Field of mutant $1: $2 (empty when the mutant has no such field).
 field() { python3 -c 'import json,sys; print(next(m for m in json.load(open(sys.argv[1])) if m["id"] == sys.argv[2]).get(sys.argv[3], ""))' "$list" "$1" "$2"; }
 
@@ -131,6 +137,7 @@ build() {
 }
 conformance() {
   (cd "$work" && if [[ -n ${kernels:-} ]]; then export EDGEHAL_CPU_KERNELS=$kernels; fi &&
+    for kv in "${mutant_env[@]}"; do export "${kv?}"; done &&
     timeout --kill-after=10 "$timeout_s" .build/release/conformance --backend "$conformance_backend" --json "${extra[@]}")
 }
 
@@ -163,6 +170,7 @@ for id in "${ids[@]}"; do
   i=$((i + 1))
   file=$(field "$id" file)
   kernels=$(field "$id" kernels)
+  mapfile -t mutant_env < <(env_of "$id" | sed '/^$/d')
   if [[ -n $kernels && -z ${set_built[$kernels]:-} ]]; then
     set_built[$kernels]=0
     (cd "$work" && EDGEHAL_CPU_KERNELS=$kernels .build/release/conformance --backend cpu --op add >/dev/null 2>&1) &&

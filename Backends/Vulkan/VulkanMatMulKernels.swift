@@ -41,7 +41,17 @@ public enum VulkanMatMulKernels {
             var plan = matVec(a, b, words: words + [fused.residual, (fused.normEps ?? 0).bitPattern] + (heads?.words ?? []),
                               norm: fused.normEps != nil, glu: fused.glu, heads: heads.map { $0.f16 ? "rows_f16_" : "rows_" }, int8: i8,
                               batches: batches, tuning: tuning)
-            if i8 { plan.quantize(k: k, columns: n * Int(batches), norm: fused.normEps != nil) }
+            // The int8 variant reads quantize_q8's bytes (XQ, constant 5, = 1), or with `int8InWorkgroup` quantizes the
+            // activations in each workgroup where they fit its shared memory beside the reduction's (XQ: the code words).
+            if i8 {
+                let codeWords = Int(plan.constants[2]) * k / 4, bytes = 4 * (codeWords + codeWords / 8 + 1) + sharedBytes(plan)
+                if !tuning.int8InWorkgroup || bytes > sharedMemory {
+                    plan.constants.append(1)
+                    plan.quantize(k: k, columns: n * Int(batches), norm: fused.normEps != nil)
+                } else {
+                    plan.constants.append(UInt32(codeWords))
+                }
+            }
             return plan
         }
         // The lavapipe family's kernel; also a GPU's for a matrix larger than one storage binding reaches
@@ -79,13 +89,24 @@ public enum VulkanMatMulKernels {
         var wg = max(lanes, tuning.workgroup ?? 128), rows = max(least, tuning.rows ?? 1)
         // The kernel's shared sums (`partial`: wg × COLS × (rows·(1 + GLU) + NORM) floats) stay within the 16 KiB every
         // Vulkan device has (lavapipe 32, NVIDIA 48): a tuning asking for more gets fewer rows, then a narrower group.
-        func sharedBytes() -> Int { 4 * wg * max(1, n) * (rows * (glu ? 2 : 1) + (norm ? 1 : 0)) }
+        func sharedBytes() -> Int { partialBytes(wg: wg, cols: max(1, n), rows: rows, glu: glu, norm: norm) }
         while sharedBytes() > 16 << 10 && rows > least { rows /= 2 }
         while sharedBytes() > 16 << 10 && wg > lanes { wg /= 2 }
         let rowGroups = (m + rows * wg / lanes - 1) / (rows * wg / lanes)
         let x = max(1, min(rowGroups, 65535))   // no rows: y = 0, nothing is dispatched
         return VulkanDispatch(kernel: "mul_mat_vec_\(glu ? "glu_" : "")\(heads ?? "")\(int8 ? "i8_" : "")\(a.type.rawValue)", constants: [UInt32(wg), UInt32(lanes), UInt32(max(1, n)), UInt32(rows), norm ? 1 : 0],
                               words: words, groups: (UInt32(x), UInt32((rowGroups + x - 1) / x), batches))
+    }
+
+    /// Bytes of the mat-vec's shared `partial` sums: wg × COLS × (rows·(1 + GLU) + NORM) floats.
+    static func partialBytes(wg: Int, cols: Int, rows: Int, glu: Bool, norm: Bool) -> Int {
+        4 * wg * cols * (rows * (glu ? 2 : 1) + (norm ? 1 : 0))
+    }
+
+    /// `partialBytes` of a planned mat-vec, from its constants (wg, lanes, cols, rows, norm) and kernel name.
+    static func sharedBytes(_ plan: VulkanDispatch) -> Int {
+        let c = plan.constants.map(Int.init)
+        return partialBytes(wg: c[0], cols: c[2], rows: c[3], glu: plan.kernel.hasPrefix("mul_mat_vec_glu_"), norm: c[4] != 0)
     }
 
     /// Overrides of the mat-vec geometry for measuring on a device (`EDGEHAL_VULKAN_MATVEC=lanes=32,wg=256,rows=4`;
@@ -97,15 +118,20 @@ public enum VulkanMatMulKernels {
     public struct MatVecTuning: Sendable {
         public var lanes: Int?, workgroup: Int?, rows: Int?, storageRange: Int?
         /// The int8 mat-vec on (true) or off (false) where the device can run it; nil: on where its integer dot
-        /// products are accelerated (`int-dot-fast`). `EDGEHAL_VULKAN_MATVEC=i8=1` or `i8=0`.
+        /// products are accelerated (`int-dot-fast`). `EDGEHAL_VULKAN_MATVEC=i8=1` or `i8=0`; `i8=2` turns it on with
+        /// the activations quantized in each workgroup where they fit its shared memory (`int8InWorkgroup`) instead
+        /// of by quantize_q8: no dispatch and barrier stage of its own, but every workgroup reads all of b (4·K bytes
+        /// a column, from cache) — more than its weight rows at 4 rows a group, less from 8 — so the device run
+        /// (scripts/device-run.sh's tune step) decides, not a guess.
         /// Columns an invocation of the prefill tile computes (4 or 8: tiles of 64 or 128 columns).
         public var tileColumns: Int?
         public var int8: Bool?
+        public var int8InWorkgroup = false
 
         public init(lanes: Int? = nil, workgroup: Int? = nil, rows: Int? = nil, storageRange: Int? = nil, tileColumns: Int? = nil,
-                    int8: Bool? = nil) {
+                    int8: Bool? = nil, int8InWorkgroup: Bool = false) {
             (self.lanes, self.workgroup, self.rows, self.storageRange, self.tileColumns) = (lanes, workgroup, rows, storageRange, tileColumns)
-            self.int8 = int8
+            (self.int8, self.int8InWorkgroup) = (int8, int8InWorkgroup)
         }
 
         public static var forced: MatVecTuning { parse(EdgeHALEnvironment.value("EDGEHAL_VULKAN_MATVEC") ?? "") }
@@ -114,7 +140,7 @@ public enum VulkanMatMulKernels {
             var t = MatVecTuning()
             for item in text.split(separator: ",") {
                 let kv = item.split(separator: "=")
-                if kv.count == 2 && kv[0] == "i8" && (kv[1] == "0" || kv[1] == "1") { t.int8 = kv[1] == "1"; continue }
+                if kv.count == 2 && kv[0] == "i8", let v = Int(kv[1]), (0...2).contains(v) { (t.int8, t.int8InWorkgroup) = (v > 0, v == 2); continue }
                 guard kv.count == 2, let v = Int(kv[1]), v > 0, v & (v - 1) == 0 else { continue }
                 switch kv[0] {
                 case "lanes" where v <= 64: t.lanes = v

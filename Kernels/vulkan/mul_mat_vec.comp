@@ -24,10 +24,14 @@
 // (j, j + n_dims/2) for NeoX's rotated pairs — the pairs rope.glsl's rope_pair turns. The positions and ids are
 // inputs pos_in and ids_in (2, 3 or 4: after x and a norm's w), read through bindings 11–13.
 //
-// I8 = 1 (the mul_mat_vec_*i8_* variants, -DI8=1; q4_0, q4_1, q5_0, q5_1, q8_0): input 1 is not b but its bytes,
-// quantize_q8.comp's output (codes, block scales, each column's Σ x²), and each part's sum is two integer dot
-// products (int_parts.glsl) scaled once. With NORM the bytes are already of x·w and Σ x² comes with them: input 2
-// (w) is not read. The epilogues (residual, norm, glu, heads) are the float path's.
+// I8 = 1 (the mul_mat_vec_*i8_* variants, -DI8=1; q4_0, q4_1, q5_0, q5_1, q8_0): the activations as signed bytes of
+// one scale a 32-value block (quantize_q8.comp's format; with NORM of x·w, beside Σ x²), and each part's sum two
+// integer dot products (int_parts.glsl) scaled once. Where they come from, specialization constant 5 (XQ) says:
+//   XQ > 1: the workgroup quantizes b itself into shared memory (XQ = COLS · K/4 words of codes, then COLS · K/32
+//           scales) before its rows start — no dispatch and barrier stage of its own, at the cost of every
+//           workgroup reading b (from cache: b is K floats a column) and spending a few steps on it;
+//   XQ = 1: quantize_q8 ran before, and input 1 is its output (input 2, w, is not read then).
+// The epilogues (residual, norm, glu, heads) are the float path's.
 //
 // Inputs come through storage buffers (bindings 9 and 10), not texel buffers: GPUs load words from memory
 // directly, where a texel fetch goes through the texture path and the 16-byte windows dequant.glsl realigns.
@@ -116,7 +120,14 @@ bool from_up = false;   // which matrix parts.glsl reads: set before each row's 
 #include "parts.glsl"
 #if I8
 #include "int_parts.glsl"
-layout(binding = 10) readonly buffer BQ { uint bq32[]; };   // input 1 as quantize_q8's words
+#include "q8.glsl"
+layout(binding = 10) readonly buffer BQ { uint bq32[]; };   // input 1 as quantize_q8's words (XQ = 1)
+layout(constant_id = 5) const uint XQ = 1;
+shared uint xs[XQ];                // XQ > 1: column c's codes at c · K/4 …
+shared float xsd[XQ / 8u + 1u];    // and its block scales at c · K/32 …
+// Word i of the codes and block j's scale, from shared memory or quantize_q8's output (indices include the column's base).
+uint x_word(uint i) { return XQ > 1u ? xs[i] : bq32[i]; }
+float x_scale(uint j) { return XQ > 1u ? xsd[j] : uintBitsToFloat(bq32[j]); }
 #endif
 #include "common.glsl"
 #include "rope.glsl"
@@ -231,15 +242,49 @@ void main() {
 
     uint parts = pc.K / 32u * 4u;
 #if I8
-    // Column c's codes, block scales and Σ x² in quantize_q8's layout (C = N·B2·B3 columns).
-    const uint C = pc.N * pc.B2 * pc.B3, q0 = pc.in_off[1] / 4u, KB = pc.K / 32u;
+    const uint KB = pc.K / 32u;
     uint xq[COLS], xd[COLS];
-    [[unroll]] for (uint c = 0u; c < COLS; c++) {
-        const uint col = min(c, pc.N - 1u) + pc.N * batch;
-        xq[c] = q0 + col * (pc.K / 4u);
-        xd[c] = q0 + C * (pc.K / 4u) + col * KB;
-        // The column's Σ x², once: the reduction below adds the lanes' slots as it adds their dot products.
-        if (NORM != 0u && lane == 0u) acc[SQ + c] = uintBitsToFloat(bq32[q0 + C * (pc.K / 4u + KB) + col]);
+    if (XQ > 1u) {   // a specialization constant: quantize b here (quantize_q8's arithmetic, so the same bytes)
+        const uint tid = gl_LocalInvocationID.x;
+        float sq[COLS];
+        [[unroll]] for (uint c = 0u; c < COLS; c++) sq[c] = 0.0;
+        for (uint t = tid; t < KB * COLS; t += WG) {
+            const uint c = t / KB, j = t % KB;
+            vec4 v[8];
+            float amax = 0.0;
+            [[unroll]] for (uint i = 0u; i < 8u; i++) {
+                vec4 x = b_quad(bcol[c] + 32u * j + 4u * i, aligned);
+                if (NORM != 0u) {
+                    sq[c] += dot(x, x);
+                    x *= w_quad(32u * j + 4u * i, w_aligned);
+                }
+                v[i] = x;
+                amax = max(amax, max(max(abs(x.x), abs(x.y)), max(abs(x.z), abs(x.w))));
+            }
+            const float d = q8_scale(amax), id = d != 0.0 ? 1.0 / d : 0.0;
+            [[unroll]] for (uint i = 0u; i < 8u; i++) xs[c * (pc.K / 4u) + 8u * j + i] = q8_pack(v[i] * id);
+            xsd[c * KB + j] = d;
+        }
+        // Σ x² of a column: each invocation's share goes to shared memory, and lane l of every row takes the shares
+        // of invocations l, l + LANES, …: the row's reduction below then adds all of them.
+        if (NORM != 0u) [[unroll]] for (uint c = 0u; c < COLS; c++) partial[tid * COLS + c] = sq[c];
+        barrier();
+        [[unroll]] for (uint c = 0u; c < COLS; c++) {
+            xq[c] = c * (pc.K / 4u);
+            xd[c] = c * KB;
+            if (NORM != 0u) for (uint s = 0u; s < S; s++) acc[SQ + c] += partial[(s * LANES + lane) * COLS + c];
+        }
+        barrier();   // partial is the reduction's again
+    } else {
+        // Column c's codes, block scales and Σ x² in quantize_q8's layout (C = N·B2·B3 columns).
+        const uint C = pc.N * pc.B2 * pc.B3, q0 = pc.in_off[1] / 4u;
+        [[unroll]] for (uint c = 0u; c < COLS; c++) {
+            const uint col = min(c, pc.N - 1u) + pc.N * batch;
+            xq[c] = q0 + col * (pc.K / 4u);
+            xd[c] = q0 + C * (pc.K / 4u) + col * KB;
+            // The column's Σ x², once: the reduction below adds the lanes' slots as it adds their dot products.
+            if (NORM != 0u && lane == 0u) acc[SQ + c] = uintBitsToFloat(bq32[q0 + C * (pc.K / 4u + KB) + col]);
+        }
     }
     for (uint u = lane; u < parts; u += LANES) {
         const uint j = u >> 2, p = u & 3u;
@@ -247,9 +292,9 @@ void main() {
         uint xlo[COLS], xhi[COLS];
         float dx[COLS], sx[COLS];
         [[unroll]] for (uint c = 0u; c < COLS; c++) {
-            xlo[c] = bq32[xq[c] + 8u * j + p];
-            xhi[c] = bq32[xq[c] + 8u * j + 4u + p];
-            dx[c] = uintBitsToFloat(bq32[xd[c] + j]);
+            xlo[c] = x_word(xq[c] + 8u * j + p);
+            xhi[c] = x_word(xq[c] + 8u * j + 4u + p);
+            dx[c] = x_scale(xd[c] + j);
             // Σ qx of the part, for a min: the dot product with four ones.
             sx[c] = HAS_MIN ? float(dot4(xlo[c], 0x01010101u) + dot4(xhi[c], 0x01010101u)) : 0.0;
         }

@@ -4,7 +4,7 @@
 // are of x·w, rms_norm_mul_mat's activations before the 1/rms that the mat-vec applies as it writes). For the
 // C = N·B2·B3 columns and K / 32 blocks of 32 values each, the output (f32 words from out_off) holds
 //   words [0, C·K/4)                      the codes: column c's block j in words c·K/4 + 8j … + 7, value 4i + t
-//                                         in byte t of word i (x / d rounded to even, −127 … 127)
+//                                         in byte t of word i (q8.glsl: x / d rounded to even, −127 … 127)
 //   floats [C·K/4, C·K/4 + C·K/32)        the scales d = max |x| / 127 of the blocks, column by column
 //   floats [C·K/4 + C·K/32, … + C)        each column's Σ x² (of x itself, not x·w: rms_norm's sum)
 // The block of 32 and the scale are ggml's q8_1's (its activation format for integer dot products);
@@ -17,6 +17,7 @@ layout(binding = 9) readonly buffer XW { float x32[]; };
 layout(binding = 10) readonly buffer NW { float w32[]; };
 layout(binding = 8) writeonly buffer QW { uint q32[]; };
 layout(binding = 8) writeonly buffer QF { float qf[]; };
+#include "q8.glsl"
 layout(push_constant) uniform PC {
     uint in_off[6]; uint out_off;
     uint K, C;
@@ -29,21 +30,18 @@ void main() {
     const uint codes = pc.out_off + col * (pc.K / 4u), scales = pc.out_off + pc.C * (pc.K / 4u) + col * blocks;
     float sq = 0.0;
     for (uint j = gl_LocalInvocationID.x; j < blocks; j += WG) {
-        float v[32];
+        vec4 v[8];
         float amax = 0.0;
-        for (uint i = 0u; i < 32u; i++) {
-            float x = x32[x0 + 32u * j + i];
-            sq += x * x;
-            if (NORM != 0u) x *= w32[w0 + 32u * j + i];
+        for (uint i = 0u; i < 8u; i++) {
+            const uint at = 32u * j + 4u * i;
+            vec4 x = vec4(x32[x0 + at], x32[x0 + at + 1u], x32[x0 + at + 2u], x32[x0 + at + 3u]);
+            sq += dot(x, x);
+            if (NORM != 0u) x *= vec4(w32[w0 + at], w32[w0 + at + 1u], w32[w0 + at + 2u], w32[w0 + at + 3u]);
             v[i] = x;
-            amax = max(amax, abs(x));
+            amax = max(amax, max(max(abs(x.x), abs(x.y)), max(abs(x.z), abs(x.w))));
         }
-        const float d = amax / 127.0, id = d != 0.0 ? 1.0 / d : 0.0;
-        for (uint w = 0u; w < 8u; w++) {
-            uint word = 0u;
-            for (uint t = 0u; t < 4u; t++) word |= (uint(int(roundEven(v[4u * w + t] * id))) & 0xFFu) << (8u * t);
-            q32[codes + 8u * j + w] = word;
-        }
+        const float d = q8_scale(amax), id = d != 0.0 ? 1.0 / d : 0.0;
+        for (uint i = 0u; i < 8u; i++) q32[codes + 8u * j + i] = q8_pack(v[i] * id);
         qf[scales + j] = d;
     }
     squares[gl_LocalInvocationID.x] = sq;

@@ -66,15 +66,18 @@ struct VulkanBackendTests {
         #expect(VulkanMatMulKernels.MatVecTuning.parse("lanes=32,wg=256,rows=4,bogus=3,rows=3").rows == 4)
         #expect(VulkanMatMulKernels.MatVecTuning.parse("tn=8").tileColumns == 8 && VulkanMatMulKernels.MatVecTuning.parse("tn=2").tileColumns == nil)
         #expect(VulkanMatMulKernels.MatVecTuning.parse("i8=1").int8 == true && VulkanMatMulKernels.MatVecTuning.parse("i8=0").int8 == false
-                && VulkanMatMulKernels.MatVecTuning.parse("i8=2").int8 == nil)
+                && VulkanMatMulKernels.MatVecTuning.parse("i8=3").int8 == nil && !VulkanMatMulKernels.MatVecTuning.parse("i8=1").int8InWorkgroup
+                && VulkanMatMulKernels.MatVecTuning.parse("i8=2").int8InWorkgroup)
     }
 
-    /// The int8 mat-vec (quantize_q8 and the `_i8_` variants; lavapipe has integer dot products, not accelerated,
-    /// so it is forced) under the validation layer, alone and with 4 rows a lane group: every product case, the
-    /// fused ones, the grouped q/k/v and the transformer blocks (where a layer's q, k and v share one quantization)
-    /// pass, and the layer says nothing (the extension and its feature enabled, OpSDot declared).
+    /// The int8 mat-vec (the `_i8_` variants; lavapipe has integer dot products, not accelerated, so it is forced)
+    /// under the validation layer, its activations quantized by quantize_q8 (a dispatch of its own), alone and with
+    /// 4 rows a lane group, and in each workgroup: every product case, the fused ones, the grouped q/k/v and the
+    /// transformer blocks (where a layer's q, k and v share one quantize_q8) pass, and the layer says nothing (the
+    /// extension and its feature enabled, OpSDot declared, the workgroup's shared codes written before read).
     @Test(.enabled(if: status.available && status.devices.first?.features.contains("int-dot") == true),
-          arguments: [VulkanMatMulKernels.MatVecTuning(int8: true), VulkanMatMulKernels.MatVecTuning(rows: 4, int8: true)])
+          arguments: [VulkanMatMulKernels.MatVecTuning(int8: true), VulkanMatMulKernels.MatVecTuning(rows: 4, int8: true),
+                      VulkanMatMulKernels.MatVecTuning(int8: true, int8InWorkgroup: true)])
     func int8MatVecUnderTheValidationLayer(_ tuning: VulkanMatMulKernels.MatVecTuning) throws {
         let device = try #require(try VulkanBackend(validation: true, kernels: .gpu, matVec: tuning).makeDevice(index: 0) as? VulkanDevice)
         #expect(device.int8MatVec)

@@ -62,8 +62,9 @@ public enum VulkanMatMulKernels {
                               groups: (UInt32((m + wg * rows - 1) / (wg * rows)), UInt32((n + cols - 1) / cols), batches))
     }
 
-    /// Weight types the int8 mat-vec decodes (Kernels/vulkan/int_parts.glsl): one scale (and min) a 32-value block.
-    static let int8Types: Set<DType> = [.q8_0, .q4_0, .q4_1, .q5_0, .q5_1]
+    /// Weight types the int8 mat-vec decodes (Kernels/vulkan/int_parts.glsl): every quantized one — each 32-value
+    /// activation block lies under one or two weight scales (and mins) of theirs.
+    static let int8Types: Set<DType> = [.q8_0, .q4_0, .q4_1, .q5_0, .q5_1, .q2_K, .q3_K, .q4_K, .q5_K, .q6_K]
 
     /// Shared memory mul_mat_tile.comp declares (two 32 × 128 float tiles): a device with less (Vulkan guarantees
     /// 16 KiB) runs the first family's mat-mul for prefill instead.

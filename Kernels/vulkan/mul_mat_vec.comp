@@ -24,7 +24,7 @@
 // (j, j + n_dims/2) for NeoX's rotated pairs — the pairs rope.glsl's rope_pair turns. The positions and ids are
 // inputs pos_in and ids_in (2, 3 or 4: after x and a norm's w), read through bindings 11–13.
 //
-// I8 = 1 (the mul_mat_vec_*i8_* variants, -DI8=1; q4_0, q4_1, q5_0, q5_1, q8_0): the activations as signed bytes of
+// I8 = 1 (the mul_mat_vec_*i8_* variants, -DI8=1; every quantized type): the activations as signed bytes of
 // one scale a 32-value block (quantize_q8.comp's format; with NORM of x·w, beside Σ x²), and each part's sum two
 // integer dot products (int_parts.glsl) scaled once. Where they come from, specialization constant 5 (XQ) says:
 //   XQ > 1: the workgroup quantizes b itself into shared memory (XQ = COLS · K/4 words of codes, then COLS · K/32
@@ -290,21 +290,22 @@ void main() {
         const uint j = u >> 2, p = u & 3u;
         // Every column's bytes of the part, then each row's codes decoded once for all of them.
         uint xlo[COLS], xhi[COLS];
-        float dx[COLS], sx[COLS];
+        float dx[COLS];
+        vec2 sx[COLS];
         [[unroll]] for (uint c = 0u; c < COLS; c++) {
             xlo[c] = x_word(xq[c] + 8u * j + p);
             xhi[c] = x_word(xq[c] + 8u * j + 4u + p);
             dx[c] = x_scale(xd[c] + j);
-            // Σ qx of the part, for a min: the dot product with four ones.
-            sx[c] = HAS_MIN ? float(dot4(xlo[c], 0x01010101u) + dot4(xhi[c], 0x01010101u)) : 0.0;
+            // Σ qx of each half, for a min: the dot product with four ones.
+            sx[c] = HAS_MIN ? vec2(float(dot4(xlo[c], 0x01010101u)), float(dot4(xhi[c], 0x01010101u))) : vec2(0.0);
         }
         [[unroll]] for (uint r = 0u; r < AR; r++) {
             uint lo, hi;
-            float d, m;
+            vec2 d, m;
             READ_UP(r);
             int_part(arows[r], u, lo, hi, d, m);
             [[unroll]] for (uint c = 0u; c < COLS; c++)
-                acc[r * COLS + c] += dx[c] * (d * float(dot4(lo, xlo[c]) + dot4(hi, xhi[c])) + m * sx[c]);
+                acc[r * COLS + c] += dx[c] * (dot(d, vec2(float(dot4(lo, xlo[c])), float(dot4(hi, xhi[c])))) + dot(m, sx[c]));
         }
     }
 #else

@@ -15,9 +15,10 @@ public final class VulkanDevice: Device, @unchecked Sendable {
     public let profile: DeviceProfile?
     let profileShapes: Bool
     let matVec: VulkanMatMulKernels.MatVecTuning
-    /// Whether the GPU family's mat-vec takes int8 activations for the 32-value block types: where the device
-    /// enabled integer dot products and reports them accelerated, or as `EDGEHAL_VULKAN_MATVEC=i8=0|1` says.
-    let int8MatVec: Bool
+    /// Whether the GPU family's products of quantized weights (mat-vec and prefill tile) take int8 activations and
+    /// integer dot products: where the device enabled them and reports them accelerated, or as
+    /// `EDGEHAL_VULKAN_MATVEC=i8=0|1|2` says.
+    let int8Products: Bool
     /// The shape of kernels this device runs (``KernelFamily``).
     public let family: KernelFamily
     /// A program puts barriers only between dependent dispatches (``VulkanHazards``), so independent ones run
@@ -34,7 +35,7 @@ public final class VulkanDevice: Device, @unchecked Sendable {
                                                host: "vulkan host time on \(info.name) (wall clock)") : nil
         profileShapes = backend.profileShapes
         matVec = backend.matVec
-        int8MatVec = context.hasIntegerDot && (matVec.int8 ?? context.facts.features.contains("int-dot-fast"))
+        int8Products = context.hasIntegerDot && (matVec.int8 ?? context.facts.features.contains("int-dot-fast"))
     }
 
     /// Messages the validation layer reported so far (nil when it is not enabled).

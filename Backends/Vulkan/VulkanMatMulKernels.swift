@@ -26,8 +26,13 @@ public enum VulkanMatMulKernels {
             // 2048-row projection of a 512-token prompt still spreads over 128 workgroups.
             let tiles128 = (m + 127) / 128 * ((n + 127) / 128) * Int(batches)
             let tn = tuning.tileColumns ?? (tiles128 >= 128 ? 8 : 4)
-            return VulkanDispatch(kernel: "mul_mat_tile_\(a.type.rawValue)", constants: [UInt32(tn)], words: words,
-                                  groups: (UInt32((m + 127) / 128), UInt32((n + 16 * tn - 1) / (16 * tn)), batches))
+            // With integer dot products, quantized weights take the int8 tile (Kernels/vulkan/mul_mat_tile_i8.comp)
+            // over quantize_q8's bytes of the activations.
+            let i8 = int8 && int8Types.contains(a.type)
+            var plan = VulkanDispatch(kernel: "mul_mat_tile_\(i8 ? "i8_" : "")\(a.type.rawValue)", constants: [UInt32(tn)], words: words,
+                                      groups: (UInt32((m + 127) / 128), UInt32((n + 16 * tn - 1) / (16 * tn)), batches))
+            if i8 { plan.quantize(k: k, columns: n * Int(batches), norm: false) }
+            return plan
         }
         if family == .gpu && n <= 8 && fitStorage(ins, range: storageRange) {
             // mul_mat_add's r (input 2) is added as the mat-vec writes, rms_norm_mul_mat's norm weight (input 2)
@@ -118,8 +123,8 @@ public enum VulkanMatMulKernels {
     /// the fallback a large matrix takes.
     public struct MatVecTuning: Sendable {
         public var lanes: Int?, workgroup: Int?, rows: Int?, storageRange: Int?
-        /// The int8 mat-vec on (true) or off (false) where the device can run it; nil: on where its integer dot
-        /// products are accelerated (`int-dot-fast`). `EDGEHAL_VULKAN_MATVEC=i8=1` or `i8=0`; `i8=2` turns it on with
+        /// The int8 products (mat-vec and prefill tile) on (true) or off (false) where the device can run them; nil: on
+        /// where its integer dot products are accelerated (`int-dot-fast`). `EDGEHAL_VULKAN_MATVEC=i8=1` or `i8=0`; `i8=2` turns it on with
         /// the activations quantized in each workgroup where they fit its shared memory (`int8InWorkgroup`) instead
         /// of by quantize_q8: no dispatch and barrier stage of its own, but every workgroup reads all of b (4·K bytes
         /// a column, from cache) — more than its weight rows at 4 rows a group, less from 8 — so the device run

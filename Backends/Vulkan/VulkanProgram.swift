@@ -23,7 +23,7 @@ final class VulkanProgram: Program, @unchecked Sendable {
         let context = device.context, vk = context.vk, dev = context.device
         let plans = try partition.nodes.map {
             try VulkanKernels.plan($0, family: device.family, matVec: device.matVec, storageRange: device.storageRange,
-                                   sharedMemory: Int(context.limits.maxComputeSharedMemorySize), int8: device.int8MatVec)
+                                   sharedMemory: Int(context.limits.maxComputeSharedMemorySize), int8: device.int8Products)
         }
         let count = max(1, partition.nodes.count)
         let ranges = plans.map { ($0.scratchBytes + 255) & ~255 }, scratchBytes = ranges.reduce(0, +)

@@ -6,7 +6,8 @@
 //       lo, hi: the part's codes, byte i of lo value 4p + i, byte i of hi value 16 + 4p + i, as signed bytes;
 //       d, m: the scales and mins of lo (.x) and hi (.y), value = d · code + m. The 32-value block types and
 //       q4_K/q5_K (32-value sub-blocks) give one scale for both; q2_K, q3_K and q6_K (16-value sub-blocks) two.
-//       HAS_MIN is false for the types whose m is always 0 (the mat-vec then skips the min's sums).
+//       HAS_MIN is false for the types whose m is always 0 (the mat-vec then skips the min's sums); SPLIT is true
+//       for the types whose halves have scales of their own (the prefill tile folds each half's sums apart then).
 //
 // Why: a GPU with an integer dot product (VK_KHR_shader_integer_dot_product; NVIDIA's dp4a) multiplies and adds 4
 // byte pairs in one instruction, where the float mat-vec converts every code to float and spends a multiply-add on
@@ -28,6 +29,7 @@ uint fifth_bytes(uint bits) {
 
 #if defined(TYPE_Q4_0)
 const bool HAS_MIN = false;
+const bool SPLIT = false;
 void int_part(uint row, uint u, out uint lo, out uint hi, out vec2 d, out vec2 m) {
     uint b = row + BLOCK_BYTES * (u >> 2);
     uint qs = a_word(b + 2u + 4u * (u & 3u));
@@ -39,6 +41,7 @@ void int_part(uint row, uint u, out uint lo, out uint hi, out vec2 d, out vec2 m
 
 #elif defined(TYPE_Q4_1)
 const bool HAS_MIN = true;
+const bool SPLIT = false;
 void int_part(uint row, uint u, out uint lo, out uint hi, out vec2 d, out vec2 m) {
     uint b = row + BLOCK_BYTES * (u >> 2);
     vec2 dm = unpackHalf2x16(a_word(b));
@@ -51,6 +54,7 @@ void int_part(uint row, uint u, out uint lo, out uint hi, out vec2 d, out vec2 m
 
 #elif defined(TYPE_Q5_0)
 const bool HAS_MIN = false;
+const bool SPLIT = false;
 void int_part(uint row, uint u, out uint lo, out uint hi, out vec2 d, out vec2 m) {
     uint b = row + BLOCK_BYTES * (u >> 2), p = u & 3u;
     uint qh = a_word(b + 2u), qs = a_word(b + 6u + 4u * p);
@@ -62,6 +66,7 @@ void int_part(uint row, uint u, out uint lo, out uint hi, out vec2 d, out vec2 m
 
 #elif defined(TYPE_Q5_1)
 const bool HAS_MIN = true;
+const bool SPLIT = false;
 void int_part(uint row, uint u, out uint lo, out uint hi, out vec2 d, out vec2 m) {
     uint b = row + BLOCK_BYTES * (u >> 2), p = u & 3u;
     vec2 dm = unpackHalf2x16(a_word(b));
@@ -74,6 +79,7 @@ void int_part(uint row, uint u, out uint lo, out uint hi, out vec2 d, out vec2 m
 
 #elif defined(TYPE_Q8_0)
 const bool HAS_MIN = false;
+const bool SPLIT = false;
 void int_part(uint row, uint u, out uint lo, out uint hi, out vec2 d, out vec2 m) {
     uint b = row + BLOCK_BYTES * (u >> 2), p = u & 3u;
     d = vec2(a_f16(b));
@@ -84,6 +90,7 @@ void int_part(uint row, uint u, out uint lo, out uint hi, out vec2 d, out vec2 m
 
 #elif defined(TYPE_Q2_K)
 const bool HAS_MIN = true;
+const bool SPLIT = true;
 void int_part(uint row, uint u, out uint lo, out uint hi, out vec2 d, out vec2 m) {
     uint c = u >> 2, p = u & 3u, b = row + BLOCK_BYTES * (c >> 3), j = c & 7u;
     vec2 dd = unpackHalf2x16(a_word(b + 80u));
@@ -97,6 +104,7 @@ void int_part(uint row, uint u, out uint lo, out uint hi, out vec2 d, out vec2 m
 
 #elif defined(TYPE_Q3_K)
 const bool HAS_MIN = false;
+const bool SPLIT = true;
 void int_part(uint row, uint u, out uint lo, out uint hi, out vec2 d, out vec2 m) {
     uint c = u >> 2, p = u & 3u, b = row + BLOCK_BYTES * (c >> 3), j = c & 7u;
     float dk = a_f16(b + 108u);
@@ -112,6 +120,7 @@ void int_part(uint row, uint u, out uint lo, out uint hi, out vec2 d, out vec2 m
 
 #elif defined(TYPE_Q4_K) || defined(TYPE_Q5_K)
 const bool HAS_MIN = true;
+const bool SPLIT = false;
 void int_part(uint row, uint u, out uint lo, out uint hi, out vec2 d, out vec2 m) {
     uint c = u >> 2, p = u & 3u, b = row + BLOCK_BYTES * (c >> 3), j = c & 7u;
     vec2 dd = unpackHalf2x16(a_word(b));
@@ -136,6 +145,7 @@ void int_part(uint row, uint u, out uint lo, out uint hi, out vec2 d, out vec2 m
 
 #elif defined(TYPE_Q6_K)
 const bool HAS_MIN = false;
+const bool SPLIT = true;
 void int_part(uint row, uint u, out uint lo, out uint hi, out vec2 d, out vec2 m) {
     uint c = u >> 2, p = u & 3u, b = row + BLOCK_BYTES * (c >> 3), j = c & 7u, k = j & 3u;
     float dk = a_f16(b + 208u);

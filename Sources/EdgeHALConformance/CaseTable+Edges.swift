@@ -5,7 +5,31 @@ import EdgeHAL
 // subnormal branch, ties rounded away from zero, and NaN for a row with every key masked.
 
 extension CaseTable {
-    static var edges: [ConformanceCase] { scaleEdges + f16Rounding + maskedRows + misalignedInputs }
+    static var edges: [ConformanceCase] { scaleEdges + f16Rounding + maskedRows + misalignedInputs + reusedSlots }
+
+    // MARK: a product's activations in a reused arena slot
+
+    /// Two products of the same shape whose activations are different tensors a few steps apart, so the arena
+    /// gives the second the first one's bytes (three scales between them outlive the hold of 2 steps the Vulkan
+    /// backend asks for; the third lands on the first product's input): a backend that keeps something derived from a product's input by its address — the Vulkan
+    /// GPU family's int8 products share one quantization of activations between the products reading them —
+    /// must see that the bytes were rewritten. Mat-vec and prefill widths; the output adds both products.
+    static var reusedSlots: [ConformanceCase] {
+        [(DType.q4_0, 1), (.q4_K, 3), (.q8_0, 20)].map { type, n in
+            let k = 256
+            return ConformanceCase(op: "mul_mat", type: type.rawValue, shape: "k=\(k) m=\(k) n=\(n) ×2 reused slot", threshold: Tolerance.mulMatQuantized,
+                                   check: .graph, flops: Double(4 * k * k * n), weightBytes: Double(2 * type.rowBytes(k) * k)) { rng in
+                var c = OpCaseBuilder()
+                let w1 = try c.weight("w1", type, Shape(k, k), TestData.weights(type, k: k, rows: k, rng: &rng))
+                let w2 = try c.weight("w2", type, Shape(k, k), TestData.weights(type, k: k, rows: k, rng: &rng))
+                let x = c.floats("x", Shape(k, n), rng.normal(count: k * n))
+                let first = try c.builder.mulMat(w1, try c.builder.scale(x, 1.5))
+                var h = first
+                for s: Float in [0.7, 1.3, 0.9] { h = try c.builder.scale(h, s) }
+                return c.finish(try c.builder.add(try c.builder.mulMat(w2, h), first))
+            }
+        }
+    }
 
     // MARK: input offsets
 

@@ -40,12 +40,15 @@ extension CaseTable {
     /// activations as it loads them (the GPU families). Graph cases: a device without the fused op runs the
     /// norm and the mul_mats and passes the same way. The products are multiplied together, so a kernel that
     /// drops the norm's scale or its weight from any of them fails; x is large (scale 3) so the norm matters,
-    /// N up to 8, a batch with broadcast weights, a K with a float tail (200), and a norm that an add also
-    /// reads (no fold: the norm stays).
+    /// N up to 8, a batch with broadcast weights, a K with a float tail (200), a K of 136 blocks, and a norm that
+    /// an add also reads (no fold: the norm stays).
     static var foldedNorms: [ConformanceCase] {
         let shapes: [(DType, k: Int, m: Int, n: Int, readers: Int, batch: Int)] = [
             (.q4_0, 2048, 96, 1, 3, 1), (.q4_K, 512, 40, 3, 1, 1), (.q6_K, 512, 33, 2, 2, 1), (.q8_0, 576, 33, 8, 1, 1),
             (.f16, 200, 17, 1, 2, 1), (.q5_1, 576, 33, 1, 1, 2), (.q4_1, 256, 17, 5, 1, 1), (.f32, 96, 20, 1, 1, 1),
+            // 136 blocks of 32: more than a 128-invocation quantizer has (each takes a block, some two), so its
+            // sums over the whole group (Σ x² of a column) see every invocation's share.
+            (.q4_0, 4352, 40, 2, 1, 1),
         ]
         func normCase(_ type: DType, k: Int, m: Int, n: Int, readers: Int, batch: Int, alsoAdded: Bool) -> ConformanceCase {
             ConformanceCase(op: "rms_norm_mul_mat", type: type.rawValue,

@@ -78,9 +78,9 @@ struct VulkanBackendTests {
     @Test(.enabled(if: status.available && status.devices.first?.features.contains("int-dot") == true),
           arguments: [VulkanMatMulKernels.MatVecTuning(int8: true), VulkanMatMulKernels.MatVecTuning(rows: 4, int8: true),
                       VulkanMatMulKernels.MatVecTuning(int8: true, int8InWorkgroup: true)])
-    func int8MatVecUnderTheValidationLayer(_ tuning: VulkanMatMulKernels.MatVecTuning) throws {
+    func int8ProductsUnderTheValidationLayer(_ tuning: VulkanMatMulKernels.MatVecTuning) throws {
         let device = try #require(try VulkanBackend(validation: true, kernels: .gpu, matVec: tuning).makeDevice(index: 0) as? VulkanDevice)
-        #expect(device.int8MatVec)
+        #expect(device.int8Products)
         let ops: Set = ["mul_mat", "mul_mat_add", "rms_norm_mul_mat", "mul_mat_glu", "mul_mat_rows", "mul_mat_group", "transformer_block"]
         let report = ConformanceRunner().run(CaseTable.all.filter { ops.contains($0.op) }, on: device)
         for r in report.results where r.status != .pass {

@@ -12,7 +12,8 @@
 #   the mat-vecs, the residual added by them, gate·up·glu in one mat-vec, q/k/v roped and cached by theirs) at depth 128,
 #   and at depth 2048 with and without the split
 #   attention (EDGEHAL_ATTENTION_SPLIT=0): what each is worth on the device
-#   tune: prefill (pp512) on the largest model under each prefill tile width in PREFILL_TUNINGS (default tn=4 tn=8),
+#   tune: prefill (pp512) on the largest model under each prefill tile setting in PREFILL_TUNINGS (default tn=4 tn=8
+#   i8=0 i8=1: the tile's widths, the float and the int8 tile),
 #   then decode under each Vulkan mat-vec geometry in TUNINGS (EDGEHAL_VULKAN_MATVEC values, space-separated;
 #   "default" is the built-in choice; i8=0 the float mat-vec, i8=1 the int8 one after quantize_q8, i8=2 the int8 one
 #   quantizing in each workgroup), per-shape kernel times
@@ -147,12 +148,13 @@ if want profile; then
 fi
 
 if want tune; then
-  # Prefill under each width of the GPU family's tile (tn=4: 128 × 64 tiles; tn=8: 128 × 128; default: the host's choice).
-  for t in ${PREFILL_TUNINGS:-default tn=4 tn=8}; do
+  # Prefill under each width of the GPU family's tile (tn=4: 128 × 64 tiles; tn=8: 128 × 128; default: the host's choice),
+  # and with its float (i8=0) and int8 (i8=1: mul_mat_tile_i8 after quantize_q8) kernels.
+  for t in ${PREFILL_TUNINGS:-default tn=4 tn=8 i8=0 i8=1}; do
     setting=$t; [[ $t == default ]] && setting=
     step "tune: EDGEHAL_VULKAN_MATVEC=$setting, prefill on $(basename "${models[-1]}")"
     EDGEHAL_VULKAN_MATVEC=$setting EDGEHAL_VULKAN_PROFILE=shapes timeout 300 "$B/edgehal" bench --model "${models[-1]}" --backend vulkan \
-      -p 512 -n 0 -r 1 2>&1 | tee "$D/tune-prefill-$t.txt" | grep -E 'mul_mat_tile|attention|pp512' | sort -u | head -16
+      -p 512 -n 0 -r 1 2>&1 | tee "$D/tune-prefill-$t.txt" | grep -E 'mul_mat_tile|quantize|attention|pp512' | sort -u | head -16
   done
   for t in ${TUNINGS:-default i8=0 i8=1 i8=2 i8=2,rows=4 rows=2 rows=4 lanes=16 lanes=64 wg=256}; do
     setting=$t; [[ $t == default ]] && setting=

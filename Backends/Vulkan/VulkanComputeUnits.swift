@@ -4,20 +4,7 @@ import CVulkan
 /// extensions. Without one the count is unknown (nil), never a made-up 1.
 enum VulkanComputeUnits {
     static func count(_ lib: VulkanLibrary, _ instance: VkInstance, _ device: VkPhysicalDevice, extensions names: Set<String>) -> Int? {
-        guard let properties2 = try? lib.function(instance, "vkGetPhysicalDeviceProperties2", as: PFN_vkGetPhysicalDeviceProperties2.self)
-        else { return nil }
-
-        /// Runs vkGetPhysicalDeviceProperties2 with `ext` chained, returning it filled in.
-        func query<T>(_ ext: T) -> T {
-            var ext = ext
-            var props = VkPhysicalDeviceProperties2()
-            props.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_PROPERTIES_2
-            withUnsafeMutablePointer(to: &ext) { p in
-                props.pNext = UnsafeMutableRawPointer(p)
-                properties2(device, &props)
-            }
-            return ext
-        }
+        func query<T>(_ ext: T) -> T { VulkanProbe.chained(ext, properties: lib, instance, device) }
         if names.contains("VK_NV_shader_sm_builtins") {          // NVIDIA: streaming multiprocessors
             var nv = VkPhysicalDeviceShaderSMBuiltinsPropertiesNV()
             nv.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SHADER_SM_BUILTINS_PROPERTIES_NV

@@ -154,28 +154,40 @@ enum VulkanProbe {
     /// `int-dot-fast` where it reports packed 4 × 8-bit signed dot products as accelerated (faster than the
     /// multiply-adds they stand for: the int8 mat-vec's default on such a device). lavapipe has the first only.
     static func integerDot(_ lib: VulkanLibrary, _ instance: VkInstance, _ device: VkPhysicalDevice, extensions: Set<String>) -> [String] {
-        guard extensions.contains(integerDotExtension),
-              let features2 = try? lib.function(instance, "vkGetPhysicalDeviceFeatures2", as: PFN_vkGetPhysicalDeviceFeatures2.self),
-              let properties2 = try? lib.function(instance, "vkGetPhysicalDeviceProperties2", as: PFN_vkGetPhysicalDeviceProperties2.self)
-        else { return [] }
+        guard extensions.contains(integerDotExtension) else { return [] }
         var feature = VkPhysicalDeviceShaderIntegerDotProductFeatures()
         feature.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SHADER_INTEGER_DOT_PRODUCT_FEATURES
-        var feats = VkPhysicalDeviceFeatures2()
-        feats.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_FEATURES_2
         var props = VkPhysicalDeviceShaderIntegerDotProductProperties()
         props.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SHADER_INTEGER_DOT_PRODUCT_PROPERTIES
-        var props2 = VkPhysicalDeviceProperties2()
-        props2.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_PROPERTIES_2
-        withUnsafeMutablePointer(to: &feature) { f in
-            feats.pNext = UnsafeMutableRawPointer(f)
-            features2(device, &feats)
+        guard chained(feature, features: lib, instance, device).shaderIntegerDotProduct != 0 else { return [] }
+        return ["int-dot"] + (chained(props, properties: lib, instance, device).integerDotProduct4x8BitPackedSignedAccelerated != 0 ? ["int-dot-fast"] : [])
+    }
+
+    /// An extension's properties struct `ext` (its sType set) filled in by vkGetPhysicalDeviceProperties2 (unchanged
+    /// where the entry point is missing).
+    static func chained<T>(_ ext: T, properties lib: VulkanLibrary, _ instance: VkInstance, _ device: VkPhysicalDevice) -> T {
+        guard let get = try? lib.function(instance, "vkGetPhysicalDeviceProperties2", as: PFN_vkGetPhysicalDeviceProperties2.self) else { return ext }
+        var ext = ext
+        var props = VkPhysicalDeviceProperties2()
+        props.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_PROPERTIES_2
+        withUnsafeMutablePointer(to: &ext) { p in
+            props.pNext = UnsafeMutableRawPointer(p)
+            get(device, &props)
         }
-        withUnsafeMutablePointer(to: &props) { p in
-            props2.pNext = UnsafeMutableRawPointer(p)
-            properties2(device, &props2)
+        return ext
+    }
+
+    /// An extension's features struct `ext` (its sType set) filled in by vkGetPhysicalDeviceFeatures2.
+    static func chained<T>(_ ext: T, features lib: VulkanLibrary, _ instance: VkInstance, _ device: VkPhysicalDevice) -> T {
+        guard let get = try? lib.function(instance, "vkGetPhysicalDeviceFeatures2", as: PFN_vkGetPhysicalDeviceFeatures2.self) else { return ext }
+        var ext = ext
+        var feats = VkPhysicalDeviceFeatures2()
+        feats.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_FEATURES_2
+        withUnsafeMutablePointer(to: &ext) { p in
+            feats.pNext = UnsafeMutableRawPointer(p)
+            get(device, &feats)
         }
-        guard feature.shaderIntegerDotProduct != 0 else { return [] }
-        return ["int-dot"] + (props.integerDotProduct4x8BitPackedSignedAccelerated != 0 ? ["int-dot-fast"] : [])
+        return ext
     }
 
     static func typeName(_ t: VkPhysicalDeviceType) -> String {

@@ -124,16 +124,9 @@ const bool SPLIT = false;
 void int_part(uint row, uint u, out uint lo, out uint hi, out vec2 d, out vec2 m) {
     uint c = u >> 2, p = u & 3u, b = row + BLOCK_BYTES * (c >> 3), j = c & 7u;
     vec2 dd = unpackHalf2x16(a_word(b));
-    uint sc, mn;
-    if (j < 4u) {
-        sc = a_byte(b + 4u + j) & 63u;
-        mn = a_byte(b + 8u + j) & 63u;
-    } else {
-        sc = (a_byte(b + 8u + j) & 0xFu) | ((a_byte(b + j) >> 6) << 4);
-        mn = (a_byte(b + 8u + j) >> 4) | ((a_byte(b + 4u + j) >> 6) << 4);
-    }
-    d = vec2(dd.x * float(sc));
-    m = vec2(-dd.y * float(mn));
+    const uvec2 sm = k4_scale_min(b, j);
+    d = vec2(dd.x * float(sm.x));
+    m = vec2(-dd.y * float(sm.y));
     uint q = b + QS + 32u * (j >> 1) + 4u * p, shift = 4u * (j & 1u);
     lo = (a_word(q) >> shift) & 0x0F0F0F0Fu;
     hi = (a_word(q + 16u) >> shift) & 0x0F0F0F0Fu;

@@ -180,9 +180,8 @@ const uint QK = 256u, BLOCK_BYTES = 144u, QS = 16u;
 const uint QK = 256u, BLOCK_BYTES = 176u, QS = 48u;
 #define TYPE_NAME "q5_K"
 #endif
-void dequant_part(uint row, uint u, out vec4 lo, out vec4 hi) {
-    uint c = u >> 2, p = u & 3u, b = row + BLOCK_BYTES * (c >> 3), j = c & 7u;
-    vec2 dd = unpackHalf2x16(a_word(b));
+// Chunk j's 6-bit scale and min of the super-block at byte b (int_parts.glsl's q4_K/q5_K read them here too).
+uvec2 k4_scale_min(uint b, uint j) {
     uint sc, mn;
     if (j < 4u) {
         sc = a_byte(b + 4u + j) & 63u;
@@ -191,7 +190,13 @@ void dequant_part(uint row, uint u, out vec4 lo, out vec4 hi) {
         sc = (a_byte(b + 8u + j) & 0xFu) | ((a_byte(b + j) >> 6) << 4);
         mn = (a_byte(b + 8u + j) >> 4) | ((a_byte(b + 4u + j) >> 6) << 4);
     }
-    float d1 = dd.x * float(sc), m1 = dd.y * float(mn);
+    return uvec2(sc, mn);
+}
+void dequant_part(uint row, uint u, out vec4 lo, out vec4 hi) {
+    uint c = u >> 2, p = u & 3u, b = row + BLOCK_BYTES * (c >> 3), j = c & 7u;
+    vec2 dd = unpackHalf2x16(a_word(b));
+    const uvec2 sm = k4_scale_min(b, j);
+    float d1 = dd.x * float(sm.x), m1 = dd.y * float(sm.y);
     uint q = b + QS + 32u * (j >> 1) + 4u * p, shift = 4u * (j & 1u);
     vec4 n0 = nibbles(a_word(q), shift), n1 = nibbles(a_word(q + 16u), shift);
 #ifdef TYPE_Q5_K

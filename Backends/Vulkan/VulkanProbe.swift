@@ -167,25 +167,26 @@ enum VulkanProbe {
     /// where the entry point is missing).
     static func chained<T>(_ ext: T, properties lib: VulkanLibrary, _ instance: VkInstance, _ device: VkPhysicalDevice) -> T {
         guard let get = try? lib.function(instance, "vkGetPhysicalDeviceProperties2", as: PFN_vkGetPhysicalDeviceProperties2.self) else { return ext }
-        var ext = ext
         var props = VkPhysicalDeviceProperties2()
         props.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_PROPERTIES_2
-        withUnsafeMutablePointer(to: &ext) { p in
-            props.pNext = UnsafeMutableRawPointer(p)
-            get(device, &props)
-        }
-        return ext
+        return chained(ext, in: &props, \.pNext) { get(device, &$0) }
     }
 
-    /// An extension's features struct `ext` (its sType set) filled in by vkGetPhysicalDeviceFeatures2.
+    /// The same through vkGetPhysicalDeviceFeatures2, for a features struct.
     static func chained<T>(_ ext: T, features lib: VulkanLibrary, _ instance: VkInstance, _ device: VkPhysicalDevice) -> T {
         guard let get = try? lib.function(instance, "vkGetPhysicalDeviceFeatures2", as: PFN_vkGetPhysicalDeviceFeatures2.self) else { return ext }
-        var ext = ext
         var feats = VkPhysicalDeviceFeatures2()
         feats.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_FEATURES_2
+        return chained(ext, in: &feats, \.pNext) { get(device, &$0) }
+    }
+
+    /// `ext` chained behind `outer`'s pNext while `call` fills both in.
+    private static func chained<T, Outer>(_ ext: T, in outer: inout Outer, _ next: WritableKeyPath<Outer, UnsafeMutableRawPointer?>,
+                                          _ call: (inout Outer) -> Void) -> T {
+        var ext = ext
         withUnsafeMutablePointer(to: &ext) { p in
-            feats.pNext = UnsafeMutableRawPointer(p)
-            get(device, &feats)
+            outer[keyPath: next] = UnsafeMutableRawPointer(p)
+            call(&outer)
         }
         return ext
     }

@@ -18,10 +18,13 @@ struct VulkanDispatch {
     /// for rms_norm_mul_mat's forms) into `scratchBytes` of bytes and scales, and the kernel reads those as its
     /// input 1. Nodes whose prologues would quantize the same bytes (a layer's q, k and v) share one.
     var prologue: [VulkanDispatch] = []
+    /// The node's inputs the prologue reads: 1 (the activations), and 2 (the norm's weight) for a norm's forms.
+    var prologueInputs: [Int] = []
 
     /// Adds quantize_q8 before this int8 mat-vec, for `columns` columns of `k` values (Kernels/vulkan/quantize_q8.comp).
     mutating func quantize(k: Int, columns: Int, norm: Bool) {
         scratchBytes = 4 * columns * (k / 4 + k / 32 + 1)
+        prologueInputs = norm ? [1, 2] : [1]
         prologue = [VulkanDispatch(kernel: "quantize_q8", constants: [128, norm ? 1 : 0], words: [UInt32(k), UInt32(columns)],
                                    groups: (UInt32(columns), 1, 1))]
     }

@@ -16,6 +16,8 @@ public enum VulkanMatMulKernels {
         // Every mul_mat kernel's push words (Kernels/vulkan/mul_mat.comp's header).
         let words = [k, m, n, b.shape[2], b.shape[3], b.shape[2] / a.shape[2], b.shape[3] / a.shape[3], a.shape[2], a.rowBytes].map(UInt32.init)
         let batches = UInt32(b.shape[2] * b.shape[3])
+        // With integer dot products, every quantized weight type's products take int8 activations (int_parts.glsl).
+        let i8 = int8 && a.type.isQuantized
         // The fused ops exist only in the GPU family's mat-vec (VulkanKernels.supports): another kernel would drop r or the norm.
         guard op == .mulMat || (family == .gpu && n <= 8 && fitStorage(ins, range: storageRange)) else {
             throw VulkanError("\(op.name) runs only on the GPU family's mat-vec (N ≤ 8, inputs within one storage binding)")
@@ -26,9 +28,7 @@ public enum VulkanMatMulKernels {
             // 2048-row projection of a 512-token prompt still spreads over 128 workgroups.
             let tiles128 = (m + 127) / 128 * ((n + 127) / 128) * Int(batches)
             let tn = tuning.tileColumns ?? (tiles128 >= 128 ? 8 : 4)
-            // With integer dot products, quantized weights take the int8 tile (Kernels/vulkan/mul_mat_tile_i8.comp)
-            // over quantize_q8's bytes of the activations.
-            let i8 = int8 && int8Types.contains(a.type)
+            // int8: the tile of Kernels/vulkan/mul_mat_tile_i8.comp over quantize_q8's bytes of the activations.
             var plan = VulkanDispatch(kernel: "mul_mat_tile_\(i8 ? "i8_" : "")\(a.type.rawValue)", constants: [UInt32(tn)], words: words,
                                       groups: (UInt32((m + 127) / 128), UInt32((n + 16 * tn - 1) / (16 * tn)), batches))
             if i8 { plan.quantize(k: k, columns: n * Int(batches), norm: false) }
@@ -42,22 +42,9 @@ public enum VulkanMatMulKernels {
             let fused = GPUOpArguments.matVec(op)
             var heads: (words: [UInt32], f16: Bool)?
             if case .mulMatRows(let p) = op { heads = (GPUOpArguments.heads(p, ins), p.dstInput.map { ins[$0].type == .f16 } ?? false) }
-            let i8 = int8 && int8Types.contains(a.type)
-            var plan = matVec(a, b, words: words + [fused.residual, (fused.normEps ?? 0).bitPattern] + (heads?.words ?? []),
-                              norm: fused.normEps != nil, glu: fused.glu, heads: heads.map { $0.f16 ? "rows_f16_" : "rows_" }, int8: i8,
-                              batches: batches, tuning: tuning)
-            // The int8 variant reads quantize_q8's bytes (XQ, constant 5, = 1), or with `int8InWorkgroup` quantizes the
-            // activations in each workgroup where they fit its shared memory beside the reduction's (XQ: the code words).
-            if i8 {
-                let codeWords = Int(plan.constants[2]) * k / 4, bytes = 4 * (codeWords + codeWords / 8 + 1) + sharedBytes(plan)
-                if !tuning.int8InWorkgroup || bytes > sharedMemory {
-                    plan.constants.append(1)
-                    plan.quantize(k: k, columns: n * Int(batches), norm: fused.normEps != nil)
-                } else {
-                    plan.constants.append(UInt32(codeWords))
-                }
-            }
-            return plan
+            return matVec(a, b, words: words + [fused.residual, (fused.normEps ?? 0).bitPattern] + (heads?.words ?? []),
+                          norm: fused.normEps != nil, glu: fused.glu, heads: heads.map { $0.f16 ? "rows_f16_" : "rows_" },
+                          int8: i8 ? sharedMemory : nil, batches: batches, tuning: tuning)
         }
         // The lavapipe family's kernel; also a GPU's for a matrix larger than one storage binding reaches
         // (texel views reach further: lavapipe's 128 MiB storage range against 512 MiB of R32 texels, as
@@ -66,10 +53,6 @@ public enum VulkanMatMulKernels {
         return VulkanDispatch(kernel: "mul_mat_\(a.type.rawValue)", constants: [UInt32(wg), UInt32(rows), UInt32(cols)], words: words,
                               groups: (UInt32((m + wg * rows - 1) / (wg * rows)), UInt32((n + cols - 1) / cols), batches))
     }
-
-    /// Weight types the int8 mat-vec decodes (Kernels/vulkan/int_parts.glsl): every quantized one — each 32-value
-    /// activation block lies under one or two weight scales (and mins) of theirs.
-    static let int8Types: Set<DType> = [.q8_0, .q4_0, .q4_1, .q5_0, .q5_1, .q2_K, .q3_K, .q4_K, .q5_K, .q6_K]
 
     /// Shared memory mul_mat_tile.comp declares (two 32 × 128 float tiles): a device with less (Vulkan guarantees
     /// 16 KiB) runs the first family's mat-mul for prefill instead.
@@ -86,39 +69,41 @@ public enum VulkanMatMulKernels {
     /// subgroup, reduced by subgroupAdd) from K = 512, 8 or 16 below; 128 invocations a group; all N ≤ 8
     /// columns in one pass, so each weight part is dequantized once.
     /// `heads` (mul_mat_rows): the variant's infix; a lane group takes rope pairs then, so rows is even.
-    /// `int8`: the `_i8_` variant, whose input 1 is quantize_q8's bytes (the caller adds that dispatch).
+    /// `int8` (the device's shared memory in bytes): the `_i8_` variant, after quantize_q8 (XQ, constant 5, = 1), or
+    /// with `int8InWorkgroup` quantizing the activations in each workgroup where they fit that shared memory beside
+    /// the reduction's sums (XQ: the code words).
     static func matVec(_ a: TensorDesc, _ b: TensorDesc, words: [UInt32], norm: Bool, glu: Bool = false, heads: String? = nil,
-                       int8: Bool = false, batches: UInt32, tuning: MatVecTuning) -> VulkanDispatch {
+                       int8 sharedMemory: Int? = nil, batches: UInt32, tuning: MatVecTuning) -> VulkanDispatch {
         let (k, m, n) = (a.shape[0], a.shape[1], b.shape[1])
         let lanes = tuning.lanes ?? KernelFamily.matVecLanes(k: k)
         let least = heads == nil ? 1 : 2
         var wg = max(lanes, tuning.workgroup ?? 128), rows = max(least, tuning.rows ?? 1)
         // The kernel's shared sums (`partial`: wg × COLS × (rows·(1 + GLU) + NORM) floats) stay within the 16 KiB every
         // Vulkan device has (lavapipe 32, NVIDIA 48): a tuning asking for more gets fewer rows, then a narrower group.
-        func sharedBytes() -> Int { partialBytes(wg: wg, cols: max(1, n), rows: rows, glu: glu, norm: norm) }
+        func sharedBytes() -> Int { 4 * wg * max(1, n) * (rows * (glu ? 2 : 1) + (norm ? 1 : 0)) }
         while sharedBytes() > 16 << 10 && rows > least { rows /= 2 }
         while sharedBytes() > 16 << 10 && wg > lanes { wg /= 2 }
         let rowGroups = (m + rows * wg / lanes - 1) / (rows * wg / lanes)
         let x = max(1, min(rowGroups, 65535))   // no rows: y = 0, nothing is dispatched
-        return VulkanDispatch(kernel: "mul_mat_vec_\(glu ? "glu_" : "")\(heads ?? "")\(int8 ? "i8_" : "")\(a.type.rawValue)", constants: [UInt32(wg), UInt32(lanes), UInt32(max(1, n)), UInt32(rows), norm ? 1 : 0],
-                              words: words, groups: (UInt32(x), UInt32((rowGroups + x - 1) / x), batches))
-    }
-
-    /// Bytes of the mat-vec's shared `partial` sums: wg × COLS × (rows·(1 + GLU) + NORM) floats.
-    static func partialBytes(wg: Int, cols: Int, rows: Int, glu: Bool, norm: Bool) -> Int {
-        4 * wg * cols * (rows * (glu ? 2 : 1) + (norm ? 1 : 0))
-    }
-
-    /// `partialBytes` of a planned mat-vec, from its constants (wg, lanes, cols, rows, norm) and kernel name.
-    static func sharedBytes(_ plan: VulkanDispatch) -> Int {
-        let c = plan.constants.map(Int.init)
-        return partialBytes(wg: c[0], cols: c[2], rows: c[3], glu: plan.kernel.hasPrefix("mul_mat_vec_glu_"), norm: c[4] != 0)
+        var plan = VulkanDispatch(kernel: "mul_mat_vec_\(glu ? "glu_" : "")\(heads ?? "")\(sharedMemory != nil ? "i8_" : "")\(a.type.rawValue)",
+                                  constants: [UInt32(wg), UInt32(lanes), UInt32(max(1, n)), UInt32(rows), norm ? 1 : 0],
+                                  words: words, groups: (UInt32(x), UInt32((rowGroups + x - 1) / x), batches))
+        if let sharedMemory {
+            let codeWords = max(1, n) * k / 4
+            if tuning.int8InWorkgroup && 4 * (codeWords + codeWords / 8 + 1) + sharedBytes() <= sharedMemory {
+                plan.constants.append(UInt32(codeWords))
+            } else {
+                plan.constants.append(1)
+                plan.quantize(k: k, columns: n * Int(batches), norm: norm)
+            }
+        }
+        return plan
     }
 
     /// Overrides of the mat-vec geometry for measuring on a device (`EDGEHAL_VULKAN_MATVEC=lanes=32,wg=256,rows=4`;
     /// scripts/device-run.sh's `tune` step): lanes a power of two from 1 to 64, wg one from lanes to 1024,
     /// rows (a lane group's rows sharing each activation chunk) 1, 2, 4 or 8; the prefill tile's tn, 4 or 8; and
-    /// i8, 0 or 1 (the int8 mat-vec). `storageRange` (bytes, no
+    /// i8, 0, 1 or 2 (the int8 products, `int8`). `storageRange` (bytes, no
     /// variable) lowers the device's maxStorageBufferRange as the mat-vec sees it, so tests on lavapipe run
     /// the fallback a large matrix takes.
     public struct MatVecTuning: Sendable {

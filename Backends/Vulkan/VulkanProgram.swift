@@ -111,8 +111,7 @@ final class VulkanProgram: Program, @unchecked Sendable {
                 steps.append([(PartitionNode(op: node.op, inputs: node.inputs, output: part), plan),
                               (PartitionNode(op: node.op, inputs: [part], output: node.output), merge)])
             } else if let part, let quantize = plan.prologue.first {
-                // quantize_q8 reads the activations and, for a norm's forms, the norm's weight (input 2).
-                let inputs = [node.inputs[1]] + (quantize.constants.last == 1 ? [node.inputs[2]] : [])
+                let inputs = plan.prologueInputs.map { node.inputs[$0] }
                 var reads = node.inputs
                 var step: [(node: PartitionNode, plan: VulkanDispatch)] = []
                 if let previous = last, previous.words == quantize.words && previous.inputs.count == inputs.count

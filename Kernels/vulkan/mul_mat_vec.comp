@@ -251,7 +251,6 @@ void main() {
         for (uint t = tid; t < KB * COLS; t += WG) {
             const uint c = t / KB, j = t % KB;
             vec4 v[8];
-            float amax = 0.0;
             [[unroll]] for (uint i = 0u; i < 8u; i++) {
                 vec4 x = b_quad(bcol[c] + 32u * j + 4u * i, aligned);
                 if (NORM != 0u) {
@@ -259,11 +258,10 @@ void main() {
                     x *= w_quad(32u * j + 4u * i, w_aligned);
                 }
                 v[i] = x;
-                amax = max(amax, max(max(abs(x.x), abs(x.y)), max(abs(x.z), abs(x.w))));
             }
-            const float d = q8_scale(amax), id = d != 0.0 ? 1.0 / d : 0.0;
-            [[unroll]] for (uint i = 0u; i < 8u; i++) xs[c * (pc.K / 4u) + 8u * j + i] = q8_pack(v[i] * id);
-            xsd[c * KB + j] = d;
+            uint words[8];
+            xsd[c * KB + j] = q8_block(v, words);
+            [[unroll]] for (uint i = 0u; i < 8u; i++) xs[c * (pc.K / 4u) + 8u * j + i] = words[i];
         }
         // Σ x² of a column: each invocation's share goes to shared memory, and lane l of every row takes the shares
         // of invocations l, l + LANES, …: the row's reduction below then adds all of them.

@@ -31,18 +31,16 @@ void main() {
     float sq = 0.0;
     for (uint j = gl_LocalInvocationID.x; j < blocks; j += WG) {
         vec4 v[8];
-        float amax = 0.0;
         for (uint i = 0u; i < 8u; i++) {
             const uint at = 32u * j + 4u * i;
             vec4 x = vec4(x32[x0 + at], x32[x0 + at + 1u], x32[x0 + at + 2u], x32[x0 + at + 3u]);
             sq += dot(x, x);
             if (NORM != 0u) x *= vec4(w32[w0 + at], w32[w0 + at + 1u], w32[w0 + at + 2u], w32[w0 + at + 3u]);
             v[i] = x;
-            amax = max(amax, max(max(abs(x.x), abs(x.y)), max(abs(x.z), abs(x.w))));
         }
-        const float d = q8_scale(amax), id = d != 0.0 ? 1.0 / d : 0.0;
-        for (uint i = 0u; i < 8u; i++) q32[codes + 8u * j + i] = q8_pack(v[i] * id);
-        qf[scales + j] = d;
+        uint words[8];
+        qf[scales + j] = q8_block(v, words);
+        for (uint i = 0u; i < 8u; i++) q32[codes + 8u * j + i] = words[i];
     }
     squares[gl_LocalInvocationID.x] = sq;
     for (uint half_ = WG / 2u; half_ > 0u; half_ /= 2u) {

@@ -17,7 +17,9 @@
 # those, so a seeded bug in a path the default choice does not take (the Vulkan int8 mat-vec on lavapipe,
 # EDGEHAL_VULKAN_MATVEC=i8=1) is run by it.
 # Environment: MUTANTS=id1,id2 runs only those mutants; MUTATION_TIMEOUT (seconds, default 300) bounds
-# each conformance run; EDGEHAL_THREADS and the like pass through to the conformance tool.
+# each conformance run; MUTATION_SCOPE=op runs each mutant on its expected op's cases alone (what "caught"
+# asks; the unmutated run covers every op of the list), for a whole list in one session on a small machine;
+# EDGEHAL_THREADS and the like pass through to the conformance tool.
 # Exits 0 only if every mutant compiled and was caught with its expected op among the failing ones.
 # Machine-readable results: ${TMPDIR:-/tmp}/edgehal-mutation-BACKEND/results.json.
 set -euo pipefail
@@ -138,8 +140,15 @@ build() {
 conformance() {
   (cd "$work" && if [[ -n ${kernels:-} ]]; then export EDGEHAL_CPU_KERNELS=$kernels; fi &&
     for kv in "${mutant_env[@]}"; do export "${kv?}"; done &&
-    timeout --kill-after=10 "$timeout_s" .build/release/conformance --backend "$conformance_backend" --json "${extra[@]}")
+    timeout --kill-after=10 "$timeout_s" .build/release/conformance --backend "$conformance_backend" --json "${extra[@]}" "${scope[@]}")
 }
+# MUTATION_SCOPE=op: the unmutated run takes every op the list names, each mutant its own op.
+scope=()
+if [[ ${MUTATION_SCOPE:-} == op ]]; then
+  mapfile -t scope < <(python3 -c 'import json,sys; [print(f"--op\n{o}") for o in sorted({m["op"] for m in json.load(open(sys.argv[1]))})]' "$list")
+elif [[ -n ${MUTATION_SCOPE:-} ]]; then
+  echo "mutation-test: MUTATION_SCOPE is 'op' or unset" >&2; exit 2
+fi
 
 # --- 2. The unmutated table must pass. ----------------------------------------------------------
 echo "mutation-test: building the unmutated conformance tool in $work"
@@ -184,6 +193,7 @@ for id in "${ids[@]}"; do
     continue
   fi
   start=$SECONDS
+  [[ ${MUTATION_SCOPE:-} == op ]] && scope=(--op "$(field "$id" op)")
   current=$file
   apply_mutant "$id"
   outcome=""

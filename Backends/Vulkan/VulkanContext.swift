@@ -292,7 +292,8 @@ func withCStrings<R>(_ strings: [String], _ body: (UnsafePointer<UnsafePointer<C
     return pointers.withUnsafeBufferPointer { body($0.baseAddress) }
 }
 
-/// Collects the validation layer's messages (warnings and errors) for tests and `--validate`.
+/// Collects the validation layer's messages (warnings and errors) for tests, and logs each (`EDGEHAL_VULKAN_VALIDATION=1`
+/// on any tool: the messages appear on standard error as `validation: …`).
 final class VulkanValidation: @unchecked Sendable {
     private let store = Mutex<[String]>([])
     private let logger = Logger(label: "edgehal.vulkan")

@@ -14,7 +14,7 @@ out=Backends/Vulkan/CVulkanKernels/spirv.c
 command -v glslc >/dev/null || { echo "gen-spirv: glslc not found (bash scripts/setup.sh installs it)"; exit 2; }
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
 cache=${EDGEHAL_SPIRV_CACHE:-${HOME:-/tmp}/.cache/edgehal/spirv}
-mkdir -p "$cache"
+mkdir -p "$cache" 2>/dev/null && [[ -w "$cache" ]] || { cache="$tmp/cache"; mkdir -p "$cache"; }   # no writable home: no cache
 version=$(glslc --version | sed -n 1p)   # sed reads to the end: head would leave glslc a SIGPIPE (141 under pipefail)
 # "name key" for every variant: a SHA-256 over glslc's version, the defines, and the sources it reads
 # (the .comp and its #includes, followed transitively; an include inside an #if counts either way).

@@ -112,7 +112,7 @@ enum VulkanKernels {
         case .softmax(let scale):
             return try VulkanAttentionKernels.softmax(ins, scale: scale)
         case .attention(let scale):
-            return try VulkanAttentionKernels.attention(ins, scale: scale, family: family)
+            return try VulkanAttentionKernels.attention(ins, scale: scale, family: family, sharedMemory: sharedMemory)
         case .mulMat, .mulMatAdd, .rmsNormMulMat, .mulMatGLU, .mulMatRows:
             return try VulkanMatMulKernels.mulMat(node.op, ins, out, family: family, matVec: matVec, storageRange: storageRange,
                                                   sharedMemory: sharedMemory, int8: int8)

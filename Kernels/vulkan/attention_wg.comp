@@ -47,14 +47,7 @@ layout(push_constant) uniform PC {
     uint chunk, splits;
 } pc;
 #include "common.glsl"
-
-#if KV_F16
-#define KV_BYTES 2u
-#define KV_AT(t, byte_off) f16_at(t, byte_off)
-#else
-#define KV_BYTES 4u
-#define KV_AT(t, byte_off) f32_at(t, byte_off)
-#endif
+#include "attention_kv.glsl"
 
 const float NEG_INF = -1.0 / 0.0;
 shared vec4 qs[64];                      // the query row
@@ -73,19 +66,6 @@ float across(float x, bool isMax) {
     return r;
 }
 
-// Values off … off + 3 (a byte offset) of k or v: one fetch from the RGBA view when aligned, else four.
-vec4 four(usamplerBuffer t4, usamplerBuffer t1, uint off, bool aligned) {
-#if KV_F16
-    if (aligned) {
-        uvec4 w = texelFetch(t4, int(off >> 4));
-        uvec2 h = (off & 8u) != 0u ? w.zw : w.xy;
-        return vec4(unpackHalf2x16(h.x), unpackHalf2x16(h.y));
-    }
-#else
-    if (aligned) return uintBitsToFloat(texelFetch(t4, int(off >> 4)));
-#endif
-    return vec4(KV_AT(t1, off), KV_AT(t1, off + KV_BYTES), KV_AT(t1, off + 2u * KV_BYTES), KV_AT(t1, off + 3u * KV_BYTES));
-}
 
 void main() {
     const uint WG = gl_WorkGroupSize.x, lane = gl_LocalInvocationID.x;

@@ -43,6 +43,11 @@ public enum KernelFamily: String, Sendable, CaseIterable {
     /// for measuring what the split is worth on a device; scripts/device-run.sh's `fusions` step).
     public static var attentionSplitTarget: Int { Int(EdgeHALEnvironment.value("EDGEHAL_ATTENTION_SPLIT") ?? "") ?? 256 }
 
+    /// Whether the `gpu` family's prefill attention tiles its queries (a workgroup a tile of tokens, each key tile
+    /// read once for all of them; Vulkan's attention_tile.comp) rather than giving every query row a workgroup
+    /// that reads all its keys. `EDGEHAL_ATTENTION_TILE=0` turns it off, to measure what it is worth on a device.
+    public static var attentionQueryTiles: Bool { EdgeHALEnvironment.value("EDGEHAL_ATTENTION_TILE") != "0" }
+
     /// The `gpu` family's split of a query row's keys over workgroups (flash-decoding; Vulkan's attention_wg.comp,
     /// OpenCL's attention_wg.cl): a workgroup walks its keys `tile` at a time (its width), so a decode step — a
     /// few dozen rows, one workgroup each — leaves most of a GPU idle while a long cache streams through a few

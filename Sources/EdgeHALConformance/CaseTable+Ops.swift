@@ -262,6 +262,9 @@ extension CaseTable {
         AttentionShape(d: 256, t: 1, kv: 300, h: 4, hkv: 1, offset: 299),   // Gemma 3 global layer, decode: head size 256, MQA
         AttentionShape(d: 256, t: 1, kv: 700, h: 4, hkv: 1, offset: 699, window: 512),  // sliding window: the first 188 keys masked
         AttentionShape(d: 256, t: 9, kv: 530, h: 4, hkv: 1, offset: 521, window: 512),  // prefill across the window's edge
+        AttentionShape(d: 64, t: 20, kv: 84, h: 4, hkv: 2, offset: 64),   // prefill past one 16-token tile and one 64-key tile
+        AttentionShape(d: 36, t: 11, kv: 40, h: 3, hkv: 1, offset: 29),   // prefill, head size not a multiple of 8, MQA
+        AttentionShape(d: 256, t: 10, kv: 40, h: 2, hkv: 1, offset: 30, window: 16),   // Gemma 3's head size, prefill in a short window
     ]
 
     static var attention: [ConformanceCase] { attentionCases(attentionShapes) }

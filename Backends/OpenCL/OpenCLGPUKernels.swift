@@ -2,7 +2,8 @@ import EdgeHAL
 import EdgeHALGPU
 
 /// The GPU family's kernels (``KernelFamily``): a work-group where the PoCL-shaped kernels give one
-/// work-item a whole row — mat-vec (N ≤ 8, Kernels/opencl/mul_mat_vec.cl), attention (attention_wg.cl),
+/// work-item a whole row — mat-vec (N ≤ 8, Kernels/opencl/mul_mat_vec.cl), attention (attention_wg.cl; prefill's
+/// query tiles, attention_tile.cl),
 /// rms_norm and softmax (rows_wg.cl). Every other op, and the prefill mat-mul (fast on GPUs already:
 /// 3.7× llama.cpp's Vulkan prefill on an H200), runs the first family's kernels. Within OpenCL C 1.2: local
 /// memory and barriers, no sub-groups, so NVIDIA, Intel, AMD, Adreno and Mali all build it.
@@ -52,10 +53,20 @@ enum OpenCLGPUKernels {
             let (q, k) = (ins[0].shape, ins[1].shape)
             let wg = group(128)
             guard wg >= 64 else { return nil }   // ceil(D/4) ≤ 64 lanes a stream
+            let kvOption = ins[1].type == .f16 ? " -DKV_F16=1" : ""
+            // Prefill: BR tokens of a head a work-group, each key tile read once for all of them (within the 32 KiB
+            // of local memory OpenCL 1.2 promises).
+            if wg == 128, let tile = KernelFamily.attentionQueryTile(d: q[0], tokens: q[1], heads: q[2], keys: k[1], sharedMemory: 32 << 10) {
+                return OpenCLDispatch(files: ["attention_kv", "attention_tile"],
+                                      options: "-DWG=128 -DD4=\((q[0] + 3) / 4) -DBR=\(tile.rows) -DBC=\(tile.keys)" + kvOption,
+                                      kernel: "attention_tile",
+                                      scalars: [u(q[0]), u(q[1]), u(q[2]), u(k[1]), u(k[2]), u(ins.count > 3 ? 1 : 0), .f(scale)],
+                                      global: [(q[1] + tile.rows - 1) / tile.rows * 128, q[2]], local: [128, 1])
+            }
             // Few rows over many keys: the keys split over work-groups too, joined by attention_merge.
             let rows = q[1] * q[2]
             let (splits, chunk) = KernelFamily.attentionSplit(rows: rows, keys: k[1], tile: wg)
-            let files = ["wg_reduce", "attention_wg"], options = "-DWG=\(wg) -DD4=\((q[0] + 3) / 4)" + (ins[1].type == .f16 ? " -DKV_F16=1" : "")
+            let files = ["wg_reduce", "attention_kv", "attention_wg"], options = "-DWG=\(wg) -DD4=\((q[0] + 3) / 4)" + kvOption
             var plan = OpenCLDispatch(files: files, options: options, kernel: "attention_wg",
                                       scalars: [u(q[0]), u(q[1]), u(q[2]), u(k[1]), u(k[2]), u(ins.count > 3 ? 1 : 0), .f(scale), u(chunk), u(splits)],
                                       global: [rows * wg, splits], local: [wg, 1])

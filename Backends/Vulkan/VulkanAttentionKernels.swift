@@ -22,12 +22,9 @@ enum VulkanAttentionKernels {
         let (q, k) = (ins[0].shape, ins[1].shape)
         let mask = ins.count > 3 ? ins[3].shape : Shape(1)
         let words = [q[0], q[1], q[2], q[3], k[1], k[2], k[3], mask[1], mask[2], mask[3], ins.count > 3 ? 1 : 0].map(UInt32.init)
-        if family == .gpu, KernelFamily.attentionQueryTiles, let tile = queryTile(d: q[0], sharedMemory: sharedMemory),
-           min(q[1], tile.rows) >= 4,
-           KernelFamily.attentionSplit(rows: (q[1] + tile.rows - 1) / tile.rows * q[2] * q[3], keys: k[1], tile: 128).splits == 1 {
+        if family == .gpu, let tile = KernelFamily.attentionQueryTile(d: q[0], tokens: q[1], heads: q[2], batches: q[3], keys: k[1],
+                                                                        sharedMemory: sharedMemory) {
             // Prefill (attention_tile.comp): BR tokens of a head a workgroup, each key tile read once for all of them.
-            // Taken where that reads K and V at least 4× less often than a workgroup a row would, and its workgroups
-            // are enough for the keys (where few tiles face a long cache, the row kernel's split spreads it wider).
             return VulkanDispatch(kernel: ins[1].type == .f16 ? "attention_tile_f16" : "attention_tile_f32",
                                   constants: [128, UInt32(q[0] / 4), UInt32(tile.rows), UInt32(tile.keys)],
                                   words: words + [scale.bitPattern],
@@ -50,19 +47,6 @@ enum VulkanAttentionKernels {
         }
         return VulkanDispatch(kernel: ins[1].type == .f16 ? "attention_f16" : "attention_f32", constants: [8, UInt32(q[0] / 4)],
                               words: words + [scale.bitPattern], groups: (UInt32((q[1] * q[2] + 7) / 8), UInt32(q[3]), 1))
-    }
-
-    /// attention_tile.comp's tokens a workgroup (BR) and keys a tile (BC) for head size `d`: BR·D ≤ 2048 (at 128
-    /// invocations, four output vec4s a lane at most), BC·D ≤ 4096, BR ≤ 16, BC ≤ 64, halved (BC first) until the
-    /// shared arrays — q rows, padded k/v rows, BR·BC scores, three floats a token — fit `sharedMemory`
-    /// (D = 64: 16 × 64, 26 KiB; 128: 16 × 32; 256: 8 × 16; all within lavapipe's 32 KiB). Nil where nothing fits.
-    static func queryTile(d: Int, sharedMemory: Int) -> (rows: Int, keys: Int)? {
-        let d4 = d / 4
-        var (br, bc) = (min(16, max(1, 2048 / d)), min(64, max(8, 4096 / d)))
-        func bytes() -> Int { 16 * (br * d4 + bc * (d4 + 1)) + 4 * (br * bc + 3 * br + 1) }
-        while bytes() > sharedMemory && bc > 8 { bc /= 2 }
-        while bytes() > sharedMemory && br > 1 { br /= 2 }
-        return bytes() <= sharedMemory ? (br, bc) : nil
     }
 
     /// Row ranges the kernels handle: attention reads q, k, v in 4-value blocks.

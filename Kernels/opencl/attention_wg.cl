@@ -1,6 +1,6 @@
 // attention (GPU family): out = softmax(scale·(q·kᵀ) + mask)·v, the contract of attention.cl (same
 // arguments, masks and results; a row with every key masked gives zeros) shaped for GPUs.
-// Built from wg_reduce.cl + this file. Options: -DWG=w (the local size, a power of two ≥ 64); -DD4=ceil(D/4), so
+// Built from wg_reduce.cl + attention_kv.cl + this file. Options: -DWG=w (the local size, a power of two ≥ 64); -DD4=ceil(D/4), so
 // the q·k loop unrolls and a lane issues its loads of a k row back to back; -DKV_F16=1 for f16 K/V.
 // NDRange: global = (H·T·WG, splits), local = (WG, 1): one work-group a query row and chunk of its keys.
 // Split keys (flash-decoding): work-group (r, split) takes keys split·chunk … min(KV, (split+1)·chunk) − 1 (chunk a
@@ -19,24 +19,6 @@
 // H200 (36 % of SmolLM2's decode); Vulkan's version of this kernel went from 79 to 17 µs there.
 
 #pragma OPENCL FP_CONTRACT ON
-
-#if KV_F16
-#define KV_T half
-#define LOAD_KV4(p) vload_half4(0, (p))
-#define LOAD_KV1(p) vload_half(0, (p))
-#else
-#define KV_T float
-#define LOAD_KV4(p) vload4(0, (p))
-#define LOAD_KV1(p) (*(p))
-#endif
-
-// Values 4c … 4c+3 of a row of D (zeros past D).
-inline float4 four(const __global KV_T *row, uint c, uint D) {
-    if (4u * c + 3u < D) return LOAD_KV4(row + 4u * c);
-    float t[4] = {0.0f, 0.0f, 0.0f, 0.0f};
-    for (uint e = 0; 4u * c + e < D; e++) t[e] = LOAD_KV1(row + 4u * c + e);
-    return vload4(0, t);
-}
 
 __kernel __attribute__((reqd_work_group_size(WG, 1, 1)))
 void attention_wg(__global const uchar *q_buf, uint q_off,

@@ -3,18 +3,9 @@
 #define COLUMNS_GLSL
 
 // The 32 f32 values of b starting at word w (b is always 4-aligned, so no half-word funnel): 9 RGBA texels
-// realigned by two select stages on the (uniform) word offset (8 and none when w % 4 == 0, where
-// COLUMNS_ALIGNED_FAST_PATH is defined); no texel past word w + 31 is fetched.
+// realigned by two select stages on the (uniform) word offset; no texel past word w + 31 is fetched.
 void column_chunk(uint w, out vec4 v[8]) {
     uint wo = w & 3u;
-#ifdef COLUMNS_ALIGNED_FAST_PATH
-    // The GPU family's kernels define this: a 16-byte aligned chunk (every decode step's activations)
-    // takes 8 fetches and no realignment. The lavapipe family leaves it out, its SPIR-V unchanged.
-    if (wo == 0u) {
-        [[unroll]] for (int q = 0; q < 8; q++) v[q] = uintBitsToFloat(texelFetch(B4, int(w >> 2) + q));
-        return;
-    }
-#endif
     int first = int(w >> 2), last = int((w + 31u) >> 2);
     uint x[36], s2[34];
     [[unroll]] for (int k = 0; k < 9; k++) {

@@ -48,6 +48,27 @@ public enum KernelFamily: String, Sendable, CaseIterable {
     /// that reads all its keys. `EDGEHAL_ATTENTION_TILE=0` turns it off, to measure what it is worth on a device.
     public static var attentionQueryTiles: Bool { EdgeHALEnvironment.value("EDGEHAL_ATTENTION_TILE") != "0" }
 
+    /// The `gpu` family's prefill attention tile for a workgroup of 128 (Vulkan's attention_tile.comp, OpenCL's
+    /// attention_tile.cl): `rows` tokens of a head a workgroup, `keys` keys a tile — BR·⌈D/4⌉ ≤ 512 (four output
+    /// vec4s an invocation), BC·D ≤ 4096, BR ≤ 16, BC ≤ 64, halved (BC first) until the shared arrays (q rows,
+    /// padded k/v rows, BR·BC scores, three floats a token) fit `sharedMemory`: D = 64 gives 16 × 64 in 26 KiB,
+    /// 128 16 × 32, 256 8 × 16, all within the 32 KiB that lavapipe and every OpenCL 1.2 GPU have. Nil — the row
+    /// kernel — where tiles are off, nothing fits, a tile would hold fewer than 4 tokens (it must read K and V at
+    /// least 4× less often to pay), or its workgroups are too few for the keys (where the row kernel's split
+    /// spreads a long cache wider: `attentionSplit` at the tiles' count asks for more than one part).
+    public static func attentionQueryTile(d: Int, tokens: Int, heads: Int, batches: Int = 1, keys: Int,
+                                          sharedMemory: Int) -> (rows: Int, keys: Int)? {
+        guard attentionQueryTiles, d > 0 else { return nil }
+        let d4 = (d + 3) / 4
+        var (br, bc) = (min(16, max(1, 512 / d4)), min(64, max(8, 4096 / d)))
+        func bytes() -> Int { 16 * (br * d4 + bc * (d4 + 1)) + 4 * (br * bc + 3 * br + 1) }
+        while bytes() > sharedMemory && bc > 8 { bc /= 2 }
+        while bytes() > sharedMemory && br > 1 { br /= 2 }
+        guard bytes() <= sharedMemory, min(tokens, br) >= 4,
+              attentionSplit(rows: (tokens + br - 1) / br * heads * batches, keys: keys, tile: 128).splits == 1 else { return nil }
+        return (br, bc)
+    }
+
     /// The `gpu` family's split of a query row's keys over workgroups (flash-decoding; Vulkan's attention_wg.comp,
     /// OpenCL's attention_wg.cl): a workgroup walks its keys `tile` at a time (its width), so a decode step — a
     /// few dozen rows, one workgroup each — leaves most of a GPU idle while a long cache streams through a few

@@ -11,7 +11,8 @@
 #   fusions: decode on the largest model with single fusions left out (EDGEHAL_UNFUSED: the norm folded into
 #   the mat-vecs, the residual added by them, gate·up·glu in one mat-vec, q/k/v roped and cached by theirs) at depth 128,
 #   and at depth 2048 with and without the split
-#   attention (EDGEHAL_ATTENTION_SPLIT=0): what each is worth on the device
+#   attention (EDGEHAL_ATTENTION_SPLIT=0), and prefill at depth 1024 with and without the query tiles (EDGEHAL_ATTENTION_TILE=0):
+#   what each is worth on the device
 #   tune: prefill (pp512) on the largest model under each prefill tile setting in PREFILL_TUNINGS (default tn=4 tn=8
 #   i8=0 i8=1: the tile's widths, the float and the int8 tile),
 #   then decode under each Vulkan mat-vec geometry in TUNINGS (EDGEHAL_VULKAN_MATVEC values, space-separated;
@@ -176,6 +177,11 @@ if want fusions; then
       step "fusions: $dev, EDGEHAL_ATTENTION_SPLIT=$target, decode at depth 2048"
       EDGEHAL_ATTENTION_SPLIT=$target timeout 180 "$B/edgehal" bench --model "${models[-1]}" --backend "$dev" -p 0 -n 32 -d 2048 -r 3 2>&1 \
         | tee "$D/split-${dev/:/-}-$target.txt" | grep -E 'tg32'
+    done
+    for tiles in 1 0; do
+      step "fusions: $dev, EDGEHAL_ATTENTION_TILE=$tiles, prefill (pp512) at depth 1024"
+      EDGEHAL_ATTENTION_TILE=$tiles timeout 180 "$B/edgehal" bench --model "${models[-1]}" --backend "$dev" -p 512 -n 0 -d 1024 -r 3 2>&1 \
+        | tee "$D/attention-tile-${dev/:/-}-$tiles.txt" | grep -E 'pp512'
     done
   done
 fi

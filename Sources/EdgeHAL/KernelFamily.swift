@@ -49,8 +49,8 @@ public enum KernelFamily: String, Sendable, CaseIterable {
     public static var attentionQueryTiles: Bool { EdgeHALEnvironment.value("EDGEHAL_ATTENTION_TILE") != "0" }
 
     /// The `gpu` family's prefill attention tile for a workgroup of 128 (Vulkan's attention_tile.comp, OpenCL's
-    /// attention_tile.cl): `rows` tokens of a head a workgroup, `keys` keys a tile — BR·⌈D/4⌉ ≤ 512 (four output
-    /// vec4s an invocation), BC·D ≤ 4096, BR ≤ 16, BC ≤ 64, halved (BC first) until the shared arrays (q rows,
+    /// attention_tile.cl): `rows` tokens of a head a workgroup, `keys` keys a tile — powers of two with BR·⌈D/4⌉ ≤ 512
+    /// (four output vec4s an invocation), BC·D ≤ 4096 (or BC = 8), BR ≤ 16, BC ≤ 64, halved (BC first) until the shared arrays (q rows,
     /// padded k/v rows, BR·BC scores, three floats a token) fit `sharedMemory`: D = 64 gives 16 × 64 in 26 KiB,
     /// 128 16 × 32, 256 8 × 16, all within the 32 KiB that lavapipe and every OpenCL 1.2 GPU have. Nil — the row
     /// kernel — where tiles are off, nothing fits, a tile would hold fewer than 4 tokens (it must read K and V at
@@ -60,7 +60,8 @@ public enum KernelFamily: String, Sendable, CaseIterable {
                                           sharedMemory: Int) -> (rows: Int, keys: Int)? {
         guard attentionQueryTiles, d > 0 else { return nil }
         let d4 = (d + 3) / 4
-        var (br, bc) = (min(16, max(1, 512 / d4)), min(64, max(8, 4096 / d)))
+        func pow2(_ n: Int) -> Int { var p = 1; while p * 2 <= n { p *= 2 }; return p }   // halving stays ≥ its floor
+        var (br, bc) = (pow2(min(16, max(1, 512 / d4))), pow2(min(64, max(8, 4096 / d))))
         func bytes() -> Int { 16 * (br * d4 + bc * (d4 + 1)) + 4 * (br * bc + 3 * br + 1) }
         while bytes() > sharedMemory && bc > 8 { bc /= 2 }
         while bytes() > sharedMemory && br > 1 { br /= 2 }

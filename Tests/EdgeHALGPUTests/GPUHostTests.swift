@@ -88,4 +88,24 @@ struct GPUHostTests {
         #expect(KernelFamily.attentionSplit(rows: 32, keys: 193, tile: 128) == (1, 256))   // a 1B model's decode at depth 128
         #expect(KernelFamily.attentionSplit(rows: 8, keys: 600, tile: 128) == (5, 128))
     }
+
+    /// The prefill attention tile (both APIs' attention_tile): for every head size the kernels take, BR ≤ 16 tokens
+    /// with BR·⌈D/4⌉ ≤ 512 (four output vec4s an invocation of 128) and shared arrays within the limit given; none
+    /// for fewer than 4 tokens, nor where its workgroups are too few for a long cache (the row kernel splits it).
+    @Test func attentionQueryTileFitsTheKernels() throws {
+        for d in stride(from: 4, through: 256, by: 4) {
+            for shared in [16 << 10, 32 << 10, 48 << 10] {
+                let tile = try #require(KernelFamily.attentionQueryTile(d: d, tokens: 512, heads: 32, keys: 512, sharedMemory: shared))
+                let d4 = (d + 3) / 4
+                #expect(tile.rows >= 4 && tile.rows <= 16 && tile.rows * d4 <= 512 && tile.keys >= 8 && tile.keys <= 64)
+                #expect(16 * (tile.rows * d4 + tile.keys * (d4 + 1)) + 4 * (tile.rows * tile.keys + 3 * tile.rows + 1) <= shared, "d \(d)")
+            }
+        }
+        #expect(KernelFamily.attentionQueryTile(d: 64, tokens: 128, heads: 9, keys: 256, sharedMemory: 32 << 10)! == (16, 64))
+        #expect(KernelFamily.attentionQueryTile(d: 128, tokens: 512, heads: 32, keys: 640, sharedMemory: 32 << 10)! == (16, 32))
+        #expect(KernelFamily.attentionQueryTile(d: 256, tokens: 512, heads: 4, keys: 512, sharedMemory: 32 << 10)! == (8, 16))
+        #expect(KernelFamily.attentionQueryTile(d: 64, tokens: 3, heads: 32, keys: 100, sharedMemory: 32 << 10) == nil)
+        // 4 tokens of 4 heads over 3000 keys: 4 workgroups; the row kernel's split spreads them over 256.
+        #expect(KernelFamily.attentionQueryTile(d: 64, tokens: 4, heads: 4, keys: 3000, sharedMemory: 32 << 10) == nil)
+    }
 }

@@ -53,12 +53,12 @@ enum OpenCLGPUKernels {
             let (q, k) = (ins[0].shape, ins[1].shape)
             let wg = group(128)
             guard wg >= 64 else { return nil }   // ceil(D/4) ≤ 64 lanes a stream
-            let kvOption = ins[1].type == .f16 ? " -DKV_F16=1" : ""
+            let kvOption = ins[1].type == .f16 ? " -DKV_F16=1" : "", d4 = "-DD4=\((q[0] + 3) / 4)"
             // Prefill: BR tokens of a head a work-group, each key tile read once for all of them (within the 32 KiB
             // of local memory OpenCL 1.2 promises).
             if wg == 128, let tile = KernelFamily.attentionQueryTile(d: q[0], tokens: q[1], heads: q[2], keys: k[1], sharedMemory: 32 << 10) {
                 return OpenCLDispatch(files: ["attention_kv", "attention_tile"],
-                                      options: "-DWG=128 -DD4=\((q[0] + 3) / 4) -DBR=\(tile.rows) -DBC=\(tile.keys)" + kvOption,
+                                      options: "-DWG=128 \(d4) -DBR=\(tile.rows) -DBC=\(tile.keys)" + kvOption,
                                       kernel: "attention_tile",
                                       scalars: [u(q[0]), u(q[1]), u(q[2]), u(k[1]), u(k[2]), u(ins.count > 3 ? 1 : 0), .f(scale)],
                                       global: [(q[1] + tile.rows - 1) / tile.rows * 128, q[2]], local: [128, 1])
@@ -66,7 +66,7 @@ enum OpenCLGPUKernels {
             // Few rows over many keys: the keys split over work-groups too, joined by attention_merge.
             let rows = q[1] * q[2]
             let (splits, chunk) = KernelFamily.attentionSplit(rows: rows, keys: k[1], tile: wg)
-            let files = ["wg_reduce", "attention_kv", "attention_wg"], options = "-DWG=\(wg) -DD4=\((q[0] + 3) / 4)" + kvOption
+            let files = ["wg_reduce", "attention_kv", "attention_wg"], options = "-DWG=\(wg) \(d4)" + kvOption
             var plan = OpenCLDispatch(files: files, options: options, kernel: "attention_wg",
                                       scalars: [u(q[0]), u(q[1]), u(q[2]), u(k[1]), u(k[2]), u(ins.count > 3 ? 1 : 0), .f(scale), u(chunk), u(splits)],
                                       global: [rows * wg, splits], local: [wg, 1])

@@ -265,6 +265,7 @@ extension CaseTable {
         AttentionShape(d: 64, t: 20, kv: 84, h: 4, hkv: 2, offset: 64),   // prefill past one 16-token tile and one 64-key tile
         AttentionShape(d: 36, t: 11, kv: 40, h: 3, hkv: 1, offset: 29),   // prefill, head size not a multiple of 8, MQA
         AttentionShape(d: 256, t: 10, kv: 40, h: 2, hkv: 1, offset: 30, window: 16),   // Gemma 3's head size, prefill in a short window
+        AttentionShape(d: 64, t: 2, kv: 300, h: 4, hkv: 2, offset: 298, window: 100),  // rows too few to tile: the first 128 keys hidden, later ones seen
     ]
 
     static var attention: [ConformanceCase] { attentionCases(attentionShapes) }

@@ -16,7 +16,12 @@ enum OpenCLKernels {
         case .mulMatAdd, .rmsNormMulMat, .mulMatGLU: return family.matVecFuses(s) && weightTypes.contains(ins[0].type)
         // A decode step's q, k or v with its norm, rope and cache write in the mat-vec (a rope pair a lane group).
         case .mulMatRows(let p): return family.matVecFuses(s) && weightTypes.contains(ins[0].type) && p.headDim % 2 == 0
-        case .attention: return ins[1].type == ins[2].type && ins[0].shape[0] <= 256
+        // The kernels' contract (attention.cl): one batch, and query t reads mask row t ([KV, m1 ≥ T], one for every
+        // head); a mask broadcast otherwise (rows < T, per head, per batch) is declared, not read wrongly.
+        case .attention:
+            let mask = ins.count > 3 ? ins[3].shape : nil
+            return ins[1].type == ins[2].type && ins[0].shape[0] <= 256 && ins[0].shape[3] == 1 && ins[1].shape[3] == 1
+                && mask.map { $0[1] >= ins[0].shape[1] && $0[2] == 1 && $0[3] == 1 } ?? true
         case .rope: return ins[0].shape[0] % 2 == 0
         // A decode step's k roped straight into the cache: one kernel launch fewer a layer on an in-order queue.
         case .ropeSetRows: return ins[1].shape[0] % 2 == 0

@@ -38,6 +38,23 @@ struct OpenCLBackendTests {
         #expect(report.failed == 0 && report.unsupported == 0)
     }
 
+    /// Attention's kernels read mask row t for query t, one batch: a mask they would misread is declared unsupported
+    /// (the graph falls back), not run.
+    @Test func attentionDeclaresMasksItCannotRead() {
+        let (d, t, kv, h) = (64, 5, 40, 4)
+        func sig(mask: [Int]?, batches: Int = 1) -> OpSignature {
+            let q = TensorDesc(.f32, Shape(d, t, h, batches)), k = TensorDesc(.f32, Shape(d, kv, 2, batches))
+            return OpSignature(op: .attention(scale: 0.125), inputs: [q, k, k] + (mask.map { [TensorDesc(.f32, Shape($0))] } ?? []),
+                               output: q)
+        }
+        for family in KernelFamily.allCases {
+            #expect(OpenCLKernels.supports(sig(mask: [kv, t]), family: family) && OpenCLKernels.supports(sig(mask: nil), family: family))
+            #expect(!OpenCLKernels.supports(sig(mask: [kv, 1]), family: family))         // one row for every token
+            #expect(!OpenCLKernels.supports(sig(mask: [kv, t, h]), family: family))      // a row per head
+            #expect(!OpenCLKernels.supports(sig(mask: [kv, t], batches: 2), family: family))
+        }
+    }
+
     /// Each device kind gets its family; the switch forces one.
     @Test func kernelFamilyFollowsTheDeviceKind() {
         #expect(OpenCLBackend(kernels: nil).family(.gpu) == (KernelFamily.forced(by: OpenCLBackend.kernelsVariable) ?? .gpu))

@@ -13,11 +13,7 @@ enum OpenCLGPUKernels {
         let ins = node.inputs.map(\.desc)
         func u(_ v: Int) -> OpenCLDispatch.Scalar { .u(UInt32(v)) }
         /// The largest power of two ≤ min(preferred, the device's work-group limit).
-        func group(_ preferred: Int) -> Int {
-            var g = 1
-            while g * 2 <= min(preferred, maxWorkGroup) { g *= 2 }
-            return g
-        }
+        func group(_ preferred: Int) -> Int { KernelFamily.powerOfTwo(atMost: min(preferred, maxWorkGroup)) }
         switch node.op {
         case .mulMat, .mulMatAdd, .rmsNormMulMat, .mulMatGLU, .mulMatRows:
             let (a, b) = (ins[0], ins[1])

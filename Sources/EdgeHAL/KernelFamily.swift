@@ -36,6 +36,13 @@ public enum KernelFamily: String, Sendable, CaseIterable {
         self == .gpu && signature.inputs.count > 1 && signature.inputs[1].shape[1] <= 8
     }
 
+    /// The largest power of two ≤ `n` (1 for n < 2): work-group widths and tile sizes.
+    public static func powerOfTwo(atMost n: Int) -> Int {
+        var p = 1
+        while p * 2 <= n { p *= 2 }
+        return p
+    }
+
     /// The most parts a row's keys split into: the merge kernels keep one weight a part in a 256-float array.
     public static let maxAttentionSplits = 256
 
@@ -60,8 +67,8 @@ public enum KernelFamily: String, Sendable, CaseIterable {
                                           sharedMemory: Int) -> (rows: Int, keys: Int)? {
         guard attentionQueryTiles, d > 0 else { return nil }
         let d4 = (d + 3) / 4
-        func pow2(_ n: Int) -> Int { var p = 1; while p * 2 <= n { p *= 2 }; return p }   // halving stays ≥ its floor
-        var (br, bc) = (pow2(min(16, max(1, 512 / d4))), pow2(min(64, max(8, 4096 / d))))
+        // Powers of two, so halving stays ≥ its floor.
+        var (br, bc) = (powerOfTwo(atMost: min(16, max(1, 512 / d4))), powerOfTwo(atMost: min(64, max(8, 4096 / d))))
         func bytes() -> Int { 16 * (br * d4 + bc * (d4 + 1)) + 4 * (br * bc + 3 * br + 1) }
         while bytes() > sharedMemory && bc > 8 { bc /= 2 }
         while bytes() > sharedMemory && br > 1 { br /= 2 }
